@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# slicer-proxy / slicer-agent - one non-recursive Makefile.
+#
+#   make            build both programs (build/slicer-proxy, build/slicer-agent)
+#   make test       unit tests (cmocka), ends with "N passed, N failed"
+#   make e2e        end-to-end tests in network namespaces (root)
+#   make asan       ASan+UBSan build in build-asan/, unit + e2e tests on it
+#   make fuzz       build libFuzzer targets; RUN=http1 SECS=60 runs one
+#   make static     fully static guest agent
+#   make bench      benchmark against a local upstream (root)
+#   make install    PREFIX=/usr/local DESTDIR= BINDIR=$(PREFIX)/bin
+
+CC ?= cc
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SANITIZE ?=
+BUILD ?= build
+ifneq ($(SANITIZE),)
+BUILD := build-asan
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+PKGS := openssl libcares jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wvla -Wimplicit-fallthrough
+HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(HARDEN) $(SANFLAGS) \
+	-Ishared -MMD -MP $(PKG_CFLAGS)
+LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now $(SANFLAGS) $(LDFLAGS)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+all:
+
+# each module.mk appends to these
+SHARED_SRCS :=
+PROXY_SRCS :=
+PROXY_MAIN :=
+AGENT_SRCS :=
+AGENT_MAIN :=
+UNIT_TESTS :=
+FUZZ_TARGETS :=
+
+include shared/module.mk
+include host-proxy/module.mk
+-include guest-agent/module.mk
+
+SHARED_OBJS := $(SHARED_SRCS:%.c=$(BUILD)/%.o)
+PROXY_OBJS := $(PROXY_SRCS:%.c=$(BUILD)/%.o)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libshared.a: $(SHARED_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libproxy.a: $(PROXY_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/slicer-proxy: $(PROXY_MAIN:%.c=$(BUILD)/%.o) $(BUILD)/libproxy.a $(BUILD)/libshared.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(PROXY_LIBS)
+
+all: $(BUILD)/slicer-proxy
+
+# unit tests: tests/test_X.c -> $(BUILD)/tests/test_X, linked with the
+# program libraries of the directory it lives in
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+TEST_BINS := $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/$(notdir $(basename $(t))))
+
+define unit_test_rule
+$(BUILD)/tests/$(notdir $(basename $(1))): $(BUILD)/$(basename $(1)).o $(2)
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(PKG_LIBS) $(3) $$(CMOCKA_LIBS)
+endef
+$(foreach t,$(filter shared/%,$(UNIT_TESTS)),$(eval $(call unit_test_rule,$(t),$(BUILD)/libshared.a,)))
+$(foreach t,$(filter host-proxy/%,$(UNIT_TESTS)),$(eval $(call unit_test_rule,$(t),$(BUILD)/libproxy.a $(BUILD)/libshared.a,$(PROXY_LIBS))))
+$(foreach t,$(filter guest-agent/%,$(UNIT_TESTS)),$(eval $(call unit_test_rule,$(t),$(BUILD)/libagent.a $(BUILD)/libshared.a,$(AGENT_LIBS))))
+
+tests: $(TEST_BINS)
+
+test: all $(TEST_BINS)
+	$(Q)bash ci/run-unit.sh $(TEST_BINS)
+
+e2e: all
+	$(Q)BUILD=$(BUILD) bash ci/run-e2e.sh
+
+asan:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined all tests
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		bash ci/run-unit.sh $(foreach t,$(TEST_BINS),$(subst $(BUILD)/,build-asan/,$(t)))
+	$(Q)ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		BUILD=build-asan bash ci/run-e2e.sh
+
+# libFuzzer targets: <dir>/fuzz/fuzz_X.c -> build-fuzz/fuzz_X
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Ishared -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
+FUZZ_BINS := $(foreach f,$(FUZZ_TARGETS),build-fuzz/$(notdir $(basename $(f))))
+define fuzz_rule
+build-fuzz/$(notdir $(basename $(1))): $(1) $(2)
+	@mkdir -p build-fuzz
+	$$(Q)clang $$(FUZZ_CFLAGS) -o $$@ $$^ $$(PKG_LIBS) $(3)
+endef
+$(foreach f,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(f),$(FUZZ_SRCS_$(notdir $(basename $(f)))),$(FUZZ_LIBS_$(notdir $(basename $(f)))))))
+
+fuzz: $(FUZZ_BINS)
+ifneq ($(RUN),)
+	$(Q)bash ci/run-fuzz.sh $(RUN) $(or $(SECS),60)
+endif
+
+fuzz-smoke: $(FUZZ_BINS)
+	$(Q)for t in $(FUZZ_BINS); do bash ci/run-fuzz.sh $${t#build-fuzz/fuzz_} $(or $(SECS),10) || exit 1; done
+
+bench: all
+	$(Q)bash ci/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BUILD)/slicer-proxy $(DESTDIR)$(BINDIR)/slicer-proxy
+	$(if $(wildcard $(BUILD)/slicer-agent),install -m 0755 $(BUILD)/slicer-agent $(DESTDIR)$(BINDIR)/slicer-agent)
+
+fmt:
+	clang-format -i $(wildcard shared/*.[ch] host-proxy/*.[ch] guest-agent/*.[ch])
+
+clean:
+	rm -rf build build-asan build-fuzz build-static
+
+.PHONY: all test tests e2e asan fuzz fuzz-smoke bench install fmt clean static
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

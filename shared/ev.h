@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ev.h - a single-threaded, level-triggered epoll loop with fd watchers,
+ * one-shot timers (binary heap, monotonic ms) and deferred frees.
+ *
+ * Objects that own watchers are freed with ev_defer_free() so an event still
+ * queued in the current epoll batch never touches freed memory: ev_io_del()
+ * marks the watcher dead and the dispatcher skips it.
+ */
+#ifndef SLICER_EV_H
+#define SLICER_EV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ev;
+struct ev_io;
+struct ev_timer;
+
+typedef void (*ev_io_cb)(struct ev_io *io, uint32_t events);
+typedef void (*ev_timer_cb)(struct ev_timer *t);
+typedef void (*ev_free_fn)(void *p);
+
+struct ev_io {
+	int fd;           /* -1 when not registered */
+	uint32_t events;  /* EPOLLIN / EPOLLOUT currently watched */
+	ev_io_cb cb;
+	void *arg;        /* borrowed */
+};
+
+struct ev_timer {
+	int64_t when_ms;  /* monotonic */
+	size_t heap_idx;  /* 0: not armed; otherwise index + 1 */
+	ev_timer_cb cb;
+	void *arg;        /* borrowed */
+};
+
+struct ev *ev_new(void);
+void ev_free(struct ev *ev);
+
+void ev_io_init(struct ev_io *io, ev_io_cb cb, void *arg);
+/* Watch fd for events (EPOLLIN|EPOLLOUT, 0 allowed).  0 or -1. */
+int ev_io_add(struct ev *ev, struct ev_io *io, int fd, uint32_t events);
+/* Change the watched events (no syscall when unchanged). */
+int ev_io_set(struct ev *ev, struct ev_io *io, uint32_t events);
+/* Stop watching; does not close the fd.  Safe on an unregistered io. */
+void ev_io_del(struct ev *ev, struct ev_io *io);
+
+void ev_timer_init(struct ev_timer *t, ev_timer_cb cb, void *arg);
+/* Arm (or re-arm) to fire after ms milliseconds. */
+void ev_timer_arm(struct ev *ev, struct ev_timer *t, int64_t ms);
+/* Arm to fire at an absolute monotonic time. */
+void ev_timer_arm_at(struct ev *ev, struct ev_timer *t, int64_t when_ms);
+void ev_timer_stop(struct ev *ev, struct ev_timer *t);
+static inline int
+ev_timer_armed(const struct ev_timer *t)
+{
+	return t->heap_idx != 0;
+}
+
+/* Free p with fn after the current batch of events. */
+void ev_defer_free(struct ev *ev, ev_free_fn fn, void *p);
+
+/* Cached monotonic time of the current iteration (ms). */
+int64_t ev_now(const struct ev *ev);
+
+/* Run until ev_break(); returns 0, or -1 on an epoll error. */
+int ev_run(struct ev *ev);
+void ev_break(struct ev *ev);
+
+#endif

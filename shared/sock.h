@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * sock.h - CLOEXEC non-blocking sockets: TCP and unix listeners, accept
+ * with an fd reserve, non-blocking connect, socket options.
+ */
+#ifndef SLICER_SOCK_H
+#define SLICER_SOCK_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* Listen on addr:port (IPv4 or IPv6 text address).  -1 on error. */
+int sock_tcp_listen(const char *addr, unsigned short port, int backlog);
+/* Listen on a unix socket path created with mode (umask applied around
+ * bind); an existing stale socket file is replaced.  -1 on error. */
+int sock_unix_listen(const char *path, unsigned int mode, int backlog);
+/* Blocking connect to a unix socket (for the CLI).  -1 on error. */
+int sock_unix_connect(const char *path);
+/*
+ * accept4 with CLOEXEC|NONBLOCK.  On EMFILE/ENFILE it closes the reserve
+ * fd, accepts and closes one connection so the peer sees a close rather
+ * than a hang, and reopens the reserve.  Returns the fd or -1.
+ */
+int sock_accept(int lfd, struct sockaddr *sa, socklen_t *salen);
+/* Start a non-blocking connect; returns the fd (connect may be in
+ * progress: wait for EPOLLOUT, then sock_connect_result) or -1. */
+int sock_connect_start(const struct sockaddr *sa, socklen_t salen);
+/* After EPOLLOUT: 0 when connected, else -1 with errno = the error. */
+int sock_connect_result(int fd);
+void sock_nodelay(int fd);
+
+#endif

@@ -24,7 +24,7 @@
  *
  * Path patterns (from --path):
  *   "/v1/chat/completions"  exact match of the normalised path
- *   "/v1/*"                 a trailing "*" matches any rest, "/" included
+ *   "/v1/\*"                 a trailing "*" matches any rest, "/" included
  *                           ("/v1/" itself matches, "/v1" does not)
  *   "/repos/ * /issues"     (no spaces) a "*" elsewhere matches one or more
  *                           characters within one segment, never "/"

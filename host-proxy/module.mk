@@ -5,3 +5,8 @@ PROXY_LIBS :=
 UNIT_TESTS += host-proxy/tests/test_match.c
 FUZZ_TARGETS += host-proxy/fuzz/fuzz_match.c
 FUZZ_SRCS_fuzz_match := host-proxy/match.c shared/netaddr.c
+PROXY_SRCS += host-proxy/store.c
+UNIT_TESTS += host-proxy/tests/test_store.c
+PROXY_SRCS += host-proxy/conn.c host-proxy/resolve.c host-proxy/audit.c \
+	host-proxy/api.c host-proxy/daemon.c host-proxy/cli.c host-proxy/token.c
+UNIT_TESTS += host-proxy/tests/test_token.c

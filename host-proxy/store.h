@@ -105,7 +105,7 @@ struct client *store_client_by_token(const struct store *st,
 /*
  * Rules.  store_rule_parse_json reads an API rule object:
  *   {"host": "api.example.com", "ports": [443], "methods": ["POST"],
- *    "paths": ["/v1/*"], "ttl": "10m" | "ttl_seconds": 600,
+ *    "paths": ["/v1/\*"], "ttl": "10m" | "ttl_seconds": 600,
  *    "secret": "name", "inspect": false, "allow_plaintext": false}
  * host required; unknown keys, wrong types, bad host/port/method/path/ttl,
  * too many entries: -1 with a message naming the offending value.

@@ -1,0 +1,761 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cli.c - the operator commands (client, allow, revoke, rule, secret, logs):
+ * a thin client of the control API on the unix socket.  Errors from the
+ * API are printed as they come and the command exits non-zero.  Secret
+ * values are read, sent once over the socket and wiped; never printed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "http1.h"
+#include "limits.h"
+#include "parse.h"
+#include "secmem.h"
+#include "sock.h"
+
+struct cli {
+	const char *url;   /* control socket path */
+	int is_json;       /* print raw JSON */
+};
+
+static void
+cli_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage:\n"
+	    "  slicer-proxy client create NAME\n"
+	    "  slicer-proxy client list [--json]\n"
+	    "  slicer-proxy client delete NAME\n"
+	    "  slicer-proxy allow CLIENT --host H [--port N]... [--method M]...\n"
+	    "               [--path P]... [--ttl DURATION] [--secret NAME]\n"
+	    "               [--inspect] [--allow-plaintext]\n"
+	    "  slicer-proxy revoke CLIENT RULE_ID | --host H | --all\n"
+	    "  slicer-proxy rule list CLIENT [--json]\n"
+	    "  slicer-proxy secret create NAME --host H (--from-file F | "
+	    "--from-env VAR |\n"
+	    "               --value-stdin) [--type bearer|basic-auth|header] "
+	    "[--header NAME]\n"
+	    "  slicer-proxy secret list [--json]\n"
+	    "  slicer-proxy secret delete NAME\n"
+	    "  slicer-proxy logs [--follow] [--client NAME] [--denied]\n"
+	    "every command takes --url SOCKET (default $SLICER_URL, then "
+	    "./slicer.sock)\n");
+}
+
+static void
+cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+cli_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("slicer-proxy: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* Percent-encode s for a path segment or query value. */
+static void
+cli_encode(const char *s, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (o + 4 >= outsz)
+			cli_die("argument too long");
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+		    ch == '_' || ch == '~' || ch == '*') {
+			out[o++] = (char)ch;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+/*
+ * One request over the control socket.  Returns the HTTP status and the
+ * parsed JSON body in *out (NULL if the body is not JSON).  With stream set,
+ * the body is copied to stdout as it arrives (logs --follow).
+ */
+static int
+cli_request(const struct cli *cli, const char *method, const char *path,
+    json_t *body, json_t **out, int stream)
+{
+	struct http1_response r;
+	struct buf b;
+	char *payload = NULL, head[1024];
+	size_t plen = 0, off;
+	int fd, n, status = -1, is_head_done = 0;
+
+	*out = NULL;
+	fd = sock_unix_connect(cli->url);
+	if (fd == -1)
+		cli_die("cannot reach the proxy at %s: %s (is `slicer-proxy up` "
+		    "running? use --url or SLICER_URL)", cli->url,
+		    strerror(errno));
+	if (body != NULL) {
+		payload = json_dumps(body, JSON_COMPACT);
+		if (payload == NULL)
+			cli_die("cannot encode the request");
+		plen = strlen(payload);
+	}
+	n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: slicer\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n", method, path, plen);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		cli_die("request too long");
+	if (write(fd, head, (size_t)n) != n ||
+	    (plen > 0 && write(fd, payload, plen) != (ssize_t)plen))
+		cli_die("write to %s: %s", cli->url, strerror(errno));
+	if (payload != NULL) {
+		secmem_wipe(payload, plen);
+		free(payload);
+	}
+	buf_init(&b, 64 * 1024 * 1024);
+	for (;;) {
+		ssize_t k;
+
+		if (!is_head_done && b.len > 0 &&
+		    http1_parse_response(buf_ptr(&b), b.len, 0, 0, &r) ==
+		    HTTP1_OK) {
+			is_head_done = 1;
+			status = r.status;
+			if (stream && status == 200) {
+				fwrite(buf_ptr(&b) + r.head_len, 1,
+				    b.len - r.head_len, stdout);
+				fflush(stdout);
+				buf_consume(&b, b.len);
+			}
+		}
+		k = buf_read_fd(&b, fd);
+		if (k == 0)
+			break;
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			cli_die("read from %s: %s", cli->url, strerror(errno));
+		}
+		if (stream && is_head_done && status == 200) {
+			fwrite(buf_ptr(&b), 1, b.len, stdout);
+			fflush(stdout);
+			buf_consume(&b, b.len);
+		}
+	}
+	close(fd);
+	if (!is_head_done) {
+		if (b.len == 0 ||
+		    http1_parse_response(buf_ptr(&b), b.len, 0, 0, &r) !=
+		    HTTP1_OK)
+			cli_die("malformed answer from %s", cli->url);
+		status = r.status;
+		is_head_done = 1;
+	} else if (stream && status == 200) {
+		buf_release(&b);
+		return status;
+	}
+	off = r.head_len;
+	if (b.len > off)
+		*out = json_loadb(buf_ptr(&b) + off, b.len - off, 0, NULL);
+	if (stream && status == 200 && b.len > off)
+		fwrite(buf_ptr(&b) + off, 1, b.len - off, stdout);
+	buf_release(&b);
+	return status;
+}
+
+/* Print the API's error and exit, for any non-2xx answer. */
+static void
+cli_check(int status, json_t *reply)
+{
+	const char *msg;
+
+	if (status >= 200 && status < 300)
+		return;
+	msg = json_string_value(json_object_get(reply, "error"));
+	cli_die("%s", msg ? msg : "request failed");
+}
+
+static void
+cli_print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	if (s != NULL) {
+		puts(s);
+		free(s);
+	}
+}
+
+/* Pull the global options (--url, --json) out of argv in place. */
+static int
+cli_globals(struct cli *cli, int argc, char **argv)
+{
+	int i, o = 0;
+
+	cli->url = getenv("SLICER_URL");
+	if (cli->url == NULL || cli->url[0] == '\0')
+		cli->url = "./slicer.sock";
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) {
+			cli->url = argv[++i];
+		} else if (strncmp(argv[i], "--url=", 6) == 0) {
+			cli->url = argv[i] + 6;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			cli->is_json = 1;
+		} else if (strcmp(argv[i], "--url") == 0) {
+			cli_die("--url needs a socket path");
+		} else {
+			argv[o++] = argv[i];
+		}
+	}
+	argv[o] = NULL;
+	return o;
+}
+
+/* --------------------------------------------------------- clients */
+
+static int
+cli_client(const struct cli *cli, int argc, char **argv)
+{
+	char path[256], enc[200];
+	json_t *reply, *arr, *v;
+	size_t i;
+	int status;
+
+	if (argc >= 3 && strcmp(argv[1], "create") == 0 && argc == 3) {
+		status = cli_request(cli, "POST", "/v1/proxy/clients",
+		    json_pack("{s:s}", "name", argv[2]), &reply, 0);
+		cli_check(status, reply);
+		if (cli->is_json)
+			cli_print_json(reply);
+		else
+			printf("%s\n", json_string_value(json_object_get(reply,
+			    "token")));
+		json_decref(reply);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "list") == 0) {
+		status = cli_request(cli, "GET", "/v1/proxy/clients", NULL,
+		    &reply, 0);
+		cli_check(status, reply);
+		if (cli->is_json) {
+			cli_print_json(reply);
+		} else {
+			printf("%-32s %6s  %s\n", "NAME", "RULES", "CREATED");
+			arr = json_object_get(reply, "clients");
+			json_array_foreach(arr, i, v)
+				printf("%-32s %6lld  %s\n",
+				    json_string_value(json_object_get(v, "name")),
+				    (long long)json_integer_value(
+				    json_object_get(v, "rules")),
+				    json_string_value(json_object_get(v,
+				    "created")) ?: "");
+		}
+		json_decref(reply);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "delete") == 0) {
+		cli_encode(argv[2], enc, sizeof(enc));
+		snprintf(path, sizeof(path), "/v1/proxy/clients/%s", enc);
+		status = cli_request(cli, "DELETE", path, NULL, &reply, 0);
+		cli_check(status, reply);
+		printf("client %s deleted\n", argv[2]);
+		json_decref(reply);
+		return 0;
+	}
+	cli_usage(stderr);
+	return 1;
+}
+
+/* ----------------------------------------------------------- rules */
+
+static int
+cli_allow(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "method", required_argument, NULL, 'm' },
+		{ "path", required_argument, NULL, 'P' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "secret", required_argument, NULL, 's' },
+		{ "inspect", no_argument, NULL, 'i' },
+		{ "allow-plaintext", no_argument, NULL, 'x' },
+		{ NULL, 0, NULL, 0 },
+	};
+	json_t *rule = json_object(), *ports = json_array(),
+	    *methods = json_array(), *paths = json_array(), *reply;
+	char path[256], enc[200];
+	const char *client;
+	uint16_t port;
+	int64_t ms;
+	int ch, status;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'H':
+			json_object_set_new(rule, "host", json_string(optarg));
+			break;
+		case 'p':
+			if (parse_port(optarg, &port) == -1)
+				cli_die("invalid port: '%s'", optarg);
+			json_array_append_new(ports, json_integer(port));
+			break;
+		case 'm':
+			json_array_append_new(methods, json_string(optarg));
+			break;
+		case 'P':
+			json_array_append_new(paths, json_string(optarg));
+			break;
+		case 't':
+			if (parse_duration_ms(optarg, &ms) == -1)
+				cli_die("invalid ttl: '%s' (e.g. 90s, 10m, 1h30m)",
+				    optarg);
+			json_object_set_new(rule, "ttl", json_string(optarg));
+			break;
+		case 's':
+			json_object_set_new(rule, "secret", json_string(optarg));
+			break;
+		case 'i':
+			json_object_set_new(rule, "inspect", json_true());
+			break;
+		case 'x':
+			json_object_set_new(rule, "allow_plaintext", json_true());
+			break;
+		default:
+			cli_usage(stderr);
+			return 1;
+		}
+	}
+	if (optind + 1 != argc || json_object_get(rule, "host") == NULL) {
+		fprintf(stderr, "slicer-proxy: allow needs CLIENT and --host\n");
+		cli_usage(stderr);
+		return 1;
+	}
+	client = argv[optind];
+	if (json_array_size(ports) > 0)
+		json_object_set(rule, "ports", ports);
+	if (json_array_size(methods) > 0)
+		json_object_set(rule, "methods", methods);
+	if (json_array_size(paths) > 0)
+		json_object_set(rule, "paths", paths);
+	json_decref(ports);
+	json_decref(methods);
+	json_decref(paths);
+	cli_encode(client, enc, sizeof(enc));
+	snprintf(path, sizeof(path), "/v1/proxy/clients/%s/rules", enc);
+	status = cli_request(cli, "POST", path, rule, &reply, 0);
+	json_decref(rule);
+	cli_check(status, reply);
+	if (cli->is_json)
+		cli_print_json(reply);
+	else
+		printf("%s\n", json_string_value(json_object_get(reply, "id")));
+	json_decref(reply);
+	return 0;
+}
+
+static int
+cli_revoke(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "all", no_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char path[1024], enc[200], ehost[400];
+	const char *host = NULL, *id = NULL;
+	int ch, all = 0, status;
+	json_t *reply;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'H':
+			host = optarg;
+			break;
+		case 'a':
+			all = 1;
+			break;
+		default:
+			cli_usage(stderr);
+			return 1;
+		}
+	}
+	if (optind >= argc || argc - optind > 2) {
+		cli_usage(stderr);
+		return 1;
+	}
+	if (argc - optind == 2)
+		id = argv[optind + 1];
+	if ((id != NULL) + (host != NULL) + all != 1) {
+		fprintf(stderr, "slicer-proxy: revoke needs exactly one of "
+		    "RULE_ID, --host H, --all\n");
+		return 1;
+	}
+	cli_encode(argv[optind], enc, sizeof(enc));
+	if (id != NULL) {
+		char eid[64];
+
+		cli_encode(id, eid, sizeof(eid));
+		snprintf(path, sizeof(path), "/v1/proxy/clients/%s/rules/%s",
+		    enc, eid);
+	} else if (host != NULL) {
+		cli_encode(host, ehost, sizeof(ehost));
+		snprintf(path, sizeof(path),
+		    "/v1/proxy/clients/%s/rules?host=%s", enc, ehost);
+	} else {
+		snprintf(path, sizeof(path), "/v1/proxy/clients/%s/rules?all=1",
+		    enc);
+	}
+	status = cli_request(cli, "DELETE", path, NULL, &reply, 0);
+	cli_check(status, reply);
+	if (cli->is_json)
+		cli_print_json(reply);
+	else
+		printf("%lld rule(s) revoked\n", (long long)json_integer_value(
+		    json_object_get(reply, "removed")));
+	json_decref(reply);
+	return 0;
+}
+
+static void
+cli_join(json_t *arr, char *out, size_t outsz, const char *empty)
+{
+	size_t i, o = 0;
+	json_t *v;
+
+	out[0] = '\0';
+	json_array_foreach(arr, i, v) {
+		char item[300];
+		int n;
+
+		if (json_is_integer(v))
+			snprintf(item, sizeof(item), "%lld",
+			    (long long)json_integer_value(v));
+		else
+			snprintf(item, sizeof(item), "%s",
+			    json_string_value(v) ?: "");
+		n = snprintf(out + o, outsz - o, "%s%s", i ? "," : "", item);
+		if (n < 0 || (size_t)n >= outsz - o)
+			break;
+		o += (size_t)n;
+	}
+	if (o == 0)
+		snprintf(out, outsz, "%s", empty);
+}
+
+static int
+cli_rule(const struct cli *cli, int argc, char **argv)
+{
+	char path[256], enc[200], ports[128], methods[256], paths[1024];
+	json_t *reply, *arr, *v;
+	size_t i;
+	int status;
+
+	if (argc != 3 || strcmp(argv[1], "list") != 0) {
+		cli_usage(stderr);
+		return 1;
+	}
+	cli_encode(argv[2], enc, sizeof(enc));
+	snprintf(path, sizeof(path), "/v1/proxy/clients/%s/rules", enc);
+	status = cli_request(cli, "GET", path, NULL, &reply, 0);
+	cli_check(status, reply);
+	if (cli->is_json) {
+		cli_print_json(reply);
+		json_decref(reply);
+		return 0;
+	}
+	printf("%-14s %-28s %-10s %-10s %-20s %-10s %s\n", "ID", "HOST",
+	    "PORTS", "METHODS", "PATHS", "SECRET", "EXPIRES");
+	arr = json_object_get(reply, "rules");
+	json_array_foreach(arr, i, v) {
+		const char *secret = json_string_value(json_object_get(v,
+		    "secret"));
+		const char *exp = json_string_value(json_object_get(v,
+		    "expires"));
+
+		cli_join(json_object_get(v, "ports"), ports, sizeof(ports), "-");
+		cli_join(json_object_get(v, "methods"), methods,
+		    sizeof(methods), "any");
+		cli_join(json_object_get(v, "paths"), paths, sizeof(paths),
+		    "any");
+		printf("%-14s %-28s %-10s %-10s %-20s %-10s %s\n",
+		    json_string_value(json_object_get(v, "id")),
+		    json_string_value(json_object_get(v, "host")), ports,
+		    methods, paths, secret ? secret : "-", exp ? exp : "never");
+	}
+	json_decref(reply);
+	return 0;
+}
+
+/* --------------------------------------------------------- secrets */
+
+/* Read a secret value from a file (bounded); the caller wipes and frees. */
+static char *
+cli_read_secret_fd(int fd, const char *what, size_t *len)
+{
+	char *buf = malloc(LIMIT_SECRET_VALUE + 2);
+	size_t n = 0;
+
+	if (buf == NULL)
+		cli_die("out of memory");
+	for (;;) {
+		ssize_t k = read(fd, buf + n, LIMIT_SECRET_VALUE + 1 - n);
+
+		if (k == 0)
+			break;
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			cli_die("cannot read %s: %s", what, strerror(errno));
+		}
+		n += (size_t)k;
+		if (n > LIMIT_SECRET_VALUE) {
+			secmem_wipe(buf, n);
+			cli_die("%s: secret over %d bytes", what,
+			    LIMIT_SECRET_VALUE);
+		}
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static int
+cli_secret(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "from-file", required_argument, NULL, 'f' },
+		{ "from-env", required_argument, NULL, 'e' },
+		{ "value-stdin", no_argument, NULL, 'S' },
+		{ "type", required_argument, NULL, 't' },
+		{ "header", required_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *host = NULL, *file = NULL, *env = NULL, *type = NULL,
+	    *header = NULL;
+	char path[256], enc[200], *value = NULL;
+	size_t vlen = 0, i;
+	int ch, from_stdin = 0, status, sources;
+	json_t *reply, *req, *arr, *v;
+
+	if (argc == 2 && strcmp(argv[1], "list") == 0) {
+		status = cli_request(cli, "GET", "/v1/proxy/secrets", NULL,
+		    &reply, 0);
+		cli_check(status, reply);
+		if (cli->is_json) {
+			cli_print_json(reply);
+		} else {
+			printf("%-24s %-32s %-11s %s\n", "NAME", "HOST", "TYPE",
+			    "HEADER");
+			arr = json_object_get(reply, "secrets");
+			json_array_foreach(arr, i, v)
+				printf("%-24s %-32s %-11s %s\n",
+				    json_string_value(json_object_get(v, "name")),
+				    json_string_value(json_object_get(v, "host")),
+				    json_string_value(json_object_get(v, "type")),
+				    json_string_value(json_object_get(v,
+				    "header")) ?: "-");
+		}
+		json_decref(reply);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "delete") == 0) {
+		cli_encode(argv[2], enc, sizeof(enc));
+		snprintf(path, sizeof(path), "/v1/proxy/secrets/%s", enc);
+		status = cli_request(cli, "DELETE", path, NULL, &reply, 0);
+		cli_check(status, reply);
+		printf("secret %s deleted\n", argv[2]);
+		json_decref(reply);
+		return 0;
+	}
+	if (argc < 3 || strcmp(argv[1], "create") != 0) {
+		cli_usage(stderr);
+		return 1;
+	}
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'H':
+			host = optarg;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'e':
+			env = optarg;
+			break;
+		case 'S':
+			from_stdin = 1;
+			break;
+		case 't':
+			type = optarg;
+			break;
+		case 'h':
+			header = optarg;
+			break;
+		default:
+			cli_usage(stderr);
+			return 1;
+		}
+	}
+	if (optind + 1 != argc || host == NULL) {
+		fprintf(stderr, "slicer-proxy: secret create needs NAME and "
+		    "--host\n");
+		return 1;
+	}
+	sources = (file != NULL) + (env != NULL) + from_stdin;
+	if (sources != 1)
+		cli_die("give exactly one of --from-file, --from-env, "
+		    "--value-stdin");
+	if (file != NULL) {
+		int fd = open(file, O_RDONLY | O_CLOEXEC);
+
+		if (fd == -1)
+			cli_die("cannot open %s: %s", file, strerror(errno));
+		value = cli_read_secret_fd(fd, file, &vlen);
+		close(fd);
+	} else if (env != NULL) {
+		const char *e = getenv(env);
+
+		if (e == NULL)
+			cli_die("environment variable %s is not set", env);
+		vlen = strlen(e);
+		if (vlen > LIMIT_SECRET_VALUE)
+			cli_die("%s: secret over %d bytes", env,
+			    LIMIT_SECRET_VALUE);
+		value = malloc(vlen + 1);
+		if (value == NULL)
+			cli_die("out of memory");
+		memcpy(value, e, vlen + 1);
+	} else {
+		value = cli_read_secret_fd(STDIN_FILENO, "standard input",
+		    &vlen);
+	}
+	req = json_object();
+	json_object_set_new(req, "name", json_string(argv[optind]));
+	json_object_set_new(req, "host", json_string(host));
+	if (type != NULL)
+		json_object_set_new(req, "type", json_string(type));
+	if (header != NULL)
+		json_object_set_new(req, "header", json_string(header));
+	v = json_stringn(value, vlen);
+	secmem_wipe(value, vlen);
+	free(value);
+	if (v == NULL)
+		cli_die("the secret is not valid UTF-8 text");
+	json_object_set_new(req, "value", v);
+	status = cli_request(cli, "POST", "/v1/proxy/secrets", req, &reply, 0);
+	json_decref(req);
+	cli_check(status, reply);
+	if (cli->is_json)
+		cli_print_json(reply);
+	else
+		printf("secret %s created for %s\n", argv[optind],
+		    json_string_value(json_object_get(reply, "host")));
+	json_decref(reply);
+	return 0;
+}
+
+/* ------------------------------------------------------------ logs */
+
+static int
+cli_logs(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "client", required_argument, NULL, 'c' },
+		{ "denied", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char path[512], enc[200];
+	const char *client = NULL;
+	int ch, follow = 0, denied = 0, status;
+	json_t *reply;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			follow = 1;
+			break;
+		case 'c':
+			client = optarg;
+			break;
+		case 'd':
+			denied = 1;
+			break;
+		default:
+			cli_usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		cli_usage(stderr);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "/v1/proxy/logs?follow=%d&denied=%d%s",
+	    follow, denied, follow ? "&history=1" : "");
+	if (client != NULL) {
+		cli_encode(client, enc, sizeof(enc));
+		strncat(path, "&client=", sizeof(path) - strlen(path) - 1);
+		strncat(path, enc, sizeof(path) - strlen(path) - 1);
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	status = cli_request(cli, "GET", path, NULL, &reply, 1);
+	cli_check(status, reply);
+	json_decref(reply);
+	return 0;
+}
+
+int
+cli_main(int argc, char **argv)
+{
+	struct cli cli;
+
+	memset(&cli, 0, sizeof(cli));
+	argc = cli_globals(&cli, argc, argv);
+	if (argc < 1) {
+		cli_usage(stderr);
+		return 1;
+	}
+	if (strcmp(argv[0], "client") == 0)
+		return cli_client(&cli, argc, argv);
+	if (strcmp(argv[0], "allow") == 0)
+		return cli_allow(&cli, argc, argv);
+	if (strcmp(argv[0], "revoke") == 0)
+		return cli_revoke(&cli, argc, argv);
+	if (strcmp(argv[0], "rule") == 0)
+		return cli_rule(&cli, argc, argv);
+	if (strcmp(argv[0], "secret") == 0)
+		return cli_secret(&cli, argc, argv);
+	if (strcmp(argv[0], "logs") == 0)
+		return cli_logs(&cli, argc, argv);
+	cli_usage(stderr);
+	return 1;
+}

@@ -1,0 +1,1290 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * conn.c - client connections on the proxy port (see conn.h).
+ *
+ * Every request is authenticated and judged on its own, so a policy change
+ * applies to the next request on an open keep-alive connection.  Tunnels
+ * record the generation they were judged at and are judged again by
+ * conn_rejudge_all() when the policy changes.  All teardown goes through
+ * conn_close(), which writes the audit record; the struct is freed after
+ * the current event batch.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "audit.h"
+#include "conn.h"
+#include "log.h"
+#include "match.h"
+#include "parse.h"
+#include "resolve.h"
+#include "secmem.h"
+#include "sock.h"
+#include "token.h"
+
+#define CONN_OUT_MAX (LIMIT_RELAY_BACKLOG + 2 * LIMIT_HTTP_RESPONSE_HEAD)
+#define CONN_DRAIN_MAX (256 * 1024)
+#define CONN_DRAIN_MS 2000
+
+static void conn_drive(struct conn *c);
+static void conn_client_cb(struct ev_io *io, uint32_t events);
+static void conn_upstream_cb(struct ev_io *io, uint32_t events);
+static void conn_dial_next(struct conn *c);
+static void conn_process_head(struct conn *c);
+
+static const char *
+conn_status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 407: return "Proxy Authentication Required";
+	case 408: return "Request Timeout";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+static void
+conn_set_state(struct conn *c, enum conn_state st, int64_t timeout_ms)
+{
+	c->state = st;
+	c->deadline_ms = ev_now(c->px->ev) + timeout_ms;
+}
+
+static void
+conn_free(void *p)
+{
+	struct conn *c = p;
+
+	buf_release(&c->cin);
+	buf_release(&c->cout);
+	buf_release(&c->uin);
+	buf_release(&c->uout);
+	free(c);
+}
+
+static void
+conn_close_upstream(struct conn *c)
+{
+	if (c->ufd != -1) {
+		ev_io_del(c->px->ev, &c->uio);
+		close(c->ufd);
+		c->ufd = -1;
+	}
+	c->is_up_reusable = 0;
+	c->up_host[0] = '\0';
+	buf_release(&c->uin);
+	buf_release(&c->uout);
+}
+
+static void
+conn_close_pipes(struct conn *c)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (c->pipe_cu[i] != -1)
+			close(c->pipe_cu[i]);
+		if (c->pipe_uc[i] != -1)
+			close(c->pipe_uc[i]);
+		c->pipe_cu[i] = c->pipe_uc[i] = -1;
+	}
+}
+
+/* The audit record for the current request. */
+static void
+conn_audit(struct conn *c, const char *event, const char *decision,
+    const char *reason)
+{
+	json_t *rec = json_object();
+	int64_t now = parse_mono_ms();
+
+	json_object_set_new(rec, "event", json_string(event));
+	json_object_set_new(rec, "conn", json_integer((json_int_t)c->id));
+	json_object_set_new(rec, "peer", json_string(c->peer));
+	json_object_set_new(rec, "client",
+	    c->client[0] ? json_string(c->client) : json_null());
+	json_object_set_new(rec, "method",
+	    c->method[0] ? json_string(c->method) : json_null());
+	json_object_set_new(rec, "scheme",
+	    json_string(c->is_connect ? "tunnel" : "http"));
+	json_object_set_new(rec, "host",
+	    c->host[0] ? json_string(c->host) : json_null());
+	json_object_set_new(rec, "port",
+	    c->port ? json_integer(c->port) : json_null());
+	json_object_set_new(rec, "path",
+	    c->path[0] ? json_string(c->path) : json_null());
+	json_object_set_new(rec, "decision", json_string(decision));
+	json_object_set_new(rec, "rule",
+	    c->rule_id[0] ? json_string(c->rule_id) : json_null());
+	json_object_set_new(rec, "reason",
+	    reason ? json_string(reason) : json_null());
+	json_object_set_new(rec, "status",
+	    c->status ? json_integer(c->status) : json_null());
+	json_object_set_new(rec, "bytes_in", json_integer((json_int_t)c->bytes_up));
+	json_object_set_new(rec, "bytes_out",
+	    json_integer((json_int_t)c->bytes_down));
+	json_object_set_new(rec, "duration_ms",
+	    json_integer(c->started_ms ? now - c->started_ms : 0));
+	json_object_set_new(rec, "secret", json_null());
+	json_object_set_new(rec, "mode",
+	    json_string(c->is_connect ? "tunnel" : "forward"));
+	audit_emit(c->px->audit, rec);
+}
+
+/* The one way a connection ends. */
+static void
+conn_close(struct conn *c, const char *reason)
+{
+	struct proxy *px = c->px;
+
+	if (c->is_closed)
+		return;
+	c->is_closed = 1;
+	if (c->state == CONN_TUNNEL)
+		conn_audit(c, "close", "allow", reason);
+	log_debug("conn %llu: close: %s", (unsigned long long)c->id, reason);
+	if (c->rq != NULL) {
+		resolve_cancel(c->rq);
+		c->rq = NULL;
+	}
+	conn_close_upstream(c);
+	conn_close_pipes(c);
+	ev_io_del(px->ev, &c->cio);
+	close(c->cfd);
+	c->cfd = -1;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		px->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	px->nconns--;
+	ev_defer_free(px->ev, conn_free, c);
+}
+
+/* Reset per-request fields before parsing the next head. */
+static void
+conn_reset_request(struct conn *c)
+{
+	c->client[0] = c->method[0] = c->host[0] = c->path[0] = '\0';
+	c->rule_id[0] = '\0';
+	c->port = 0;
+	c->is_connect = c->is_head = 0;
+	c->started_ms = 0;
+	c->bytes_up = c->bytes_down = 0;
+	c->status = 0;
+	c->is_req_done = c->is_resp_done = c->is_resp_head_done = 0;
+	c->is_req_keep_alive = c->is_resp_keep_alive = 0;
+	c->req_framing = c->resp_framing = HTTP1_BODY_NONE;
+	c->req_remaining = c->resp_remaining = 0;
+	c->naddrs = c->addr_idx = 0;
+	c->deny_reason[0] = '\0';
+}
+
+/*
+ * Answer the client ourselves and close.  The body is a short plain-text
+ * line naming the reason; reason must not carry secrets (it never does:
+ * it is built from canonical host names, numbers and fixed strings).
+ */
+static void
+conn_respond_close(struct conn *c, int status, const char *reason)
+{
+	char body[256];
+	int n;
+
+	n = snprintf(body, sizeof(body), "slicer-proxy: %s\n",
+	    reason ? reason : conn_status_text(status));
+	if (n < 0 || (size_t)n >= sizeof(body))
+		n = (int)sizeof(body) - 1;
+	c->status = status;
+	conn_close_upstream(c);
+	buf_printf(&c->cout,
+	    "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %d\r\nConnection: close\r\n%s\r\n",
+	    status, conn_status_text(status), n,
+	    status == 407 ? "Proxy-Authenticate: Basic realm=\"slicer-proxy\"\r\n"
+			  : "");
+	buf_append(&c->cout, body, (size_t)n);
+	conn_set_state(c, CONN_FLUSH_CLOSE, LIMIT_IO_TIMEOUT_MS);
+	conn_drive(c);
+}
+
+/* Deny with an audit record, then answer and close. */
+static void
+conn_deny(struct conn *c, int status, const char *reason)
+{
+	c->status = status;
+	if (status == 407)
+		c->px->n_auth_failed++;
+	else
+		c->px->n_denied++;
+	conn_audit(c, c->is_connect ? "connect" : "request", "deny", reason);
+	conn_respond_close(c, status, reason);
+}
+
+void
+conn_accept(struct proxy *px, int fd, const struct sockaddr *sa)
+{
+	struct conn *c;
+	struct netaddr na;
+
+	if (px->nconns >= LIMIT_CONNS) {
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	c->px = px;
+	c->id = ++px->next_conn_id;
+	c->cfd = fd;
+	c->ufd = -1;
+	c->pipe_cu[0] = c->pipe_cu[1] = c->pipe_uc[0] = c->pipe_uc[1] = -1;
+	buf_init(&c->cin, LIMIT_HTTP_HEAD + LIMIT_RELAY_BACKLOG);
+	buf_init(&c->cout, CONN_OUT_MAX);
+	buf_init(&c->uin, LIMIT_HTTP_RESPONSE_HEAD + LIMIT_RELAY_BACKLOG);
+	buf_init(&c->uout, LIMIT_HTTP_HEAD + LIMIT_RELAY_BACKLOG);
+	if (netaddr_from_sockaddr(sa, &na) == 0)
+		netaddr_ntop(&na, c->peer, sizeof(c->peer));
+	else
+		snprintf(c->peer, sizeof(c->peer), "unknown");
+	ev_io_init(&c->cio, conn_client_cb, c);
+	ev_io_init(&c->uio, conn_upstream_cb, c);
+	sock_nodelay(fd);
+	if (ev_io_add(px->ev, &c->cio, fd, EPOLLIN) == -1) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = px->conns;
+	if (px->conns != NULL)
+		px->conns->prev = c;
+	px->conns = c;
+	px->nconns++;
+	conn_set_state(c, CONN_READ_HEAD, LIMIT_HEAD_TIMEOUT_MS);
+}
+
+/* ---------------------------------------------------------------- auth */
+
+/* Authenticate the request; on success the client name is in c->client. */
+static const struct client *
+conn_authenticate(struct conn *c, const struct http1_request *req)
+{
+	const struct http1_header *h;
+	const struct client *cl = NULL;
+	char tok[TOKEN_MAX + 1];
+	int n;
+
+	h = http1_find_header(req->headers, req->nheaders,
+	    "Proxy-Authorization");
+	if (h == NULL)
+		return NULL;
+	n = token_from_proxy_auth(h->value.p, h->value.len, tok);
+	if (n > 0)
+		cl = store_client_by_token(c->px->store, tok, (size_t)n);
+	secmem_wipe(tok, sizeof(tok));
+	if (cl != NULL)
+		snprintf(c->client, sizeof(c->client), "%s", cl->name);
+	return cl;
+}
+
+/* --------------------------------------------------- local endpoints */
+
+static void
+conn_local_reply(struct conn *c, int status, const char *ctype,
+    const char *body, size_t len)
+{
+	c->status = status;
+	buf_printf(&c->cout,
+	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+	    status, conn_status_text(status), ctype, len);
+	buf_append(&c->cout, body, len);
+	conn_set_state(c, CONN_FLUSH_CLOSE, LIMIT_IO_TIMEOUT_MS);
+	conn_drive(c);
+}
+
+/* Origin-form requests are addressed to the proxy itself: /slicer/... */
+static void
+conn_handle_local(struct conn *c, const struct http1_request *req)
+{
+	const struct client *cl;
+	char body[160];
+	int n;
+
+	snprintf(c->path, sizeof(c->path), "%.*s",
+	    (int)(req->path.len < 200 ? req->path.len : 200), req->path.p);
+	if (http1_slice_eq(req->path, "/slicer/whoami")) {
+		cl = conn_authenticate(c, req);
+		if (cl == NULL) {
+			conn_deny(c, 407, "missing or invalid proxy token");
+			return;
+		}
+		n = snprintf(body, sizeof(body), "{\"client\":\"%s\"}\n",
+		    cl->name);
+		conn_audit(c, "local", "allow", "whoami");
+		conn_local_reply(c, 200, "application/json", body, (size_t)n);
+		return;
+	}
+	c->status = 404;
+	conn_audit(c, "local", "deny", "not a proxy request");
+	conn_respond_close(c, 404,
+	    "not a proxy request (use an absolute http:// URL or CONNECT)");
+}
+
+/* ---------------------------------------------------- request handling */
+
+static int
+conn_copy_slice(char *dst, size_t dstsz, struct http1_slice s)
+{
+	if (s.len >= dstsz)
+		return -1;
+	memcpy(dst, s.p, s.len);
+	dst[s.len] = '\0';
+	return 0;
+}
+
+/* Build the head sent upstream for a plain-HTTP request. */
+static int
+conn_build_upstream_head(struct conn *c, const struct http1_request *req)
+{
+	struct buf *b = &c->uout;
+	const struct http1_header *host;
+	size_t i;
+
+	if (buf_printf(b, "%s ", c->method) == -1 ||
+	    buf_append(b, c->path, strlen(c->path)) == -1 ||
+	    buf_append(b, req->query.p, req->query.len) == -1 ||
+	    buf_append(b, " HTTP/1.1\r\n", 11) == -1)
+		return -1;
+	host = http1_find_header(req->headers, req->nheaders, "Host");
+	if (host != NULL) {
+		if (buf_append(b, "Host: ", 6) == -1 ||
+		    buf_append(b, host->value.p, host->value.len) == -1 ||
+		    buf_append(b, "\r\n", 2) == -1)
+			return -1;
+	} else if (c->port != 80) {
+		if (buf_printf(b, "Host: %s%s%s:%u\r\n",
+		    strchr(c->host, ':') ? "[" : "", c->host,
+		    strchr(c->host, ':') ? "]" : "", c->port) == -1)
+			return -1;
+	} else if (buf_printf(b, "Host: %s%s%s\r\n",
+	    strchr(c->host, ':') ? "[" : "", c->host,
+	    strchr(c->host, ':') ? "]" : "") == -1) {
+		return -1;
+	}
+	for (i = 0; i < req->nheaders; i++) {
+		const struct http1_header *h = &req->headers[i];
+
+		if (http1_slice_eq(h->name, "Host"))
+			continue;
+		if (http1_is_hop_by_hop(req->headers, req->nheaders, h->name))
+			continue;
+		if (buf_append(b, h->name.p, h->name.len) == -1 ||
+		    buf_append(b, ": ", 2) == -1 ||
+		    buf_append(b, h->value.p, h->value.len) == -1 ||
+		    buf_append(b, "\r\n", 2) == -1)
+			return -1;
+	}
+	if (req->framing == HTTP1_BODY_CHUNKED &&
+	    buf_append(b, "Transfer-Encoding: chunked\r\n", 28) == -1)
+		return -1;
+	return buf_append(b, "\r\n", 2);
+}
+
+/* Start the upstream side for the current request (resolve or reuse). */
+static void
+conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
+    const char *reason);
+
+static void
+conn_start_upstream(struct conn *c)
+{
+	struct netaddr lit;
+
+	if (c->ufd != -1 && c->is_up_reusable && !c->is_connect &&
+	    strcmp(c->up_host, c->host) == 0 && c->up_port == c->port) {
+		/* keep-alive upstream for the same origin */
+		c->is_up_reusable = 0;
+		buf_release(&c->uin);
+		conn_set_state(c, CONN_FORWARD, LIMIT_IO_TIMEOUT_MS);
+		conn_drive(c);
+		return;
+	}
+	{
+		/* the request part of uout belongs to this request: keep it */
+		struct buf keep = c->uout;
+
+		buf_init(&c->uout, keep.max);
+		conn_close_upstream(c);
+		c->uout = keep;
+	}
+	if (netaddr_parse_literal(c->host, strlen(c->host), &lit) == 0) {
+		conn_resolve_cb(c, 0, &lit, 1, NULL);
+		return;
+	}
+	conn_set_state(c, CONN_RESOLVE, LIMIT_RESOLVE_TIMEOUT_MS);
+	c->rq = resolve_start(c->px->resolver, c->host, conn_resolve_cb, c);
+}
+
+static void
+conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
+    const char *reason)
+{
+	struct conn *c = arg;
+	const char *why = NULL;
+	char txt[64], msg[512];
+	size_t i;
+
+	c->rq = NULL;
+	if (status != 0) {
+		snprintf(msg, sizeof(msg), "%s: %s", c->host, reason);
+		c->status = 502;
+		conn_audit(c, c->is_connect ? "connect" : "request", "error", msg);
+		conn_respond_close(c, 502, msg);
+		return;
+	}
+	c->naddrs = 0;
+	for (i = 0; i < n; i++) {
+		if (netaddr_check(&addrs[i], &c->px->own, &c->px->cfg.deny,
+		    &c->px->cfg.allow, &why))
+			c->addrs[c->naddrs++] = addrs[i];
+		else if (c->deny_reason[0] == '\0')
+			snprintf(c->deny_reason, sizeof(c->deny_reason), "%s %s",
+			    why, netaddr_ntop(&addrs[i], txt, sizeof(txt)));
+	}
+	if (c->naddrs == 0) {
+		snprintf(msg, sizeof(msg), "denied: %s resolves to a denied "
+		    "destination (%s)", c->host, c->deny_reason);
+		conn_deny(c, 403, msg);
+		return;
+	}
+	c->addr_idx = 0;
+	conn_dial_next(c);
+}
+
+static void
+conn_dial_next(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	unsigned int sslen;
+	char msg[512];
+
+	while (c->addr_idx < c->naddrs) {
+		const struct netaddr *a = &c->addrs[c->addr_idx++];
+		int fd;
+
+		netaddr_to_sockaddr(a, c->port, &ss, &sslen);
+		fd = sock_connect_start((struct sockaddr *)&ss, sslen);
+		if (fd == -1)
+			continue;
+		sock_nodelay(fd);
+		c->ufd = fd;
+		if (ev_io_add(c->px->ev, &c->uio, fd, EPOLLOUT) == -1) {
+			close(fd);
+			c->ufd = -1;
+			continue;
+		}
+		conn_set_state(c, CONN_CONNECT, LIMIT_CONNECT_TIMEOUT_MS);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "cannot connect to %s port %u", c->host,
+	    c->port);
+	c->status = 502;
+	conn_audit(c, c->is_connect ? "connect" : "request", "error", msg);
+	conn_respond_close(c, 502, msg);
+}
+
+/* Upstream connected: start the tunnel or the forward. */
+static void
+conn_connected(struct conn *c)
+{
+	snprintf(c->up_host, sizeof(c->up_host), "%s", c->host);
+	c->up_port = c->port;
+	if (c->is_connect) {
+		c->status = 200;
+		c->px->n_tunnels++;
+		buf_printf(&c->cout,
+		    "HTTP/1.1 200 Connection established\r\n\r\n");
+		/* bytes the client sent after the CONNECT head go first */
+		if (c->cin.len > 0) {
+			c->bytes_up += c->cin.len;
+			buf_append(&c->uout, buf_ptr(&c->cin), c->cin.len);
+			buf_consume(&c->cin, c->cin.len);
+		}
+		buf_release(&c->cin);
+		c->judged_generation = c->px->store->generation;
+		conn_audit(c, "connect", "allow", NULL);
+		conn_set_state(c, CONN_TUNNEL, LIMIT_TUNNEL_IDLE_MS);
+	} else {
+		conn_set_state(c, CONN_FORWARD, LIMIT_IO_TIMEOUT_MS);
+	}
+	conn_drive(c);
+}
+
+/* A complete request head is at the front of cin. */
+static void
+conn_handle_request(struct conn *c, const struct http1_request *req)
+{
+	const struct client *cl;
+	struct policy_request prq;
+	struct policy_verdict v;
+	char rawhost[LIMIT_HOSTNAME + 3], msg[512];
+	int n;
+
+	conn_reset_request(c);
+	c->started_ms = parse_mono_ms();
+	c->px->n_requests++;
+	if (conn_copy_slice(c->method, sizeof(c->method), req->method) == -1) {
+		conn_deny(c, 400, "bad method");
+		return;
+	}
+	c->is_connect = req->form == HTTP1_TARGET_AUTHORITY;
+	c->is_head = strcmp(c->method, "HEAD") == 0;
+
+	if (req->form == HTTP1_TARGET_ORIGIN ||
+	    req->form == HTTP1_TARGET_ASTERISK) {
+		conn_handle_local(c, req);
+		return;
+	}
+	if (conn_copy_slice(rawhost, sizeof(rawhost), req->host) == -1 ||
+	    match_host_canon(rawhost, strlen(rawhost), c->host,
+	    sizeof(c->host)) == -1) {
+		c->host[0] = '\0';
+		conn_deny(c, 400, "invalid host");
+		return;
+	}
+	c->port = req->port;
+	if (!c->is_connect) {
+		if (!http1_slice_eq(req->scheme, "http")) {
+			conn_deny(c, 400, "only http:// URLs are proxied in the "
+			    "clear; use CONNECT for https");
+			return;
+		}
+		if (c->port == 0)
+			c->port = 80;
+		if (req->path.len == 0)
+			n = match_path_normalize("/", 1, c->path, sizeof(c->path));
+		else
+			n = match_path_normalize(req->path.p, req->path.len,
+			    c->path, sizeof(c->path));
+		if (n < 0) {
+			c->path[0] = '\0';
+			conn_deny(c, 400, "invalid request path");
+			return;
+		}
+	}
+
+	cl = conn_authenticate(c, req);
+	if (cl == NULL) {
+		conn_deny(c, 407, "missing or invalid proxy token");
+		return;
+	}
+
+	memset(&prq, 0, sizeof(prq));
+	prq.host = c->host;
+	prq.port = c->port;
+	prq.is_connect = c->is_connect;
+	prq.method = c->is_connect ? NULL : c->method;
+	prq.path = c->is_connect ? NULL : c->path;
+	store_decide(c->px->store, cl, &prq, parse_now_ms(), &v);
+	if (v.rule != NULL)
+		snprintf(c->rule_id, sizeof(c->rule_id), "%s", v.rule->id);
+	if (!v.is_allowed) {
+		snprintf(msg, sizeof(msg), "denied: %s", v.reason);
+		conn_deny(c, 403, msg);
+		return;
+	}
+	if (c->is_connect && v.needs_intercept) {
+		snprintf(msg, sizeof(msg), "denied: the rule for %s limits "
+		    "methods or paths, which needs TLS interception "
+		    "(not enabled)", c->host);
+		conn_deny(c, 403, msg);
+		return;
+	}
+
+	if (!c->is_connect) {
+		c->req_framing = req->framing;
+		c->req_remaining = req->content_length;
+		http1_chunked_init(&c->req_chunked);
+		c->is_req_done = req->framing == HTTP1_BODY_NONE;
+		c->is_req_keep_alive = req->is_keep_alive;
+		if (conn_build_upstream_head(c, req) == -1) {
+			conn_deny(c, 431, "request head too large");
+			return;
+		}
+	}
+	buf_consume(&c->cin, req->head_len);
+	conn_start_upstream(c);
+}
+
+static void
+conn_process_head(struct conn *c)
+{
+	struct http1_request req;
+	int rc;
+
+	if (c->state != CONN_READ_HEAD || c->cin.len == 0)
+		return;
+	rc = http1_parse_request(buf_ptr(&c->cin), c->cin.len, &req);
+	if (rc == HTTP1_INCOMPLETE) {
+		if (c->cin.len >= LIMIT_HTTP_HEAD) {
+			conn_reset_request(c);
+			conn_deny(c, 431, "request head too large");
+		}
+		return;
+	}
+	if (rc == HTTP1_BAD) {
+		conn_reset_request(c);
+		conn_deny(c, req.error_status ? req.error_status : 400,
+		    req.error_reason ? req.error_reason : "malformed request");
+		return;
+	}
+	conn_handle_request(c, &req);
+}
+
+/* ------------------------------------------------------- forwarding */
+
+/* Move request body bytes from cin to uout. */
+static int
+conn_pump_request(struct conn *c)
+{
+	size_t n, consumed;
+	int rc;
+
+	if (c->is_req_done || c->cin.len == 0)
+		return 0;
+	n = c->cin.len;
+	if (n > buf_room(&c->uout))
+		n = buf_room(&c->uout);
+	if (n == 0)
+		return 0;
+	if (c->req_framing == HTTP1_BODY_LENGTH) {
+		if (n > c->req_remaining)
+			n = (size_t)c->req_remaining;
+		c->req_remaining -= n;
+		if (c->req_remaining == 0)
+			c->is_req_done = 1;
+		consumed = n;
+	} else {
+		rc = http1_chunked_scan(&c->req_chunked, buf_ptr(&c->cin), n,
+		    &consumed);
+		if (rc == HTTP1_BAD)
+			return -1;
+		if (rc == HTTP1_OK)
+			c->is_req_done = 1;
+	}
+	buf_append(&c->uout, buf_ptr(&c->cin), consumed);
+	buf_consume(&c->cin, consumed);
+	c->bytes_up += consumed;
+	return 0;
+}
+
+/* Rewrite and queue the response head for the client. */
+static int
+conn_queue_response_head(struct conn *c, const struct http1_response *r)
+{
+	struct buf *b = &c->cout;
+	size_t i;
+
+	if (buf_printf(b, "HTTP/1.1 %d ", r->status) == -1 ||
+	    buf_append(b, r->reason.p, r->reason.len) == -1 ||
+	    buf_append(b, "\r\n", 2) == -1)
+		return -1;
+	for (i = 0; i < r->nheaders; i++) {
+		const struct http1_header *h = &r->headers[i];
+
+		if (http1_is_hop_by_hop(r->headers, r->nheaders, h->name))
+			continue;
+		if (buf_append(b, h->name.p, h->name.len) == -1 ||
+		    buf_append(b, ": ", 2) == -1 ||
+		    buf_append(b, h->value.p, h->value.len) == -1 ||
+		    buf_append(b, "\r\n", 2) == -1)
+			return -1;
+	}
+	if (r->status >= 200 && r->framing == HTTP1_BODY_CHUNKED &&
+	    buf_append(b, "Transfer-Encoding: chunked\r\n", 28) == -1)
+		return -1;
+	if (r->status >= 200) {
+		if (!c->is_resp_keep_alive)
+			buf_append(b, "Connection: close\r\n", 19);
+		else if (!c->is_req_keep_alive)
+			buf_append(b, "Connection: close\r\n", 19);
+	}
+	return buf_append(b, "\r\n", 2);
+}
+
+/* Parse and relay response heads and bodies from uin to cout. */
+static int
+conn_pump_response(struct conn *c)
+{
+	struct http1_response r;
+	size_t n, consumed;
+	int rc;
+
+	while (!c->is_resp_head_done && c->uin.len > 0) {
+		rc = http1_parse_response(buf_ptr(&c->uin), c->uin.len,
+		    c->is_head, 0, &r);
+		if (rc == HTTP1_INCOMPLETE) {
+			if (c->uin.len >= LIMIT_HTTP_RESPONSE_HEAD)
+				return -2;
+			return 0;
+		}
+		if (rc == HTTP1_BAD || r.status == 101)
+			return -2;
+		if (r.status < 200) {
+			/* 100 Continue and other interim responses */
+			if (conn_queue_response_head(c, &r) == -1)
+				return -2;
+			buf_consume(&c->uin, r.head_len);
+			continue;
+		}
+		c->status = r.status;
+		c->is_resp_keep_alive = r.is_keep_alive &&
+		    r.framing != HTTP1_BODY_UNTIL_CLOSE;
+		if (conn_queue_response_head(c, &r) == -1)
+			return -2;
+		buf_consume(&c->uin, r.head_len);
+		c->is_resp_head_done = 1;
+		c->resp_framing = r.framing;
+		c->resp_remaining = r.content_length;
+		http1_chunked_init(&c->resp_chunked);
+		if (r.framing == HTTP1_BODY_NONE ||
+		    (r.framing == HTTP1_BODY_LENGTH && r.content_length == 0))
+			c->is_resp_done = 1;
+	}
+	if (!c->is_resp_head_done || c->is_resp_done || c->uin.len == 0)
+		return 0;
+	n = c->uin.len;
+	if (n > buf_room(&c->cout))
+		n = buf_room(&c->cout);
+	if (n == 0)
+		return 0;
+	switch (c->resp_framing) {
+	case HTTP1_BODY_LENGTH:
+		if (n > c->resp_remaining)
+			n = (size_t)c->resp_remaining;
+		c->resp_remaining -= n;
+		if (c->resp_remaining == 0)
+			c->is_resp_done = 1;
+		consumed = n;
+		break;
+	case HTTP1_BODY_CHUNKED:
+		rc = http1_chunked_scan(&c->resp_chunked, buf_ptr(&c->uin), n,
+		    &consumed);
+		if (rc == HTTP1_BAD)
+			return -1;
+		if (rc == HTTP1_OK)
+			c->is_resp_done = 1;
+		break;
+	default:
+		consumed = n;
+		break;
+	}
+	buf_append(&c->cout, buf_ptr(&c->uin), consumed);
+	buf_consume(&c->uin, consumed);
+	c->bytes_down += consumed;
+	return 0;
+}
+
+/* Both halves of the exchange are done and the response is flushed. */
+static void
+conn_finish_exchange(struct conn *c)
+{
+	int keep = c->is_req_keep_alive && c->is_resp_keep_alive &&
+	    c->is_req_done;
+
+	conn_audit(c, "request", "allow", NULL);
+	if (!keep) {
+		conn_close(c, "exchange done");
+		return;
+	}
+	/* an upstream with stray bytes after the response is not reused */
+	c->is_up_reusable = c->uin.len == 0;
+	if (!c->is_up_reusable)
+		conn_close_upstream(c);
+	buf_release(&c->uin);
+	conn_reset_request(c);
+	conn_set_state(c, CONN_READ_HEAD, LIMIT_IDLE_TIMEOUT_MS);
+	if (c->cin.len == 0)
+		buf_release(&c->cin);
+	conn_process_head(c); /* a pipelined request may be waiting */
+}
+
+/* --------------------------------------------------------- tunnels */
+
+static int
+conn_open_pipes(struct conn *c)
+{
+	if (c->pipe_cu[0] != -1)
+		return 0;
+	if (pipe2(c->pipe_cu, O_NONBLOCK | O_CLOEXEC) == -1)
+		return -1;
+	if (pipe2(c->pipe_uc, O_NONBLOCK | O_CLOEXEC) == -1) {
+		close(c->pipe_cu[0]);
+		close(c->pipe_cu[1]);
+		c->pipe_cu[0] = c->pipe_cu[1] = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Move bytes from socket in to socket out through a pipe.  Returns -1 on a
+ * fatal error; sets *eof when in reached end of stream.
+ */
+static int
+conn_splice_dir(int in, int pipefd[2], size_t *inpipe, int out, int *eof,
+    uint64_t *count, int64_t *progress, int64_t now)
+{
+	ssize_t n;
+
+	if (!*eof && *inpipe < LIMIT_SPLICE_PIPE) {
+		n = splice(in, NULL, pipefd[1], NULL, LIMIT_SPLICE_PIPE - *inpipe,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == 0)
+			*eof = 1;
+		else if (n > 0) {
+			*inpipe += (size_t)n;
+			*progress = now;
+		} else if (errno != EAGAIN && errno != EINTR)
+			return -1;
+	}
+	if (*inpipe > 0) {
+		n = splice(pipefd[0], NULL, out, NULL, *inpipe,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			*inpipe -= (size_t)n;
+			*count += (uint64_t)n;
+			*progress = now;
+		} else if (n == -1 && errno != EAGAIN && errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+conn_tunnel_io(struct conn *c)
+{
+	int64_t now = ev_now(c->px->ev), progress = 0;
+
+	if (conn_open_pipes(c) == -1) {
+		conn_close(c, "out of pipes");
+		return;
+	}
+	if (conn_splice_dir(c->cfd, c->pipe_cu, &c->pipe_cu_len, c->ufd,
+	    &c->is_c_eof, &c->bytes_up, &progress, now) == -1) {
+		conn_close(c, "tunnel: client side error");
+		return;
+	}
+	if (conn_splice_dir(c->ufd, c->pipe_uc, &c->pipe_uc_len, c->cfd,
+	    &c->is_u_eof, &c->bytes_down, &progress, now) == -1) {
+		conn_close(c, "tunnel: upstream side error");
+		return;
+	}
+	if (progress)
+		c->deadline_ms = now + LIMIT_TUNNEL_IDLE_MS;
+	if (c->is_c_eof && c->pipe_cu_len == 0 && !c->is_u_shut) {
+		shutdown(c->ufd, SHUT_WR);
+		c->is_u_shut = 1;
+	}
+	if (c->is_u_eof && c->pipe_uc_len == 0 && !c->is_c_shut) {
+		shutdown(c->cfd, SHUT_WR);
+		c->is_c_shut = 1;
+	}
+	if (c->is_u_shut && c->is_c_shut)
+		conn_close(c, "tunnel closed");
+}
+
+/* --------------------------------------------------------- driving */
+
+static int
+conn_flush(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->cout.len > 0) {
+		n = buf_write_fd(&c->cout, c->cfd);
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			conn_close(c, "client write error");
+			return -1;
+		}
+		if (c->cout.len == 0)
+			buf_release(&c->cout);
+	}
+	if (c->ufd != -1 && c->uout.len > 0 && c->state != CONN_CONNECT &&
+	    c->state != CONN_RESOLVE) {
+		n = buf_write_fd(&c->uout, c->ufd);
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			if (c->state == CONN_FORWARD && !c->is_resp_head_done) {
+				c->status = 502;
+				conn_audit(c, "request", "error",
+				    "upstream write error");
+				conn_respond_close(c, 502, "upstream write error");
+			} else {
+				conn_close(c, "upstream write error");
+			}
+			return -1;
+		}
+		if (c->uout.len == 0)
+			buf_release(&c->uout);
+	}
+	return 0;
+}
+
+static void
+conn_update_events(struct conn *c)
+{
+	uint32_t ce = 0, ue = 0;
+
+	switch (c->state) {
+	case CONN_READ_HEAD:
+		if (buf_room(&c->cin) > 0)
+			ce |= EPOLLIN;
+		if (c->ufd != -1)
+			ue |= EPOLLIN; /* notice an idle upstream closing */
+		break;
+	case CONN_RESOLVE:
+		break;
+	case CONN_CONNECT:
+		ue |= EPOLLOUT;
+		break;
+	case CONN_FORWARD:
+		if (!c->is_req_done && c->uout.len < LIMIT_RELAY_BACKLOG &&
+		    buf_room(&c->cin) > 0)
+			ce |= EPOLLIN;
+		if (!c->is_resp_done && c->cout.len < LIMIT_RELAY_BACKLOG &&
+		    buf_room(&c->uin) > 0)
+			ue |= EPOLLIN;
+		if (c->uout.len > 0)
+			ue |= EPOLLOUT;
+		break;
+	case CONN_TUNNEL:
+		if (c->cout.len > 0 || c->uout.len > 0) {
+			if (c->uout.len > 0)
+				ue |= EPOLLOUT;
+			break;
+		}
+		if (!c->is_c_eof && c->pipe_cu_len < LIMIT_SPLICE_PIPE)
+			ce |= EPOLLIN;
+		if (!c->is_u_eof && c->pipe_uc_len < LIMIT_SPLICE_PIPE)
+			ue |= EPOLLIN;
+		if (c->pipe_cu_len > 0)
+			ue |= EPOLLOUT;
+		if (c->pipe_uc_len > 0)
+			ce |= EPOLLOUT;
+		break;
+	case CONN_FLUSH_CLOSE:
+		break;
+	case CONN_DRAIN:
+		ce |= EPOLLIN;
+		break;
+	}
+	if (c->cout.len > 0)
+		ce |= EPOLLOUT;
+	ev_io_set(c->px->ev, &c->cio, ce);
+	if (c->ufd != -1)
+		ev_io_set(c->px->ev, &c->uio, ue);
+}
+
+static void
+conn_drive(struct conn *c)
+{
+	int rc;
+
+	if (c->is_closed)
+		return;
+	if (conn_flush(c) == -1)
+		return;
+	switch (c->state) {
+	case CONN_FORWARD:
+		if (conn_pump_request(c) == -1) {
+			c->status = 400;
+			conn_audit(c, "request", "deny", "bad chunked request body");
+			conn_close(c, "bad chunked request body");
+			return;
+		}
+		rc = conn_pump_response(c);
+		if (rc == -2 && !c->is_resp_head_done) {
+			c->status = 502;
+			conn_audit(c, "request", "error",
+			    "malformed response from upstream");
+			conn_respond_close(c, 502,
+			    "malformed response from upstream");
+			return;
+		}
+		if (rc < 0) {
+			conn_audit(c, "request", "error",
+			    "malformed response body from upstream");
+			conn_close(c, "malformed response body from upstream");
+			return;
+		}
+		if (conn_flush(c) == -1)
+			return;
+		if (c->is_resp_done && c->cout.len == 0) {
+			if (c->is_req_done) {
+				conn_finish_exchange(c);
+				if (c->is_closed)
+					return;
+			} else {
+				/* answered before the body was sent: no reuse */
+				conn_audit(c, "request", "allow",
+				    "upstream answered before the request body ended");
+				conn_close(c, "early response");
+				return;
+			}
+		}
+		c->deadline_ms = ev_now(c->px->ev) + LIMIT_IO_TIMEOUT_MS;
+		break;
+	case CONN_TUNNEL:
+		if (c->cout.len == 0 && c->uout.len == 0)
+			conn_tunnel_io(c);
+		if (c->is_closed)
+			return;
+		break;
+	case CONN_FLUSH_CLOSE:
+		if (c->cout.len == 0) {
+			/* lingering close: the client may still be sending,
+			 * and a close with unread data would reset the
+			 * connection before our answer is read */
+			shutdown(c->cfd, SHUT_WR);
+			conn_set_state(c, CONN_DRAIN, CONN_DRAIN_MS);
+		}
+		break;
+	default:
+		break;
+	}
+	if (!c->is_closed)
+		conn_update_events(c);
+}
+
+static void
+conn_client_cb(struct ev_io *io, uint32_t events)
+{
+	struct conn *c = io->arg;
+	char scratch[16384];
+	ssize_t n;
+
+	if (c->state == CONN_TUNNEL) {
+		conn_drive(c);
+		return;
+	}
+	if (c->state == CONN_DRAIN) {
+		n = read(c->cfd, scratch, sizeof(scratch));
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+			conn_close(c, "done");
+			return;
+		}
+		if (n > 0) {
+			c->drained += (uint64_t)n;
+			if (c->drained > CONN_DRAIN_MAX)
+				conn_close(c, "done");
+		}
+		return;
+	}
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+	    (c->state == CONN_READ_HEAD || c->state == CONN_FORWARD)) {
+		n = buf_read_fd(&c->cin, c->cfd);
+		if (n == 0) {
+			if (c->state == CONN_READ_HEAD && c->cin.len == 0) {
+				conn_close(c, "client closed");
+				return;
+			}
+			if (c->state == CONN_FORWARD) {
+				conn_audit(c, "request", "error",
+				    "client closed during the request");
+			}
+			conn_close(c, "client closed");
+			return;
+		}
+		if (n == -1 && errno != EAGAIN && errno != EINTR &&
+		    errno != ENOBUFS) {
+			conn_close(c, "client read error");
+			return;
+		}
+		if (c->state == CONN_READ_HEAD) {
+			conn_process_head(c);
+			if (c->is_closed)
+				return;
+		}
+	}
+	conn_drive(c);
+}
+
+static void
+conn_upstream_cb(struct ev_io *io, uint32_t events)
+{
+	struct conn *c = io->arg;
+	ssize_t n;
+
+	if (c->state == CONN_CONNECT) {
+		if (sock_connect_result(c->ufd) == -1) {
+			ev_io_del(c->px->ev, &c->uio);
+			close(c->ufd);
+			c->ufd = -1;
+			conn_dial_next(c);
+			return;
+		}
+		conn_connected(c);
+		return;
+	}
+	if (c->state == CONN_TUNNEL) {
+		conn_drive(c);
+		return;
+	}
+	if (c->state == CONN_READ_HEAD) {
+		/* idle keep-alive upstream: closed or sent junk; drop it */
+		conn_close_upstream(c);
+		conn_update_events(c);
+		return;
+	}
+	if (c->state == CONN_FORWARD &&
+	    (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->is_resp_done) {
+		n = buf_read_fd(&c->uin, c->ufd);
+		if (n == 0) {
+			if (c->is_resp_head_done &&
+			    c->resp_framing == HTTP1_BODY_UNTIL_CLOSE) {
+				c->is_resp_done = 1;
+				c->is_resp_keep_alive = 0;
+				conn_close_upstream(c);
+			} else if (!c->is_resp_head_done && c->cout.len == 0 &&
+			    c->uin.len == 0) {
+				c->status = 502;
+				conn_audit(c, "request", "error",
+				    "upstream closed without a response");
+				conn_respond_close(c, 502,
+				    "upstream closed without a response");
+				return;
+			} else {
+				conn_audit(c, "request", "error",
+				    "upstream closed mid-response");
+				conn_close(c, "upstream closed mid-response");
+				return;
+			}
+		} else if (n == -1 && errno != EAGAIN && errno != EINTR &&
+		    errno != ENOBUFS) {
+			if (!c->is_resp_head_done) {
+				c->status = 502;
+				conn_audit(c, "request", "error",
+				    "upstream read error");
+				conn_respond_close(c, 502, "upstream read error");
+			} else {
+				conn_close(c, "upstream read error");
+			}
+			return;
+		}
+	}
+	conn_drive(c);
+}
+
+/* ------------------------------------------------------- policy/time */
+
+void
+conn_rejudge_all(struct proxy *px)
+{
+	struct conn *c, *next;
+	int64_t now = parse_now_ms();
+
+	for (c = px->conns; c != NULL; c = next) {
+		const struct client *cl;
+		struct policy_request prq;
+		struct policy_verdict v;
+		char msg[256];
+
+		next = c->next;
+		if (c->state != CONN_TUNNEL ||
+		    c->judged_generation == px->store->generation)
+			continue;
+		cl = store_client_find(px->store, c->client);
+		memset(&v, 0, sizeof(v));
+		if (cl != NULL) {
+			memset(&prq, 0, sizeof(prq));
+			prq.host = c->host;
+			prq.port = c->port;
+			prq.is_connect = 1;
+			store_decide(px->store, cl, &prq, now, &v);
+		}
+		if (cl == NULL || !v.is_allowed || v.needs_intercept) {
+			snprintf(msg, sizeof(msg), "revoked: %s",
+			    cl == NULL ? "client deleted" : v.reason);
+			conn_close(c, msg);
+			continue;
+		}
+		c->judged_generation = px->store->generation;
+	}
+}
+
+void
+conn_sweep(struct proxy *px)
+{
+	struct conn *c, *next;
+	int64_t now = ev_now(px->ev);
+
+	for (c = px->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->deadline_ms > now)
+			continue;
+		switch (c->state) {
+		case CONN_READ_HEAD:
+			if (c->cin.len > 0) {
+				conn_reset_request(c);
+				conn_deny(c, 408, "request head timed out");
+			} else {
+				conn_close(c, "idle timeout");
+			}
+			break;
+		case CONN_RESOLVE:
+		case CONN_CONNECT:
+			c->status = 504;
+			conn_audit(c, c->is_connect ? "connect" : "request",
+			    "error", "upstream connect timed out");
+			conn_respond_close(c, 504, "upstream connect timed out");
+			break;
+		case CONN_FORWARD:
+			if (!c->is_resp_head_done && c->cout.len == 0) {
+				c->status = 504;
+				conn_audit(c, "request", "error",
+				    "upstream timed out");
+				conn_respond_close(c, 504, "upstream timed out");
+			} else {
+				conn_audit(c, "request", "error", "timed out");
+				conn_close(c, "timed out");
+			}
+			break;
+		case CONN_TUNNEL:
+			conn_close(c, "tunnel idle timeout");
+			break;
+		default:
+			conn_close(c, "timed out");
+			break;
+		}
+	}
+}
+
+void
+conn_close_all(struct proxy *px)
+{
+	while (px->conns != NULL)
+		conn_close(px->conns, "shutdown");
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * conn.h - one client connection on the proxy port: request heads, policy,
+ * upstream dial, plain-HTTP forwarding with keep-alive on both sides, and
+ * CONNECT tunnels spliced in the kernel.
+ */
+#ifndef SLICER_CONN_H
+#define SLICER_CONN_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "ev.h"
+#include "http1.h"
+#include "limits.h"
+#include "netaddr.h"
+#include "proxy.h"
+
+enum conn_state {
+	CONN_READ_HEAD = 0, /* waiting for (the next) request head */
+	CONN_RESOLVE,       /* c-ares lookup of the upstream name */
+	CONN_CONNECT,       /* non-blocking connect to the upstream */
+	CONN_FORWARD,       /* relaying one plain-HTTP exchange */
+	CONN_TUNNEL,        /* CONNECT tunnel */
+	CONN_FLUSH_CLOSE,   /* writing our last response, then close */
+	CONN_DRAIN,         /* write side shut; discard input briefly */
+};
+
+struct resolve_req;
+
+struct conn {
+	struct proxy *px;           /* borrowed */
+	struct conn *next, *prev;   /* px->conns list */
+	uint64_t id;
+	enum conn_state state;
+	int64_t deadline_ms;        /* monotonic; swept by conn_sweep */
+	int is_closed;
+
+	int cfd;                    /* client socket */
+	struct ev_io cio;
+	int ufd;                    /* upstream socket, -1 when none */
+	struct ev_io uio;
+	struct buf cin, cout;       /* from / to the client */
+	struct buf uin, uout;       /* from / to the upstream */
+	char peer[64];              /* client address, for logs */
+
+	/* the request being handled */
+	char client[LIMIT_NAME];    /* authenticated client; "" before */
+	char method[LIMIT_METHOD + 1];
+	char host[LIMIT_HOSTNAME + 3]; /* canonical */
+	uint16_t port;
+	char path[LIMIT_PATH + 1];  /* normalised; "" for CONNECT */
+	char rule_id[16];
+	int is_connect;
+	int is_head;
+	int64_t started_ms;
+	uint64_t bytes_up, bytes_down; /* body/tunnel bytes each way */
+	int status;                 /* status sent to the client */
+	uint64_t judged_generation;
+
+	/* request body relay */
+	enum http1_framing req_framing;
+	uint64_t req_remaining;
+	struct http1_chunked req_chunked;
+	int is_req_done;
+	int is_req_keep_alive;
+
+	/* response relay */
+	int is_resp_head_done;
+	enum http1_framing resp_framing;
+	uint64_t resp_remaining;
+	struct http1_chunked resp_chunked;
+	int is_resp_done;
+	int is_resp_keep_alive;
+
+	/* upstream selection */
+	struct resolve_req *rq;
+	struct netaddr addrs[LIMIT_UPSTREAM_ADDRS];
+	size_t naddrs, addr_idx;
+	char deny_reason[96];       /* last address refused, for the 403 */
+	char up_host[LIMIT_HOSTNAME + 3]; /* identity of the open upstream */
+	uint16_t up_port;
+	int is_up_reusable;
+
+	/* tunnel */
+	int pipe_cu[2], pipe_uc[2]; /* -1 until first use */
+	size_t pipe_cu_len, pipe_uc_len;
+	int is_c_eof, is_u_eof, is_u_shut, is_c_shut;
+	uint64_t drained;
+};
+
+#endif

@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * daemon.c - `slicer-proxy up`: options, listeners, the event loop, signals,
+ * rule expiry and the periodic sweep.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "audit.h"
+#include "conn.h"
+#include "daemon.h"
+#include "log.h"
+#include "parse.h"
+#include "resolve.h"
+#include "sock.h"
+
+#define DAEMON_OWN_REFRESH_MS 30000
+
+static void
+daemon_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: slicer-proxy up --bind ADDR [--http-port 3128] "
+	    "[--api ./slicer.sock]\n"
+	    "         [--state-dir DIR] [--deny-cidr CIDR]... "
+	    "[--allow-cidr CIDR]...\n"
+	    "         [--log FILE|-] [-v]\n");
+}
+
+static void
+daemon_refresh_own(struct proxy *px)
+{
+	struct netaddr_set fresh;
+	struct netaddr_cidr c;
+
+	memset(&fresh, 0, sizeof(fresh));
+	if (netaddr_local_addrs(&fresh) == -1)
+		log_warn("getifaddrs");
+	if (netaddr_parse_cidr(px->cfg.bind_addr, &c) == 0)
+		netaddr_set_add(&fresh, &c);
+	px->own = fresh;
+	px->own_refreshed_ms = ev_now(px->ev);
+}
+
+static void
+daemon_arm_expiry(struct proxy *px)
+{
+	int64_t next = store_next_expiry(px->store), now = parse_now_ms();
+
+	if (next == 0) {
+		ev_timer_stop(px->ev, &px->expiry);
+		return;
+	}
+	ev_timer_arm(px->ev, &px->expiry, next > now ? next - now : 0);
+}
+
+void
+proxy_policy_changed(struct proxy *px)
+{
+	conn_rejudge_all(px);
+	daemon_arm_expiry(px);
+}
+
+static void
+daemon_expiry_cb(struct ev_timer *t)
+{
+	struct proxy *px = t->arg;
+	char err[256];
+	int n;
+
+	n = store_expire(px->store, parse_now_ms());
+	if (n > 0) {
+		json_t *rec = json_pack("{s:s,s:s,s:i}", "event", "expire",
+		    "decision", "revoke", "rules", n);
+
+		audit_emit(px->audit, rec);
+		if (store_save(px->store, err, sizeof(err)) == -1)
+			log_warnx("state: %s", err);
+	}
+	proxy_policy_changed(px);
+}
+
+static void
+daemon_sweep_cb(struct ev_timer *t)
+{
+	struct proxy *px = t->arg;
+
+	conn_sweep(px);
+	if (ev_now(px->ev) - px->own_refreshed_ms >= DAEMON_OWN_REFRESH_MS)
+		daemon_refresh_own(px);
+	ev_timer_arm(px->ev, &px->sweep, 1000);
+}
+
+static void
+daemon_resume_cb(struct ev_timer *t)
+{
+	struct proxy *px = t->arg;
+
+	px->is_listen_paused = 0;
+	ev_io_set(px->ev, &px->http_io, EPOLLIN);
+}
+
+static void
+daemon_accept_cb(struct ev_io *io, uint32_t events)
+{
+	struct proxy *px = io->arg;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int i, fd;
+
+	(void)events;
+	for (i = 0; i < 64; i++) {
+		sslen = sizeof(ss);
+		fd = sock_accept(io->fd, (struct sockaddr *)&ss, &sslen);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* shed load for a second rather than spin */
+				log_warnx("out of file descriptors: pausing "
+				    "accept for 1 s");
+				px->is_listen_paused = 1;
+				ev_io_set(px->ev, &px->http_io, 0);
+				ev_timer_arm(px->ev, &px->listen_resume, 1000);
+			}
+			return;
+		}
+		conn_accept(px, fd, (struct sockaddr *)&ss);
+	}
+}
+
+struct daemon_signals {
+	struct ev_io io;
+	struct proxy *px;
+	int fd;
+};
+
+static void
+daemon_signal_cb(struct ev_io *io, uint32_t events)
+{
+	struct daemon_signals *s = io->arg;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(s->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %u: shutting down", si.ssi_signo);
+			ev_break(s->px->ev);
+			break;
+		case SIGHUP:
+			if (audit_reopen(s->px->audit) == -1)
+				log_warn("reopen audit log");
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+int
+daemon_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "bind", required_argument, NULL, 'b' },
+		{ "http-port", required_argument, NULL, 'p' },
+		{ "api", required_argument, NULL, 'a' },
+		{ "url", required_argument, NULL, 'a' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "deny-cidr", required_argument, NULL, 'd' },
+		{ "allow-cidr", required_argument, NULL, 'A' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct proxy px;
+	struct daemon_signals sigs;
+	struct netaddr_cidr cidr;
+	struct netaddr probe;
+	sigset_t mask;
+	char err[512];
+	int ch, rc = 1;
+
+	memset(&px, 0, sizeof(px));
+	px.cfg.http_port = 3128;
+	px.cfg.api_path = getenv("SLICER_URL") ? getenv("SLICER_URL") :
+	    "./slicer.sock";
+	px.cfg.state_dir = "/var/lib/slicer-proxy";
+	px.http_fd = -1;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'b':
+			px.cfg.bind_addr = optarg;
+			break;
+		case 'p':
+			if (parse_port(optarg, &px.cfg.http_port) == -1) {
+				fprintf(stderr, "slicer-proxy: invalid port: "
+				    "'%s'\n", optarg);
+				return 1;
+			}
+			break;
+		case 'a':
+			px.cfg.api_path = optarg;
+			break;
+		case 's':
+			px.cfg.state_dir = optarg;
+			break;
+		case 'd':
+		case 'A':
+			if (netaddr_parse_cidr(optarg, &cidr) == -1 ||
+			    netaddr_set_add(ch == 'd' ? &px.cfg.deny :
+			    &px.cfg.allow, &cidr) == -1) {
+				fprintf(stderr, "slicer-proxy: invalid CIDR: "
+				    "'%s'\n", optarg);
+				return 1;
+			}
+			break;
+		case 'l':
+			px.cfg.log_target = optarg;
+			break;
+		case 'v':
+			px.cfg.verbosity++;
+			break;
+		case 'h':
+			daemon_usage(stdout);
+			return 0;
+		default:
+			daemon_usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc || px.cfg.bind_addr == NULL) {
+		daemon_usage(stderr);
+		return 1;
+	}
+	if (netaddr_parse_literal(px.cfg.bind_addr, strlen(px.cfg.bind_addr),
+	    &probe) == -1) {
+		fprintf(stderr, "slicer-proxy: invalid bind address: '%s'\n",
+		    px.cfg.bind_addr);
+		return 1;
+	}
+	log_init("slicer-proxy", px.cfg.verbosity);
+	json_set_alloc_funcs(api_json_malloc, api_json_free);
+	signal(SIGPIPE, SIG_IGN);
+	umask(077);
+
+	px.ev = ev_new();
+	if (px.ev == NULL)
+		fatal("epoll");
+	px.store = store_open(px.cfg.state_dir, err, sizeof(err));
+	if (px.store == NULL) {
+		fprintf(stderr, "slicer-proxy: %s\n", err);
+		goto out;
+	}
+	px.audit = audit_new(px.cfg.log_target, err, sizeof(err));
+	if (px.audit == NULL) {
+		fprintf(stderr, "slicer-proxy: %s\n", err);
+		goto out;
+	}
+	px.resolver = resolver_new(px.ev);
+	if (px.resolver == NULL) {
+		fprintf(stderr, "slicer-proxy: cannot start the resolver\n");
+		goto out;
+	}
+	px.http_fd = sock_tcp_listen(px.cfg.bind_addr, px.cfg.http_port, 1024);
+	if (px.http_fd == -1) {
+		fprintf(stderr, "slicer-proxy: cannot listen on %s port %u: %s\n",
+		    px.cfg.bind_addr, px.cfg.http_port, strerror(errno));
+		goto out;
+	}
+	ev_io_init(&px.http_io, daemon_accept_cb, &px);
+	ev_io_add(px.ev, &px.http_io, px.http_fd, EPOLLIN);
+	ev_timer_init(&px.listen_resume, daemon_resume_cb, &px);
+	px.api = api_new(&px, px.cfg.api_path, err, sizeof(err));
+	if (px.api == NULL) {
+		fprintf(stderr, "slicer-proxy: %s\n", err);
+		goto out;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sigs.px = &px;
+	sigs.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sigs.fd == -1)
+		fatal("signalfd");
+	ev_io_init(&sigs.io, daemon_signal_cb, &sigs);
+	ev_io_add(px.ev, &sigs.io, sigs.fd, EPOLLIN);
+
+	daemon_refresh_own(&px);
+	ev_timer_init(&px.sweep, daemon_sweep_cb, &px);
+	ev_timer_arm(px.ev, &px.sweep, 1000);
+	ev_timer_init(&px.expiry, daemon_expiry_cb, &px);
+	daemon_expiry_cb(&px.expiry); /* drop rules that expired while down */
+
+	log_info("listening on %s port %u (http), api %s, state %s",
+	    px.cfg.bind_addr, px.cfg.http_port, px.cfg.api_path,
+	    px.cfg.state_dir);
+	if (ev_run(px.ev) == -1)
+		log_warn("event loop");
+	rc = 0;
+	ev_io_del(px.ev, &sigs.io);
+	close(sigs.fd);
+out:
+	if (px.http_fd != -1) {
+		ev_io_del(px.ev, &px.http_io);
+		close(px.http_fd);
+	}
+	if (px.ev != NULL) {
+		conn_close_all(&px);
+		api_free(px.api);
+		resolver_free(px.resolver);
+		ev_timer_stop(px.ev, &px.sweep);
+		ev_timer_stop(px.ev, &px.expiry);
+		ev_timer_stop(px.ev, &px.listen_resume);
+		ev_free(px.ev);
+	}
+	audit_free(px.audit);
+	store_free(px.store);
+	return rc;
+}

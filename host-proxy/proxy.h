@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * proxy.h - the daemon's shared state and the entry points between its
+ * parts: connections (conn.c), resolver (resolve.c), control API (api.c),
+ * audit log (audit.c) and the daemon itself (daemon.c).
+ *
+ * One single-threaded event loop owns everything here; nothing is locked.
+ */
+#ifndef SLICER_PROXY_H
+#define SLICER_PROXY_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ev.h"
+#include "netaddr.h"
+#include "store.h"
+
+struct conn;
+struct resolver;
+struct audit;
+struct api;
+
+struct proxy_config {
+	const char *bind_addr;     /* borrowed from argv */
+	uint16_t http_port;
+	const char *api_path;
+	const char *state_dir;
+	const char *log_target;    /* file path, "-" for stdout, NULL: none */
+	struct netaddr_set deny;   /* --deny-cidr */
+	struct netaddr_set allow;  /* --allow-cidr */
+	int verbosity;
+};
+
+struct proxy {
+	struct ev *ev;
+	struct proxy_config cfg;
+	struct store *store;       /* owned */
+	struct resolver *resolver; /* owned */
+	struct audit *audit;       /* owned */
+	struct api *api;           /* owned */
+	struct netaddr_set own;    /* the proxy's own addresses */
+
+	int http_fd;               /* listener */
+	struct ev_io http_io;
+	int is_listen_paused;
+	struct ev_timer listen_resume;
+
+	struct conn *conns;        /* all client connections (list head) */
+	size_t nconns;
+	uint64_t next_conn_id;
+	uint64_t judged_generation; /* store generation tunnels were checked at */
+
+	struct ev_timer sweep;     /* 1 s: deadlines, own-address refresh */
+	struct ev_timer expiry;    /* next rule TTL expiry */
+	int64_t own_refreshed_ms;
+
+	/* counters for /metrics and status */
+	uint64_t n_requests, n_denied, n_auth_failed, n_tunnels;
+};
+
+/* conn.c */
+void conn_accept(struct proxy *px, int fd, const struct sockaddr *sa);
+/* Close every tunnel that the current policy no longer allows. */
+void conn_rejudge_all(struct proxy *px);
+/* Close connections past their deadline. */
+void conn_sweep(struct proxy *px);
+void conn_close_all(struct proxy *px);
+
+/* daemon.c: called after every policy change made through the API. */
+void proxy_policy_changed(struct proxy *px);
+
+#endif

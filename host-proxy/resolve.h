@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * resolve.h - asynchronous name resolution with c-ares inside the event
+ * loop.  No blocking resolver call ever runs in the daemon.
+ */
+#ifndef SLICER_RESOLVE_H
+#define SLICER_RESOLVE_H
+
+#include "ev.h"
+#include "limits.h"
+#include "netaddr.h"
+
+struct resolver;
+struct resolve_req;
+
+/*
+ * Result callback: status 0 and n >= 1 addresses (A and AAAA, in the
+ * resolver's order, at most LIMIT_UPSTREAM_ADDRS), or status -1 with a
+ * static reason.  Called at most once, possibly before resolve_start()
+ * returns (answers from /etc/hosts or immediate failures).
+ */
+typedef void (*resolve_cb)(void *arg, int status, const struct netaddr *addrs,
+    size_t n, const char *reason);
+
+struct resolver *resolver_new(struct ev *ev);
+void resolver_free(struct resolver *r);
+
+/* Start resolving name; returns a handle to cancel, or NULL when the
+ * callback already ran (synchronously). */
+struct resolve_req *resolve_start(struct resolver *r, const char *name,
+    resolve_cb cb, void *arg);
+/* The callback will not be called; safe with NULL. */
+void resolve_cancel(struct resolve_req *q);
+
+#endif

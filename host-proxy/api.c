@@ -9,6 +9,7 @@
  * acknowledged, then the proxy re-judges open tunnels.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,29 +62,24 @@ struct api_reply {
 	const char *ctype;
 };
 
-/* jansson allocations are wiped when freed: request bodies carry secret
- * values, and parsed JSON strings are copies of them. */
+/*
+ * jansson allocations are wiped when freed: request bodies carry secret
+ * values, and parsed JSON strings are copies of them.  Plain malloc
+ * underneath, so a string from json_dumps() may still go to free().
+ */
 void *
 api_json_malloc(size_t n)
 {
-	size_t *p = malloc(n + sizeof(size_t) * 2);
-
-	if (p == NULL)
-		return NULL;
-	p[0] = n;
-	return p + 2;
+	return malloc(n);
 }
 
 void
 api_json_free(void *ptr)
 {
-	size_t *p;
-
 	if (ptr == NULL)
 		return;
-	p = (size_t *)ptr - 2;
-	secmem_wipe(ptr, p[0]);
-	free(p);
+	secmem_wipe(ptr, malloc_usable_size(ptr));
+	free(ptr);
 }
 
 static void
@@ -777,7 +773,7 @@ api_handle(struct api_conn *ac)
 		api_error(ac, 411, "send a Content-Length");
 		return;
 	}
-	if (req.framing == HTTP1_BODY_LENGTH) {
+	if (req.framing == HTTP1_BODY_LENGTH && req.content_length > 0) {
 		if (req.content_length > LIMIT_API_BODY) {
 			api_error(ac, 413, "body over %d bytes", LIMIT_API_BODY);
 			return;

@@ -56,6 +56,9 @@ include host-proxy/module.mk
 SHARED_OBJS := $(SHARED_SRCS:%.c=$(BUILD)/%.o)
 PROXY_OBJS := $(PROXY_SRCS:%.c=$(BUILD)/%.o)
 
+$(BUILD)/host-proxy/%.o: ALL_CFLAGS += -Ihost-proxy
+$(BUILD)/guest-agent/%.o: ALL_CFLAGS += -Iguest-agent
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
@@ -104,7 +107,7 @@ asan:
 		BUILD=build-asan bash ci/run-e2e.sh
 
 # libFuzzer targets: <dir>/fuzz/fuzz_X.c -> build-fuzz/fuzz_X
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Ishared -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Ishared -Ihost-proxy -Iguest-agent -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 FUZZ_BINS := $(foreach f,$(FUZZ_TARGETS),build-fuzz/$(notdir $(basename $(f))))
 define fuzz_rule
 build-fuzz/$(notdir $(basename $(1))): $(1) $(2)
@@ -119,7 +122,7 @@ ifneq ($(RUN),)
 endif
 
 fuzz-smoke: $(FUZZ_BINS)
-	$(Q)for t in $(FUZZ_BINS); do bash ci/run-fuzz.sh $${t#build-fuzz/fuzz_} $(or $(SECS),10) || exit 1; done
+	$(Q)bash ci/fuzz-smoke.sh $(or $(SECS),10) $(FUZZ_BINS)
 
 bench: all
 	$(Q)bash ci/bench.sh

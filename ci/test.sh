@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Every test this project has, as CI runs it (root, Debian 12):
+# dependencies, build with -Werror, unit tests, end-to-end tests, the
+# ASan+UBSan build running unit and end-to-end tests again, and a short
+# run of every fuzz target.  Ends with one "N passed, N failed" line.
+set -u
+cd "$(dirname "$0")/.."
+bash ci/install-deps.sh || exit 1
+total_pass=0 total_fail=0
+stage() { # NAME COMMAND...: run, add its closing counts
+	local name=$1 out rc p f
+	shift
+	echo "=== $name"
+	out=$("$@" 2>&1 | tee /dev/stderr | tail -5)
+	rc=${PIPESTATUS[0]}
+	p=$(printf '%s\n' "$out" | sed -n 's/.*\b\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed.*/\1/p' | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n 's/.*\b\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed.*/\2/p' | tail -1)
+	p=${p:-0}; f=${f:-0}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	echo "=== $name: $p passed, $f failed"
+	total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+}
+stage build bash -c 'make -j"$(nproc)" all tests static && echo "1 passed, 0 failed"'
+stage unit make --no-print-directory test
+stage e2e make --no-print-directory e2e
+stage asan make --no-print-directory -j"$(nproc)" asan
+stage fuzz make --no-print-directory fuzz-smoke SECS=${FUZZ_SECS:-15}
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * test_token.c - token generation and Proxy-Authorization parsing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "token.h"
+
+static void
+test_generate(void **state)
+{
+	char a[TOKEN_LEN + 1], b[TOKEN_LEN + 1];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(token_generate(a), 0);
+	assert_int_equal(token_generate(b), 0);
+	assert_int_equal(strlen(a), TOKEN_LEN);
+	assert_memory_equal(a, "spi_", 4);
+	assert_string_not_equal(a, b);
+	for (i = 4; i < TOKEN_LEN; i++)
+		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
+		    "nopqrstuvwxyz0123456789-_", a[i]));
+}
+
+static void
+test_hash(void **state)
+{
+	unsigned char h1[32], h2[32];
+	/* SHA-256("abc") */
+	static const unsigned char abc[32] = {
+		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+		0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+		0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad,
+	};
+
+	(void)state;
+	token_hash("abc", 3, h1);
+	assert_memory_equal(h1, abc, 32);
+	token_hash("abd", 3, h2);
+	assert_memory_not_equal(h1, h2, 32);
+}
+
+static void
+test_proxy_auth(void **state)
+{
+	static const struct {
+		const char *hdr;
+		int rc;
+		const char *tok;
+	} cases[] = {
+		/* base64("proxy:spi_abc") */
+		{ "Basic cHJveHk6c3BpX2FiYw==", 7, "spi_abc" },
+		{ "basic cHJveHk6c3BpX2FiYw==", 7, "spi_abc" },
+		/* base64(":spi_abc"): empty user is fine */
+		{ "Basic OnNwaV9hYmM=", 7, "spi_abc" },
+		/* base64("a:b:c"): the password may hold colons */
+		{ "Basic YTpiOmM=", 3, "b:c" },
+		{ "Bearer spi_abc", 7, "spi_abc" },
+		{ "BEARER spi_abc", 7, "spi_abc" },
+		{ "Bearer ", -1, NULL },
+		{ "Bearer spi abc", -1, NULL },
+		{ "Basic", -1, NULL },
+		{ "Basic !!!!", -1, NULL },
+		{ "Basic cHJveHk=", -1, NULL },      /* "proxy": no colon */
+		{ "Basic cHJveHk6", -1, NULL },      /* bad length */
+		{ "Basic cHJveHk6c3BpX2FiYw", -1, NULL }, /* missing padding */
+		{ "Basic cHJveHk6", -1, NULL },
+		{ "Basic cHJveHk6AGJj", -1, NULL },  /* NUL in the password */
+		{ "Digest abc", -1, NULL },
+		{ "spi_abc", -1, NULL },
+		{ "", -1, NULL },
+	};
+	char out[TOKEN_MAX + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = token_from_proxy_auth(cases[i].hdr,
+		    strlen(cases[i].hdr), out);
+
+		if (rc != cases[i].rc)
+			fail_msg("case %zu (%s): rc %d, want %d", i, cases[i].hdr,
+			    rc, cases[i].rc);
+		if (rc > 0)
+			assert_string_equal(out, cases[i].tok);
+	}
+}
+
+static void
+test_proxy_auth_limits(void **state)
+{
+	char hdr[1024], tok[TOKEN_MAX + 2], out[TOKEN_MAX + 1];
+
+	(void)state;
+	/* a bearer token of exactly TOKEN_MAX bytes is read, one more is not */
+	memset(tok, 'a', TOKEN_MAX);
+	tok[TOKEN_MAX] = '\0';
+	snprintf(hdr, sizeof(hdr), "Bearer %s", tok);
+	assert_int_equal(token_from_proxy_auth(hdr, strlen(hdr), out),
+	    TOKEN_MAX);
+	memset(tok, 'a', TOKEN_MAX + 1);
+	tok[TOKEN_MAX + 1] = '\0';
+	snprintf(hdr, sizeof(hdr), "Bearer %s", tok);
+	assert_int_equal(token_from_proxy_auth(hdr, strlen(hdr), out), -1);
+	/* an over-long Basic credential is refused, not truncated */
+	memset(hdr, 'Q', sizeof(hdr) - 1);
+	memcpy(hdr, "Basic ", 6);
+	hdr[sizeof(hdr) - 1] = '\0';
+	assert_int_equal(token_from_proxy_auth(hdr, 6 + 800, out), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_generate),
+		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_proxy_auth),
+		cmocka_unit_test(test_proxy_auth_limits),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

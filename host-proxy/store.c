@@ -1,0 +1,2243 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * store.c - the policy store: clients, their allow rules and secrets in
+ * memory; the decision function over them; their JSON views; and the state
+ * directory they persist to (state.json plus one file per secret value).
+ *
+ * Owns every client, rule and secret it holds.  Does no logging and no
+ * networking: errors go back to the caller as text, which never contains
+ * a token or a secret value.  The API layer calls store_save after each
+ * mutation and before it answers.
+ *
+ * Crash safety: every file is written as a temporary, fsync'd, renamed over
+ * the old one and the directory fsync'd.  A secret's value file is written
+ * (by store_secret_add) before the state.json that names it, and removed
+ * (by store_save) only after a state.json without it is in place, so a
+ * kill -9 at any point leaves either the old or the new state; at worst an
+ * orphan value file, which is ignored on load and removed on the next save.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "limits.h"
+#include "parse.h"
+#include "secmem.h"
+#include "match.h"
+#include "store.h"
+
+#define STORE_VERSION 1
+#define STORE_STATE "state.json"
+#define STORE_STATE_TMP "state.json.tmp"
+#define STORE_SECRETS "secrets"
+/* the same ceiling parse_duration_ms applies to "ttl" */
+#define STORE_TTL_MAX_S (366LL * 24 * 3600)
+/* a quoted value in an error message is cut at this many bytes */
+#define STORE_QUOTE_MAX 64
+/* random rule id attempts before giving up (a clash is ~2^-48 each) */
+#define STORE_ID_TRIES 16
+/*
+ * Room for the state directory path plus "/secrets/NAME".
+ */
+#define STORE_PATH_MAX 4096
+
+static void err_set(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+err_set(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errsz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Copy s into buf for an error message: printable ASCII kept, anything else
+ * shown as '?', cut at STORE_QUOTE_MAX bytes with "...".  Never used for
+ * secret values.
+ */
+static const char *
+str_quote(const char *s, char *buf, size_t size)
+{
+	size_t i, n = 0;
+
+	if (s == NULL) {
+		snprintf(buf, size, "(none)");
+		return buf;
+	}
+	/* s[0..i) are not NUL, so s[i] may be read after the loop */
+	for (i = 0; i < STORE_QUOTE_MAX && n + 4 < size && s[i] != '\0'; i++)
+		buf[n++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	if (s[i] != '\0' && n + 4 <= size) {
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static int
+char_is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+/* RFC 9110 tchar */
+static int
+char_is_tchar(char c)
+{
+	return char_is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int
+token_valid(const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i >= max || !char_is_tchar(s[i]))
+			return 0;
+	}
+	return i > 0;
+}
+
+int
+store_name_valid(const char *name)
+{
+	size_t i;
+
+	if (name == NULL || !char_is_alnum(name[0]))
+		return 0;
+	for (i = 1; name[i] != '\0'; i++) {
+		if (i >= LIMIT_NAME - 1)
+			return 0;
+		if (!char_is_alnum(name[i]) && name[i] != '_' &&
+		    name[i] != '.' && name[i] != '-')
+			return 0;
+	}
+	return 1;
+}
+
+static int
+rule_id_valid(const char *id)
+{
+	size_t i;
+
+	if (id[0] != 'r')
+		return 0;
+	for (i = 1; i <= 12; i++) {
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+			(id[i] >= 'a' && id[i] <= 'f')))
+			return 0;
+	}
+	return id[13] == '\0';
+}
+
+static void
+hex_encode(const unsigned char *p, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = hex[p[i] >> 4];
+		out[2 * i + 1] = hex[p[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+static int
+hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Exactly 2*len lower-case hex digits.  0 or -1. */
+static int
+hex_decode(const char *s, unsigned char *out, size_t len)
+{
+	size_t i;
+	int hi, lo;
+
+	if (strlen(s) != 2 * len)
+		return -1;
+	for (i = 0; i < len; i++) {
+		hi = hex_nibble(s[2 * i]);
+		lo = hex_nibble(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static void
+time_format(int64_t ms, char *buf, size_t size)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms < 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, size, "1970-01-01T00:00:00Z");
+}
+
+/* ---- JSON helpers ---- */
+
+/* A JSON string without embedded NULs, or NULL. */
+static const char *
+json_str(const json_t *v)
+{
+	const char *s;
+
+	if (!json_is_string(v))
+		return NULL;
+	s = json_string_value(v);
+	if (strlen(s) != json_string_length(v))
+		return NULL;
+	return s;
+}
+
+/* First key of obj not in the NULL-terminated list known, or NULL. */
+static const char *
+json_key_unknown(const json_t *obj, const char *const *known)
+{
+	/* jansson's iterator wants a mutable object; nothing is modified */
+	json_t *o = (json_t *)(uintptr_t)obj;
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach(o, key, v)
+	{
+		for (i = 0; known[i] != NULL; i++) {
+			if (strcmp(key, known[i]) == 0)
+				break;
+		}
+		if (known[i] == NULL)
+			return key;
+	}
+	return NULL;
+}
+
+static int
+json_check_keys(
+    const json_t *obj, const char *const *known, char *err, size_t errsz)
+{
+	const char *key;
+	char q[STORE_QUOTE_MAX + 8];
+
+	key = json_key_unknown(obj, known);
+	if (key != NULL) {
+		err_set(err, errsz, "unknown key: '%s'",
+		    str_quote(key, q, sizeof(q)));
+		return -1;
+	}
+	return 0;
+}
+
+/* An integer field >= 0.  0 or -1. */
+static int
+json_get_ms(
+    const json_t *obj, const char *key, int64_t *out, char *err, size_t errsz)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (v == NULL) {
+		err_set(err, errsz, "%s is required", key);
+		return -1;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		err_set(err, errsz, "%s must be an integer >= 0", key);
+		return -1;
+	}
+	*out = (int64_t)json_integer_value(v);
+	return 0;
+}
+
+/* ---- rules ---- */
+
+void
+store_rule_free_fields(struct rule *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->npaths && i < LIMIT_RULE_PATHS; i++) {
+		free(r->paths[i]);
+		r->paths[i] = NULL;
+	}
+	r->npaths = 0;
+}
+
+static void
+rule_free(struct rule *r)
+{
+	if (r == NULL)
+		return;
+	store_rule_free_fields(r);
+	free(r);
+}
+
+static int
+rule_parse_ports(const json_t *a, struct rule *r, char *err, size_t errsz)
+{
+	const json_t *v;
+	json_int_t n;
+	size_t i, j;
+	char q[STORE_QUOTE_MAX + 8];
+
+	if (!json_is_array(a)) {
+		err_set(err, errsz, "ports must be an array of integers");
+		return -1;
+	}
+	if (json_array_size(a) > LIMIT_RULE_PORTS) {
+		err_set(err, errsz, "too many ports: %zu (at most %d)",
+		    json_array_size(a), LIMIT_RULE_PORTS);
+		return -1;
+	}
+	json_array_foreach(a, i, v)
+	{
+		if (json_is_string(v)) {
+			err_set(err, errsz,
+			    "invalid port: '%s' (not an integer)",
+			    str_quote(json_string_value(v), q, sizeof(q)));
+			return -1;
+		}
+		if (!json_is_integer(v)) {
+			err_set(err, errsz, "invalid port: not an integer");
+			return -1;
+		}
+		n = json_integer_value(v);
+		if (n < 1 || n > 65535) {
+			err_set(err, errsz, "invalid port: %lld", (long long)n);
+			return -1;
+		}
+		for (j = 0; j < r->nports; j++) {
+			if (r->ports[j] == (uint16_t)n)
+				break;
+		}
+		if (j == r->nports)
+			r->ports[r->nports++] = (uint16_t)n;
+	}
+	return 0;
+}
+
+static int
+rule_parse_methods(const json_t *a, struct rule *r, char *err, size_t errsz)
+{
+	const json_t *v;
+	const char *s;
+	char m[LIMIT_METHOD];
+	char q[STORE_QUOTE_MAX + 8];
+	size_t i, j, k;
+
+	if (!json_is_array(a)) {
+		err_set(err, errsz, "methods must be an array of strings");
+		return -1;
+	}
+	if (json_array_size(a) > LIMIT_RULE_METHODS) {
+		err_set(err, errsz, "too many methods: %zu (at most %d)",
+		    json_array_size(a), LIMIT_RULE_METHODS);
+		return -1;
+	}
+	json_array_foreach(a, i, v)
+	{
+		s = json_str(v);
+		if (s == NULL) {
+			err_set(err, errsz, "invalid method: not a string");
+			return -1;
+		}
+		if (!token_valid(s, LIMIT_METHOD - 1)) {
+			err_set(err, errsz, "invalid method: '%s'",
+			    str_quote(s, q, sizeof(q)));
+			return -1;
+		}
+		for (k = 0; s[k] != '\0'; k++)
+			m[k] = (s[k] >= 'a' && s[k] <= 'z') ? s[k] - 'a' + 'A'
+							    : s[k];
+		m[k] = '\0';
+		for (j = 0; j < r->nmethods; j++) {
+			if (strcmp(r->methods[j], m) == 0)
+				break;
+		}
+		if (j == r->nmethods)
+			memcpy(r->methods[r->nmethods++], m, k + 1);
+	}
+	return 0;
+}
+
+static int
+rule_parse_paths(const json_t *a, struct rule *r, char *err, size_t errsz)
+{
+	const json_t *v;
+	const char *s;
+	char q[STORE_QUOTE_MAX + 8];
+	size_t i, j;
+
+	if (!json_is_array(a)) {
+		err_set(err, errsz, "paths must be an array of strings");
+		return -1;
+	}
+	if (json_array_size(a) > LIMIT_RULE_PATHS) {
+		err_set(err, errsz, "too many paths: %zu (at most %d)",
+		    json_array_size(a), LIMIT_RULE_PATHS);
+		return -1;
+	}
+	json_array_foreach(a, i, v)
+	{
+		s = json_str(v);
+		if (s == NULL) {
+			err_set(err, errsz, "invalid path: not a string");
+			return -1;
+		}
+		if (strlen(s) > LIMIT_PATH ||
+		    match_path_pattern_valid(s) != 0) {
+			err_set(err, errsz, "invalid path: '%s'",
+			    str_quote(s, q, sizeof(q)));
+			return -1;
+		}
+		for (j = 0; j < r->npaths; j++) {
+			if (strcmp(r->paths[j], s) == 0)
+				break;
+		}
+		if (j < r->npaths)
+			continue;
+		r->paths[r->npaths] = strdup(s);
+		if (r->paths[r->npaths] == NULL) {
+			err_set(err, errsz, "out of memory");
+			return -1;
+		}
+		r->npaths++;
+	}
+	return 0;
+}
+
+static int
+rule_parse_bool(
+    const json_t *obj, const char *key, int *out, char *err, size_t errsz)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_boolean(v)) {
+		err_set(err, errsz, "%s must be true or false", key);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* The fields an API rule and a stored rule share. */
+static int
+rule_parse_common(const json_t *obj, struct rule *r, char *err, size_t errsz)
+{
+	const json_t *v;
+	const char *s;
+	char q[STORE_QUOTE_MAX + 8];
+
+	v = json_object_get(obj, "host");
+	if (v == NULL) {
+		err_set(err, errsz, "host is required");
+		return -1;
+	}
+	s = json_str(v);
+	if (s == NULL) {
+		err_set(err, errsz, "invalid host: not a string");
+		return -1;
+	}
+	if (match_host_pattern_canon(s, r->host, sizeof(r->host)) != 0) {
+		err_set(err, errsz, "invalid host: '%s'",
+		    str_quote(s, q, sizeof(q)));
+		return -1;
+	}
+	v = json_object_get(obj, "ports");
+	if (v != NULL && rule_parse_ports(v, r, err, errsz) == -1)
+		return -1;
+	v = json_object_get(obj, "methods");
+	if (v != NULL && rule_parse_methods(v, r, err, errsz) == -1)
+		return -1;
+	v = json_object_get(obj, "paths");
+	if (v != NULL && rule_parse_paths(v, r, err, errsz) == -1)
+		return -1;
+	v = json_object_get(obj, "secret");
+	if (v != NULL) {
+		s = json_str(v);
+		if (s == NULL) {
+			err_set(
+			    err, errsz, "invalid secret name: not a string");
+			return -1;
+		}
+		if (!store_name_valid(s)) {
+			err_set(err, errsz, "invalid secret name: '%s'",
+			    str_quote(s, q, sizeof(q)));
+			return -1;
+		}
+		memcpy(r->secret, s, strlen(s) + 1);
+	}
+	if (rule_parse_bool(obj, "inspect", &r->is_inspect, err, errsz) == -1 ||
+	    rule_parse_bool(obj, "allow_plaintext", &r->is_allow_plaintext, err,
+		errsz) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+rule_parse_ttl(const json_t *obj, int64_t *ttl_ms, char *err, size_t errsz)
+{
+	const json_t *ttl, *secs;
+	const char *s;
+	json_int_t n;
+	char q[STORE_QUOTE_MAX + 8];
+
+	*ttl_ms = 0;
+	ttl = json_object_get(obj, "ttl");
+	secs = json_object_get(obj, "ttl_seconds");
+	if (ttl != NULL && secs != NULL) {
+		err_set(err, errsz, "give ttl or ttl_seconds, not both");
+		return -1;
+	}
+	if (ttl != NULL) {
+		s = json_str(ttl);
+		if (s == NULL) {
+			err_set(err, errsz, "invalid ttl: not a string");
+			return -1;
+		}
+		if (parse_duration_ms(s, ttl_ms) != 0 || *ttl_ms <= 0) {
+			err_set(err, errsz, "invalid ttl: '%s'",
+			    str_quote(s, q, sizeof(q)));
+			return -1;
+		}
+	} else if (secs != NULL) {
+		if (!json_is_integer(secs)) {
+			err_set(
+			    err, errsz, "invalid ttl_seconds: not an integer");
+			return -1;
+		}
+		n = json_integer_value(secs);
+		if (n < 1 || n > STORE_TTL_MAX_S) {
+			err_set(err, errsz, "invalid ttl_seconds: %lld",
+			    (long long)n);
+			return -1;
+		}
+		*ttl_ms = (int64_t)n * 1000;
+	}
+	return 0;
+}
+
+int
+store_rule_parse_json(const json_t *obj, int64_t now_ms, struct rule *out,
+    char *err, size_t errsz)
+{
+	static const char *const known[] = {"host", "ports", "methods", "paths",
+	    "ttl", "ttl_seconds", "secret", "inspect", "allow_plaintext", NULL};
+	int64_t ttl_ms;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(obj)) {
+		err_set(err, errsz, "rule must be a JSON object");
+		goto out;
+	}
+	if (json_check_keys(obj, known, err, errsz) == -1 ||
+	    rule_parse_common(obj, out, err, errsz) == -1 ||
+	    rule_parse_ttl(obj, &ttl_ms, err, errsz) == -1)
+		goto out;
+	out->created_ms = now_ms;
+	out->expires_ms = ttl_ms > 0 ? now_ms + ttl_ms : 0;
+	rc = 0;
+out:
+	if (rc == -1)
+		store_rule_free_fields(out);
+	return rc;
+}
+
+/* A rule as written in state.json: the common fields plus id and times. */
+static int
+rule_parse_state(const json_t *obj, struct rule *out, char *err, size_t errsz)
+{
+	static const char *const known[] = {"id", "host", "ports", "methods",
+	    "paths", "secret", "inspect", "allow_plaintext", "created_ms",
+	    "expires_ms", NULL};
+	const char *id;
+	char q[STORE_QUOTE_MAX + 8];
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(obj)) {
+		err_set(err, errsz, "rule must be a JSON object");
+		goto out;
+	}
+	if (json_check_keys(obj, known, err, errsz) == -1)
+		goto out;
+	id = json_str(json_object_get(obj, "id"));
+	if (id == NULL || !rule_id_valid(id)) {
+		err_set(err, errsz, "invalid rule id: '%s'",
+		    id != NULL ? str_quote(id, q, sizeof(q)) : "");
+		goto out;
+	}
+	memcpy(out->id, id, strlen(id) + 1);
+	if (rule_parse_common(obj, out, err, errsz) == -1 ||
+	    json_get_ms(obj, "created_ms", &out->created_ms, err, errsz) ==
+		-1 ||
+	    json_get_ms(obj, "expires_ms", &out->expires_ms, err, errsz) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (rc == -1)
+		store_rule_free_fields(out);
+	return rc;
+}
+
+static const struct rule *
+rule_find_id(const struct store *st, const char *id)
+{
+	size_t i, j;
+
+	for (i = 0; i < st->nclients; i++) {
+		for (j = 0; j < st->clients[i]->nrules; j++) {
+			if (strcmp(st->clients[i]->rules[j]->id, id) == 0)
+				return st->clients[i]->rules[j];
+		}
+	}
+	return NULL;
+}
+
+static int
+rule_id_new(const struct store *st, char id[16], char *err, size_t errsz)
+{
+	unsigned char b[6];
+	int i;
+
+	for (i = 0; i < STORE_ID_TRIES; i++) {
+		if (RAND_bytes(b, sizeof(b)) != 1) {
+			err_set(err, errsz, "random number generator failed");
+			return -1;
+		}
+		id[0] = 'r';
+		hex_encode(b, sizeof(b), id + 1);
+		if (rule_find_id(st, id) == NULL)
+			return 0;
+	}
+	err_set(err, errsz, "could not find a free rule id");
+	return -1;
+}
+
+/* Append an allocated rule to c. */
+static int
+client_rule_append(struct client *c, struct rule *r)
+{
+	struct rule **v;
+
+	v = realloc(c->rules, (c->nrules + 1) * sizeof(*v));
+	if (v == NULL)
+		return -1;
+	c->rules = v;
+	c->rules[c->nrules++] = r;
+	return 0;
+}
+
+/*
+ * On return, success or not, *r owns nothing any more (its paths moved into
+ * the store or freed), so a following store_rule_free_fields is harmless.
+ */
+int
+store_rule_add(struct store *st, struct client *c, struct rule *r,
+    char id_out[16], char *err, size_t errsz)
+{
+	struct rule *nr = NULL;
+	char q[STORE_QUOTE_MAX + 8];
+	int rc = -1;
+
+	if (c->nrules >= LIMIT_RULES_PER_CLIENT) {
+		err_set(err, errsz,
+		    "client '%s' has too many rules (at most %d)", c->name,
+		    LIMIT_RULES_PER_CLIENT);
+		goto out;
+	}
+	if (r->host[0] == '\0') {
+		err_set(err, errsz, "host is required");
+		goto out;
+	}
+	if (r->secret[0] != '\0' && store_secret_find(st, r->secret) == NULL) {
+		err_set(err, errsz, "unknown secret: '%s'",
+		    str_quote(r->secret, q, sizeof(q)));
+		goto out;
+	}
+	nr = malloc(sizeof(*nr));
+	if (nr == NULL) {
+		err_set(err, errsz, "out of memory");
+		goto out;
+	}
+	*nr = *r;
+	if (rule_id_new(st, nr->id, err, errsz) == -1)
+		goto out;
+	if (client_rule_append(c, nr) == -1) {
+		err_set(err, errsz, "out of memory");
+		goto out;
+	}
+	/* the paths now belong to nr */
+	memset(r->paths, 0, sizeof(r->paths));
+	r->npaths = 0;
+	if (id_out != NULL)
+		memcpy(id_out, nr->id, sizeof(nr->id));
+	nr = NULL;
+	st->generation++;
+	rc = 0;
+out:
+	free(nr);
+	if (rc == -1)
+		store_rule_free_fields(r);
+	return rc;
+}
+
+static void
+client_rule_remove_at(struct client *c, size_t i)
+{
+	rule_free(c->rules[i]);
+	memmove(&c->rules[i], &c->rules[i + 1],
+	    (c->nrules - i - 1) * sizeof(c->rules[0]));
+	c->nrules--;
+}
+
+int
+store_rule_delete(struct store *st, struct client *c, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < c->nrules; i++) {
+		if (strcmp(c->rules[i]->id, id) == 0) {
+			client_rule_remove_at(c, i);
+			st->generation++;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+store_rule_delete_host(struct store *st, struct client *c, const char *host)
+{
+	char canon[256];
+	const char *h = host;
+	size_t i = 0;
+	int n = 0;
+
+	if (match_host_pattern_canon(host, canon, sizeof(canon)) == 0)
+		h = canon;
+	while (i < c->nrules) {
+		if (strcmp(c->rules[i]->host, h) == 0) {
+			client_rule_remove_at(c, i);
+			n++;
+		} else {
+			i++;
+		}
+	}
+	if (n > 0)
+		st->generation++;
+	return n;
+}
+
+int
+store_rule_delete_all(struct store *st, struct client *c)
+{
+	int n = (int)c->nrules;
+
+	while (c->nrules > 0)
+		client_rule_remove_at(c, c->nrules - 1);
+	if (n > 0)
+		st->generation++;
+	return n;
+}
+
+static int
+rule_is_live(const struct rule *r, int64_t now_ms)
+{
+	return r->expires_ms == 0 || r->expires_ms > now_ms;
+}
+
+int
+store_expire(struct store *st, int64_t now_ms)
+{
+	struct client *c;
+	size_t i, j;
+	int n = 0;
+
+	for (i = 0; i < st->nclients; i++) {
+		c = st->clients[i];
+		j = 0;
+		while (j < c->nrules) {
+			if (!rule_is_live(c->rules[j], now_ms)) {
+				client_rule_remove_at(c, j);
+				n++;
+			} else {
+				j++;
+			}
+		}
+	}
+	if (n > 0)
+		st->generation++;
+	return n;
+}
+
+int64_t
+store_next_expiry(const struct store *st)
+{
+	const struct rule *r;
+	int64_t next = 0;
+	size_t i, j;
+
+	for (i = 0; i < st->nclients; i++) {
+		for (j = 0; j < st->clients[i]->nrules; j++) {
+			r = st->clients[i]->rules[j];
+			if (r->expires_ms != 0 &&
+			    (next == 0 || r->expires_ms < next))
+				next = r->expires_ms;
+		}
+	}
+	return next;
+}
+
+/* ---- clients ---- */
+
+static void
+client_free(struct client *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nrules; i++)
+		rule_free(c->rules[i]);
+	free(c->rules);
+	free(c);
+}
+
+struct client *
+store_client_find(const struct store *st, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->nclients; i++) {
+		if (strcmp(st->clients[i]->name, name) == 0)
+			return st->clients[i];
+	}
+	return NULL;
+}
+
+/* Append a new client (no rules); NULL with err on failure. */
+static struct client *
+client_insert(struct store *st, const char *name,
+    const unsigned char token_hash[32], int64_t created_ms, char *err,
+    size_t errsz)
+{
+	struct client *c = NULL, **v;
+	char q[STORE_QUOTE_MAX + 8];
+	size_t i;
+
+	if (!store_name_valid(name)) {
+		err_set(err, errsz, "invalid client name: '%s'",
+		    str_quote(name, q, sizeof(q)));
+		return NULL;
+	}
+	if (store_client_find(st, name) != NULL) {
+		err_set(err, errsz, "client already exists: '%s'", name);
+		return NULL;
+	}
+	if (st->nclients >= LIMIT_CLIENTS) {
+		err_set(
+		    err, errsz, "too many clients (at most %d)", LIMIT_CLIENTS);
+		return NULL;
+	}
+	for (i = 0; i < st->nclients; i++) {
+		if (CRYPTO_memcmp(st->clients[i]->token_hash, token_hash, 32) ==
+		    0) {
+			err_set(err, errsz, "token already in use by a client");
+			return NULL;
+		}
+	}
+	c = calloc(1, sizeof(*c));
+	v = realloc(st->clients, (st->nclients + 1) * sizeof(*v));
+	if (c == NULL || v == NULL) {
+		if (v != NULL)
+			st->clients = v;
+		free(c);
+		err_set(err, errsz, "out of memory");
+		return NULL;
+	}
+	st->clients = v;
+	memcpy(c->name, name, strlen(name) + 1);
+	memcpy(c->token_hash, token_hash, 32);
+	c->created_ms = created_ms;
+	st->clients[st->nclients++] = c;
+	return c;
+}
+
+int
+store_client_add(struct store *st, const char *name,
+    const unsigned char token_hash[32], int64_t now_ms, char *err, size_t errsz)
+{
+	if (client_insert(st, name, token_hash, now_ms, err, errsz) == NULL)
+		return -1;
+	st->generation++;
+	return 0;
+}
+
+int
+store_client_delete(struct store *st, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->nclients; i++) {
+		if (strcmp(st->clients[i]->name, name) == 0) {
+			client_free(st->clients[i]);
+			memmove(&st->clients[i], &st->clients[i + 1],
+			    (st->nclients - i - 1) * sizeof(st->clients[0]));
+			st->nclients--;
+			st->generation++;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+struct client *
+store_client_by_token(const struct store *st, const char *token, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	struct client *found = NULL;
+	size_t i;
+	int eq;
+
+	if (token == NULL || len == 0)
+		return NULL;
+	if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32)
+		goto out;
+	/* every client is compared, whatever matched before */
+	for (i = 0; i < st->nclients; i++) {
+		eq = CRYPTO_memcmp(md, st->clients[i]->token_hash, 32) == 0;
+		if (eq && found == NULL)
+			found = st->clients[i];
+	}
+out:
+	OPENSSL_cleanse(md, sizeof(md));
+	return found;
+}
+
+/* ---- secrets ---- */
+
+static const char *const secret_type_names[] = {
+    [SECRET_BEARER] = "bearer",
+    [SECRET_BASIC] = "basic-auth",
+    [SECRET_HEADER] = "header",
+    [SECRET_OAUTH] = "oauth",
+};
+
+int
+store_secret_type_parse(const char *s, enum secret_type *out)
+{
+	size_t i;
+
+	if (s == NULL)
+		return -1;
+	for (i = 0; i < sizeof(secret_type_names) / sizeof(*secret_type_names);
+	     i++) {
+		if (strcmp(s, secret_type_names[i]) == 0) {
+			*out = (enum secret_type)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+store_secret_type_name(enum secret_type t)
+{
+	if ((unsigned)t >=
+	    sizeof(secret_type_names) / sizeof(*secret_type_names))
+		return "unknown";
+	return secret_type_names[t];
+}
+
+/*
+ * A header we inject must not change how the message is framed or routed,
+ * nor act on the hop to the proxy.
+ */
+static int
+secret_header_valid(const char *h)
+{
+	static const char *const refused[] = {"host", "content-length",
+	    "transfer-encoding", "connection", "keep-alive", "te", "trailer",
+	    "upgrade", "proxy-authorization", "proxy-connection", NULL};
+	size_t i;
+
+	if (h == NULL || !token_valid(h, LIMIT_HEADER_NAME - 1))
+		return 0;
+	for (i = 0; refused[i] != NULL; i++) {
+		if (strcasecmp(h, refused[i]) == 0)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Check a secret value, stripping one trailing LF or CRLF from *len.  The
+ * value goes into a header: no control characters but HTAB.  Messages
+ * never show the value.
+ */
+static int
+secret_value_check(const unsigned char *v, size_t *len, enum secret_type t,
+    char *err, size_t errsz)
+{
+	size_t i, n = *len;
+	int has_colon = 0;
+
+	if (n > 0 && v[n - 1] == '\n') {
+		n--;
+		if (n > 0 && v[n - 1] == '\r')
+			n--;
+	}
+	if (n == 0) {
+		err_set(err, errsz, "secret value is empty");
+		return -1;
+	}
+	if (n > LIMIT_SECRET_VALUE) {
+		err_set(err, errsz,
+		    "secret value too long: %zu bytes (at most %d)", n,
+		    LIMIT_SECRET_VALUE);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if ((v[i] < 0x20 && v[i] != '\t') || v[i] == 0x7f) {
+			err_set(err, errsz,
+			    "secret value contains a NUL, CR, LF or other "
+			    "control character");
+			return -1;
+		}
+		if (v[i] == ':')
+			has_colon = 1;
+	}
+	if (t == SECRET_BASIC && !has_colon) {
+		err_set(err, errsz,
+		    "basic-auth secret value must be user:password");
+		return -1;
+	}
+	*len = n;
+	return 0;
+}
+
+struct secret *
+store_secret_find(const struct store *st, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->nsecrets; i++) {
+		if (strcmp(st->secrets[i]->name, name) == 0)
+			return st->secrets[i];
+	}
+	return NULL;
+}
+
+static void
+secret_free(struct secret *s)
+{
+	if (s == NULL)
+		return;
+	secmem_free(s->value);
+	free(s);
+}
+
+/* Validate the metadata of a secret into s (value not touched). */
+static int
+secret_meta_set(struct secret *s, const char *name, const char *host,
+    enum secret_type type, const char *header, char *err, size_t errsz)
+{
+	char q[STORE_QUOTE_MAX + 8];
+
+	if (!store_name_valid(name)) {
+		err_set(err, errsz, "invalid secret name: '%s'",
+		    str_quote(name, q, sizeof(q)));
+		return -1;
+	}
+	if (host == NULL ||
+	    match_host_pattern_canon(host, s->host, sizeof(s->host)) != 0) {
+		err_set(err, errsz, "invalid host: '%s'",
+		    str_quote(host, q, sizeof(q)));
+		return -1;
+	}
+	if ((unsigned)type >=
+	    sizeof(secret_type_names) / sizeof(*secret_type_names)) {
+		err_set(err, errsz, "invalid secret type");
+		return -1;
+	}
+	if (type == SECRET_HEADER) {
+		if (header == NULL || header[0] == '\0') {
+			err_set(
+			    err, errsz, "a header secret needs a header name");
+			return -1;
+		}
+		if (!secret_header_valid(header)) {
+			err_set(err, errsz, "invalid header name: '%s'",
+			    str_quote(header, q, sizeof(q)));
+			return -1;
+		}
+		memcpy(s->header, header, strlen(header) + 1);
+	} else if (header != NULL && header[0] != '\0') {
+		err_set(err, errsz, "a header name is only for type header");
+		return -1;
+	}
+	memcpy(s->name, name, strlen(name) + 1);
+	s->type = type;
+	return 0;
+}
+
+static int
+secret_append(struct store *st, struct secret *s)
+{
+	struct secret **v;
+
+	v = realloc(st->secrets, (st->nsecrets + 1) * sizeof(*v));
+	if (v == NULL)
+		return -1;
+	st->secrets = v;
+	st->secrets[st->nsecrets++] = s;
+	return 0;
+}
+
+/* ---- files ---- */
+
+static int
+fd_write_all(int fd, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Write name in dfd atomically: tmp (stale one removed first, created
+ * exclusively, 0600, no symlink followed), fsync, rename, fsync dfd.
+ * where names the directory in messages.
+ */
+static int
+file_write_atomic(int dfd, const char *where, const char *name, const char *tmp,
+    const void *data, size_t len, char *err, size_t errsz)
+{
+	int fd = -1, rc = -1;
+
+	if (unlinkat(dfd, tmp, 0) == -1 && errno != ENOENT) {
+		err_set(err, errsz, "%s/%s: unlink: %s", where, tmp,
+		    strerror(errno));
+		goto out;
+	}
+	fd = openat(dfd, tmp,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		err_set(err, errsz, "%s/%s: %s", where, tmp, strerror(errno));
+		goto out;
+	}
+	if (fchmod(fd, 0600) == -1 || fd_write_all(fd, data, len) == -1 ||
+	    fsync(fd) == -1) {
+		err_set(err, errsz, "%s/%s: write: %s", where, tmp,
+		    strerror(errno));
+		goto out;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		err_set(err, errsz, "%s/%s: close: %s", where, tmp,
+		    strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (renameat(dfd, tmp, dfd, name) == -1) {
+		err_set(err, errsz, "%s/%s: rename: %s", where, name,
+		    strerror(errno));
+		goto out;
+	}
+	if (fsync(dfd) == -1) {
+		err_set(err, errsz, "%s: fsync: %s", where, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (rc == -1)
+		unlinkat(dfd, tmp, 0);
+	return rc;
+}
+
+/* A file or directory we keep state in: ours (or root's), no group/world
+ * bits. */
+static int
+stat_check(const struct stat *sb, const char *path, int is_dir, char *err,
+    size_t errsz)
+{
+	if (is_dir ? !S_ISDIR(sb->st_mode) : !S_ISREG(sb->st_mode)) {
+		err_set(err, errsz, "%s: not a %s", path,
+		    is_dir ? "directory" : "regular file");
+		return -1;
+	}
+	if ((sb->st_mode & 077) != 0) {
+		err_set(err, errsz,
+		    "%s: mode %04o has group/world permission bits (want %s)",
+		    path, (unsigned)(sb->st_mode & 07777),
+		    is_dir ? "0700" : "0600");
+		return -1;
+	}
+	if (sb->st_uid != 0 && sb->st_uid != geteuid()) {
+		err_set(err, errsz,
+		    "%s: owned by uid %u, not by root or uid %u", path,
+		    (unsigned)sb->st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	return 0;
+}
+
+/* mkdir -p, each created component 0700. */
+static int
+dir_make(const char *dir, char *err, size_t errsz)
+{
+	char path[STORE_PATH_MAX];
+	size_t i, len = strlen(dir);
+
+	if (len == 0 || len >= sizeof(path)) {
+		err_set(err, errsz, "invalid state directory");
+		return -1;
+	}
+	memcpy(path, dir, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+			err_set(
+			    err, errsz, "mkdir %s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (i < len)
+			path[i] = '/';
+	}
+	return 0;
+}
+
+/* Open (creating when missing) a directory below dfd and check it. */
+static int
+dir_open_at(
+    int dfd, const char *name, const char *path, char *err, size_t errsz)
+{
+	struct stat sb;
+	int fd;
+
+	if (mkdirat(dfd, name, 0700) == -1 && errno != EEXIST) {
+		err_set(err, errsz, "mkdir %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		err_set(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1) {
+		err_set(err, errsz, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (stat_check(&sb, path, 1, err, errsz) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Open the state directory and its secrets/ directory, checked. */
+static int
+state_dirs_open(
+    const struct store *st, int *dfd, int *sfd, char *err, size_t errsz)
+{
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+
+	*dfd = *sfd = -1;
+	*dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*dfd == -1) {
+		err_set(err, errsz, "%s: %s", st->dir, strerror(errno));
+		goto fail;
+	}
+	if (fstat(*dfd, &sb) == -1) {
+		err_set(err, errsz, "%s: %s", st->dir, strerror(errno));
+		goto fail;
+	}
+	if (stat_check(&sb, st->dir, 1, err, errsz) == -1)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_SECRETS);
+	*sfd = dir_open_at(*dfd, STORE_SECRETS, path, err, errsz);
+	if (*sfd == -1)
+		goto fail;
+	return 0;
+fail:
+	if (*dfd != -1)
+		close(*dfd);
+	*dfd = -1;
+	return -1;
+}
+
+static int
+secret_file_write(const struct store *st, int sfd, const struct secret *s,
+    char *err, size_t errsz)
+{
+	char where[STORE_PATH_MAX], tmp[LIMIT_NAME + 8];
+
+	snprintf(where, sizeof(where), "%s/%s", st->dir, STORE_SECRETS);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", s->name);
+	return file_write_atomic(
+	    sfd, where, s->name, tmp, s->value->p, s->value->len, err, errsz);
+}
+
+/* Read secrets/NAME (checked like state files) into a new secmem. */
+static int
+secret_file_read(const char *dir, int sfd, const char *name,
+    enum secret_type type, struct secmem **out, char *err, size_t errsz)
+{
+	unsigned char buf[LIMIT_SECRET_VALUE + 3];
+	char path[STORE_PATH_MAX], why[160];
+	struct stat sb;
+	size_t len = 0;
+	ssize_t n;
+	int fd, rc = -1;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, STORE_SECRETS, name);
+	fd = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		err_set(err, errsz, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &sb) == -1) {
+		err_set(err, errsz, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (stat_check(&sb, path, 0, err, errsz) == -1)
+		goto out;
+	/* one byte more than a value may hold tells "too long" apart */
+	while (len < sizeof(buf)) {
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			err_set(
+			    err, errsz, "%s: read: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (secret_value_check(buf, &len, type, why, sizeof(why)) == -1) {
+		err_set(err, errsz, "%s: %s", path, why);
+		goto out;
+	}
+	*out = secmem_new(buf, len);
+	if (*out == NULL) {
+		err_set(err, errsz, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	secmem_wipe(buf, sizeof(buf));
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+/*
+ * Remove value files of secrets the store no longer holds, and stale
+ * temporaries.  Entries that are neither are left alone.
+ */
+static int
+secrets_sweep(const struct store *st, int sfd, char *err, size_t errsz)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, rc = 0;
+	size_t len;
+
+	fd = dup(sfd);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		err_set(err, errsz, "%s/%s: %s", st->dir, STORE_SECRETS,
+		    strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (store_name_valid(de->d_name)) {
+			if (store_secret_find(st, de->d_name) != NULL)
+				continue;
+		} else if (!(de->d_name[0] == '.' && len > 5 &&
+			       strcmp(de->d_name + len - 4, ".tmp") == 0)) {
+			continue;
+		}
+		if (unlinkat(sfd, de->d_name, 0) == -1 && errno != ENOENT) {
+			err_set(err, errsz, "%s/%s/%s: unlink: %s", st->dir,
+			    STORE_SECRETS, de->d_name, strerror(errno));
+			rc = -1;
+		}
+	}
+	closedir(d);
+	if (rc == 0 && fsync(sfd) == -1) {
+		err_set(err, errsz, "%s/%s: fsync: %s", st->dir, STORE_SECRETS,
+		    strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
+/* ---- secrets API ---- */
+
+int
+store_secret_add(struct store *st, const char *name, const char *host,
+    enum secret_type type, const char *header, const void *value, size_t len,
+    int64_t now_ms, char *err, size_t errsz)
+{
+	struct secret *s = NULL;
+	char q[STORE_QUOTE_MAX + 8];
+	int dfd = -1, sfd = -1, rc = -1;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		err_set(err, errsz, "out of memory");
+		goto out;
+	}
+	if (secret_meta_set(s, name, host, type, header, err, errsz) == -1)
+		goto out;
+	if (store_secret_find(st, name) != NULL) {
+		err_set(err, errsz, "secret already exists: '%s'",
+		    str_quote(name, q, sizeof(q)));
+		goto out;
+	}
+	if (st->nsecrets >= LIMIT_SECRETS) {
+		err_set(
+		    err, errsz, "too many secrets (at most %d)", LIMIT_SECRETS);
+		goto out;
+	}
+	if (value == NULL ||
+	    secret_value_check(value, &len, type, err, errsz) == -1) {
+		if (value == NULL)
+			err_set(err, errsz, "secret value is empty");
+		goto out;
+	}
+	s->value = secmem_new(value, len);
+	if (s->value == NULL) {
+		err_set(err, errsz, "out of memory");
+		goto out;
+	}
+	s->created_ms = now_ms;
+	/* the value is on disk before any state.json names it */
+	if (st->dir != NULL) {
+		if (state_dirs_open(st, &dfd, &sfd, err, errsz) == -1 ||
+		    secret_file_write(st, sfd, s, err, errsz) == -1)
+			goto out;
+	}
+	if (secret_append(st, s) == -1) {
+		err_set(err, errsz, "out of memory");
+		goto out;
+	}
+	s = NULL;
+	st->generation++;
+	rc = 0;
+out:
+	secret_free(s);
+	if (sfd != -1)
+		close(sfd);
+	if (dfd != -1)
+		close(dfd);
+	return rc;
+}
+
+/* The value file goes at the next store_save, after state.json. */
+int
+store_secret_delete(struct store *st, const char *name, char *err, size_t errsz)
+{
+	const struct client *c;
+	char q[STORE_QUOTE_MAX + 8];
+	size_t i, j;
+
+	for (i = 0; i < st->nclients; i++) {
+		c = st->clients[i];
+		for (j = 0; j < c->nrules; j++) {
+			if (strcmp(c->rules[j]->secret, name) == 0) {
+				err_set(err, errsz,
+				    "secret '%s' is used by rule %s of client "
+				    "'%s'",
+				    str_quote(name, q, sizeof(q)),
+				    c->rules[j]->id, c->name);
+				return -1;
+			}
+		}
+	}
+	for (i = 0; i < st->nsecrets; i++) {
+		if (strcmp(st->secrets[i]->name, name) == 0) {
+			secret_free(st->secrets[i]);
+			memmove(&st->secrets[i], &st->secrets[i + 1],
+			    (st->nsecrets - i - 1) * sizeof(st->secrets[0]));
+			st->nsecrets--;
+			st->generation++;
+			return 0;
+		}
+	}
+	err_set(
+	    err, errsz, "no such secret: '%s'", str_quote(name, q, sizeof(q)));
+	return -1;
+}
+
+/* ---- state.json ---- */
+
+static json_t *
+state_rule_json(const struct rule *r)
+{
+	json_t *o, *a;
+	size_t i;
+
+	o = json_object();
+	json_object_set_new(o, "id", json_string(r->id));
+	json_object_set_new(o, "host", json_string(r->host));
+	a = json_array();
+	for (i = 0; i < r->nports; i++)
+		json_array_append_new(a, json_integer(r->ports[i]));
+	json_object_set_new(o, "ports", a);
+	a = json_array();
+	for (i = 0; i < r->nmethods; i++)
+		json_array_append_new(a, json_string(r->methods[i]));
+	json_object_set_new(o, "methods", a);
+	a = json_array();
+	for (i = 0; i < r->npaths; i++)
+		json_array_append_new(a, json_string(r->paths[i]));
+	json_object_set_new(o, "paths", a);
+	if (r->secret[0] != '\0')
+		json_object_set_new(o, "secret", json_string(r->secret));
+	json_object_set_new(o, "inspect", json_boolean(r->is_inspect));
+	json_object_set_new(
+	    o, "allow_plaintext", json_boolean(r->is_allow_plaintext));
+	json_object_set_new(o, "created_ms", json_integer(r->created_ms));
+	json_object_set_new(o, "expires_ms", json_integer(r->expires_ms));
+	return o;
+}
+
+static json_t *
+state_json(const struct store *st)
+{
+	const struct client *c;
+	const struct secret *s;
+	json_t *root, *clients, *secrets, *o, *rules;
+	char hex[65];
+	size_t i, j;
+
+	root = json_object();
+	json_object_set_new(root, "version", json_integer(STORE_VERSION));
+	clients = json_array();
+	for (i = 0; i < st->nclients; i++) {
+		c = st->clients[i];
+		o = json_object();
+		json_object_set_new(o, "name", json_string(c->name));
+		hex_encode(c->token_hash, 32, hex);
+		json_object_set_new(o, "token_sha256", json_string(hex));
+		json_object_set_new(
+		    o, "created_ms", json_integer(c->created_ms));
+		rules = json_array();
+		for (j = 0; j < c->nrules; j++)
+			json_array_append_new(
+			    rules, state_rule_json(c->rules[j]));
+		json_object_set_new(o, "rules", rules);
+		json_array_append_new(clients, o);
+	}
+	json_object_set_new(root, "clients", clients);
+	secrets = json_array();
+	for (i = 0; i < st->nsecrets; i++) {
+		s = st->secrets[i];
+		o = json_object();
+		json_object_set_new(o, "name", json_string(s->name));
+		json_object_set_new(o, "host", json_string(s->host));
+		json_object_set_new(
+		    o, "type", json_string(store_secret_type_name(s->type)));
+		if (s->type == SECRET_HEADER)
+			json_object_set_new(
+			    o, "header", json_string(s->header));
+		json_object_set_new(
+		    o, "created_ms", json_integer(s->created_ms));
+		json_array_append_new(secrets, o);
+	}
+	json_object_set_new(root, "secrets", secrets);
+	return root;
+}
+
+int
+store_save(struct store *st, char *err, size_t errsz)
+{
+	json_t *root = NULL;
+	char *text = NULL;
+	struct stat sb;
+	size_t i;
+	int dfd = -1, sfd = -1, rc = -1;
+
+	if (st->dir == NULL)
+		return 0;
+	if (state_dirs_open(st, &dfd, &sfd, err, errsz) == -1)
+		goto out;
+	/* values are written by store_secret_add; this only fills a gap */
+	for (i = 0; i < st->nsecrets; i++) {
+		if (fstatat(sfd, st->secrets[i]->name, &sb,
+			AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		if (errno != ENOENT) {
+			err_set(err, errsz, "%s/%s/%s: %s", st->dir,
+			    STORE_SECRETS, st->secrets[i]->name,
+			    strerror(errno));
+			goto out;
+		}
+		if (secret_file_write(st, sfd, st->secrets[i], err, errsz) ==
+		    -1)
+			goto out;
+	}
+	root = state_json(st);
+	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	if (text == NULL) {
+		err_set(err, errsz, "out of memory");
+		goto out;
+	}
+	if (file_write_atomic(dfd, st->dir, STORE_STATE, STORE_STATE_TMP, text,
+		strlen(text), err, errsz) == -1)
+		goto out;
+	/* only now that no state.json names them */
+	if (secrets_sweep(st, sfd, err, errsz) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(text);
+	json_decref(root);
+	if (sfd != -1)
+		close(sfd);
+	if (dfd != -1)
+		close(dfd);
+	return rc;
+}
+
+static int
+state_load_secret(
+    struct store *st, int sfd, const json_t *o, char *err, size_t errsz)
+{
+	static const char *const known[] = {
+	    "name", "host", "type", "header", "created_ms", NULL};
+	struct secret *s = NULL;
+	const json_t *hv;
+	const char *name, *host, *type, *header = NULL;
+	enum secret_type t;
+	char q[STORE_QUOTE_MAX + 8];
+	int rc = -1;
+
+	if (!json_is_object(o)) {
+		err_set(err, errsz, "secret must be a JSON object");
+		goto out;
+	}
+	if (json_check_keys(o, known, err, errsz) == -1)
+		goto out;
+	name = json_str(json_object_get(o, "name"));
+	host = json_str(json_object_get(o, "host"));
+	type = json_str(json_object_get(o, "type"));
+	if (name == NULL || host == NULL || type == NULL) {
+		err_set(err, errsz, "name, host and type must be strings");
+		goto out;
+	}
+	if (store_secret_type_parse(type, &t) == -1) {
+		err_set(err, errsz, "invalid secret type: '%s'",
+		    str_quote(type, q, sizeof(q)));
+		goto out;
+	}
+	hv = json_object_get(o, "header");
+	if (hv != NULL && !json_is_null(hv)) {
+		header = json_str(hv);
+		if (header == NULL) {
+			err_set(err, errsz, "header must be a string");
+			goto out;
+		}
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		err_set(err, errsz, "out of memory");
+		goto out;
+	}
+	if (secret_meta_set(s, name, host, t, header, err, errsz) == -1 ||
+	    json_get_ms(o, "created_ms", &s->created_ms, err, errsz) == -1)
+		goto out;
+	if (store_secret_find(st, name) != NULL) {
+		err_set(err, errsz, "duplicate secret: '%s'", name);
+		goto out;
+	}
+	if (st->nsecrets >= LIMIT_SECRETS) {
+		err_set(
+		    err, errsz, "too many secrets (at most %d)", LIMIT_SECRETS);
+		goto out;
+	}
+	if (secret_file_read(
+		st->dir, sfd, s->name, s->type, &s->value, err, errsz) == -1)
+		goto out;
+	if (secret_append(st, s) == -1) {
+		err_set(err, errsz, "out of memory");
+		goto out;
+	}
+	s = NULL;
+	rc = 0;
+out:
+	secret_free(s);
+	return rc;
+}
+
+static int
+state_load_client(struct store *st, const json_t *o, char *err, size_t errsz)
+{
+	static const char *const known[] = {
+	    "name", "token_sha256", "created_ms", "rules", NULL};
+	unsigned char hash[32];
+	struct client *c;
+	struct rule r, *nr;
+	const json_t *rules, *v;
+	const char *name, *tok;
+	int64_t created;
+	char why[256], q[STORE_QUOTE_MAX + 8];
+	size_t i;
+
+	if (!json_is_object(o)) {
+		err_set(err, errsz, "client must be a JSON object");
+		return -1;
+	}
+	if (json_check_keys(o, known, err, errsz) == -1)
+		return -1;
+	name = json_str(json_object_get(o, "name"));
+	if (name == NULL) {
+		err_set(err, errsz, "name must be a string");
+		return -1;
+	}
+	tok = json_str(json_object_get(o, "token_sha256"));
+	if (tok == NULL || hex_decode(tok, hash, sizeof(hash)) == -1) {
+		err_set(err, errsz,
+		    "client '%s': token_sha256 must be 64 lower-case hex "
+		    "digits",
+		    str_quote(name, q, sizeof(q)));
+		return -1;
+	}
+	if (json_get_ms(o, "created_ms", &created, err, errsz) == -1)
+		return -1;
+	rules = json_object_get(o, "rules");
+	if (rules != NULL && !json_is_array(rules)) {
+		err_set(err, errsz, "rules must be an array");
+		return -1;
+	}
+	if (json_array_size(rules) > LIMIT_RULES_PER_CLIENT) {
+		err_set(err, errsz, "client '%s': too many rules (at most %d)",
+		    str_quote(name, q, sizeof(q)), LIMIT_RULES_PER_CLIENT);
+		return -1;
+	}
+	c = client_insert(st, name, hash, created, err, errsz);
+	if (c == NULL)
+		return -1;
+	json_array_foreach(rules, i, v)
+	{
+		if (rule_parse_state(v, &r, why, sizeof(why)) == -1) {
+			err_set(err, errsz, "client '%s' rules[%zu]: %s",
+			    c->name, i, why);
+			return -1;
+		}
+		if (rule_find_id(st, r.id) != NULL) {
+			err_set(err, errsz, "client '%s': duplicate rule id %s",
+			    c->name, r.id);
+			store_rule_free_fields(&r);
+			return -1;
+		}
+		if (r.secret[0] != '\0' &&
+		    store_secret_find(st, r.secret) == NULL) {
+			err_set(err, errsz,
+			    "client '%s' rule %s: unknown secret '%s'", c->name,
+			    r.id, r.secret);
+			store_rule_free_fields(&r);
+			return -1;
+		}
+		nr = malloc(sizeof(*nr));
+		if (nr == NULL || client_rule_append(c, nr) == -1) {
+			free(nr);
+			store_rule_free_fields(&r);
+			err_set(err, errsz, "out of memory");
+			return -1;
+		}
+		*nr = r;
+	}
+	return 0;
+}
+
+static int
+state_load(struct store *st, int dfd, int sfd, char *err, size_t errsz)
+{
+	static const char *const known[] = {
+	    "version", "clients", "secrets", NULL};
+	char path[STORE_PATH_MAX], why[512];
+	json_error_t jerr;
+	json_t *root = NULL;
+	const json_t *ver, *a, *v;
+	struct stat sb;
+	size_t i;
+	int fd, rc = -1;
+
+	snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_STATE);
+	fd = openat(dfd, STORE_STATE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT)
+		return 0;
+	if (fd == -1) {
+		err_set(err, errsz, "%s: %s", path,
+		    errno == ELOOP ? "is a symbolic link" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1) {
+		err_set(err, errsz, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (stat_check(&sb, path, 0, err, errsz) == -1)
+		goto out;
+	root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		err_set(err, errsz, "%s: line %d column %d: %s", path,
+		    jerr.line, jerr.column, jerr.text);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		err_set(err, errsz, "%s: not a JSON object", path);
+		goto out;
+	}
+	if (json_check_keys(root, known, why, sizeof(why)) == -1) {
+		err_set(err, errsz, "%s: %s", path, why);
+		goto out;
+	}
+	ver = json_object_get(root, "version");
+	if (!json_is_integer(ver) || json_integer_value(ver) != STORE_VERSION) {
+		err_set(err, errsz,
+		    "%s: unsupported or missing version "
+		    "(want %d)",
+		    path, STORE_VERSION);
+		goto out;
+	}
+	/* secrets first: rules name them */
+	a = json_object_get(root, "secrets");
+	if (a != NULL && !json_is_array(a)) {
+		err_set(err, errsz, "%s: secrets must be an array", path);
+		goto out;
+	}
+	json_array_foreach(a, i, v)
+	{
+		if (state_load_secret(st, sfd, v, why, sizeof(why)) == -1) {
+			err_set(
+			    err, errsz, "%s: secrets[%zu]: %s", path, i, why);
+			goto out;
+		}
+	}
+	a = json_object_get(root, "clients");
+	if (a != NULL && !json_is_array(a)) {
+		err_set(err, errsz, "%s: clients must be an array", path);
+		goto out;
+	}
+	json_array_foreach(a, i, v)
+	{
+		if (state_load_client(st, v, why, sizeof(why)) == -1) {
+			err_set(
+			    err, errsz, "%s: clients[%zu]: %s", path, i, why);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	close(fd);
+	return rc;
+}
+
+struct store *
+store_open(const char *dir, char *err, size_t errsz)
+{
+	struct store *st;
+	int dfd = -1, sfd = -1, rc = -1;
+
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		err_set(err, errsz, "out of memory");
+		return NULL;
+	}
+	st->generation = 1;
+	if (dir == NULL)
+		return st;
+	if (dir[0] == '\0' || strlen(dir) >= STORE_PATH_MAX - LIMIT_NAME - 16) {
+		err_set(err, errsz, "invalid state directory");
+		goto out;
+	}
+	st->dir = strdup(dir);
+	if (st->dir == NULL) {
+		err_set(err, errsz, "out of memory");
+		goto out;
+	}
+	if (dir_make(dir, err, errsz) == -1 ||
+	    state_dirs_open(st, &dfd, &sfd, err, errsz) == -1 ||
+	    state_load(st, dfd, sfd, err, errsz) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (sfd != -1)
+		close(sfd);
+	if (dfd != -1)
+		close(dfd);
+	if (rc == -1) {
+		store_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+void
+store_free(struct store *st)
+{
+	size_t i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < st->nclients; i++)
+		client_free(st->clients[i]);
+	free(st->clients);
+	for (i = 0; i < st->nsecrets; i++)
+		secret_free(st->secrets[i]);
+	free(st->secrets);
+	free(st->dir);
+	free(st);
+}
+
+/* ---- JSON views ---- */
+
+json_t *
+store_client_json(const struct client *c, int64_t now_ms)
+{
+	char ts[32];
+	size_t i, n = 0;
+	json_t *o;
+
+	for (i = 0; i < c->nrules; i++) {
+		if (rule_is_live(c->rules[i], now_ms))
+			n++;
+	}
+	time_format(c->created_ms, ts, sizeof(ts));
+	o = json_object();
+	json_object_set_new(o, "name", json_string(c->name));
+	json_object_set_new(o, "created", json_string(ts));
+	json_object_set_new(o, "rules", json_integer((json_int_t)n));
+	return o;
+}
+
+json_t *
+store_rule_json(const struct rule *r, int64_t now_ms)
+{
+	char ts[32];
+	json_t *o, *a;
+	int64_t left;
+	size_t i;
+
+	o = json_object();
+	json_object_set_new(o, "id", json_string(r->id));
+	json_object_set_new(o, "host", json_string(r->host));
+	a = json_array();
+	if (r->nports == 0) {
+		json_array_append_new(a, json_integer(80));
+		json_array_append_new(a, json_integer(443));
+	}
+	for (i = 0; i < r->nports; i++)
+		json_array_append_new(a, json_integer(r->ports[i]));
+	json_object_set_new(o, "ports", a);
+	a = json_array();
+	for (i = 0; i < r->nmethods; i++)
+		json_array_append_new(a, json_string(r->methods[i]));
+	json_object_set_new(o, "methods", a);
+	a = json_array();
+	for (i = 0; i < r->npaths; i++)
+		json_array_append_new(a, json_string(r->paths[i]));
+	json_object_set_new(o, "paths", a);
+	json_object_set_new(o, "secret",
+	    r->secret[0] != '\0' ? json_string(r->secret) : json_null());
+	json_object_set_new(o, "inspect", json_boolean(r->is_inspect));
+	json_object_set_new(
+	    o, "allow_plaintext", json_boolean(r->is_allow_plaintext));
+	time_format(r->created_ms, ts, sizeof(ts));
+	json_object_set_new(o, "created", json_string(ts));
+	if (r->expires_ms == 0) {
+		json_object_set_new(o, "expires", json_null());
+		json_object_set_new(o, "ttl_remaining_s", json_null());
+	} else {
+		time_format(r->expires_ms, ts, sizeof(ts));
+		json_object_set_new(o, "expires", json_string(ts));
+		left = r->expires_ms > now_ms
+			   ? (r->expires_ms - now_ms + 999) / 1000
+			   : 0;
+		json_object_set_new(o, "ttl_remaining_s", json_integer(left));
+	}
+	return o;
+}
+
+json_t *
+store_secret_json(const struct secret *s)
+{
+	char ts[32];
+	json_t *o;
+
+	time_format(s->created_ms, ts, sizeof(ts));
+	o = json_object();
+	json_object_set_new(o, "name", json_string(s->name));
+	json_object_set_new(o, "host", json_string(s->host));
+	json_object_set_new(
+	    o, "type", json_string(store_secret_type_name(s->type)));
+	json_object_set_new(o, "header",
+	    s->type == SECRET_HEADER ? json_string(s->header) : json_null());
+	json_object_set_new(o, "created", json_string(ts));
+	return o;
+}
+
+/* ---- decisions ---- */
+
+static int
+rule_port_ok(const struct rule *r, uint16_t port)
+{
+	size_t i;
+
+	if (r->nports == 0)
+		return port == 80 || port == 443;
+	for (i = 0; i < r->nports; i++) {
+		if (r->ports[i] == port)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+rule_method_ok(const struct rule *r, const char *method)
+{
+	size_t i;
+
+	if (r->nmethods == 0)
+		return 1;
+	if (method == NULL)
+		return 0;
+	for (i = 0; i < r->nmethods; i++) {
+		if (strcmp(r->methods[i], method) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+rule_path_ok(const struct rule *r, const char *path)
+{
+	size_t i;
+
+	if (r->npaths == 0)
+		return 1;
+	if (path == NULL)
+		return 0;
+	for (i = 0; i < r->npaths; i++) {
+		if (match_path(r->paths[i], path))
+			return 1;
+	}
+	return 0;
+}
+
+/* Allows a whole host: a CONNECT it matches needs no interception. */
+static int
+rule_is_host_level(const struct rule *r)
+{
+	return r->nmethods == 0 && r->npaths == 0 && r->secret[0] == '\0' &&
+	       !r->is_inspect;
+}
+
+/* exact host > longer wildcard suffix > "*" */
+static size_t
+rule_host_rank(const struct rule *r)
+{
+	if (strcmp(r->host, "*") == 0)
+		return 0;
+	if (r->host[0] == '*')
+		return strlen(r->host);
+	return SIZE_MAX;
+}
+
+/* Has a secret that exists and may be sent to host. */
+static int
+rule_secret_usable(
+    const struct store *st, const struct rule *r, const char *host)
+{
+	const struct secret *s;
+
+	if (st == NULL || r->secret[0] == '\0')
+		return 0;
+	s = store_secret_find(st, r->secret);
+	return s != NULL && match_host(s->host, host);
+}
+
+/* Is a a better match than b (NULL) for host? */
+static int
+rule_better(const struct store *st, const struct rule *a, const struct rule *b,
+    const char *host)
+{
+	size_t ra, rb;
+	int sa, sb;
+
+	if (b == NULL)
+		return 1;
+	ra = rule_host_rank(a);
+	rb = rule_host_rank(b);
+	if (ra != rb)
+		return ra > rb;
+	sa = rule_secret_usable(st, a, host);
+	sb = rule_secret_usable(st, b, host);
+	if (sa != sb)
+		return sa > sb;
+	return a->created_ms < b->created_ms;
+}
+
+/* "host:port", IPv6 literals in brackets, cut to fit a reason. */
+static void
+hostport_format(const char *host, uint16_t port, char *buf, size_t size)
+{
+	if (strchr(host, ':') != NULL)
+		snprintf(buf, size, "[%.100s]:%u", host, (unsigned)port);
+	else
+		snprintf(buf, size, "%.100s:%u", host, (unsigned)port);
+}
+
+/*
+ * For a CONNECT: a host-level rule gives a plain tunnel, unless some
+ * matching rule carries a secret or asks for inspection; that one can only
+ * act on an intercepted tunnel (the host-level rule still allows every
+ * request inside it).
+ */
+void
+store_decide(const struct store *st, const struct client *c,
+    const struct policy_request *rq, int64_t now_ms, struct policy_verdict *v)
+{
+	const struct rule *r, *best = NULL, *plain = NULL;
+	char hp[128], q[STORE_QUOTE_MAX + 8];
+	int host_hit = 0, port_hit = 0, method_hit = 0, wants_intercept = 0;
+	size_t i;
+
+	memset(v, 0, sizeof(*v));
+	if (c == NULL || rq == NULL || rq->host == NULL) {
+		snprintf(v->reason, sizeof(v->reason), "no client");
+		return;
+	}
+	for (i = 0; i < c->nrules; i++) {
+		r = c->rules[i];
+		if (!rule_is_live(r, now_ms) || !match_host(r->host, rq->host))
+			continue;
+		host_hit = 1;
+		if (!rule_port_ok(r, rq->port))
+			continue;
+		port_hit = 1;
+		if (rq->is_connect) {
+			if (rule_is_host_level(r) &&
+			    rule_better(st, r, plain, rq->host))
+				plain = r;
+			if (r->secret[0] != '\0' || r->is_inspect)
+				wants_intercept = 1;
+		} else {
+			if (!rule_method_ok(r, rq->method))
+				continue;
+			method_hit = 1;
+			if (!rule_path_ok(r, rq->path))
+				continue;
+		}
+		if (rule_better(st, r, best, rq->host))
+			best = r;
+	}
+	if (best != NULL) {
+		v->is_allowed = 1;
+		v->rule = best;
+		if (rq->is_connect) {
+			if (plain != NULL && !wants_intercept)
+				v->rule = plain;
+			else
+				v->needs_intercept = 1;
+		}
+		snprintf(v->reason, sizeof(v->reason), "allowed by rule %s%s",
+		    v->rule->id, v->needs_intercept ? " (intercept)" : "");
+		return;
+	}
+	if (!host_hit) {
+		hostport_format(rq->host, rq->port, hp, sizeof(hp));
+		snprintf(v->reason, sizeof(v->reason), "no rule allows %s", hp);
+	} else if (!port_hit) {
+		snprintf(v->reason, sizeof(v->reason),
+		    "port %u not allowed for %.100s", (unsigned)rq->port,
+		    rq->host);
+	} else if (!method_hit) {
+		snprintf(v->reason, sizeof(v->reason),
+		    "method %s not allowed for %.100s",
+		    str_quote(rq->method, q, sizeof(q)), rq->host);
+	} else {
+		snprintf(v->reason, sizeof(v->reason),
+		    "path %s not allowed for %.80s",
+		    str_quote(rq->path, q, sizeof(q)), rq->host);
+	}
+}
+
+int
+store_host_allowed(const struct store *st, const struct client *c,
+    const char *host, int64_t now_ms)
+{
+	size_t i;
+
+	(void)st;
+	if (c == NULL || host == NULL)
+		return 0;
+	for (i = 0; i < c->nrules; i++) {
+		if (rule_is_live(c->rules[i], now_ms) &&
+		    match_host(c->rules[i]->host, host))
+			return 1;
+	}
+	return 0;
+}

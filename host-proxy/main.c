@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "daemon.h"
+#include "isolate.h"
 
 struct main_cmd {
 	const char *name;
@@ -26,6 +27,8 @@ static const struct main_cmd main_cmds[] = {
 	{ "rule", cli_main, "list a client's rules" },
 	{ "secret", cli_main, "create, list or delete secrets" },
 	{ "logs", cli_main, "print or follow the audit log" },
+	{ "ca", cli_main, "print the proxy's CA certificate (PEM)" },
+	{ "isolate", isolate_main, "host nftables: let a VM reach only the proxy" },
 };
 
 static void

@@ -5,3 +5,7 @@ UNIT_TESTS += shared/tests/test_http1.c shared/tests/test_netaddr.c \
 	shared/tests/test_parse.c shared/tests/test_buf.c
 FUZZ_TARGETS += shared/fuzz/fuzz_http1.c
 FUZZ_SRCS_fuzz_http1 := shared/http1.c
+SHARED_SRCS += shared/mnl.c shared/nft.c shared/link.c
+UNIT_TESTS += shared/tests/test_mnl.c shared/tests/test_nft.c \
+	shared/tests/test_link.c
+$(BUILD)/tests/test_nft: PKG_LIBS += -lnftnl

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# guest-agent: $(BUILD)/slicer-agent (linked with -lnftnl) and `make static`:
+# build-static/slicer-agent, fully static glibc, with Debian's libnftnl.a and
+# our own shared/mnl.c (Debian ships no libmnl.a).
+AGENT_MAIN := guest-agent/main.c
+AGENT_SRCS += guest-agent/rules.c
+AGENT_LIBS += -lnftnl
+UNIT_TESTS += guest-agent/tests/test_rules.c
+
+AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/%.o)
+
+$(BUILD)/libagent.a: $(AGENT_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/slicer-agent: $(AGENT_MAIN:%.c=$(BUILD)/%.o) $(BUILD)/libagent.a \
+		$(BUILD)/libshared.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS)
+
+all: $(BUILD)/slicer-agent
+
+# ---- make static ----
+# Objects of their own (no sanitizer flags), libshared as an archive so only
+# what the agent uses is linked.  --fatal-warnings turns glibc's "Using
+# 'getaddrinfo' in statically linked applications..." into an error: the
+# agent must make no NSS call.  The stripped binary must stay under 2 MiB.
+STATIC_DIR := build-static
+STATIC_CFLAGS := $(filter-out -fsanitize=% -fno-sanitize-recover=all,$(ALL_CFLAGS))
+NFTNL_A ?= $(shell $(CC) -print-file-name=libnftnl.a)
+STATIC_MAX_BYTES := 2097152
+STATIC_AGENT_OBJS := $(AGENT_MAIN:%.c=$(STATIC_DIR)/%.o) \
+	$(AGENT_SRCS:%.c=$(STATIC_DIR)/%.o)
+STATIC_SHARED_OBJS := $(SHARED_SRCS:%.c=$(STATIC_DIR)/%.o)
+
+$(STATIC_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(STATIC_CFLAGS) -c -o $@ $<
+
+$(STATIC_DIR)/libshared.a: $(STATIC_SHARED_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(STATIC_DIR)/slicer-agent: $(STATIC_AGENT_OBJS) $(STATIC_DIR)/libshared.a
+	@$(if $(Q),echo "  LD      $@ (static)")
+	$(Q)test -f "$(NFTNL_A)" || { echo "static: no libnftnl.a (apt-get install libnftnl-dev)" >&2; exit 1; }
+	$(Q)$(CC) -static -Wl,-z,relro,-z,now -Wl,--fatal-warnings -o $@.debug \
+		$(STATIC_AGENT_OBJS) -Wl,--start-group $(STATIC_DIR)/libshared.a \
+		$(NFTNL_A) -Wl,--end-group
+	$(Q)if nm $@.debug | grep -E ' [TtWw] (getaddrinfo|getpwnam|getpwuid|getgrnam|gethostbyname|getservbyname)$$'; then \
+		echo "static: the agent must not call NSS functions" >&2; rm -f $@.debug; exit 1; fi
+	$(Q)strip -o $@ $@.debug
+	$(Q)s=$$(stat -c %s $@); if [ $$s -ge $(STATIC_MAX_BYTES) ]; then \
+		echo "static: $@ is $$s bytes, limit $(STATIC_MAX_BYTES)" >&2; exit 1; fi
+	@echo "  static  $@: $$(stat -c %s $@) bytes, $$(file -b $@ | cut -d, -f1-4)"
+
+static: $(STATIC_DIR)/slicer-agent
+
+-include $(wildcard $(STATIC_DIR)/*/*.d)

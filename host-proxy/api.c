@@ -26,6 +26,7 @@
 #include "http1.h"
 #include "log.h"
 #include "match.h"
+#include "mitm.h"
 #include "parse.h"
 #include "secmem.h"
 #include "sock.h"
@@ -663,6 +664,13 @@ api_route(struct api_conn *ac, const struct http1_request *req, json_t *body)
 	}
 	if (strcmp(path, "/metrics") == 0 && is_get) {
 		api_metrics(ac);
+		return;
+	}
+	if (strcmp(path, "/v1/proxy/ca.crt") == 0 && is_get) {
+		size_t len;
+		const char *pem = mitm_ca_pem(ac->api->px->ca, &len);
+
+		api_send(ac, 200, "application/x-pem-file", pem, len);
 		return;
 	}
 	if (strncmp(path, "/v1/proxy/", 10) != 0 ||

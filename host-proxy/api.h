@@ -17,6 +17,7 @@
  *   POST   /v1/proxy/secrets                  {"name","host","type","header","value"}
  *   DELETE /v1/proxy/secrets/NAME
  *   GET    /v1/proxy/logs[?follow=1][&client=C][&denied=1]
+ *   GET    /v1/proxy/ca.crt                   the CA certificate (PEM)
  *
  * Errors are {"error": "..."} with a 4xx/5xx status.  Secret values and
  * tokens (other than the one returned by client creation) never appear in

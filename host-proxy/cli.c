@@ -50,6 +50,7 @@ cli_usage(FILE *f)
 	    "  slicer-proxy secret list [--json]\n"
 	    "  slicer-proxy secret delete NAME\n"
 	    "  slicer-proxy logs [--follow] [--client NAME] [--denied]\n"
+	    "  slicer-proxy ca\n"
 	    "every command takes --url SOCKET (default $SLICER_URL, then "
 	    "./slicer.sock)\n");
 }
@@ -733,6 +734,37 @@ cli_logs(const struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* Print the CA certificate (PEM) as the API serves it. */
+static int
+cli_ca(const struct cli *cli)
+{
+	struct http1_response r;
+	struct buf b;
+	int fd, status;
+	static const char req[] = "GET /v1/proxy/ca.crt HTTP/1.1\r\n"
+	    "Host: slicer\r\nConnection: close\r\n\r\n";
+
+	fd = sock_unix_connect(cli->url);
+	if (fd == -1)
+		cli_die("cannot reach the proxy at %s: %s", cli->url,
+		    strerror(errno));
+	if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
+		cli_die("write to %s: %s", cli->url, strerror(errno));
+	buf_init(&b, 1024 * 1024);
+	while (buf_read_fd(&b, fd) > 0)
+		;
+	close(fd);
+	if (b.len == 0 || http1_parse_response(buf_ptr(&b), b.len, 0, 0, &r) !=
+	    HTTP1_OK)
+		cli_die("malformed answer from %s", cli->url);
+	status = r.status;
+	if (status != 200)
+		cli_die("the proxy answered %d", status);
+	fwrite(buf_ptr(&b) + r.head_len, 1, b.len - r.head_len, stdout);
+	buf_release(&b);
+	return 0;
+}
+
 int
 cli_main(int argc, char **argv)
 {
@@ -756,6 +788,8 @@ cli_main(int argc, char **argv)
 		return cli_secret(&cli, argc, argv);
 	if (strcmp(argv[0], "logs") == 0)
 		return cli_logs(&cli, argc, argv);
+	if (strcmp(argv[0], "ca") == 0 && argc == 1)
+		return cli_ca(&cli);
 	cli_usage(stderr);
 	return 1;
 }

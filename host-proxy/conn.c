@@ -19,9 +19,13 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "audit.h"
 #include "conn.h"
+#include "mitm.h"
 #include "log.h"
 #include "match.h"
 #include "parse.h"
@@ -39,6 +43,7 @@ static void conn_client_cb(struct ev_io *io, uint32_t events);
 static void conn_upstream_cb(struct ev_io *io, uint32_t events);
 static void conn_dial_next(struct conn *c);
 static void conn_process_head(struct conn *c);
+static void conn_buf_wipe_release(struct buf *b);
 
 static const char *
 conn_status_text(int status)
@@ -77,22 +82,37 @@ conn_free(void *p)
 	buf_release(&c->cin);
 	buf_release(&c->cout);
 	buf_release(&c->uin);
-	buf_release(&c->uout);
+	conn_buf_wipe_release(&c->uout);
 	free(c);
+}
+
+/* Release a buffer that may have held a credential. */
+static void
+conn_buf_wipe_release(struct buf *b)
+{
+	if (b->data != NULL)
+		secmem_wipe(b->data, b->cap);
+	buf_release(b);
 }
 
 static void
 conn_close_upstream(struct conn *c)
 {
+	xport_reset(&c->ux, 0);
 	if (c->ufd != -1) {
 		ev_io_del(c->px->ev, &c->uio);
 		close(c->ufd);
 		c->ufd = -1;
 	}
+	xport_init(&c->ux, -1);
+	c->u_ready = 0;
 	c->is_up_reusable = 0;
 	c->up_host[0] = '\0';
 	buf_release(&c->uin);
-	buf_release(&c->uout);
+	if (c->has_secret_bytes)
+		conn_buf_wipe_release(&c->uout);
+	else
+		buf_release(&c->uout);
 }
 
 static void
@@ -124,8 +144,8 @@ conn_audit(struct conn *c, const char *event, const char *decision,
 	    c->client[0] ? json_string(c->client) : json_null());
 	json_object_set_new(rec, "method",
 	    c->method[0] ? json_string(c->method) : json_null());
-	json_object_set_new(rec, "scheme",
-	    json_string(c->is_connect ? "tunnel" : "http"));
+	json_object_set_new(rec, "scheme", json_string(c->is_intercept ?
+	    "https" : c->is_connect ? "tunnel" : "http"));
 	json_object_set_new(rec, "host",
 	    c->host[0] ? json_string(c->host) : json_null());
 	json_object_set_new(rec, "port",
@@ -144,9 +164,10 @@ conn_audit(struct conn *c, const char *event, const char *decision,
 	    json_integer((json_int_t)c->bytes_down));
 	json_object_set_new(rec, "duration_ms",
 	    json_integer(c->started_ms ? now - c->started_ms : 0));
-	json_object_set_new(rec, "secret", json_null());
-	json_object_set_new(rec, "mode",
-	    json_string(c->is_connect ? "tunnel" : "forward"));
+	json_object_set_new(rec, "secret",
+	    c->secret[0] ? json_string(c->secret) : json_null());
+	json_object_set_new(rec, "mode", json_string(c->is_intercept ?
+	    "intercept" : c->is_connect ? "tunnel" : "forward"));
 	audit_emit(c->px->audit, rec);
 }
 
@@ -168,6 +189,7 @@ conn_close(struct conn *c, const char *reason)
 	}
 	conn_close_upstream(c);
 	conn_close_pipes(c);
+	xport_reset(&c->cx, 1);
 	ev_io_del(px->ev, &c->cio);
 	close(c->cfd);
 	c->cfd = -1;
@@ -185,10 +207,12 @@ conn_close(struct conn *c, const char *reason)
 static void
 conn_reset_request(struct conn *c)
 {
-	c->client[0] = c->method[0] = c->host[0] = c->path[0] = '\0';
-	c->rule_id[0] = '\0';
+	if (!c->is_intercept)
+		c->client[0] = '\0';
+	c->method[0] = c->host[0] = c->path[0] = '\0';
+	c->rule_id[0] = c->secret[0] = '\0';
 	c->port = 0;
-	c->is_connect = c->is_head = 0;
+	c->is_connect = c->is_head = c->is_upgrade = 0;
 	c->started_ms = 0;
 	c->bytes_up = c->bytes_down = 0;
 	c->status = 0;
@@ -242,7 +266,7 @@ conn_deny(struct conn *c, int status, const char *reason)
 }
 
 void
-conn_accept(struct proxy *px, int fd, const struct sockaddr *sa)
+conn_accept(struct proxy *px, int fd, const struct sockaddr *peer)
 {
 	struct conn *c;
 	struct netaddr na;
@@ -260,12 +284,14 @@ conn_accept(struct proxy *px, int fd, const struct sockaddr *sa)
 	c->id = ++px->next_conn_id;
 	c->cfd = fd;
 	c->ufd = -1;
+	xport_init(&c->cx, fd);
+	xport_init(&c->ux, -1);
 	c->pipe_cu[0] = c->pipe_cu[1] = c->pipe_uc[0] = c->pipe_uc[1] = -1;
 	buf_init(&c->cin, LIMIT_HTTP_HEAD + LIMIT_RELAY_BACKLOG);
 	buf_init(&c->cout, CONN_OUT_MAX);
 	buf_init(&c->uin, LIMIT_HTTP_RESPONSE_HEAD + LIMIT_RELAY_BACKLOG);
 	buf_init(&c->uout, LIMIT_HTTP_HEAD + LIMIT_RELAY_BACKLOG);
-	if (netaddr_from_sockaddr(sa, &na) == 0)
+	if (peer != NULL && netaddr_from_sockaddr(peer, &na) == 0)
 		netaddr_ntop(&na, c->peer, sizeof(c->peer));
 	else
 		snprintf(c->peer, sizeof(c->peer), "unknown");
@@ -331,10 +357,22 @@ conn_handle_local(struct conn *c, const struct http1_request *req)
 {
 	const struct client *cl;
 	char body[160];
+	const char *pem;
+	size_t len;
 	int n;
 
 	snprintf(c->path, sizeof(c->path), "%.*s",
 	    (int)(req->path.len < 200 ? req->path.len : 200), req->path.p);
+	if (http1_slice_eq(req->path, "/slicer/ca.crt") &&
+	    (http1_slice_eq(req->method, "GET") ||
+	    http1_slice_eq(req->method, "HEAD"))) {
+		/* public: a guest needs it before it can trust anything */
+		pem = mitm_ca_pem(c->px->ca, &len);
+		conn_audit(c, "local", "allow", "ca.crt");
+		conn_local_reply(c, 200, "application/x-pem-file", pem,
+		    c->is_head ? 0 : len);
+		return;
+	}
 	if (http1_slice_eq(req->path, "/slicer/whoami")) {
 		cl = conn_authenticate(c, req);
 		if (cl == NULL) {
@@ -365,12 +403,59 @@ conn_copy_slice(char *dst, size_t dstsz, struct http1_slice s)
 	return 0;
 }
 
-/* Build the head sent upstream for a plain-HTTP request. */
+/* Append "Name: value" for the secret to b (the credential itself). */
 static int
-conn_build_upstream_head(struct conn *c, const struct http1_request *req)
+conn_append_secret(struct buf *b, const struct secret *sec)
+{
+	unsigned char enc[((LIMIT_SECRET_VALUE + 2) / 3) * 4 + 1];
+	int n, rc = -1;
+
+	switch (sec->type) {
+	case SECRET_BEARER:
+		if (buf_append(b, "Authorization: Bearer ", 22) == 0 &&
+		    buf_append(b, sec->value->p, sec->value->len) == 0)
+			rc = 0;
+		break;
+	case SECRET_BASIC:
+		n = EVP_EncodeBlock(enc, sec->value->p, (int)sec->value->len);
+		if (n >= 0 && buf_append(b, "Authorization: Basic ", 21) == 0 &&
+		    buf_append(b, enc, (size_t)n) == 0)
+			rc = 0;
+		secmem_wipe(enc, sizeof(enc));
+		break;
+	case SECRET_HEADER:
+		if (buf_append(b, sec->header, strlen(sec->header)) == 0 &&
+		    buf_append(b, ": ", 2) == 0 &&
+		    buf_append(b, sec->value->p, sec->value->len) == 0)
+			rc = 0;
+		break;
+	default:
+		break;
+	}
+	if (rc == 0)
+		rc = buf_append(b, "\r\n", 2);
+	return rc;
+}
+
+static const char *
+conn_secret_header_name(const struct secret *sec)
+{
+	return sec->type == SECRET_HEADER ? sec->header : "Authorization";
+}
+
+/*
+ * Build the head sent upstream.  The path is the normalised one the policy
+ * judged; hop-by-hop fields and the proxy's own fields are dropped; a secret
+ * replaces whatever the client sent in its header; an upgrade keeps its
+ * Connection/Upgrade pair.
+ */
+static int
+conn_build_upstream_head(struct conn *c, const struct http1_request *req,
+    const struct secret *sec)
 {
 	struct buf *b = &c->uout;
 	const struct http1_header *host;
+	const char *skip = sec ? conn_secret_header_name(sec) : NULL;
 	size_t i;
 
 	if (buf_printf(b, "%s ", c->method) == -1 ||
@@ -384,22 +469,26 @@ conn_build_upstream_head(struct conn *c, const struct http1_request *req)
 		    buf_append(b, host->value.p, host->value.len) == -1 ||
 		    buf_append(b, "\r\n", 2) == -1)
 			return -1;
-	} else if (c->port != 80) {
-		if (buf_printf(b, "Host: %s%s%s:%u\r\n",
-		    strchr(c->host, ':') ? "[" : "", c->host,
-		    strchr(c->host, ':') ? "]" : "", c->port) == -1)
+	} else {
+		int v6 = strchr(c->host, ':') != NULL;
+		int dflt = c->port == (c->is_intercept ? 443 : 80);
+		char port[8] = "";
+
+		if (!dflt)
+			snprintf(port, sizeof(port), ":%u", c->port);
+		if (buf_printf(b, "Host: %s%s%s%s\r\n", v6 ? "[" : "", c->host,
+		    v6 ? "]" : "", port) == -1)
 			return -1;
-	} else if (buf_printf(b, "Host: %s%s%s\r\n",
-	    strchr(c->host, ':') ? "[" : "", c->host,
-	    strchr(c->host, ':') ? "]" : "") == -1) {
-		return -1;
 	}
 	for (i = 0; i < req->nheaders; i++) {
 		const struct http1_header *h = &req->headers[i];
 
 		if (http1_slice_eq(h->name, "Host"))
 			continue;
-		if (http1_is_hop_by_hop(req->headers, req->nheaders, h->name))
+		if (skip != NULL && http1_slice_eq(h->name, skip))
+			continue;
+		if (http1_is_hop_by_hop(req->headers, req->nheaders, h->name) &&
+		    !(c->is_upgrade && http1_slice_eq(h->name, "Upgrade")))
 			continue;
 		if (buf_append(b, h->name.p, h->name.len) == -1 ||
 		    buf_append(b, ": ", 2) == -1 ||
@@ -407,17 +496,24 @@ conn_build_upstream_head(struct conn *c, const struct http1_request *req)
 		    buf_append(b, "\r\n", 2) == -1)
 			return -1;
 	}
+	if (c->is_upgrade && buf_append(b, "Connection: upgrade\r\n", 21) == -1)
+		return -1;
 	if (req->framing == HTTP1_BODY_CHUNKED &&
 	    buf_append(b, "Transfer-Encoding: chunked\r\n", 28) == -1)
 		return -1;
+	if (sec != NULL) {
+		c->has_secret_bytes = 1;
+		if (conn_append_secret(b, sec) == -1)
+			return -1;
+	}
 	return buf_append(b, "\r\n", 2);
 }
 
-/* Start the upstream side for the current request (resolve or reuse). */
 static void
 conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
     const char *reason);
 
+/* Start the upstream side for the current request (resolve or reuse). */
 static void
 conn_start_upstream(struct conn *c)
 {
@@ -435,10 +531,13 @@ conn_start_upstream(struct conn *c)
 	{
 		/* the request part of uout belongs to this request: keep it */
 		struct buf keep = c->uout;
+		int had_secret = c->has_secret_bytes;
 
 		buf_init(&c->uout, keep.max);
+		c->has_secret_bytes = 0;
 		conn_close_upstream(c);
 		c->uout = keep;
+		c->has_secret_bytes = had_secret;
 	}
 	if (netaddr_parse_literal(c->host, strlen(c->host), &lit) == 0) {
 		conn_resolve_cb(c, 0, &lit, 1, NULL);
@@ -446,6 +545,21 @@ conn_start_upstream(struct conn *c)
 	}
 	conn_set_state(c, CONN_RESOLVE, LIMIT_RESOLVE_TIMEOUT_MS);
 	c->rq = resolve_start(c->px->resolver, c->host, conn_resolve_cb, c);
+}
+
+static const char *
+conn_event_name(const struct conn *c)
+{
+	return c->is_connect ? "connect" : "request";
+}
+
+/* The upstream cannot be reached or spoke nonsense: 502/504 and close. */
+static void
+conn_upstream_failed(struct conn *c, int status, const char *msg)
+{
+	c->status = status;
+	conn_audit(c, conn_event_name(c), "error", msg);
+	conn_respond_close(c, status, msg);
 }
 
 static void
@@ -460,9 +574,7 @@ conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
 	c->rq = NULL;
 	if (status != 0) {
 		snprintf(msg, sizeof(msg), "%s: %s", c->host, reason);
-		c->status = 502;
-		conn_audit(c, c->is_connect ? "connect" : "request", "error", msg);
-		conn_respond_close(c, 502, msg);
+		conn_upstream_failed(c, 502, msg);
 		return;
 	}
 	c->naddrs = 0;
@@ -501,9 +613,11 @@ conn_dial_next(struct conn *c)
 			continue;
 		sock_nodelay(fd);
 		c->ufd = fd;
+		xport_init(&c->ux, fd);
 		if (ev_io_add(c->px->ev, &c->uio, fd, EPOLLOUT) == -1) {
 			close(fd);
 			c->ufd = -1;
+			xport_init(&c->ux, -1);
 			continue;
 		}
 		conn_set_state(c, CONN_CONNECT, LIMIT_CONNECT_TIMEOUT_MS);
@@ -511,12 +625,81 @@ conn_dial_next(struct conn *c)
 	}
 	snprintf(msg, sizeof(msg), "cannot connect to %s port %u", c->host,
 	    c->port);
-	c->status = 502;
-	conn_audit(c, c->is_connect ? "connect" : "request", "error", msg);
-	conn_respond_close(c, 502, msg);
+	conn_upstream_failed(c, 502, msg);
 }
 
-/* Upstream connected: start the tunnel or the forward. */
+/* Start the TLS client handshake with an intercepted upstream. */
+static void
+conn_start_upstream_tls(struct conn *c)
+{
+	struct netaddr lit;
+	SSL *ssl = SSL_new(c->px->upstream_ctx);
+
+	if (ssl == NULL) {
+		conn_upstream_failed(c, 502, "cannot start TLS to the upstream");
+		return;
+	}
+	if (netaddr_parse_literal(c->host, strlen(c->host), &lit) == 0) {
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), c->host);
+	} else {
+		SSL_set_tlsext_host_name(ssl, c->host);
+		SSL_set1_host(ssl, c->host);
+	}
+	xport_set_ssl(&c->ux, ssl);
+	SSL_set_connect_state(ssl);
+	conn_set_state(c, CONN_TLS_CONNECT, LIMIT_CONNECT_TIMEOUT_MS);
+	conn_drive(c);
+}
+
+/* Intercept: answer the CONNECT, then be the server of the client's TLS. */
+static void
+conn_start_intercept(struct conn *c)
+{
+	SSL_CTX *ctx;
+	SSL *ssl;
+
+	if (c->cin.len > 0) {
+		/* a client that sends before the 200 cannot be intercepted
+		 * without guessing where its handshake starts */
+		conn_deny(c, 400, "data sent before the tunnel was established");
+		return;
+	}
+	ctx = mitm_cache_ctx(c->px->leaves, c->host);
+	if (ctx == NULL) {
+		conn_deny(c, 400, "cannot mint a certificate for this host");
+		return;
+	}
+	ssl = SSL_new(ctx);
+	SSL_CTX_free(ctx);
+	if (ssl == NULL) {
+		conn_deny(c, 503, "cannot start TLS");
+		return;
+	}
+	c->is_intercept = 1;
+	snprintf(c->ihost, sizeof(c->ihost), "%s", c->host);
+	c->iport = c->port;
+	c->status = 200;
+	c->px->n_intercepts++;
+	conn_audit(c, "connect", "allow", "intercept");
+	buf_printf(&c->cout, "HTTP/1.1 200 Connection established\r\n\r\n");
+	/* the 200 goes out in the clear before TLS takes over the socket */
+	while (c->cout.len > 0) {
+		ssize_t n = buf_write_fd(&c->cout, c->cfd);
+
+		if (n == -1 && errno != EINTR) {
+			SSL_free(ssl);
+			conn_close(c, "client write error");
+			return;
+		}
+	}
+	xport_set_ssl(&c->cx, ssl);
+	SSL_set_accept_state(ssl);
+	conn_set_state(c, CONN_TLS_ACCEPT, LIMIT_HEAD_TIMEOUT_MS);
+	c->c_ready |= EPOLLIN;
+	conn_drive(c);
+}
+
+/* Upstream TCP connected: start the tunnel, TLS, or the forward. */
 static void
 conn_connected(struct conn *c)
 {
@@ -537,10 +720,55 @@ conn_connected(struct conn *c)
 		c->judged_generation = c->px->store->generation;
 		conn_audit(c, "connect", "allow", NULL);
 		conn_set_state(c, CONN_TUNNEL, LIMIT_TUNNEL_IDLE_MS);
+	} else if (c->is_intercept) {
+		conn_start_upstream_tls(c);
+		return;
 	} else {
 		conn_set_state(c, CONN_FORWARD, LIMIT_IO_TIMEOUT_MS);
 	}
 	conn_drive(c);
+}
+
+/*
+ * Inside an intercepted tunnel: the request must name the tunnel's host (no
+ * domain fronting through Host or an absolute URI).  Returns 0 or -1 after
+ * answering.
+ */
+static int
+conn_check_intercept_target(struct conn *c, const struct http1_request *req)
+{
+	char raw[LIMIT_HOSTNAME + 3], canon[LIMIT_HOSTNAME + 3];
+	uint16_t port = req->port;
+
+	if (req->form == HTTP1_TARGET_AUTHORITY ||
+	    req->form == HTTP1_TARGET_ASTERISK) {
+		conn_deny(c, 400, "not allowed inside a tunnel");
+		return -1;
+	}
+	if (req->host.len == 0) {
+		/* HTTP/1.0 without Host: the tunnel names the host */
+		return 0;
+	}
+	if (conn_copy_slice(raw, sizeof(raw), req->host) == -1 ||
+	    match_host_canon(raw, strlen(raw), canon, sizeof(canon)) == -1) {
+		conn_deny(c, 400, "invalid host");
+		return -1;
+	}
+	if (port == 0)
+		port = (req->form == HTTP1_TARGET_ABSOLUTE &&
+		    http1_slice_eq(req->scheme, "http")) ? 80 : 443;
+	if (strcmp(canon, c->ihost) != 0 || (port != c->iport &&
+	    !(req->form == HTTP1_TARGET_ORIGIN && req->port == 0))) {
+		conn_deny(c, 421, "denied: the request names another host "
+		    "than the tunnel");
+		return -1;
+	}
+	if (req->form == HTTP1_TARGET_ABSOLUTE &&
+	    !http1_slice_eq(req->scheme, "https")) {
+		conn_deny(c, 421, "denied: http:// URL inside a TLS tunnel");
+		return -1;
+	}
+	return 0;
 }
 
 /* A complete request head is at the front of cin. */
@@ -548,6 +776,7 @@ static void
 conn_handle_request(struct conn *c, const struct http1_request *req)
 {
 	const struct client *cl;
+	const struct secret *sec = NULL;
 	struct policy_request prq;
 	struct policy_verdict v;
 	char rawhost[LIMIT_HOSTNAME + 3], msg[512];
@@ -563,27 +792,36 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 	c->is_connect = req->form == HTTP1_TARGET_AUTHORITY;
 	c->is_head = strcmp(c->method, "HEAD") == 0;
 
-	if (req->form == HTTP1_TARGET_ORIGIN ||
-	    req->form == HTTP1_TARGET_ASTERISK) {
-		conn_handle_local(c, req);
-		return;
-	}
-	if (conn_copy_slice(rawhost, sizeof(rawhost), req->host) == -1 ||
-	    match_host_canon(rawhost, strlen(rawhost), c->host,
-	    sizeof(c->host)) == -1) {
-		c->host[0] = '\0';
-		conn_deny(c, 400, "invalid host");
-		return;
-	}
-	c->port = req->port;
-	if (!c->is_connect) {
-		if (!http1_slice_eq(req->scheme, "http")) {
-			conn_deny(c, 400, "only http:// URLs are proxied in the "
-			    "clear; use CONNECT for https");
+	if (c->is_intercept) {
+		if (conn_check_intercept_target(c, req) == -1)
+			return;
+		snprintf(c->host, sizeof(c->host), "%s", c->ihost);
+		c->port = c->iport;
+	} else {
+		if (req->form == HTTP1_TARGET_ORIGIN ||
+		    req->form == HTTP1_TARGET_ASTERISK) {
+			conn_handle_local(c, req);
 			return;
 		}
-		if (c->port == 0)
-			c->port = 80;
+		if (conn_copy_slice(rawhost, sizeof(rawhost), req->host) == -1 ||
+		    match_host_canon(rawhost, strlen(rawhost), c->host,
+		    sizeof(c->host)) == -1) {
+			c->host[0] = '\0';
+			conn_deny(c, 400, "invalid host");
+			return;
+		}
+		c->port = req->port;
+		if (!c->is_connect) {
+			if (!http1_slice_eq(req->scheme, "http")) {
+				conn_deny(c, 400, "only http:// URLs are proxied "
+				    "in the clear; use CONNECT for https");
+				return;
+			}
+			if (c->port == 0)
+				c->port = 80;
+		}
+	}
+	if (!c->is_connect) {
 		if (req->path.len == 0)
 			n = match_path_normalize("/", 1, c->path, sizeof(c->path));
 		else
@@ -596,10 +834,19 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 		}
 	}
 
-	cl = conn_authenticate(c, req);
-	if (cl == NULL) {
-		conn_deny(c, 407, "missing or invalid proxy token");
-		return;
+	if (c->is_intercept) {
+		/* authenticated at CONNECT; the client may be gone since */
+		cl = store_client_find(c->px->store, c->client);
+		if (cl == NULL) {
+			conn_deny(c, 403, "denied: client deleted");
+			return;
+		}
+	} else {
+		cl = conn_authenticate(c, req);
+		if (cl == NULL) {
+			conn_deny(c, 407, "missing or invalid proxy token");
+			return;
+		}
 	}
 
 	memset(&prq, 0, sizeof(prq));
@@ -616,24 +863,62 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 		conn_deny(c, 403, msg);
 		return;
 	}
-	if (c->is_connect && v.needs_intercept) {
-		snprintf(msg, sizeof(msg), "denied: the rule for %s limits "
-		    "methods or paths, which needs TLS interception "
-		    "(not enabled)", c->host);
-		conn_deny(c, 403, msg);
+	if (c->is_connect) {
+		buf_consume(&c->cin, req->head_len);
+		if (v.needs_intercept)
+			conn_start_intercept(c);
+		else
+			conn_start_upstream(c);
 		return;
 	}
 
-	if (!c->is_connect) {
-		c->req_framing = req->framing;
-		c->req_remaining = req->content_length;
-		http1_chunked_init(&c->req_chunked);
-		c->is_req_done = req->framing == HTTP1_BODY_NONE;
-		c->is_req_keep_alive = req->is_keep_alive;
-		if (conn_build_upstream_head(c, req) == -1) {
-			conn_deny(c, 431, "request head too large");
+	if (v.rule->secret[0] != '\0') {
+		sec = store_secret_find(c->px->store, v.rule->secret);
+		snprintf(c->secret, sizeof(c->secret), "%s", v.rule->secret);
+		if (sec == NULL) {
+			conn_deny(c, 403, "denied: the rule's secret no longer "
+			    "exists");
 			return;
 		}
+		if (!match_host(sec->host, c->host)) {
+			snprintf(msg, sizeof(msg), "denied: secret %s is not for "
+			    "%s", sec->name, c->host);
+			c->secret[0] = '\0';
+			conn_deny(c, 403, msg);
+			return;
+		}
+		if (!c->is_intercept && !v.rule->is_allow_plaintext) {
+			snprintf(msg, sizeof(msg), "denied: secret %s is sent "
+			    "only over TLS (the rule lacks --allow-plaintext)",
+			    sec->name);
+			c->secret[0] = '\0';
+			conn_deny(c, 403, msg);
+			return;
+		}
+		if (strcmp(c->method, "TRACE") == 0 ||
+		    strcmp(c->method, "TRACK") == 0) {
+			c->secret[0] = '\0';
+			conn_deny(c, 403, "denied: TRACE is never sent with a "
+			    "secret");
+			return;
+		}
+		if (sec->type == SECRET_OAUTH) {
+			c->secret[0] = '\0';
+			conn_deny(c, 403, "denied: oauth secrets are not "
+			    "supported by this proxy yet");
+			return;
+		}
+	}
+
+	c->is_upgrade = req->is_upgrade && c->is_intercept;
+	c->req_framing = req->framing;
+	c->req_remaining = req->content_length;
+	http1_chunked_init(&c->req_chunked);
+	c->is_req_done = req->framing == HTTP1_BODY_NONE;
+	c->is_req_keep_alive = req->is_keep_alive;
+	if (conn_build_upstream_head(c, req, sec) == -1) {
+		conn_deny(c, 431, "request head too large");
+		return;
 	}
 	buf_consume(&c->cin, req->head_len);
 	conn_start_upstream(c);
@@ -715,7 +1000,8 @@ conn_queue_response_head(struct conn *c, const struct http1_response *r)
 	for (i = 0; i < r->nheaders; i++) {
 		const struct http1_header *h = &r->headers[i];
 
-		if (http1_is_hop_by_hop(r->headers, r->nheaders, h->name))
+		if (http1_is_hop_by_hop(r->headers, r->nheaders, h->name) &&
+		    !(r->status == 101 && http1_slice_eq(h->name, "Upgrade")))
 			continue;
 		if (buf_append(b, h->name.p, h->name.len) == -1 ||
 		    buf_append(b, ": ", 2) == -1 ||
@@ -723,15 +1009,16 @@ conn_queue_response_head(struct conn *c, const struct http1_response *r)
 		    buf_append(b, "\r\n", 2) == -1)
 			return -1;
 	}
-	if (r->status >= 200 && r->framing == HTTP1_BODY_CHUNKED &&
-	    buf_append(b, "Transfer-Encoding: chunked\r\n", 28) == -1)
+	if (r->status == 101) {
+		if (buf_append(b, "Connection: upgrade\r\n", 21) == -1)
+			return -1;
+	} else if (r->status >= 200 && r->framing == HTTP1_BODY_CHUNKED &&
+	    buf_append(b, "Transfer-Encoding: chunked\r\n", 28) == -1) {
 		return -1;
-	if (r->status >= 200) {
-		if (!c->is_resp_keep_alive)
-			buf_append(b, "Connection: close\r\n", 19);
-		else if (!c->is_req_keep_alive)
-			buf_append(b, "Connection: close\r\n", 19);
 	}
+	if (r->status >= 200 &&
+	    (!c->is_resp_keep_alive || !c->is_req_keep_alive))
+		buf_append(b, "Connection: close\r\n", 19);
 	return buf_append(b, "\r\n", 2);
 }
 
@@ -751,8 +1038,23 @@ conn_pump_response(struct conn *c)
 				return -2;
 			return 0;
 		}
-		if (rc == HTTP1_BAD || r.status == 101)
+		if (rc == HTTP1_BAD)
 			return -2;
+		if (r.status == 101) {
+			/* switching protocols: only for an upgrade we asked */
+			if (!c->is_upgrade)
+				return -2;
+			c->status = 101;
+			if (conn_queue_response_head(c, &r) == -1)
+				return -2;
+			buf_consume(&c->uin, r.head_len);
+			c->is_resp_head_done = 1;
+			c->resp_framing = HTTP1_BODY_UNTIL_CLOSE;
+			c->req_framing = HTTP1_BODY_UNTIL_CLOSE;
+			conn_audit(c, "request", "allow", "upgraded");
+			conn_set_state(c, CONN_RELAY, LIMIT_TUNNEL_IDLE_MS);
+			break;
+		}
 		if (r.status < 200) {
 			/* 100 Continue and other interim responses */
 			if (conn_queue_response_head(c, &r) == -1)
@@ -808,6 +1110,26 @@ conn_pump_response(struct conn *c)
 	return 0;
 }
 
+/* Upgraded connection: bytes both ways until either side closes. */
+static void
+conn_pump_relay(struct conn *c)
+{
+	size_t n;
+
+	n = c->cin.len < buf_room(&c->uout) ? c->cin.len : buf_room(&c->uout);
+	if (n > 0) {
+		buf_append(&c->uout, buf_ptr(&c->cin), n);
+		buf_consume(&c->cin, n);
+		c->bytes_up += n;
+	}
+	n = c->uin.len < buf_room(&c->cout) ? c->uin.len : buf_room(&c->cout);
+	if (n > 0) {
+		buf_append(&c->cout, buf_ptr(&c->uin), n);
+		buf_consume(&c->uin, n);
+		c->bytes_down += n;
+	}
+}
+
 /* Both halves of the exchange are done and the response is flushed. */
 static void
 conn_finish_exchange(struct conn *c)
@@ -825,6 +1147,10 @@ conn_finish_exchange(struct conn *c)
 	if (!c->is_up_reusable)
 		conn_close_upstream(c);
 	buf_release(&c->uin);
+	if (c->has_secret_bytes && c->uout.len == 0) {
+		conn_buf_wipe_release(&c->uout);
+		c->has_secret_bytes = 0;
+	}
 	conn_reset_request(c);
 	conn_set_state(c, CONN_READ_HEAD, LIMIT_IDLE_TIMEOUT_MS);
 	if (c->cin.len == 0)
@@ -924,8 +1250,8 @@ conn_flush(struct conn *c)
 {
 	ssize_t n;
 
-	if (c->cout.len > 0) {
-		n = buf_write_fd(&c->cout, c->cfd);
+	if (c->cout.len > 0 && c->state != CONN_TLS_ACCEPT) {
+		n = xport_write(&c->cx, &c->cout);
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
 			conn_close(c, "client write error");
 			return -1;
@@ -933,24 +1259,72 @@ conn_flush(struct conn *c)
 		if (c->cout.len == 0)
 			buf_release(&c->cout);
 	}
-	if (c->ufd != -1 && c->uout.len > 0 && c->state != CONN_CONNECT &&
-	    c->state != CONN_RESOLVE) {
-		n = buf_write_fd(&c->uout, c->ufd);
+	if (c->ufd != -1 && c->uout.len > 0 && (c->state == CONN_FORWARD ||
+	    c->state == CONN_RELAY || c->state == CONN_TUNNEL)) {
+		n = xport_write(&c->ux, &c->uout);
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
-			if (c->state == CONN_FORWARD && !c->is_resp_head_done) {
-				c->status = 502;
-				conn_audit(c, "request", "error",
+			if (c->state == CONN_FORWARD && !c->is_resp_head_done)
+				conn_upstream_failed(c, 502,
 				    "upstream write error");
-				conn_respond_close(c, 502, "upstream write error");
-			} else {
+			else
 				conn_close(c, "upstream write error");
-			}
 			return -1;
 		}
-		if (c->uout.len == 0)
-			buf_release(&c->uout);
+		if (c->uout.len == 0) {
+			if (c->has_secret_bytes) {
+				conn_buf_wipe_release(&c->uout);
+				c->has_secret_bytes = 0;
+			} else {
+				buf_release(&c->uout);
+			}
+		}
 	}
 	return 0;
+}
+
+/* Events wanted on one side, given what its TLS layer is waiting for. */
+static uint32_t
+conn_xport_events(const struct xport *x, uint32_t want)
+{
+	if (x->ssl == NULL)
+		return want;
+	if (x->want_read)
+		want |= EPOLLIN;
+	if (x->want_write)
+		want |= EPOLLOUT;
+	return want;
+}
+
+static int
+conn_wants_client_input(const struct conn *c)
+{
+	switch (c->state) {
+	case CONN_READ_HEAD:
+		return buf_room(&c->cin) > 0;
+	case CONN_FORWARD:
+		return !c->is_req_done && c->uout.len < LIMIT_RELAY_BACKLOG &&
+		    buf_room(&c->cin) > 0;
+	case CONN_RELAY:
+		return !c->cx.is_eof && c->uout.len < LIMIT_RELAY_BACKLOG &&
+		    buf_room(&c->cin) > 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+conn_wants_upstream_input(const struct conn *c)
+{
+	switch (c->state) {
+	case CONN_FORWARD:
+		return !c->is_resp_done && c->cout.len < LIMIT_RELAY_BACKLOG &&
+		    buf_room(&c->uin) > 0;
+	case CONN_RELAY:
+		return !c->ux.is_eof && c->cout.len < LIMIT_RELAY_BACKLOG &&
+		    buf_room(&c->uin) > 0;
+	default:
+		return 0;
+	}
 }
 
 static void
@@ -960,22 +1334,25 @@ conn_update_events(struct conn *c)
 
 	switch (c->state) {
 	case CONN_READ_HEAD:
-		if (buf_room(&c->cin) > 0)
+		if (conn_wants_client_input(c))
 			ce |= EPOLLIN;
 		if (c->ufd != -1)
 			ue |= EPOLLIN; /* notice an idle upstream closing */
 		break;
-	case CONN_RESOLVE:
-		break;
 	case CONN_CONNECT:
 		ue |= EPOLLOUT;
 		break;
+	case CONN_TLS_ACCEPT:
+		ce = conn_xport_events(&c->cx, 0);
+		break;
+	case CONN_TLS_CONNECT:
+		ue = conn_xport_events(&c->ux, 0);
+		break;
 	case CONN_FORWARD:
-		if (!c->is_req_done && c->uout.len < LIMIT_RELAY_BACKLOG &&
-		    buf_room(&c->cin) > 0)
+	case CONN_RELAY:
+		if (conn_wants_client_input(c))
 			ce |= EPOLLIN;
-		if (!c->is_resp_done && c->cout.len < LIMIT_RELAY_BACKLOG &&
-		    buf_room(&c->uin) > 0)
+		if (conn_wants_upstream_input(c))
 			ue |= EPOLLIN;
 		if (c->uout.len > 0)
 			ue |= EPOLLOUT;
@@ -995,85 +1372,274 @@ conn_update_events(struct conn *c)
 		if (c->pipe_uc_len > 0)
 			ce |= EPOLLOUT;
 		break;
-	case CONN_FLUSH_CLOSE:
-		break;
 	case CONN_DRAIN:
 		ce |= EPOLLIN;
+		break;
+	default:
 		break;
 	}
 	if (c->cout.len > 0)
 		ce |= EPOLLOUT;
+	if (c->state != CONN_TLS_ACCEPT)
+		ce = conn_xport_events(&c->cx, ce);
+	if (c->state != CONN_TLS_CONNECT && c->ufd != -1)
+		ue = conn_xport_events(&c->ux, ue);
 	ev_io_set(c->px->ev, &c->cio, ce);
 	if (c->ufd != -1)
 		ev_io_set(c->px->ev, &c->uio, ue);
 }
 
+/* Read what the client side has for us; -1 when the connection ended. */
+static int
+conn_read_client(struct conn *c)
+{
+	ssize_t n;
+
+	if (!conn_wants_client_input(c) ||
+	    !((c->c_ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) ||
+	    xport_pending(&c->cx) ||
+	    (c->cx.want_write && (c->c_ready & EPOLLOUT))))
+		return 0;
+	n = xport_read(&c->cx, &c->cin);
+	if (n > 0)
+		return 0;
+	if (n == -1 && (errno == EAGAIN || errno == EINTR ||
+	    errno == ENOBUFS)) {
+		c->c_ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);
+		return 0;
+	}
+	if (n == 0 && c->state == CONN_RELAY) {
+		/* half close: pass it on once the backlog is out */
+		return 0;
+	}
+	if (n == 0 && c->state == CONN_READ_HEAD && c->cin.len == 0) {
+		conn_close(c, "client closed");
+		return -1;
+	}
+	if (c->state == CONN_FORWARD)
+		conn_audit(c, "request", "error",
+		    n == 0 ? "client closed during the request" :
+			     "client read error");
+	conn_close(c, n == 0 ? "client closed" : "client read error");
+	return -1;
+}
+
+/* Read what the upstream has for us; -1 when the connection ended. */
+static int
+conn_read_upstream(struct conn *c)
+{
+	char msg[200];
+	ssize_t n;
+
+	if (c->ufd == -1 || !conn_wants_upstream_input(c) ||
+	    !((c->u_ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) ||
+	    xport_pending(&c->ux) ||
+	    (c->ux.want_write && (c->u_ready & EPOLLOUT))))
+		return 0;
+	n = xport_read(&c->ux, &c->uin);
+	if (n > 0)
+		return 0;
+	if (n == -1 && (errno == EAGAIN || errno == EINTR ||
+	    errno == ENOBUFS)) {
+		c->u_ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);
+		return 0;
+	}
+	if (c->state == CONN_RELAY)
+		return 0; /* c->ux.is_eof or an error: handled by the relay */
+	if (n == 0 && c->is_resp_head_done &&
+	    c->resp_framing == HTTP1_BODY_UNTIL_CLOSE) {
+		c->is_resp_done = 1;
+		c->is_resp_keep_alive = 0;
+		return 0;
+	}
+	if (!c->is_resp_head_done && c->cout.len == 0) {
+		if (n == 0)
+			snprintf(msg, sizeof(msg),
+			    "upstream closed without a response");
+		else
+			xport_error(&c->ux, msg, sizeof(msg));
+		conn_upstream_failed(c, 502, msg);
+		return -1;
+	}
+	conn_audit(c, "request", "error", "upstream closed mid-response");
+	conn_close(c, "upstream closed mid-response");
+	return -1;
+}
+
 static void
-conn_drive(struct conn *c)
+conn_tls_accept_step(struct conn *c)
+{
+	const char *sni;
+	char canon[LIMIT_HOSTNAME + 3], msg[200];
+	int rc = xport_handshake(&c->cx);
+
+	if (rc == 0)
+		return;
+	if (rc == -1) {
+		/* a client that does not trust our CA ends up here */
+		conn_audit(c, "tls", "error", xport_error(&c->cx, msg,
+		    sizeof(msg)));
+		conn_close(c, "client TLS handshake failed");
+		return;
+	}
+	sni = SSL_get_servername(c->cx.ssl, TLSEXT_NAMETYPE_host_name);
+	if (sni != NULL && (match_host_canon(sni, strlen(sni), canon,
+	    sizeof(canon)) == -1 || strcmp(canon, c->ihost) != 0)) {
+		/* no domain fronting: the SNI must name the CONNECT host */
+		c->status = 421;
+		conn_audit(c, "tls", "deny",
+		    "TLS server name differs from the CONNECT host");
+		conn_respond_close(c, 421, "denied: TLS server name differs "
+		    "from the CONNECT host");
+		return;
+	}
+	conn_reset_request(c);
+	conn_set_state(c, CONN_READ_HEAD, LIMIT_HEAD_TIMEOUT_MS);
+	c->c_ready |= EPOLLIN;
+}
+
+static void
+conn_tls_connect_step(struct conn *c)
+{
+	char msg[512], err[200];
+	int rc = xport_handshake(&c->ux);
+
+	if (rc == 0)
+		return;
+	if (rc == -1) {
+		snprintf(msg, sizeof(msg), "upstream %s: %s", c->host,
+		    xport_error(&c->ux, err, sizeof(err)));
+		log_info("conn %llu: %s", (unsigned long long)c->id, msg);
+		conn_upstream_failed(c, 502, msg);
+		return;
+	}
+	conn_set_state(c, CONN_FORWARD, LIMIT_IO_TIMEOUT_MS);
+}
+
+static void
+conn_drive_forward(struct conn *c)
 {
 	int rc;
 
-	if (c->is_closed)
+	if (conn_pump_request(c) == -1) {
+		c->status = 400;
+		conn_audit(c, "request", "deny", "bad chunked request body");
+		conn_close(c, "bad chunked request body");
+		return;
+	}
+	rc = conn_pump_response(c);
+	if (rc == -2 && !c->is_resp_head_done) {
+		conn_upstream_failed(c, 502, "malformed response from upstream");
+		return;
+	}
+	if (rc < 0) {
+		conn_audit(c, "request", "error",
+		    "malformed response body from upstream");
+		conn_close(c, "malformed response body from upstream");
+		return;
+	}
+	if (c->state == CONN_RELAY)
 		return;
 	if (conn_flush(c) == -1)
 		return;
-	switch (c->state) {
-	case CONN_FORWARD:
-		if (conn_pump_request(c) == -1) {
-			c->status = 400;
-			conn_audit(c, "request", "deny", "bad chunked request body");
-			conn_close(c, "bad chunked request body");
+	if (c->is_resp_done && c->cout.len == 0) {
+		if (c->is_req_done) {
+			conn_finish_exchange(c);
 			return;
 		}
-		rc = conn_pump_response(c);
-		if (rc == -2 && !c->is_resp_head_done) {
-			c->status = 502;
-			conn_audit(c, "request", "error",
-			    "malformed response from upstream");
-			conn_respond_close(c, 502,
-			    "malformed response from upstream");
-			return;
-		}
-		if (rc < 0) {
-			conn_audit(c, "request", "error",
-			    "malformed response body from upstream");
-			conn_close(c, "malformed response body from upstream");
-			return;
-		}
+		/* answered before the body was sent: no reuse */
+		conn_audit(c, "request", "allow",
+		    "upstream answered before the request body ended");
+		conn_close(c, "early response");
+		return;
+	}
+	c->deadline_ms = ev_now(c->px->ev) + LIMIT_IO_TIMEOUT_MS;
+}
+
+static void
+conn_drive_relay(struct conn *c)
+{
+	conn_pump_relay(c);
+	if (conn_flush(c) == -1)
+		return;
+	if (c->cx.is_eof && c->cin.len == 0 && c->uout.len == 0 &&
+	    !c->is_u_shut) {
+		shutdown(c->ufd, SHUT_WR);
+		c->is_u_shut = 1;
+	}
+	if (c->ux.is_eof && c->uin.len == 0 && c->cout.len == 0 &&
+	    !c->is_c_shut) {
+		xport_reset(&c->cx, 1);
+		shutdown(c->cfd, SHUT_WR);
+		c->is_c_shut = 1;
+	}
+	if ((c->is_u_shut && c->is_c_shut) ||
+	    ((c->cx.err || c->ux.err) && c->cout.len == 0)) {
+		conn_audit(c, "close", "allow", "upgraded connection closed");
+		conn_close(c, "upgraded connection closed");
+		return;
+	}
+	c->deadline_ms = ev_now(c->px->ev) + LIMIT_TUNNEL_IDLE_MS;
+}
+
+static void
+conn_drive(struct conn *c)
+{
+	enum conn_state before;
+	int rounds;
+
+	/* a few rounds: a state change may make more work possible now */
+	for (rounds = 0; rounds < 8 && !c->is_closed; rounds++) {
+		before = c->state;
 		if (conn_flush(c) == -1)
 			return;
-		if (c->is_resp_done && c->cout.len == 0) {
-			if (c->is_req_done) {
-				conn_finish_exchange(c);
-				if (c->is_closed)
-					return;
-			} else {
-				/* answered before the body was sent: no reuse */
-				conn_audit(c, "request", "allow",
-				    "upstream answered before the request body ended");
-				conn_close(c, "early response");
+		switch (c->state) {
+		case CONN_TLS_ACCEPT:
+			conn_tls_accept_step(c);
+			break;
+		case CONN_TLS_CONNECT:
+			conn_tls_connect_step(c);
+			break;
+		case CONN_READ_HEAD:
+			if (conn_read_client(c) == -1)
 				return;
+			conn_process_head(c);
+			break;
+		case CONN_FORWARD:
+			if (conn_read_client(c) == -1 ||
+			    conn_read_upstream(c) == -1)
+				return;
+			conn_drive_forward(c);
+			break;
+		case CONN_RELAY:
+			if (conn_read_client(c) == -1 ||
+			    conn_read_upstream(c) == -1)
+				return;
+			conn_drive_relay(c);
+			break;
+		case CONN_TUNNEL:
+			if (c->cout.len == 0 && c->uout.len == 0)
+				conn_tunnel_io(c);
+			break;
+		case CONN_FLUSH_CLOSE:
+			if (c->cout.len == 0) {
+				/* lingering close: the client may still be
+				 * sending, and a close with unread data would
+				 * reset the connection before our answer is
+				 * read */
+				xport_reset(&c->cx, 1);
+				shutdown(c->cfd, SHUT_WR);
+				conn_set_state(c, CONN_DRAIN, CONN_DRAIN_MS);
 			}
+			break;
+		default:
+			break;
 		}
-		c->deadline_ms = ev_now(c->px->ev) + LIMIT_IO_TIMEOUT_MS;
-		break;
-	case CONN_TUNNEL:
-		if (c->cout.len == 0 && c->uout.len == 0)
-			conn_tunnel_io(c);
 		if (c->is_closed)
 			return;
-		break;
-	case CONN_FLUSH_CLOSE:
-		if (c->cout.len == 0) {
-			/* lingering close: the client may still be sending,
-			 * and a close with unread data would reset the
-			 * connection before our answer is read */
-			shutdown(c->cfd, SHUT_WR);
-			conn_set_state(c, CONN_DRAIN, CONN_DRAIN_MS);
-		}
-		break;
-	default:
-		break;
+		if (c->state == before && !xport_pending(&c->cx) &&
+		    !(c->ufd != -1 && xport_pending(&c->ux)))
+			break;
 	}
 	if (!c->is_closed)
 		conn_update_events(c);
@@ -1086,10 +1652,6 @@ conn_client_cb(struct ev_io *io, uint32_t events)
 	char scratch[16384];
 	ssize_t n;
 
-	if (c->state == CONN_TUNNEL) {
-		conn_drive(c);
-		return;
-	}
 	if (c->state == CONN_DRAIN) {
 		n = read(c->cfd, scratch, sizeof(scratch));
 		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
@@ -1103,32 +1665,7 @@ conn_client_cb(struct ev_io *io, uint32_t events)
 		}
 		return;
 	}
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
-	    (c->state == CONN_READ_HEAD || c->state == CONN_FORWARD)) {
-		n = buf_read_fd(&c->cin, c->cfd);
-		if (n == 0) {
-			if (c->state == CONN_READ_HEAD && c->cin.len == 0) {
-				conn_close(c, "client closed");
-				return;
-			}
-			if (c->state == CONN_FORWARD) {
-				conn_audit(c, "request", "error",
-				    "client closed during the request");
-			}
-			conn_close(c, "client closed");
-			return;
-		}
-		if (n == -1 && errno != EAGAIN && errno != EINTR &&
-		    errno != ENOBUFS) {
-			conn_close(c, "client read error");
-			return;
-		}
-		if (c->state == CONN_READ_HEAD) {
-			conn_process_head(c);
-			if (c->is_closed)
-				return;
-		}
-	}
+	c->c_ready |= events;
 	conn_drive(c);
 }
 
@@ -1136,21 +1673,17 @@ static void
 conn_upstream_cb(struct ev_io *io, uint32_t events)
 {
 	struct conn *c = io->arg;
-	ssize_t n;
 
 	if (c->state == CONN_CONNECT) {
 		if (sock_connect_result(c->ufd) == -1) {
 			ev_io_del(c->px->ev, &c->uio);
 			close(c->ufd);
 			c->ufd = -1;
+			xport_init(&c->ux, -1);
 			conn_dial_next(c);
 			return;
 		}
 		conn_connected(c);
-		return;
-	}
-	if (c->state == CONN_TUNNEL) {
-		conn_drive(c);
 		return;
 	}
 	if (c->state == CONN_READ_HEAD) {
@@ -1159,42 +1692,7 @@ conn_upstream_cb(struct ev_io *io, uint32_t events)
 		conn_update_events(c);
 		return;
 	}
-	if (c->state == CONN_FORWARD &&
-	    (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->is_resp_done) {
-		n = buf_read_fd(&c->uin, c->ufd);
-		if (n == 0) {
-			if (c->is_resp_head_done &&
-			    c->resp_framing == HTTP1_BODY_UNTIL_CLOSE) {
-				c->is_resp_done = 1;
-				c->is_resp_keep_alive = 0;
-				conn_close_upstream(c);
-			} else if (!c->is_resp_head_done && c->cout.len == 0 &&
-			    c->uin.len == 0) {
-				c->status = 502;
-				conn_audit(c, "request", "error",
-				    "upstream closed without a response");
-				conn_respond_close(c, 502,
-				    "upstream closed without a response");
-				return;
-			} else {
-				conn_audit(c, "request", "error",
-				    "upstream closed mid-response");
-				conn_close(c, "upstream closed mid-response");
-				return;
-			}
-		} else if (n == -1 && errno != EAGAIN && errno != EINTR &&
-		    errno != ENOBUFS) {
-			if (!c->is_resp_head_done) {
-				c->status = 502;
-				conn_audit(c, "request", "error",
-				    "upstream read error");
-				conn_respond_close(c, 502, "upstream read error");
-			} else {
-				conn_close(c, "upstream read error");
-			}
-			return;
-		}
-	}
+	c->u_ready |= events;
 	conn_drive(c);
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "xport.h"
 #include "ev.h"
 #include "http1.h"
 #include "limits.h"
@@ -20,8 +21,11 @@ enum conn_state {
 	CONN_READ_HEAD = 0, /* waiting for (the next) request head */
 	CONN_RESOLVE,       /* c-ares lookup of the upstream name */
 	CONN_CONNECT,       /* non-blocking connect to the upstream */
-	CONN_FORWARD,       /* relaying one plain-HTTP exchange */
-	CONN_TUNNEL,        /* CONNECT tunnel */
+	CONN_TLS_ACCEPT,    /* intercept: TLS handshake with the client */
+	CONN_TLS_CONNECT,   /* intercept: TLS handshake with the upstream */
+	CONN_FORWARD,       /* relaying one HTTP exchange */
+	CONN_RELAY,         /* after a 101 upgrade: bytes both ways */
+	CONN_TUNNEL,        /* CONNECT tunnel, spliced */
 	CONN_FLUSH_CLOSE,   /* writing our last response, then close */
 	CONN_DRAIN,         /* write side shut; discard input briefly */
 };
@@ -38,8 +42,18 @@ struct conn {
 
 	int cfd;                    /* client socket */
 	struct ev_io cio;
+	struct xport cx;            /* client stream (TLS when intercepting) */
+	uint32_t c_ready;           /* epoll events seen, not yet consumed */
 	int ufd;                    /* upstream socket, -1 when none */
 	struct ev_io uio;
+	struct xport ux;            /* upstream stream */
+	uint32_t u_ready;
+
+	/* interception: the tunnel's target, fixed for the connection */
+	int is_intercept;
+	char ihost[LIMIT_HOSTNAME + 3];
+	uint16_t iport;
+	int has_secret_bytes;       /* uout held a credential: wipe it */
 	struct buf cin, cout;       /* from / to the client */
 	struct buf uin, uout;       /* from / to the upstream */
 	char peer[64];              /* client address, for logs */
@@ -51,7 +65,9 @@ struct conn {
 	uint16_t port;
 	char path[LIMIT_PATH + 1];  /* normalised; "" for CONNECT */
 	char rule_id[16];
+	char secret[LIMIT_NAME];    /* name of the secret injected, "" none */
 	int is_connect;
+	int is_upgrade;             /* request asked for a protocol upgrade */
 	int is_head;
 	int64_t started_ms;
 	uint64_t bytes_up, bytes_down; /* body/tunnel bytes each way */

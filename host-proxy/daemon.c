@@ -15,27 +15,36 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/ssl.h>
 
 #include "api.h"
 #include "audit.h"
 #include "conn.h"
 #include "daemon.h"
+#include "front.h"
 #include "log.h"
+#include "match.h"
+#include "mitm.h"
 #include "parse.h"
 #include "resolve.h"
 #include "sock.h"
 
 #define DAEMON_OWN_REFRESH_MS 30000
+#define DAEMON_LEAF_CACHE 1024
+#define DAEMON_FRONT_REFRESH_MS (3600 * 1000)
+
+static void daemon_refresh_front(struct proxy *px);
 
 static void
 daemon_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: slicer-proxy up --bind ADDR [--http-port 3128] "
-	    "[--api ./slicer.sock]\n"
-	    "         [--state-dir DIR] [--deny-cidr CIDR]... "
-	    "[--allow-cidr CIDR]...\n"
-	    "         [--log FILE|-] [-v]\n");
+	    "[--https-port 3129]\n"
+	    "         [--api ./slicer.sock] [--state-dir DIR] "
+	    "[--deny-cidr CIDR]...\n"
+	    "         [--allow-cidr CIDR]... [--upstream-ca FILE] "
+	    "[--log FILE|-] [-v]\n");
 }
 
 static void
@@ -99,6 +108,8 @@ daemon_sweep_cb(struct ev_timer *t)
 	conn_sweep(px);
 	if (ev_now(px->ev) - px->own_refreshed_ms >= DAEMON_OWN_REFRESH_MS)
 		daemon_refresh_own(px);
+	if (ev_now(px->ev) - px->front_refreshed_ms >= DAEMON_FRONT_REFRESH_MS)
+		daemon_refresh_front(px);
 	ev_timer_arm(px->ev, &px->sweep, 1000);
 }
 
@@ -138,6 +149,79 @@ daemon_accept_cb(struct ev_io *io, uint32_t events)
 	}
 }
 
+/* The TLS client context for intercepted upstreams: verified, TLS 1.2+,
+ * http/1.1 only, sessions cached for resumption. */
+static SSL_CTX *
+daemon_upstream_ctx(const char *cafile, char *err, size_t errsz)
+{
+	static const unsigned char alpn[] = "\x08http/1.1";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
+		snprintf(err, errsz, "cannot create a TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+	SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
+	if (cafile != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1) {
+			snprintf(err, errsz, "cannot load --upstream-ca %s",
+			    cafile);
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		snprintf(err, errsz, "cannot load the system trust store");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* (Re)load the TLS proxy port's certificate: a leaf for the bind address,
+ * re-minted by the cache before it expires. */
+static void
+daemon_refresh_front(struct proxy *px)
+{
+	char canon[LIMIT_HOSTNAME + 3];
+	SSL_CTX *ctx;
+
+	if (px->cfg.https_port == 0)
+		return;
+	if (match_host_canon(px->cfg.bind_addr, strlen(px->cfg.bind_addr),
+	    canon, sizeof(canon)) == -1)
+		return;
+	ctx = mitm_cache_ctx(px->leaves, canon);
+	if (ctx == NULL) {
+		log_warnx("cannot mint the TLS proxy port certificate");
+		return;
+	}
+	SSL_CTX_free(px->front_ctx);
+	px->front_ctx = ctx;
+	px->front_refreshed_ms = ev_now(px->ev);
+}
+
+static void
+daemon_accept_tls_cb(struct ev_io *io, uint32_t events)
+{
+	struct proxy *px = io->arg;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int i, fd;
+
+	(void)events;
+	for (i = 0; i < 64; i++) {
+		sslen = sizeof(ss);
+		fd = sock_accept(io->fd, (struct sockaddr *)&ss, &sslen);
+		if (fd == -1)
+			return;
+		sock_nodelay(fd);
+		front_accept(px, fd, (struct sockaddr *)&ss);
+	}
+}
+
 struct daemon_signals {
 	struct ev_io io;
 	struct proxy *px;
@@ -174,6 +258,8 @@ daemon_main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "bind", required_argument, NULL, 'b' },
 		{ "http-port", required_argument, NULL, 'p' },
+		{ "https-port", required_argument, NULL, 'P' },
+		{ "upstream-ca", required_argument, NULL, 'C' },
 		{ "api", required_argument, NULL, 'a' },
 		{ "url", required_argument, NULL, 'a' },
 		{ "state-dir", required_argument, NULL, 's' },
@@ -198,6 +284,7 @@ daemon_main(int argc, char **argv)
 	    "./slicer.sock";
 	px.cfg.state_dir = "/var/lib/slicer-proxy";
 	px.http_fd = -1;
+	px.https_fd = -1;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (ch) {
@@ -210,6 +297,16 @@ daemon_main(int argc, char **argv)
 				    "'%s'\n", optarg);
 				return 1;
 			}
+			break;
+		case 'P':
+			if (parse_port(optarg, &px.cfg.https_port) == -1) {
+				fprintf(stderr, "slicer-proxy: invalid port: "
+				    "'%s'\n", optarg);
+				return 1;
+			}
+			break;
+		case 'C':
+			px.cfg.upstream_ca = optarg;
 			break;
 		case 'a':
 			px.cfg.api_path = optarg;
@@ -269,6 +366,19 @@ daemon_main(int argc, char **argv)
 		fprintf(stderr, "slicer-proxy: %s\n", err);
 		goto out;
 	}
+	px.ca = mitm_ca_open(px.cfg.state_dir, err, sizeof(err));
+	if (px.ca == NULL) {
+		fprintf(stderr, "slicer-proxy: %s\n", err);
+		goto out;
+	}
+	px.leaves = mitm_cache_new(px.ca, DAEMON_LEAF_CACHE);
+	px.upstream_ctx = daemon_upstream_ctx(px.cfg.upstream_ca, err,
+	    sizeof(err));
+	if (px.leaves == NULL || px.upstream_ctx == NULL) {
+		fprintf(stderr, "slicer-proxy: %s\n", px.leaves ? err :
+		    "cannot create the certificate cache");
+		goto out;
+	}
 	px.resolver = resolver_new(px.ev);
 	if (px.resolver == NULL) {
 		fprintf(stderr, "slicer-proxy: cannot start the resolver\n");
@@ -283,6 +393,19 @@ daemon_main(int argc, char **argv)
 	ev_io_init(&px.http_io, daemon_accept_cb, &px);
 	ev_io_add(px.ev, &px.http_io, px.http_fd, EPOLLIN);
 	ev_timer_init(&px.listen_resume, daemon_resume_cb, &px);
+	if (px.cfg.https_port != 0) {
+		daemon_refresh_front(&px);
+		px.https_fd = sock_tcp_listen(px.cfg.bind_addr,
+		    px.cfg.https_port, 1024);
+		if (px.front_ctx == NULL || px.https_fd == -1) {
+			fprintf(stderr, "slicer-proxy: cannot listen on %s port "
+			    "%u: %s\n", px.cfg.bind_addr, px.cfg.https_port,
+			    px.front_ctx ? strerror(errno) : "no certificate");
+			goto out;
+		}
+		ev_io_init(&px.https_io, daemon_accept_tls_cb, &px);
+		ev_io_add(px.ev, &px.https_io, px.https_fd, EPOLLIN);
+	}
 	px.api = api_new(&px, px.cfg.api_path, err, sizeof(err));
 	if (px.api == NULL) {
 		fprintf(stderr, "slicer-proxy: %s\n", err);
@@ -307,8 +430,9 @@ daemon_main(int argc, char **argv)
 	ev_timer_init(&px.expiry, daemon_expiry_cb, &px);
 	daemon_expiry_cb(&px.expiry); /* drop rules that expired while down */
 
-	log_info("listening on %s port %u (http), api %s, state %s",
-	    px.cfg.bind_addr, px.cfg.http_port, px.cfg.api_path,
+	log_info("listening on %s port %u (http)%s, api %s, state %s",
+	    px.cfg.bind_addr, px.cfg.http_port,
+	    px.cfg.https_port ? " and a TLS port" : "", px.cfg.api_path,
 	    px.cfg.state_dir);
 	if (ev_run(px.ev) == -1)
 		log_warn("event loop");
@@ -320,7 +444,12 @@ out:
 		ev_io_del(px.ev, &px.http_io);
 		close(px.http_fd);
 	}
+	if (px.https_fd != -1) {
+		ev_io_del(px.ev, &px.https_io);
+		close(px.https_fd);
+	}
 	if (px.ev != NULL) {
+		front_close_all(&px);
 		conn_close_all(&px);
 		api_free(px.api);
 		resolver_free(px.resolver);
@@ -331,5 +460,9 @@ out:
 	}
 	audit_free(px.audit);
 	store_free(px.store);
+	SSL_CTX_free(px.front_ctx);
+	SSL_CTX_free(px.upstream_ctx);
+	mitm_cache_free(px.leaves);
+	mitm_ca_free(px.ca);
 	return rc;
 }

@@ -12,11 +12,15 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <openssl/ssl.h>
+
 #include "ev.h"
 #include "netaddr.h"
 #include "store.h"
 
 struct conn;
+struct mitm_ca;
+struct mitm_cache;
 struct resolver;
 struct audit;
 struct api;
@@ -24,6 +28,8 @@ struct api;
 struct proxy_config {
 	const char *bind_addr;     /* borrowed from argv */
 	uint16_t http_port;
+	uint16_t https_port;       /* 0: no TLS proxy port */
+	const char *upstream_ca;   /* PEM bundle; NULL: system trust store */
 	const char *api_path;
 	const char *state_dir;
 	const char *log_target;    /* file path, "-" for stdout, NULL: none */
@@ -39,10 +45,16 @@ struct proxy {
 	struct resolver *resolver; /* owned */
 	struct audit *audit;       /* owned */
 	struct api *api;           /* owned */
+	struct mitm_ca *ca;        /* owned */
+	struct mitm_cache *leaves; /* owned: leaf certificates by name */
+	SSL_CTX *upstream_ctx;     /* owned: TLS client to upstreams */
+	SSL_CTX *front_ctx;        /* owned: TLS proxy port (NULL: none) */
 	struct netaddr_set own;    /* the proxy's own addresses */
 
 	int http_fd;               /* listener */
 	struct ev_io http_io;
+	int https_fd;              /* TLS proxy port listener, -1: none */
+	struct ev_io https_io;
 	int is_listen_paused;
 	struct ev_timer listen_resume;
 
@@ -54,13 +66,14 @@ struct proxy {
 	struct ev_timer sweep;     /* 1 s: deadlines, own-address refresh */
 	struct ev_timer expiry;    /* next rule TTL expiry */
 	int64_t own_refreshed_ms;
+	int64_t front_refreshed_ms;
 
 	/* counters for /metrics and status */
-	uint64_t n_requests, n_denied, n_auth_failed, n_tunnels;
+	uint64_t n_requests, n_denied, n_auth_failed, n_tunnels, n_intercepts;
 };
 
-/* conn.c */
-void conn_accept(struct proxy *px, int fd, const struct sockaddr *sa);
+/* conn.c: takes ownership of fd; peer is the client's address, for logs */
+void conn_accept(struct proxy *px, int fd, const struct sockaddr *peer);
 /* Close every tunnel that the current policy no longer allows. */
 void conn_rejudge_all(struct proxy *px);
 /* Close connections past their deadline. */

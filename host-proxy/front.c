@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * front.c - TLS proxy port: client TLS <-> socketpair <-> struct conn.
+ *
+ * The client's TLS session ends here (certificate from the proxy's CA with
+ * the bind address in its SAN).  The plaintext goes through a socketpair to
+ * a struct conn that sees a plain proxy client, with the real peer address
+ * for the audit log.  A close on either side is passed on to the other.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "front.h"
+#include "limits.h"
+#include "log.h"
+#include "xport.h"
+
+struct front {
+	struct proxy *px;        /* borrowed */
+	struct front *next, *prev;
+	int fd;                  /* client socket */
+	struct ev_io io;
+	struct xport x;
+	int sp;                  /* our end of the socketpair */
+	struct ev_io spio;
+	struct buf to_sp;        /* decrypted from the client */
+	struct buf to_client;    /* from the connection, to encrypt */
+	int is_handshaken;
+	int is_client_eof, is_sp_eof, is_sp_shut;
+	int is_closed;
+	struct ev_timer timer;   /* handshake deadline */
+};
+
+static struct front *front_list;
+
+static void front_drive(struct front *f);
+
+static void
+front_free(void *p)
+{
+	struct front *f = p;
+
+	buf_release(&f->to_sp);
+	buf_release(&f->to_client);
+	free(f);
+}
+
+static void
+front_close(struct front *f)
+{
+	if (f->is_closed)
+		return;
+	f->is_closed = 1;
+	ev_timer_stop(f->px->ev, &f->timer);
+	xport_reset(&f->x, 1);
+	ev_io_del(f->px->ev, &f->io);
+	ev_io_del(f->px->ev, &f->spio);
+	close(f->fd);
+	close(f->sp);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		front_list = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	ev_defer_free(f->px->ev, front_free, f);
+}
+
+static void
+front_update(struct front *f)
+{
+	uint32_t ce = 0, se = 0;
+
+	if (!f->is_handshaken) {
+		ce = f->x.want_write ? EPOLLOUT : EPOLLIN;
+	} else {
+		if (!f->is_client_eof && buf_room(&f->to_sp) > 0)
+			ce |= EPOLLIN;
+		if (f->to_client.len > 0)
+			ce |= EPOLLOUT;
+		if (f->x.want_read)
+			ce |= EPOLLIN;
+		if (f->x.want_write)
+			ce |= EPOLLOUT;
+		if (!f->is_sp_eof && buf_room(&f->to_client) > 0)
+			se |= EPOLLIN;
+		if (f->to_sp.len > 0)
+			se |= EPOLLOUT;
+	}
+	ev_io_set(f->px->ev, &f->io, ce);
+	ev_io_set(f->px->ev, &f->spio, se);
+}
+
+static void
+front_drive(struct front *f)
+{
+	ssize_t n;
+	int rounds;
+
+	if (!f->is_handshaken) {
+		int rc = xport_handshake(&f->x);
+
+		if (rc == -1) {
+			char msg[200];
+
+			log_debug("tls port: handshake failed: %s",
+			    xport_error(&f->x, msg, sizeof(msg)));
+			front_close(f);
+			return;
+		}
+		if (rc == 0) {
+			front_update(f);
+			return;
+		}
+		f->is_handshaken = 1;
+		ev_timer_stop(f->px->ev, &f->timer);
+	}
+	for (rounds = 0; rounds < 8; rounds++) {
+		int progress = 0;
+
+		if (!f->is_client_eof && buf_room(&f->to_sp) > 0) {
+			n = xport_read(&f->x, &f->to_sp);
+			if (n > 0)
+				progress = 1;
+			else if (n == 0)
+				f->is_client_eof = 1;
+			else if (errno != EAGAIN && errno != ENOBUFS) {
+				front_close(f);
+				return;
+			}
+		}
+		if (f->to_sp.len > 0) {
+			n = buf_write_fd(&f->to_sp, f->sp);
+			if (n > 0)
+				progress = 1;
+			else if (n == -1 && errno != EAGAIN) {
+				front_close(f);
+				return;
+			}
+		}
+		if (!f->is_sp_eof && buf_room(&f->to_client) > 0) {
+			n = buf_read_fd(&f->to_client, f->sp);
+			if (n > 0)
+				progress = 1;
+			else if (n == 0)
+				f->is_sp_eof = 1;
+			else if (errno != EAGAIN && errno != ENOBUFS) {
+				front_close(f);
+				return;
+			}
+		}
+		if (f->to_client.len > 0) {
+			n = xport_write(&f->x, &f->to_client);
+			if (n > 0)
+				progress = 1;
+			else if (n == -1 && errno != EAGAIN) {
+				front_close(f);
+				return;
+			}
+		}
+		if (!progress && !xport_pending(&f->x))
+			break;
+	}
+	if (f->is_client_eof && f->to_sp.len == 0 && !f->is_sp_shut) {
+		shutdown(f->sp, SHUT_WR);
+		f->is_sp_shut = 1;
+	}
+	if (f->is_sp_eof && f->to_client.len == 0) {
+		front_close(f); /* sends close_notify */
+		return;
+	}
+	if (f->to_sp.len == 0)
+		buf_release(&f->to_sp);
+	if (f->to_client.len == 0)
+		buf_release(&f->to_client);
+	front_update(f);
+}
+
+static void
+front_io_cb(struct ev_io *io, uint32_t events)
+{
+	(void)events;
+	front_drive(io->arg);
+}
+
+static void
+front_timer_cb(struct ev_timer *t)
+{
+	front_close(t->arg);
+}
+
+void
+front_accept(struct proxy *px, int fd, const struct sockaddr *peer)
+{
+	struct front *f;
+	SSL *ssl;
+	int sv[2];
+
+	if (px->front_ctx == NULL || (ssl = SSL_new(px->front_ctx)) == NULL) {
+		close(fd);
+		return;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sv) == -1) {
+		SSL_free(ssl);
+		close(fd);
+		return;
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL) {
+		SSL_free(ssl);
+		close(sv[0]);
+		close(sv[1]);
+		close(fd);
+		return;
+	}
+	f->px = px;
+	f->fd = fd;
+	f->sp = sv[0];
+	buf_init(&f->to_sp, LIMIT_RELAY_BACKLOG);
+	buf_init(&f->to_client, LIMIT_RELAY_BACKLOG);
+	xport_init(&f->x, fd);
+	xport_set_ssl(&f->x, ssl);
+	SSL_set_accept_state(ssl);
+	ev_io_init(&f->io, front_io_cb, f);
+	ev_io_init(&f->spio, front_io_cb, f);
+	ev_timer_init(&f->timer, front_timer_cb, f);
+	if (ev_io_add(px->ev, &f->io, fd, EPOLLIN) == -1 ||
+	    ev_io_add(px->ev, &f->spio, f->sp, 0) == -1) {
+		ev_io_del(px->ev, &f->io);
+		xport_reset(&f->x, 0);
+		close(sv[0]);
+		close(sv[1]);
+		close(fd);
+		free(f);
+		return;
+	}
+	f->next = front_list;
+	if (front_list)
+		front_list->prev = f;
+	front_list = f;
+	ev_timer_arm(px->ev, &f->timer, LIMIT_HEAD_TIMEOUT_MS);
+	conn_accept(px, sv[1], peer);
+	front_drive(f);
+}
+
+void
+front_close_all(struct proxy *px)
+{
+	(void)px;
+	while (front_list != NULL)
+		front_close(front_list);
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * front.h - the TLS proxy port (3129): TLS with the client, terminated here
+ * and handed to an ordinary proxy connection over a socketpair, so every
+ * request behaves exactly as on the plain port.
+ */
+#ifndef SLICER_FRONT_H
+#define SLICER_FRONT_H
+
+#include <sys/socket.h>
+
+#include "proxy.h"
+
+/* Take ownership of an accepted TLS-port socket. */
+void front_accept(struct proxy *px, int fd, const struct sockaddr *peer);
+/* Close every front connection (shutdown). */
+void front_close_all(struct proxy *px);
+
+#endif

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * xport.c - plain or TLS byte streams over non-blocking sockets.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "xport.h"
+
+void
+xport_init(struct xport *x, int fd)
+{
+	memset(x, 0, sizeof(*x));
+	x->fd = fd;
+}
+
+void
+xport_set_ssl(struct xport *x, SSL *ssl)
+{
+	x->ssl = ssl;
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	SSL_set_fd(ssl, x->fd);
+}
+
+void
+xport_reset(struct xport *x, int send_close_notify)
+{
+	if (x->ssl != NULL) {
+		if (send_close_notify && SSL_is_init_finished(x->ssl))
+			(void)SSL_shutdown(x->ssl);
+		SSL_free(x->ssl);
+		x->ssl = NULL;
+	}
+	x->want_read = x->want_write = 0;
+	ERR_clear_error();
+}
+
+/* Map an SSL result to our conventions. */
+static int
+xport_ssl_result(struct xport *x, int rc)
+{
+	int e = SSL_get_error(x->ssl, rc);
+
+	x->want_read = x->want_write = 0;
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		x->want_read = 1;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		x->want_write = 1;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		x->is_eof = 1;
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		x->err = ERR_peek_last_error();
+		if (x->err == 0 && errno == 0) {
+			/* EOF without close_notify: treat as end of stream */
+			x->is_eof = 1;
+			return 0;
+		}
+		if (errno == 0)
+			errno = EPROTO;
+		return -1;
+	default:
+		x->err = ERR_peek_last_error();
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+int
+xport_handshake(struct xport *x)
+{
+	int rc;
+
+	ERR_clear_error();
+	errno = 0;
+	rc = SSL_do_handshake(x->ssl);
+	if (rc == 1) {
+		x->want_read = x->want_write = 0;
+		return 1;
+	}
+	if (xport_ssl_result(x, rc) == -1 && errno == EAGAIN)
+		return 0;
+	if (x->err == 0)
+		x->err = ERR_peek_last_error();
+	return -1;
+}
+
+ssize_t
+xport_read(struct xport *x, struct buf *b)
+{
+	size_t want = buf_room(b), got = 0;
+	char tmp[16384];
+	int rc;
+
+	if (x->ssl == NULL)
+		return buf_read_fd(b, x->fd);
+	if (want == 0) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	if (want > sizeof(tmp))
+		want = sizeof(tmp);
+	ERR_clear_error();
+	errno = 0;
+	rc = SSL_read_ex(x->ssl, tmp, want, &got);
+	if (rc == 1) {
+		x->want_read = x->want_write = 0;
+		if (buf_append(b, tmp, got) == -1)
+			return -1;
+		return (ssize_t)got;
+	}
+	return xport_ssl_result(x, 0);
+}
+
+ssize_t
+xport_write(struct xport *x, struct buf *b)
+{
+	size_t done = 0;
+	int rc;
+
+	if (b->len == 0)
+		return 0;
+	if (x->ssl == NULL)
+		return buf_write_fd(b, x->fd);
+	ERR_clear_error();
+	errno = 0;
+	rc = SSL_write_ex(x->ssl, buf_ptr(b), b->len, &done);
+	if (rc == 1) {
+		x->want_read = x->want_write = 0;
+		buf_consume(b, done);
+		return (ssize_t)done;
+	}
+	rc = xport_ssl_result(x, 0);
+	if (rc == 0) {
+		errno = EPIPE;
+		return -1;
+	}
+	return rc;
+}
+
+int
+xport_pending(const struct xport *x)
+{
+	return x->ssl != NULL && SSL_pending(x->ssl) > 0;
+}
+
+const char *
+xport_error(const struct xport *x, char *buf, size_t size)
+{
+	long vr;
+
+	if (x->ssl != NULL) {
+		vr = SSL_get_verify_result(x->ssl);
+		if (vr != X509_V_OK) {
+			snprintf(buf, size, "certificate verify failed: %s",
+			    X509_verify_cert_error_string(vr));
+			return buf;
+		}
+	}
+	if (x->err != 0) {
+		const char *r = ERR_reason_error_string(x->err);
+
+		snprintf(buf, size, "TLS error: %s", r ? r : "unknown");
+		return buf;
+	}
+	snprintf(buf, size, "TLS error: %s", strerror(errno ? errno : EPROTO));
+	return buf;
+}

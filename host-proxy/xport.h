@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * xport.h - one side of a connection as a byte stream: a plain socket, or
+ * TLS over it (OpenSSL, non-blocking).  HTTP code reads and writes through
+ * this and never calls OpenSSL itself.
+ */
+#ifndef SLICER_XPORT_H
+#define SLICER_XPORT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#include "buf.h"
+
+struct xport {
+	int fd;        /* borrowed: the connection owns and closes it */
+	SSL *ssl;      /* owned; NULL for plain */
+	int want_write; /* last TLS operation needs the socket writable */
+	int want_read;  /* last TLS operation needs the socket readable */
+	int is_eof;     /* peer closed (TLS close_notify or TCP FIN) */
+	unsigned long err; /* last OpenSSL error code on failure */
+};
+
+void xport_init(struct xport *x, int fd);
+/* Wrap the socket in TLS (takes ownership of ssl). */
+void xport_set_ssl(struct xport *x, SSL *ssl);
+/* Free the TLS state (after a best-effort close_notify when sent). */
+void xport_reset(struct xport *x, int send_close_notify);
+
+/* Drive the handshake: 1 done, 0 in progress (see want_*), -1 failed. */
+int xport_handshake(struct xport *x);
+/* Read into b up to its ceiling: >0 bytes, 0 end of stream, -1 with errno
+ * EAGAIN (would block), ENOBUFS (buffer full) or another error. */
+ssize_t xport_read(struct xport *x, struct buf *b);
+/* Write from the front of b, consuming what was written: >=0 bytes, -1 with
+ * errno EAGAIN or an error. */
+ssize_t xport_write(struct xport *x, struct buf *b);
+/* Decrypted bytes already buffered inside TLS (no socket event will come). */
+int xport_pending(const struct xport *x);
+/* Short text for the last TLS failure, for 502 bodies and logs. */
+const char *xport_error(const struct xport *x, char *buf, size_t size);
+
+#endif

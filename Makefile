@@ -29,7 +29,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(HARDEN) $(SANFLAGS) \
-	-Ishared -MMD -MP $(PKG_CFLAGS)
+	-iquote shared -MMD -MP $(PKG_CFLAGS)
 LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now $(SANFLAGS) $(LDFLAGS)
 
 ifeq ($(V),1)
@@ -56,8 +56,8 @@ include host-proxy/module.mk
 SHARED_OBJS := $(SHARED_SRCS:%.c=$(BUILD)/%.o)
 PROXY_OBJS := $(PROXY_SRCS:%.c=$(BUILD)/%.o)
 
-$(BUILD)/host-proxy/%.o: ALL_CFLAGS += -Ihost-proxy
-$(BUILD)/guest-agent/%.o: ALL_CFLAGS += -Iguest-agent
+$(BUILD)/host-proxy/%.o: ALL_CFLAGS += -iquote host-proxy
+$(BUILD)/guest-agent/%.o: ALL_CFLAGS += -iquote guest-agent
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -107,7 +107,7 @@ asan:
 		BUILD=build-asan bash ci/run-e2e.sh
 
 # libFuzzer targets: <dir>/fuzz/fuzz_X.c -> build-fuzz/fuzz_X
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Ishared -Ihost-proxy -Iguest-agent -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -iquote shared -iquote host-proxy -iquote guest-agent -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 FUZZ_BINS := $(foreach f,$(FUZZ_TARGETS),build-fuzz/$(notdir $(basename $(f))))
 define fuzz_rule
 build-fuzz/$(notdir $(basename $(1))): $(1) $(2)

@@ -851,7 +851,9 @@ api_accept_cb(struct ev_io *io, uint32_t events)
 		return;
 	/* only root and the daemon's own user may drive it */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1 ||
-	    (cred.uid != 0 && cred.uid != geteuid()) ||
+	    (cred.uid != 0 && cred.uid != geteuid() &&
+	    (a->px->cfg.api_gid == (gid_t)-1 ||
+	    cred.gid != a->px->cfg.api_gid)) ||
 	    a->nconns >= LIMIT_API_CONNS) {
 		close(fd);
 		return;
@@ -906,10 +908,20 @@ api_new(struct proxy *px, const char *path, char *err, size_t errsz)
 	}
 	a->px = px;
 	a->path = strdup(path);
-	a->lfd = sock_unix_listen(path, 0600, 64);
+	a->lfd = sock_unix_listen(path,
+	    px->cfg.api_gid != (gid_t)-1 ? 0660 : 0600, 64);
 	if (a->lfd == -1 || a->path == NULL) {
 		snprintf(err, errsz, "cannot listen on %s: %s", path,
 		    strerror(errno));
+		free(a->path);
+		free(a);
+		return NULL;
+	}
+	if (px->cfg.api_gid != (gid_t)-1 && chown(path, 0, px->cfg.api_gid) == -1) {
+		snprintf(err, errsz, "cannot give %s to group %s: %s", path,
+		    px->cfg.group, strerror(errno));
+		close(a->lfd);
+		unlink(path);
 		free(a->path);
 		free(a);
 		return NULL;

@@ -1135,7 +1135,7 @@ static void
 conn_finish_exchange(struct conn *c)
 {
 	int keep = c->is_req_keep_alive && c->is_resp_keep_alive &&
-	    c->is_req_done;
+	    c->is_req_done && !c->px->is_draining;
 
 	conn_audit(c, "request", "allow", NULL);
 	if (!keep) {
@@ -1777,6 +1777,18 @@ conn_sweep(struct proxy *px)
 			conn_close(c, "timed out");
 			break;
 		}
+	}
+}
+
+void
+conn_close_idle(struct proxy *px)
+{
+	struct conn *c, *next;
+
+	for (c = px->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == CONN_READ_HEAD && c->cin.len == 0)
+			conn_close(c, "draining");
 	}
 }
 

@@ -4,7 +4,10 @@
  * rule expiry and the periodic sweep.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -22,10 +26,12 @@
 #include "conn.h"
 #include "daemon.h"
 #include "front.h"
+#include "link.h"
 #include "log.h"
 #include "match.h"
 #include "mitm.h"
 #include "parse.h"
+#include "privs.h"
 #include "resolve.h"
 #include "sock.h"
 
@@ -106,6 +112,14 @@ daemon_sweep_cb(struct ev_timer *t)
 	struct proxy *px = t->arg;
 
 	conn_sweep(px);
+	if (px->is_draining) {
+		conn_close_idle(px);
+		if (px->nconns == 0 || ev_now(px->ev) >= px->drain_deadline_ms) {
+			log_info("drained: %zu connection(s) cut", px->nconns);
+			ev_break(px->ev);
+			return;
+		}
+	}
 	if (ev_now(px->ev) - px->own_refreshed_ms >= DAEMON_OWN_REFRESH_MS)
 		daemon_refresh_own(px);
 	if (ev_now(px->ev) - px->front_refreshed_ms >= DAEMON_FRONT_REFRESH_MS)
@@ -222,6 +236,170 @@ daemon_accept_tls_cb(struct ev_io *io, uint32_t events)
 	}
 }
 
+/* SIGTERM: stop accepting, let what is in flight finish, then exit. */
+static void
+daemon_drain(struct proxy *px)
+{
+	log_info("draining: no new connections, %zu open, up to %lld s",
+	    px->nconns, (long long)(px->cfg.drain_ms / 1000));
+	px->is_draining = 1;
+	px->drain_deadline_ms = ev_now(px->ev) + px->cfg.drain_ms;
+	if (px->http_fd != -1) {
+		ev_io_del(px->ev, &px->http_io);
+		close(px->http_fd);
+		px->http_fd = -1;
+	}
+	if (px->https_fd != -1) {
+		ev_io_del(px->ev, &px->https_io);
+		close(px->https_fd);
+		px->https_fd = -1;
+	}
+	conn_close_idle(px);
+	if (px->nconns == 0)
+		ev_break(px->ev);
+}
+
+/*
+ * Hand the state directory (and the files we keep in it) to the user the
+ * daemon will run as.  Refuses a directory owned by anybody but root or
+ * that user.  Symlinks are never followed.
+ */
+static int
+daemon_chown_state(const char *dir, uid_t uid, gid_t gid, char *err,
+    size_t errsz)
+{
+	static const char *const files[] = { "state.json", "ca.key", "ca.crt",
+		"secrets", NULL };
+	struct stat sb;
+	int dfd, sfd, i;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errsz, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd == -1 || fstat(dfd, &sb) == -1) {
+		snprintf(err, errsz, "cannot open %s: %s", dir, strerror(errno));
+		if (dfd != -1)
+			close(dfd);
+		return -1;
+	}
+	if (sb.st_uid != 0 && sb.st_uid != uid) {
+		snprintf(err, errsz, "%s is owned by uid %u, not root or the "
+		    "daemon's user", dir, (unsigned)sb.st_uid);
+		close(dfd);
+		return -1;
+	}
+	if (fchown(dfd, uid, gid) == -1) {
+		snprintf(err, errsz, "chown %s: %s", dir, strerror(errno));
+		close(dfd);
+		return -1;
+	}
+	for (i = 0; files[i] != NULL; i++) {
+		if (fchownat(dfd, files[i], uid, gid, AT_SYMLINK_NOFOLLOW) == -1 &&
+		    errno != ENOENT) {
+			snprintf(err, errsz, "chown %s/%s: %s", dir, files[i],
+			    strerror(errno));
+			close(dfd);
+			return -1;
+		}
+	}
+	sfd = openat(dfd, "secrets", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (sfd != -1) {
+		DIR *d = fdopendir(sfd);
+		struct dirent *de;
+
+		if (d != NULL) {
+			while ((de = readdir(d)) != NULL)
+				if (de->d_name[0] != '.' &&
+				    fchownat(sfd, de->d_name, uid, gid,
+				    AT_SYMLINK_NOFOLLOW) == -1)
+					log_warn("chown %s/secrets/%s", dir,
+					    de->d_name);
+			closedir(d);
+		} else {
+			close(sfd);
+		}
+	}
+	close(dfd);
+	return 0;
+}
+
+/* --hostgroup: a dummy interface carrying the bind address, created when it
+ * does not exist (and then removed at shutdown). */
+static int
+daemon_hostgroup_up(struct proxy *px)
+{
+	struct netaddr a;
+	char ifname[16];
+
+	if (link_hostgroup_ifname(px->cfg.hostgroup, ifname,
+	    sizeof(ifname)) == -1) {
+		fprintf(stderr, "slicer-proxy: invalid --hostgroup: '%s'\n",
+		    px->cfg.hostgroup);
+		return -1;
+	}
+	if (link_exists(ifname) == 1) {
+		log_info("hostgroup %s: using existing interface %s",
+		    px->cfg.hostgroup, ifname);
+		return 0;
+	}
+	if (netaddr_parse_literal(px->cfg.bind_addr, strlen(px->cfg.bind_addr),
+	    &a) == -1 || link_dummy_create(ifname) == -1) {
+		fprintf(stderr, "slicer-proxy: cannot create interface %s: %s\n",
+		    ifname, strerror(errno));
+		return -1;
+	}
+	snprintf(px->hostgroup_if, sizeof(px->hostgroup_if), "%s", ifname);
+	if (link_addr_add(ifname, &a, a.family == AF_INET ? 32 : 128) == -1 ||
+	    link_set_up(ifname) == -1) {
+		fprintf(stderr, "slicer-proxy: cannot configure %s: %s\n",
+		    ifname, strerror(errno));
+		return -1;
+	}
+	log_info("hostgroup %s: created interface %s with %s",
+	    px->cfg.hostgroup, ifname, px->cfg.bind_addr);
+	return 0;
+}
+
+static void
+daemon_hostgroup_down(struct proxy *px)
+{
+	if (px->hostgroup_if[0] == '\0')
+		return;
+	if (link_dummy_delete(px->hostgroup_if) == -1)
+		log_warn("cannot remove interface %s", px->hostgroup_if);
+	else
+		log_info("removed interface %s", px->hostgroup_if);
+	px->hostgroup_if[0] = '\0';
+}
+
+/* The user to become: --user, else a dedicated "slicer-proxy", else
+ * "nobody".  Returns 0 and fills uid/gid, or -1. */
+static int
+daemon_pick_user(const char *name, uid_t *uid, gid_t *gid, char *err,
+    size_t errsz)
+{
+	struct passwd *pw;
+
+	if (name != NULL) {
+		pw = getpwnam(name);
+		if (pw == NULL) {
+			snprintf(err, errsz, "no such user: '%s'", name);
+			return -1;
+		}
+	} else if ((pw = getpwnam("slicer-proxy")) == NULL &&
+	    (pw = getpwnam("nobody")) == NULL) {
+		snprintf(err, errsz, "no user to run as (create a system user "
+		    "slicer-proxy, or pass --user)");
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
 struct daemon_signals {
 	struct ev_io io;
 	struct proxy *px;
@@ -238,6 +416,12 @@ daemon_signal_cb(struct ev_io *io, uint32_t events)
 	while (read(s->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGTERM:
+			if (!s->px->is_draining) {
+				daemon_drain(s->px);
+				break;
+			}
+			/* a second SIGTERM: stop now */
+			/* FALLTHROUGH */
 		case SIGINT:
 			log_info("signal %u: shutting down", si.ssi_signo);
 			ev_break(s->px->ev);
@@ -266,6 +450,10 @@ daemon_main(int argc, char **argv)
 		{ "deny-cidr", required_argument, NULL, 'd' },
 		{ "allow-cidr", required_argument, NULL, 'A' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "hostgroup", required_argument, NULL, 'g' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "group", required_argument, NULL, 'G' },
+		{ "drain-timeout", required_argument, NULL, 'D' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -276,7 +464,9 @@ daemon_main(int argc, char **argv)
 	struct netaddr probe;
 	sigset_t mask;
 	char err[512];
-	int ch, rc = 1;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	int ch, rc = 1, is_dropping;
 
 	memset(&px, 0, sizeof(px));
 	px.cfg.http_port = 3128;
@@ -285,6 +475,9 @@ daemon_main(int argc, char **argv)
 	px.cfg.state_dir = "/var/lib/slicer-proxy";
 	px.http_fd = -1;
 	px.https_fd = -1;
+	px.cfg.api_gid = (gid_t)-1;
+	px.cfg.drain_ms = 30000;
+	sigs.fd = -1;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (ch) {
@@ -327,6 +520,22 @@ daemon_main(int argc, char **argv)
 		case 'l':
 			px.cfg.log_target = optarg;
 			break;
+		case 'g':
+			px.cfg.hostgroup = optarg;
+			break;
+		case 'u':
+			px.cfg.user = optarg;
+			break;
+		case 'G':
+			px.cfg.group = optarg;
+			break;
+		case 'D':
+			if (parse_duration_ms(optarg, &px.cfg.drain_ms) == -1) {
+				fprintf(stderr, "slicer-proxy: invalid "
+				    "--drain-timeout: '%s'\n", optarg);
+				return 1;
+			}
+			break;
 		case 'v':
 			px.cfg.verbosity++;
 			break;
@@ -356,13 +565,75 @@ daemon_main(int argc, char **argv)
 	px.ev = ev_new();
 	if (px.ev == NULL)
 		fatal("epoll");
-	px.store = store_open(px.cfg.state_dir, err, sizeof(err));
-	if (px.store == NULL) {
+
+	/* ---- privileged set-up: interface, ports, sockets, files ---- */
+	is_dropping = geteuid() == 0 &&
+	    !(px.cfg.user != NULL && strcmp(px.cfg.user, "root") == 0);
+	if (is_dropping && daemon_pick_user(px.cfg.user, &uid, &gid, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "slicer-proxy: %s\n", err);
 		goto out;
 	}
+	if (px.cfg.group != NULL) {
+		struct group *gr = getgrnam(px.cfg.group);
+
+		if (gr == NULL) {
+			fprintf(stderr, "slicer-proxy: no such group: '%s'\n",
+			    px.cfg.group);
+			goto out;
+		}
+		px.cfg.api_gid = gr->gr_gid;
+	}
+	if (px.cfg.hostgroup != NULL && daemon_hostgroup_up(&px) == -1)
+		goto out;
 	px.audit = audit_new(px.cfg.log_target, err, sizeof(err));
 	if (px.audit == NULL) {
+		fprintf(stderr, "slicer-proxy: %s\n", err);
+		goto out;
+	}
+	px.http_fd = sock_tcp_listen(px.cfg.bind_addr, px.cfg.http_port, 1024);
+	if (px.http_fd == -1) {
+		fprintf(stderr, "slicer-proxy: cannot listen on %s port %u: %s\n",
+		    px.cfg.bind_addr, px.cfg.http_port, strerror(errno));
+		goto out;
+	}
+	if (px.cfg.https_port != 0) {
+		px.https_fd = sock_tcp_listen(px.cfg.bind_addr,
+		    px.cfg.https_port, 1024);
+		if (px.https_fd == -1) {
+			fprintf(stderr, "slicer-proxy: cannot listen on %s port "
+			    "%u: %s\n", px.cfg.bind_addr, px.cfg.https_port,
+			    strerror(errno));
+			goto out;
+		}
+	}
+	px.api = api_new(&px, px.cfg.api_path, err, sizeof(err));
+	if (px.api == NULL) {
+		fprintf(stderr, "slicer-proxy: %s\n", err);
+		goto out;
+	}
+	if (is_dropping) {
+		if (daemon_chown_state(px.cfg.state_dir, uid, gid, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "slicer-proxy: %s\n", err);
+			goto out;
+		}
+		if (px.cfg.log_target != NULL &&
+		    strcmp(px.cfg.log_target, "-") != 0 &&
+		    lchown(px.cfg.log_target, uid, gid) == -1)
+			log_warn("chown %s", px.cfg.log_target);
+		if (privs_drop(uid, gid, px.hostgroup_if[0] != '\0') == -1) {
+			fprintf(stderr, "slicer-proxy: cannot drop privileges: "
+			    "%s\n", strerror(errno));
+			goto out;
+		}
+		log_info("running as uid %u gid %u", (unsigned)uid,
+		    (unsigned)gid);
+	}
+
+	/* ---- unprivileged from here on ---- */
+	px.store = store_open(px.cfg.state_dir, err, sizeof(err));
+	if (px.store == NULL) {
 		fprintf(stderr, "slicer-proxy: %s\n", err);
 		goto out;
 	}
@@ -384,32 +655,18 @@ daemon_main(int argc, char **argv)
 		fprintf(stderr, "slicer-proxy: cannot start the resolver\n");
 		goto out;
 	}
-	px.http_fd = sock_tcp_listen(px.cfg.bind_addr, px.cfg.http_port, 1024);
-	if (px.http_fd == -1) {
-		fprintf(stderr, "slicer-proxy: cannot listen on %s port %u: %s\n",
-		    px.cfg.bind_addr, px.cfg.http_port, strerror(errno));
-		goto out;
-	}
 	ev_io_init(&px.http_io, daemon_accept_cb, &px);
 	ev_io_add(px.ev, &px.http_io, px.http_fd, EPOLLIN);
 	ev_timer_init(&px.listen_resume, daemon_resume_cb, &px);
-	if (px.cfg.https_port != 0) {
+	if (px.https_fd != -1) {
 		daemon_refresh_front(&px);
-		px.https_fd = sock_tcp_listen(px.cfg.bind_addr,
-		    px.cfg.https_port, 1024);
-		if (px.front_ctx == NULL || px.https_fd == -1) {
-			fprintf(stderr, "slicer-proxy: cannot listen on %s port "
-			    "%u: %s\n", px.cfg.bind_addr, px.cfg.https_port,
-			    px.front_ctx ? strerror(errno) : "no certificate");
+		if (px.front_ctx == NULL) {
+			fprintf(stderr, "slicer-proxy: no certificate for the "
+			    "TLS proxy port\n");
 			goto out;
 		}
 		ev_io_init(&px.https_io, daemon_accept_tls_cb, &px);
 		ev_io_add(px.ev, &px.https_io, px.https_fd, EPOLLIN);
-	}
-	px.api = api_new(&px, px.cfg.api_path, err, sizeof(err));
-	if (px.api == NULL) {
-		fprintf(stderr, "slicer-proxy: %s\n", err);
-		goto out;
 	}
 
 	sigemptyset(&mask);
@@ -437,9 +694,11 @@ daemon_main(int argc, char **argv)
 	if (ev_run(px.ev) == -1)
 		log_warn("event loop");
 	rc = 0;
-	ev_io_del(px.ev, &sigs.io);
-	close(sigs.fd);
 out:
+	if (sigs.fd != -1) {
+		ev_io_del(px.ev, &sigs.io);
+		close(sigs.fd);
+	}
 	if (px.http_fd != -1) {
 		ev_io_del(px.ev, &px.http_io);
 		close(px.http_fd);
@@ -464,5 +723,6 @@ out:
 	SSL_CTX_free(px.upstream_ctx);
 	mitm_cache_free(px.leaves);
 	mitm_ca_free(px.ca);
+	daemon_hostgroup_down(&px);
 	return rc;
 }

@@ -15,3 +15,4 @@ PROXY_SRCS += host-proxy/isolate.c
 PROXY_LIBS += -lnftnl
 UNIT_TESTS += host-proxy/tests/test_isolate.c
 PROXY_SRCS += host-proxy/mitm.c
+UNIT_TESTS += host-proxy/tests/test_mitm.c

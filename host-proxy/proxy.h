@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <openssl/ssl.h>
 
@@ -36,6 +37,11 @@ struct proxy_config {
 	struct netaddr_set deny;   /* --deny-cidr */
 	struct netaddr_set allow;  /* --allow-cidr */
 	int verbosity;
+	const char *hostgroup;     /* --hostgroup: interface to carry bind_addr */
+	const char *user;          /* --user to run as after set-up */
+	const char *group;         /* --group allowed on the control socket */
+	gid_t api_gid;             /* resolved --group; (gid_t)-1: none */
+	int64_t drain_ms;          /* --drain-timeout */
 };
 
 struct proxy {
@@ -64,6 +70,9 @@ struct proxy {
 	uint64_t judged_generation; /* store generation tunnels were checked at */
 
 	struct ev_timer sweep;     /* 1 s: deadlines, own-address refresh */
+	int is_draining;           /* SIGTERM: no new connections */
+	int64_t drain_deadline_ms;
+	char hostgroup_if[16];     /* interface we created; "" if none */
 	struct ev_timer expiry;    /* next rule TTL expiry */
 	int64_t own_refreshed_ms;
 	int64_t front_refreshed_ms;
@@ -79,6 +88,8 @@ void conn_rejudge_all(struct proxy *px);
 /* Close connections past their deadline. */
 void conn_sweep(struct proxy *px);
 void conn_close_all(struct proxy *px);
+/* Draining: close connections idle between requests. */
+void conn_close_idle(struct proxy *px);
 
 /* daemon.c: called after every policy change made through the API. */
 void proxy_policy_changed(struct proxy *px);

@@ -71,27 +71,33 @@ int
 sock_unix_listen(const char *path, unsigned int mode, int backlog)
 {
 	struct sockaddr_un sun;
+	char tmp[sizeof(sun.sun_path)];
 	mode_t old;
-	int fd, rc;
+	int fd, rc, n;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
+	/* bound and listening under a temporary name first, then renamed:
+	 * a client that sees the path never gets ECONNREFUSED */
+	n = snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	strcpy(sun.sun_path, path);
+	strcpy(sun.sun_path, tmp);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
-	unlink(path);
+	unlink(tmp);
 	old = umask(0777 & ~mode);
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
-	if (rc == -1 || chmod(path, mode) == -1 || listen(fd, backlog) == -1) {
+	if (rc == -1 || chmod(tmp, mode) == -1 || listen(fd, backlog) == -1 ||
+	    rename(tmp, path) == -1) {
 		int saved = errno;
 
 		close(fd);
+		unlink(tmp);
 		errno = saved;
 		return -1;
 	}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * privs.h - drop root after the privileged set-up is done.
+ */
+#ifndef SLICER_PRIVS_H
+#define SLICER_PRIVS_H
+
+#include <sys/types.h>
+
+/*
+ * Become uid/gid for good: setgroups (only gid), setresgid, setresuid,
+ * PR_SET_NO_NEW_PRIVS, then verify with getresuid/getresgid that no id is
+ * 0 any more.  keep_net_admin keeps CAP_NET_ADMIN (only that) in the
+ * permitted and effective sets, for removing an interface at shutdown.
+ * Returns 0, or -1 with errno; on -1 the process must not go on.
+ */
+int privs_drop(uid_t uid, gid_t gid, int keep_net_admin);
+
+#endif

@@ -1052,6 +1052,12 @@ static const struct chunk_case chunk_cases[] = {
     {"data cr only", "5\r\nhello\r0\r\n\r\n", HTTP1_BAD},
     {"over size limit", "10000000001\r\n", HTTP1_BAD},
     {"overflow", "fffffffffffffffffffff\r\n", HTTP1_BAD},
+    {"ext token then more", "1;a=b;c;d=\"\";e\r\nz\r\n0\r\n\r\n", HTTP1_OK},
+    {"ext quoted then more", "1;a=\"x\";b=c\r\nz\r\n0\r\n\r\n", HTTP1_OK},
+    {"ext bad value start", "5;a=@\r\n", HTTP1_BAD},
+    {"ext bad token value", "5;a=b@\r\n", HTTP1_BAD},
+    {"ext escaped ctl", "5;a=\"\\\x01\"\r\n", HTTP1_BAD},
+    {"ext equals twice", "5;a==b\r\n", HTTP1_BAD},
     {"ext empty name", "5;\r\n", HTTP1_BAD},
     {"ext empty value", "5;a=\r\n", HTTP1_BAD},
     {"ext space", "5; a\r\n", HTTP1_BAD},
@@ -1500,6 +1506,9 @@ test_char_classes(void **state)
 			fail_msg("field name byte 0x%02x", c);
 		if (scan_fmt("1;a@\r\nx\r\n0\r\n\r\n", c) != want)
 			fail_msg("chunk ext byte 0x%02x", c);
+		if (scan_fmt("1;a=b@\r\nx\r\n0\r\n\r\n", c) !=
+		    (c == ';' ? HTTP1_BAD : want))
+			fail_msg("chunk ext token byte 0x%02x", c);
 
 		want = ref_is_value(c) ? HTTP1_OK : HTTP1_BAD;
 		if (parse_fmt("GET / HTTP/1.1\r\nHost: a\r\nX: a@b\r\n\r\n",
@@ -1507,6 +1516,11 @@ test_char_classes(void **state)
 			fail_msg("field value byte 0x%02x", c);
 		if (scan_fmt("0\r\nX: a@b\r\n\r\n", c) != want)
 			fail_msg("trailer value byte 0x%02x", c);
+		if (scan_fmt("1;a=\"@\"\r\nx\r\n0\r\n\r\n", c) !=
+		    (c == '"' || c == '\\' ? HTTP1_BAD : want))
+			fail_msg("chunk ext quoted byte 0x%02x", c);
+		if (scan_fmt("1;a=\"\\@\"\r\nx\r\n0\r\n\r\n", c) != want)
+			fail_msg("chunk ext escaped byte 0x%02x", c);
 
 		want = c > 0x20 && c < 0x7f && c != '#' ? HTTP1_OK : HTTP1_BAD;
 		if (parse_fmt("GET /@x HTTP/1.1\r\nHost: a\r\n\r\n", c) != want)

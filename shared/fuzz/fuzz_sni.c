@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * fuzz_sni.c - libFuzzer target for the ClientHello / Host peek parser.
+ *
+ * Besides the sanitizers it checks: the result is in range; a name, when
+ * found, is non-empty, canonical (sni_name_canon gives it back unchanged)
+ * and NUL-terminated in bounds; a verdict on a prefix other than
+ * INCOMPLETE never changes once more bytes arrive (a redirector that
+ * peeks again must not get a different answer).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sni.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n",       \
+			    __FILE__, __LINE__, #cond);                        \
+			abort();                                               \
+		}                                                              \
+	} while (0)
+
+static void
+check_info(int rc, const struct sni_info *info)
+{
+	char again[LIMIT_HOSTNAME + 1];
+	size_t n;
+
+	CHECK(rc >= SNI_FOUND && rc <= SNI_OTHER);
+	if (rc != SNI_FOUND)
+		return;
+	n = strnlen(info->name, sizeof(info->name));
+	CHECK(n > 0 && n <= LIMIT_HOSTNAME);
+	CHECK(sni_name_canon(info->name, n, again, sizeof(again)) == 0);
+	CHECK(strcmp(again, info->name) == 0);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct sni_info whole, part;
+	size_t cut;
+	int rc, prc, i;
+
+	if (size > SNI_PEEK_MAX)
+		size = SNI_PEEK_MAX;
+	rc = sni_peek(data, size, &whole);
+	check_info(rc, &whole);
+	for (i = 0; i < 4 && size > 0; i++) {
+		cut = (size_t)data[i % size] * 131 % (size + 1);
+		if (i == 0)
+			cut = size / 2;
+		prc = sni_peek(data, cut, &part);
+		check_info(prc, &part);
+		if (prc == SNI_INCOMPLETE)
+			continue;
+		CHECK(prc == rc);
+		if (rc == SNI_FOUND)
+			CHECK(strcmp(part.name, whole.name) == 0);
+	}
+	return 0;
+}

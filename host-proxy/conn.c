@@ -25,6 +25,7 @@
 
 #include "audit.h"
 #include "conn.h"
+#include "dns.h"
 #include "mitm.h"
 #include "log.h"
 #include "match.h"
@@ -56,7 +57,11 @@ conn_status_text(int status)
 	case 405: return "Method Not Allowed";
 	case 407: return "Proxy Authentication Required";
 	case 408: return "Request Timeout";
+	case 401: return "Unauthorized";
+	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 421: return "Misdirected Request";
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
@@ -83,6 +88,7 @@ conn_free(void *p)
 	buf_release(&c->cout);
 	buf_release(&c->uin);
 	conn_buf_wipe_release(&c->uout);
+	free(c->dnsq);
 	free(c);
 }
 
@@ -351,6 +357,275 @@ conn_local_reply(struct conn *c, int status, const char *ctype,
 	conn_drive(c);
 }
 
+/* ------------------------------------------------------ DNS over HTTP */
+
+/* DNS queries on /slicer/dns-query: bodies of at most this many bytes. */
+#define CONN_DNS_BODY_MAX 4096
+/* TTL ceiling on answers, so a revoked name stops resolving soon. */
+#define CONN_DNS_TTL_MAX 60
+
+static int
+conn_b64url_decode(const char *s, size_t len, unsigned char *out,
+    size_t outsz, size_t *outlen)
+{
+	unsigned int acc = 0;
+	int bits = 0;
+	size_t i, o = 0;
+
+	for (i = 0; i < len; i++) {
+		int v;
+		char ch = s[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			v = ch - 'A';
+		else if (ch >= 'a' && ch <= 'z')
+			v = ch - 'a' + 26;
+		else if (ch >= '0' && ch <= '9')
+			v = ch - '0' + 52;
+		else if (ch == '-')
+			v = 62;
+		else if (ch == '_')
+			v = 63;
+		else if (ch == '=')
+			break;
+		else
+			return -1;
+		acc = (acc << 6) | (unsigned int)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o == outsz)
+				return -1;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	*outlen = o;
+	return 0;
+}
+
+/* Answer the DNS request on a keep-alive connection and go on reading. */
+static void
+conn_dns_reply(struct conn *c, const unsigned char *msg, size_t len,
+    uint32_t ttl, const char *decision, const char *reason)
+{
+	c->status = 200;
+	c->bytes_down = len;
+	buf_printf(&c->cout, "HTTP/1.1 200 OK\r\nContent-Type: "
+	    "application/dns-message\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: max-age=%u\r\n%s\r\n", len, ttl,
+	    c->is_req_keep_alive ? "" : "Connection: close\r\n");
+	buf_append(&c->cout, msg, len);
+	conn_audit(c, "dns", decision, reason);
+	free(c->dnsq);
+	c->dnsq = NULL;
+	if (!c->is_req_keep_alive) {
+		conn_set_state(c, CONN_FLUSH_CLOSE, LIMIT_IO_TIMEOUT_MS);
+		conn_drive(c);
+		return;
+	}
+	conn_reset_request(c);
+	conn_set_state(c, CONN_READ_HEAD, LIMIT_IDLE_TIMEOUT_MS);
+	conn_drive(c);
+}
+
+static int
+conn_dns_addr_ok(const struct netaddr *a, void *arg)
+{
+	struct proxy *px = arg;
+	const char *why;
+
+	return netaddr_check(a, &px->own, &px->cfg.deny, &px->cfg.allow, &why);
+}
+
+static void
+conn_dns_answered(void *arg, int status, int rcode, const unsigned char *msg,
+    size_t len)
+{
+	struct conn *c = arg;
+	unsigned char out[LIMIT_DNS_MESSAGE];
+	struct dns_query q;
+	size_t outlen = 0, dropped = 0;
+	uint32_t min_ttl = CONN_DNS_TTL_MAX;
+	char reason[64];
+
+	c->rq = NULL;
+	if (dns_parse_query(c->dnsq, c->dnsq_len, &q) != DNS_OK) {
+		conn_close(c, "dns: query vanished");
+		return;
+	}
+	if (status != 0 || dns_filter_addrs(msg, len, conn_dns_addr_ok, c->px,
+	    out, sizeof(out), &outlen, &dropped) == -1 ||
+	    dns_cap_ttl(out, outlen, CONN_DNS_TTL_MAX, 0, &min_ttl) == -1) {
+		if (status == 0)
+			rcode = DNS_RCODE_SERVFAIL;
+		dns_build_reply(c->dnsq, c->dnsq_len, &q, rcode, out,
+		    sizeof(out), &outlen);
+		conn_dns_reply(c, out, outlen, 0, "allow",
+		    rcode == DNS_RCODE_NXDOMAIN ? "name does not exist" :
+						  "lookup failed");
+		return;
+	}
+	dns_msg_set_id(out, q.id);
+	if (min_ttl > CONN_DNS_TTL_MAX)
+		min_ttl = CONN_DNS_TTL_MAX;
+	snprintf(reason, sizeof(reason), dropped ? "%zu denied address(es) "
+	    "removed" : "answered", dropped);
+	conn_dns_reply(c, out, outlen, min_ttl, "allow", reason);
+}
+
+static const char *
+conn_dns_type_name(uint16_t t)
+{
+	switch (t) {
+	case DNS_TYPE_A: return "A";
+	case DNS_TYPE_AAAA: return "AAAA";
+	case DNS_TYPE_CNAME: return "CNAME";
+	case DNS_TYPE_HTTPS: return "HTTPS";
+	case DNS_TYPE_SVCB: return "SVCB";
+	case DNS_TYPE_MX: return "MX";
+	case DNS_TYPE_TXT: return "TXT";
+	default: return "other";
+	}
+}
+
+/*
+ * A DNS query from client cl.  Names no rule of the client matches are
+ * answered NXDOMAIN (without SOA, so the denial is not cached) and never
+ * reach an upstream resolver; allowed names are resolved with c-ares and
+ * the answer loses every address the proxy would refuse to dial.
+ */
+static void
+conn_dns_query(struct conn *c, const struct client *cl)
+{
+	unsigned char out[512];
+	struct dns_query q;
+	size_t outlen;
+	int rc;
+
+	c->px->n_dns_queries++;
+	rc = dns_parse_query(c->dnsq, c->dnsq_len, &q);
+	if (rc == DNS_DROP) {
+		conn_deny(c, 400, "not a DNS query");
+		return;
+	}
+	if (rc != DNS_OK) {
+		if (dns_build_bare(c->dnsq, c->dnsq_len, rc == DNS_NOTIMP ?
+		    DNS_RCODE_NOTIMP : DNS_RCODE_FORMERR, out, sizeof(out),
+		    &outlen) == -1) {
+			conn_deny(c, 400, "malformed DNS query");
+			return;
+		}
+		conn_dns_reply(c, out, outlen, 0, "deny", q.error);
+		return;
+	}
+	snprintf(c->host, sizeof(c->host), "%s", q.name);
+	snprintf(c->method, sizeof(c->method), "%s",
+	    conn_dns_type_name(q.qtype));
+	if (dns_name_eq(q.name, "use-application-dns.net")) {
+		/* browsers keep their own DNS-over-HTTPS off */
+		dns_build_reply(c->dnsq, c->dnsq_len, &q, DNS_RCODE_NXDOMAIN,
+		    out, sizeof(out), &outlen);
+		conn_dns_reply(c, out, outlen, 0, "deny", "canary domain");
+		return;
+	}
+	if (!c->px->cfg.is_dns_forward &&
+	    !store_host_allowed(c->px->store, cl, q.name, parse_now_ms())) {
+		c->px->n_dns_denied++;
+		dns_build_reply(c->dnsq, c->dnsq_len, &q, DNS_RCODE_NXDOMAIN,
+		    out, sizeof(out), &outlen);
+		conn_dns_reply(c, out, outlen, 0, "deny",
+		    "no rule allows this name");
+		return;
+	}
+	if (q.qtype == DNS_TYPE_HTTPS || q.qtype == DNS_TYPE_SVCB) {
+		/* no ECH or alt-svc hints: the SNI must stay visible */
+		dns_build_reply(c->dnsq, c->dnsq_len, &q, DNS_RCODE_NOERROR,
+		    out, sizeof(out), &outlen);
+		conn_dns_reply(c, out, outlen, CONN_DNS_TTL_MAX, "allow",
+		    "HTTPS/SVCB answered empty");
+		return;
+	}
+	conn_set_state(c, CONN_LOCAL_DNS, LIMIT_RESOLVE_TIMEOUT_MS);
+	c->rq = resolve_query_raw(c->px->resolver, q.name, q.qtype,
+	    conn_dns_answered, c);
+}
+
+/* /slicer/dns-query (RFC 8484): POST with a body, or GET ?dns=base64url. */
+static void
+conn_handle_dns(struct conn *c, const struct http1_request *req)
+{
+	const struct client *cl;
+	const struct http1_header *ct;
+	char param[CONN_DNS_BODY_MAX * 2];
+	size_t n;
+
+	cl = conn_authenticate(c, req);
+	if (cl == NULL) {
+		c->status = 401;
+		c->px->n_auth_failed++;
+		conn_audit(c, "dns", "deny", "missing or invalid proxy token");
+		conn_respond_close(c, 401, "missing or invalid proxy token");
+		return;
+	}
+	c->is_req_keep_alive = req->is_keep_alive;
+	c->dnsq = malloc(CONN_DNS_BODY_MAX);
+	if (c->dnsq == NULL) {
+		conn_deny(c, 503, "out of memory");
+		return;
+	}
+	if (http1_slice_eq(req->method, "POST")) {
+		ct = http1_find_header(req->headers, req->nheaders,
+		    "Content-Type");
+		if (ct == NULL || !http1_slice_eq(ct->value,
+		    "application/dns-message")) {
+			conn_deny(c, 415, "Content-Type must be "
+			    "application/dns-message");
+			return;
+		}
+		if (req->framing != HTTP1_BODY_LENGTH ||
+		    req->content_length > CONN_DNS_BODY_MAX) {
+			conn_deny(c, 413, "DNS query body missing or too large");
+			return;
+		}
+		n = (size_t)req->content_length;
+		memcpy(c->dnsq, buf_ptr(&c->cin) + req->head_len, n);
+		c->dnsq_len = n;
+		buf_consume(&c->cin, req->head_len + n);
+	} else if (http1_slice_eq(req->method, "GET")) {
+		const char *p = req->query.p, *end = req->query.p + req->query.len;
+		const char *v = NULL;
+		size_t vlen = 0;
+
+		while (p < end) {
+			const char *amp = memchr(p, '&', (size_t)(end - p));
+			const char *seg_end = amp ? amp : end;
+
+			if (*p == '?')
+				p++;
+			if ((size_t)(seg_end - p) > 4 && memcmp(p, "dns=", 4) == 0) {
+				v = p + 4;
+				vlen = (size_t)(seg_end - v);
+			}
+			p = seg_end + (amp ? 1 : 0);
+		}
+		if (v == NULL || vlen >= sizeof(param) ||
+		    conn_b64url_decode(v, vlen, c->dnsq, CONN_DNS_BODY_MAX,
+		    &c->dnsq_len) == -1) {
+			conn_deny(c, 400, "missing or malformed dns parameter");
+			return;
+		}
+		if (req->framing != HTTP1_BODY_NONE) {
+			conn_deny(c, 400, "GET with a body");
+			return;
+		}
+		buf_consume(&c->cin, req->head_len);
+	} else {
+		conn_deny(c, 405, "use GET or POST");
+		return;
+	}
+	conn_dns_query(c, cl);
+}
+
 /* Origin-form requests are addressed to the proxy itself: /slicer/... */
 static void
 conn_handle_local(struct conn *c, const struct http1_request *req)
@@ -371,6 +646,10 @@ conn_handle_local(struct conn *c, const struct http1_request *req)
 		conn_audit(c, "local", "allow", "ca.crt");
 		conn_local_reply(c, 200, "application/x-pem-file", pem,
 		    c->is_head ? 0 : len);
+		return;
+	}
+	if (http1_slice_eq(req->path, "/slicer/dns-query")) {
+		conn_handle_dns(c, req);
 		return;
 	}
 	if (http1_slice_eq(req->path, "/slicer/whoami")) {
@@ -946,6 +1225,13 @@ conn_process_head(struct conn *c)
 		    req.error_reason ? req.error_reason : "malformed request");
 		return;
 	}
+	/* a request to the proxy itself is handled whole: wait for its
+	 * (small, bounded) body */
+	if (!c->is_intercept && req.form == HTTP1_TARGET_ORIGIN &&
+	    req.framing == HTTP1_BODY_LENGTH &&
+	    req.content_length <= CONN_DNS_BODY_MAX &&
+	    c->cin.len - req.head_len < req.content_length)
+		return;
 	conn_handle_request(c, &req);
 }
 
@@ -1751,6 +2037,9 @@ conn_sweep(struct proxy *px)
 			} else {
 				conn_close(c, "idle timeout");
 			}
+			break;
+		case CONN_LOCAL_DNS:
+			conn_close(c, "dns lookup timed out");
 			break;
 		case CONN_RESOLVE:
 		case CONN_CONNECT:

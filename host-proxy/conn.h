@@ -26,6 +26,7 @@ enum conn_state {
 	CONN_FORWARD,       /* relaying one HTTP exchange */
 	CONN_RELAY,         /* after a 101 upgrade: bytes both ways */
 	CONN_TUNNEL,        /* CONNECT tunnel, spliced */
+	CONN_LOCAL_DNS,     /* /slicer/dns-query: lookup in flight */
 	CONN_FLUSH_CLOSE,   /* writing our last response, then close */
 	CONN_DRAIN,         /* write side shut; discard input briefly */
 };
@@ -97,6 +98,10 @@ struct conn {
 	char up_host[LIMIT_HOSTNAME + 3]; /* identity of the open upstream */
 	uint16_t up_port;
 	int is_up_reusable;
+
+	/* /slicer/dns-query */
+	unsigned char *dnsq;        /* owned: the query being answered */
+	size_t dnsq_len;
 
 	/* tunnel */
 	int pipe_cu[2], pipe_uc[2]; /* -1 until first use */

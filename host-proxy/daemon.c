@@ -454,6 +454,7 @@ daemon_main(int argc, char **argv)
 		{ "user", required_argument, NULL, 'u' },
 		{ "group", required_argument, NULL, 'G' },
 		{ "drain-timeout", required_argument, NULL, 'D' },
+		{ "dns-mode", required_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -528,6 +529,15 @@ daemon_main(int argc, char **argv)
 			break;
 		case 'G':
 			px.cfg.group = optarg;
+			break;
+		case 'M':
+			if (strcmp(optarg, "forward") == 0)
+				px.cfg.is_dns_forward = 1;
+			else if (strcmp(optarg, "policy") != 0) {
+				fprintf(stderr, "slicer-proxy: invalid --dns-mode: "
+				    "'%s' (policy or forward)\n", optarg);
+				return 1;
+			}
 			break;
 		case 'D':
 			if (parse_duration_ms(optarg, &px.cfg.drain_ms) == -1) {

@@ -42,6 +42,7 @@ struct proxy_config {
 	const char *group;         /* --group allowed on the control socket */
 	gid_t api_gid;             /* resolved --group; (gid_t)-1: none */
 	int64_t drain_ms;          /* --drain-timeout */
+	int is_dns_forward;        /* --dns-mode forward: resolve any name */
 };
 
 struct proxy {
@@ -79,6 +80,7 @@ struct proxy {
 
 	/* counters for /metrics and status */
 	uint64_t n_requests, n_denied, n_auth_failed, n_tunnels, n_intercepts;
+	uint64_t n_dns_queries, n_dns_denied;
 };
 
 /* conn.c: takes ownership of fd; peer is the client's address, for logs */

@@ -32,6 +32,7 @@ struct resolver {
 struct resolve_req {
 	struct resolver *r;
 	resolve_cb cb;
+	resolve_raw_cb raw_cb;
 	void *arg;
 	int is_cancelled;
 	int is_done;     /* callback ran (possibly synchronously) */
@@ -219,6 +220,52 @@ resolve_start(struct resolver *r, const char *name, resolve_cb cb, void *arg)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	ares_getaddrinfo(r->channel, name, NULL, &hints, resolve_done, q);
+	if (q->is_done) {
+		free(q);
+		return NULL;
+	}
+	q->is_started = 1;
+	resolver_arm_timer(r);
+	return q;
+}
+
+static void
+resolve_raw_done(void *arg, int status, int timeouts, unsigned char *abuf,
+    int alen)
+{
+	struct resolve_req *q = arg;
+
+	(void)timeouts;
+	q->is_done = 1;
+	if (!q->is_cancelled) {
+		if (status == ARES_SUCCESS && abuf != NULL && alen > 0)
+			q->raw_cb(q->arg, 0, 0, abuf, (size_t)alen);
+		else if (status == ARES_ENOTFOUND)
+			q->raw_cb(q->arg, -1, 3, NULL, 0);
+		else if (status == ARES_ENODATA && abuf != NULL && alen > 0)
+			q->raw_cb(q->arg, 0, 0, abuf, (size_t)alen);
+		else
+			q->raw_cb(q->arg, -1, 2, NULL, 0);
+	}
+	if (q->is_started)
+		free(q);
+}
+
+struct resolve_req *
+resolve_query_raw(struct resolver *r, const char *name, int qtype,
+    resolve_raw_cb cb, void *arg)
+{
+	struct resolve_req *q;
+
+	q = calloc(1, sizeof(*q));
+	if (q == NULL) {
+		cb(arg, -1, 2, NULL, 0);
+		return NULL;
+	}
+	q->r = r;
+	q->raw_cb = cb;
+	q->arg = arg;
+	ares_query(r->channel, name, 1 /* C_IN */, qtype, resolve_raw_done, q);
 	if (q->is_done) {
 		free(q);
 		return NULL;

@@ -29,6 +29,17 @@ void resolver_free(struct resolver *r);
  * callback already ran (synchronously). */
 struct resolve_req *resolve_start(struct resolver *r, const char *name,
     resolve_cb cb, void *arg);
+/*
+ * Raw DNS lookup of (name, qtype, class IN) through the same channel: the
+ * callback gets the upstream's answer message (status 0), or status -1 with
+ * rcode set to DNS_RCODE_NXDOMAIN / SERVFAIL when no message is usable.
+ * Same calling rules as resolve_start.
+ */
+typedef void (*resolve_raw_cb)(void *arg, int status, int rcode,
+    const unsigned char *msg, size_t len);
+struct resolve_req *resolve_query_raw(struct resolver *r, const char *name,
+    int qtype, resolve_raw_cb cb, void *arg);
+
 /* The callback will not be called; safe with NULL. */
 void resolve_cancel(struct resolve_req *q);
 

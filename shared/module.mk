@@ -10,3 +10,8 @@ SHARED_SRCS += shared/mnl.c shared/nft.c shared/link.c
 UNIT_TESTS += shared/tests/test_mnl.c shared/tests/test_nft.c \
 	shared/tests/test_link.c
 $(BUILD)/tests/test_nft: PKG_LIBS += -lnftnl
+SHARED_SRCS += shared/sni.c
+UNIT_TESTS += shared/tests/test_sni.c
+FUZZ_TARGETS += shared/fuzz/fuzz_sni.c
+FUZZ_SRCS_fuzz_sni := shared/sni.c shared/netaddr.c
+SHARED_SRCS += shared/dns.c

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "match.h"
 #include "mitm.h"
+#include "oauth.h"
 #include "parse.h"
 #include "secmem.h"
 #include "sock.h"
@@ -569,8 +570,26 @@ api_secret_create(struct api_conn *ac, json_t *body)
 		    "header, oauth)", type);
 		return;
 	}
-	if (store_secret_add(st, name, host, t, header, json_string_value(val),
-	    json_string_length(val), parse_now_ms(), err, sizeof(err)) == -1) {
+	if (t == SECRET_OAUTH) {
+		struct buf norm;
+		int rc;
+
+		buf_init(&norm, LIMIT_SECRET_VALUE);
+		rc = oauth_value_check(json_string_value(val),
+		    json_string_length(val), &norm, err, sizeof(err));
+		if (rc == 0)
+			rc = store_secret_add(st, name, host, t, header,
+			    buf_ptr(&norm), norm.len, parse_now_ms(), err,
+			    sizeof(err));
+		api_buf_wipe_release(&norm);
+		if (rc == -1) {
+			api_error(ac, store_secret_find(st, name) ? 409 : 400,
+			    "%s", err);
+			return;
+		}
+	} else if (store_secret_add(st, name, host, t, header,
+	    json_string_value(val), json_string_length(val), parse_now_ms(), err,
+	    sizeof(err)) == -1) {
 		api_error(ac, store_secret_find(st, name) ? 409 : 400, "%s", err);
 		return;
 	}

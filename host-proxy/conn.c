@@ -27,6 +27,7 @@
 #include "conn.h"
 #include "dns.h"
 #include "mitm.h"
+#include "oauth.h"
 #include "log.h"
 #include "match.h"
 #include "parse.h"
@@ -88,6 +89,7 @@ conn_free(void *p)
 	buf_release(&c->cout);
 	buf_release(&c->uin);
 	conn_buf_wipe_release(&c->uout);
+	conn_buf_wipe_release(&c->replay);
 	free(c->dnsq);
 	free(c);
 }
@@ -193,6 +195,10 @@ conn_close(struct conn *c, const char *reason)
 		resolve_cancel(c->rq);
 		c->rq = NULL;
 	}
+	if (c->ow != NULL) {
+		oauth_cancel(px, c->ow);
+		c->ow = NULL;
+	}
 	conn_close_upstream(c);
 	conn_close_pipes(c);
 	xport_reset(&c->cx, 1);
@@ -228,6 +234,10 @@ conn_reset_request(struct conn *c)
 	c->req_remaining = c->resp_remaining = 0;
 	c->naddrs = c->addr_idx = 0;
 	c->deny_reason[0] = '\0';
+	c->is_oauth = c->is_replayed = c->is_replayable = 0;
+	c->is_token_call = 0;
+	c->token_secret[0] = '\0';
+	conn_buf_wipe_release(&c->replay);
 }
 
 /*
@@ -297,6 +307,7 @@ conn_accept(struct proxy *px, int fd, const struct sockaddr *peer)
 	buf_init(&c->cout, CONN_OUT_MAX);
 	buf_init(&c->uin, LIMIT_HTTP_RESPONSE_HEAD + LIMIT_RELAY_BACKLOG);
 	buf_init(&c->uout, LIMIT_HTTP_HEAD + LIMIT_RELAY_BACKLOG);
+	buf_init(&c->replay, 0);
 	if (peer != NULL && netaddr_from_sockaddr(peer, &na) == 0)
 		netaddr_ntop(&na, c->peer, sizeof(c->peer));
 	else
@@ -780,6 +791,8 @@ conn_build_upstream_head(struct conn *c, const struct http1_request *req,
 	if (req->framing == HTTP1_BODY_CHUNKED &&
 	    buf_append(b, "Transfer-Encoding: chunked\r\n", 28) == -1)
 		return -1;
+	if (sec != NULL && sec->type == SECRET_OAUTH)
+		return 0; /* the token goes in when it is known to be fresh */
 	if (sec != NULL) {
 		c->has_secret_bytes = 1;
 		if (conn_append_secret(b, sec) == -1)
@@ -1050,6 +1063,85 @@ conn_check_intercept_target(struct conn *c, const struct http1_request *req)
 	return 0;
 }
 
+/* ------------------------------------------------------------ OAuth */
+
+static void conn_oauth_ready(void *arg, int ok, const char *reason);
+
+/*
+ * Put the request for the upstream together from the saved head, a fresh
+ * access token and (on a replay) the saved body, then send it; or wait for
+ * a refresh.
+ */
+static void
+conn_oauth_emit(struct conn *c, int force_refresh)
+{
+	char err[160];
+	int rc;
+
+	if (force_refresh) {
+		conn_set_state(c, CONN_OAUTH_WAIT, LIMIT_CONNECT_TIMEOUT_MS * 2);
+		c->ow = oauth_refresh(c->px, c->secret, 1, conn_oauth_ready, c);
+		return;
+	}
+	conn_buf_wipe_release(&c->uout);
+	c->has_secret_bytes = 1;
+	if (buf_append(&c->uout, buf_ptr(&c->replay), c->replay_head_len) == -1) {
+		conn_upstream_failed(c, 502, "request too large");
+		return;
+	}
+	rc = oauth_append_auth(c->px, c->secret, &c->uout, err, sizeof(err));
+	if (rc == 1 && c->ow == NULL && c->state != CONN_OAUTH_WAIT) {
+		conn_set_state(c, CONN_OAUTH_WAIT, LIMIT_CONNECT_TIMEOUT_MS * 2);
+		c->ow = oauth_refresh(c->px, c->secret, 0, conn_oauth_ready, c);
+		return;
+	}
+	if (rc != 0) {
+		conn_upstream_failed(c, 502, rc == 1 ? "the refreshed oauth "
+		    "token is already expiring" : err);
+		return;
+	}
+	if (buf_append(&c->uout, "\r\n", 2) == -1 ||
+	    (c->is_replayed && buf_append(&c->uout, buf_ptr(&c->replay) +
+	    c->replay_head_len, c->replay.len - c->replay_head_len) == -1)) {
+		conn_upstream_failed(c, 502, "request too large");
+		return;
+	}
+	c->is_resp_head_done = c->is_resp_done = 0;
+	conn_start_upstream(c);
+}
+
+static void
+conn_oauth_ready(void *arg, int ok, const char *reason)
+{
+	struct conn *c = arg;
+	char msg[200];
+
+	c->ow = NULL;
+	if (c->is_closed)
+		return;
+	if (!ok) {
+		snprintf(msg, sizeof(msg), "oauth refresh failed: %s", reason);
+		conn_upstream_failed(c, 502, msg);
+		return;
+	}
+	c->state = CONN_RESOLVE; /* not waiting any more */
+	conn_oauth_emit(c, 0);
+}
+
+/* An upstream said 401 to a request with an oauth token: refresh, and send
+ * the request again (once) when it can be sent again. */
+static int
+conn_oauth_retry(struct conn *c)
+{
+	if (!c->is_oauth || c->is_replayed || !c->is_replayable ||
+	    !c->is_req_done)
+		return 0;
+	c->is_replayed = 1;
+	conn_close_upstream(c);
+	conn_oauth_emit(c, 1);
+	return 1;
+}
+
 /* A complete request head is at the front of cin. */
 static void
 conn_handle_request(struct conn *c, const struct http1_request *req)
@@ -1181,12 +1273,14 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 			    "secret");
 			return;
 		}
-		if (sec->type == SECRET_OAUTH) {
-			c->secret[0] = '\0';
-			conn_deny(c, 403, "denied: oauth secrets are not "
-			    "supported by this proxy yet");
-			return;
-		}
+	}
+	if (!c->is_connect && oauth_token_endpoint(c->px, c->host, c->port,
+	    c->path) != NULL) {
+		/* the client calls a token endpoint itself: what comes back
+		 * must not hand it real tokens */
+		c->is_token_call = 1;
+		snprintf(c->token_secret, sizeof(c->token_secret), "%s",
+		    oauth_token_endpoint(c->px, c->host, c->port, c->path));
 	}
 
 	c->is_upgrade = req->is_upgrade && c->is_intercept;
@@ -1200,6 +1294,19 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 		return;
 	}
 	buf_consume(&c->cin, req->head_len);
+	if (sec != NULL && sec->type == SECRET_OAUTH) {
+		c->is_oauth = 1;
+		c->is_replayed = 0;
+		c->is_replayable = req->framing == HTTP1_BODY_NONE ||
+		    (req->framing == HTTP1_BODY_LENGTH &&
+		    req->content_length <= OAUTH_BODY_MAX);
+		conn_buf_wipe_release(&c->replay);
+		buf_init(&c->replay, LIMIT_HTTP_HEAD + OAUTH_BODY_MAX);
+		buf_append(&c->replay, buf_ptr(&c->uout), c->uout.len);
+		c->replay_head_len = c->uout.len;
+		conn_oauth_emit(c, 0);
+		return;
+	}
 	conn_start_upstream(c);
 }
 
@@ -1267,14 +1374,19 @@ conn_pump_request(struct conn *c)
 			c->is_req_done = 1;
 	}
 	buf_append(&c->uout, buf_ptr(&c->cin), consumed);
+	if (c->is_oauth && c->is_replayable && !c->is_replayed &&
+	    buf_append(&c->replay, buf_ptr(&c->cin), consumed) == -1)
+		c->is_replayable = 0;
 	buf_consume(&c->cin, consumed);
 	c->bytes_up += consumed;
 	return 0;
 }
 
-/* Rewrite and queue the response head for the client. */
+/* Rewrite and queue the response head for the client; new_length >= 0
+ * replaces the body framing with that Content-Length. */
 static int
-conn_queue_response_head(struct conn *c, const struct http1_response *r)
+conn_queue_response_head(struct conn *c, const struct http1_response *r,
+    long long new_length)
 {
 	struct buf *b = &c->cout;
 	size_t i;
@@ -1289,6 +1401,9 @@ conn_queue_response_head(struct conn *c, const struct http1_response *r)
 		if (http1_is_hop_by_hop(r->headers, r->nheaders, h->name) &&
 		    !(r->status == 101 && http1_slice_eq(h->name, "Upgrade")))
 			continue;
+		if (new_length >= 0 &&
+		    http1_slice_eq(h->name, "Content-Length"))
+			continue;
 		if (buf_append(b, h->name.p, h->name.len) == -1 ||
 		    buf_append(b, ": ", 2) == -1 ||
 		    buf_append(b, h->value.p, h->value.len) == -1 ||
@@ -1298,6 +1413,9 @@ conn_queue_response_head(struct conn *c, const struct http1_response *r)
 	if (r->status == 101) {
 		if (buf_append(b, "Connection: upgrade\r\n", 21) == -1)
 			return -1;
+	} else if (new_length >= 0) {
+		if (buf_printf(b, "Content-Length: %lld\r\n", new_length) == -1)
+			return -1;
 	} else if (r->status >= 200 && r->framing == HTTP1_BODY_CHUNKED &&
 	    buf_append(b, "Transfer-Encoding: chunked\r\n", 28) == -1) {
 		return -1;
@@ -1306,6 +1424,41 @@ conn_queue_response_head(struct conn *c, const struct http1_response *r)
 	    (!c->is_resp_keep_alive || !c->is_req_keep_alive))
 		buf_append(b, "Connection: close\r\n", 19);
 	return buf_append(b, "\r\n", 2);
+}
+
+/*
+ * The answer of a token endpoint the client called itself: wait for the
+ * whole (bounded, Content-Length) body, keep the real tokens, pass on
+ * placeholders.  An answer that cannot be rewritten is not passed on.
+ */
+static int
+conn_token_answer(struct conn *c, const struct http1_response *r)
+{
+	struct buf body;
+	int rc;
+
+	if (r->framing != HTTP1_BODY_LENGTH ||
+	    r->content_length > OAUTH_BODY_MAX)
+		return -2;
+	if (c->uin.len - r->head_len < r->content_length)
+		return 0; /* not all here yet */
+	buf_init(&body, OAUTH_BODY_MAX * 2);
+	rc = oauth_rewrite_answer(c->px, c->token_secret,
+	    buf_ptr(&c->uin) + r->head_len, (size_t)r->content_length, &body);
+	if (rc == 0)
+		rc = conn_queue_response_head(c, r, (long long)body.len);
+	if (rc == 0)
+		rc = buf_append(&c->cout, buf_ptr(&body), body.len);
+	conn_buf_wipe_release(&body);
+	if (rc == -1)
+		return -2;
+	secmem_wipe(buf_ptr(&c->uin), r->head_len + (size_t)r->content_length);
+	buf_consume(&c->uin, r->head_len + (size_t)r->content_length);
+	c->is_resp_head_done = 1;
+	c->is_resp_done = 1;
+	c->resp_framing = HTTP1_BODY_LENGTH;
+	c->bytes_down += body.len;
+	return 0;
 }
 
 /* Parse and relay response heads and bodies from uin to cout. */
@@ -1331,7 +1484,7 @@ conn_pump_response(struct conn *c)
 			if (!c->is_upgrade)
 				return -2;
 			c->status = 101;
-			if (conn_queue_response_head(c, &r) == -1)
+			if (conn_queue_response_head(c, &r, -1) == -1)
 				return -2;
 			buf_consume(&c->uin, r.head_len);
 			c->is_resp_head_done = 1;
@@ -1343,15 +1496,19 @@ conn_pump_response(struct conn *c)
 		}
 		if (r.status < 200) {
 			/* 100 Continue and other interim responses */
-			if (conn_queue_response_head(c, &r) == -1)
+			if (conn_queue_response_head(c, &r, -1) == -1)
 				return -2;
 			buf_consume(&c->uin, r.head_len);
 			continue;
 		}
+		if (r.status == 401 && conn_oauth_retry(c))
+			return -3;
 		c->status = r.status;
 		c->is_resp_keep_alive = r.is_keep_alive &&
 		    r.framing != HTTP1_BODY_UNTIL_CLOSE;
-		if (conn_queue_response_head(c, &r) == -1)
+		if (c->is_token_call && r.framing != HTTP1_BODY_NONE)
+			return conn_token_answer(c, &r);
+		if (conn_queue_response_head(c, &r, -1) == -1)
 			return -2;
 		buf_consume(&c->uin, r.head_len);
 		c->is_resp_head_done = 1;
@@ -1814,6 +1971,8 @@ conn_drive_forward(struct conn *c)
 		return;
 	}
 	rc = conn_pump_response(c);
+	if (rc == -3)
+		return; /* an OAuth refresh and replay are under way */
 	if (rc == -2 && !c->is_resp_head_done) {
 		conn_upstream_failed(c, 502, "malformed response from upstream");
 		return;

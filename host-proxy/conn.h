@@ -27,11 +27,13 @@ enum conn_state {
 	CONN_RELAY,         /* after a 101 upgrade: bytes both ways */
 	CONN_TUNNEL,        /* CONNECT tunnel, spliced */
 	CONN_LOCAL_DNS,     /* /slicer/dns-query: lookup in flight */
+	CONN_OAUTH_WAIT,    /* waiting for an OAuth token refresh */
 	CONN_FLUSH_CLOSE,   /* writing our last response, then close */
 	CONN_DRAIN,         /* write side shut; discard input briefly */
 };
 
 struct resolve_req;
+struct oauth_wait;
 
 struct conn {
 	struct proxy *px;           /* borrowed */
@@ -98,6 +100,17 @@ struct conn {
 	char up_host[LIMIT_HOSTNAME + 3]; /* identity of the open upstream */
 	uint16_t up_port;
 	int is_up_reusable;
+
+	/* OAuth secrets */
+	int is_oauth;               /* the request carries an oauth token */
+	struct oauth_wait *ow;      /* refresh we wait for */
+	struct buf replay;          /* upstream head without the credential,
+				     * then the body: for one replay after a
+				     * 401 (wiped on release) */
+	size_t replay_head_len;
+	int is_replayable, is_replayed;
+	int is_token_call;          /* answer from a token endpoint: rewrite */
+	char token_secret[LIMIT_NAME];
 
 	/* /slicer/dns-query */
 	unsigned char *dnsq;        /* owned: the query being answered */

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "match.h"
 #include "mitm.h"
+#include "oauth.h"
 #include "parse.h"
 #include "privs.h"
 #include "resolve.h"
@@ -720,6 +721,7 @@ out:
 	if (px.ev != NULL) {
 		front_close_all(&px);
 		conn_close_all(&px);
+		oauth_free_all(&px);
 		api_free(px.api);
 		resolver_free(px.resolver);
 		ev_timer_stop(px.ev, &px.sweep);

@@ -16,3 +16,4 @@ PROXY_LIBS += -lnftnl
 UNIT_TESTS += host-proxy/tests/test_isolate.c
 PROXY_SRCS += host-proxy/mitm.c
 UNIT_TESTS += host-proxy/tests/test_mitm.c
+PROXY_SRCS += host-proxy/oauth.c

@@ -1493,6 +1493,40 @@ out:
 	return rc;
 }
 
+int
+store_secret_set_value(struct store *st, struct secret *s, const void *value,
+    size_t len, char *err, size_t errsz)
+{
+	struct secmem *nv, *old;
+	int dfd = -1, sfd = -1, rc = -1;
+
+	if (value == NULL ||
+	    secret_value_check(value, &len, s->type, err, errsz) == -1)
+		return -1;
+	nv = secmem_new(value, len);
+	if (nv == NULL) {
+		err_set(err, errsz, "out of memory");
+		return -1;
+	}
+	old = s->value;
+	s->value = nv;
+	if (st->dir != NULL &&
+	    (state_dirs_open(st, &dfd, &sfd, err, errsz) == -1 ||
+	    secret_file_write(st, sfd, s, err, errsz) == -1)) {
+		s->value = old;
+		secmem_free(nv);
+		goto out;
+	}
+	secmem_free(old);
+	rc = 0;
+out:
+	if (sfd != -1)
+		close(sfd);
+	if (dfd != -1)
+		close(dfd);
+	return rc;
+}
+
 /* The value file goes at the next store_save, after state.json. */
 int
 store_secret_delete(struct store *st, const char *name, char *err, size_t errsz)

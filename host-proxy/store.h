@@ -135,6 +135,13 @@ int store_secret_add(struct store *st, const char *name, const char *host,
     enum secret_type type, const char *header, const void *value, size_t len,
     int64_t now_ms, char *err, size_t errsz);
 struct secret *store_secret_find(const struct store *st, const char *name);
+/*
+ * Replace a secret's value (same checks as store_secret_add) and write its
+ * file atomically.  Used when a refreshed OAuth token arrives; it does not
+ * change the policy, so generation is not bumped.  0 or -1 with err.
+ */
+int store_secret_set_value(struct store *st, struct secret *s,
+    const void *value, size_t len, char *err, size_t errsz);
 /* Deleting a secret that a rule references fails with -1 and err. */
 int store_secret_delete(struct store *st, const char *name, char *err,
     size_t errsz);

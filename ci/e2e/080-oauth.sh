@@ -1,0 +1,96 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# OAuth secrets: the proxy injects the access token, refreshes it itself on
+# a 401 (once, replaying the request and its small body) and before it
+# expires, stores the new tokens, and never lets a client see a real token,
+# not even from the token endpoint.  Real upstream: ci/oauth_server.py over
+# TLS in the net namespace.
+source "$(dirname "$(readlink -f "$0")")/../lib.sh"
+bench_init
+bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
+OLOG=$DIR/oauth.log
+: >"$OLOG"
+spawn "$NNS" "$PY" "$SPX_CI/oauth_server.py" 198.18.0.11 9443 "$DIR/pki/srv.crt" \
+	"$DIR/pki/srv.key" "$OLOG"
+wait_for 10 in_net bash -c 'exec 3<>/dev/tcp/198.18.0.11/9443'
+check "daemon starts" start_proxy --upstream-ca "$CA"
+[ -n "$PROXY_PID" ] || bench_finish
+cli ca >"$DIR/proxy-ca.crt"
+TOKEN=$(new_client vm1)
+URL=https://other.bench.test:9443
+ocurl() { in_vm curl -q -sS -m 15 --cacert "$DIR/proxy-ca.crt" -x "http://proxy:$TOKEN@$PROXY_ADDR" "$@"; }
+# what the API saw last
+last_auth() { grep '"/api/' "$OLOG" | tail -1 | jget authorization; }
+refreshes() { grep -c 'grant_type=refresh_token' "$OLOG"; }
+
+printf '{\n  "access_token": "at-1",\n  "refresh_token": "rt-1",\n  "token_url": "%s/oauth/token",\n  "client_id": "cid"\n}\n' "$URL" >"$DIR/gh.json"
+check "secret create --type oauth from a pretty-printed JSON file" \
+	cli secret create gh --host other.bench.test --type oauth --from-file "$DIR/gh.json"
+check "secret list shows the type, no token" bash -c \
+	"cli secret list --json | grep -q '\"oauth\"' && ! cli secret list --json | grep -q 'at-1\|rt-1'"
+printf '{"access_token": "x", "token_url": "http://insecure/", "client_id": "c"}' >"$DIR/bad.json"
+check "an oauth secret without refresh_token or with an http:// token_url is refused" \
+	bash -c "! cli secret create bad --host other.bench.test --type oauth --from-file $DIR/bad.json"
+check "allow the API paths with the secret" \
+	cli allow vm1 --host other.bench.test --port 9443 --secret gh --path '/api/*'
+
+check "first request: the access token is injected" expect 200 \
+	bash -c "$(declare -f ocurl); TOKEN=$TOKEN DIR=$DIR PROXY_ADDR=$PROXY_ADDR ocurl -o /dev/null -w '%{http_code}' $URL/api/me"
+check "the API saw Bearer at-1" expect "Bearer at-1" last_auth
+check "no refresh yet" expect 0 refreshes
+
+in_net curl -q -sk -m 5 -X POST https://198.18.0.11:9443/admin/expire >/dev/null
+OUT=$(ocurl -w '\n%{http_code}' $URL/api/after-expiry 2>&1)
+check "after the upstream expires the token: 200 (refreshed and replayed)" \
+	expect_re '200$' echo "$OUT"
+check "the proxy refreshed once, with the stored refresh token" expect 1 refreshes
+check "the refresh sent rt-1 and client_id" bash -c "grep grant_type=refresh_token '$OLOG' | grep -q 'refresh_token=rt-1&client_id=cid'"
+check "the replayed request carried the new token" expect "Bearer at-2" last_auth
+check "the client never saw a token" bash -c "! printf '%s' '$OUT' | grep -qE 'at-[0-9]|rt-[0-9]'"
+
+in_net curl -q -sk -m 5 -X POST https://198.18.0.11:9443/admin/expire >/dev/null
+check "a POST with a small body is replayed with its body" expect_re '"body_len": 11' \
+	ocurl -X POST --data-binary 'hello world' $URL/api/post
+check "second refresh used the rotated refresh token rt-2" bash -c \
+	"grep grant_type=refresh_token '$OLOG' | tail -1 | grep -q 'refresh_token=rt-2'"
+check "new tokens were stored in the state directory (file 0600)" bash -c \
+	"grep -q 'at-3' '$DIR/state/secrets/gh' && [ \$(stat -c %a '$DIR/state/secrets/gh') = 600 ]"
+
+# restart: the refreshed tokens survive
+stop_proxy TERM
+check "restart" start_proxy --upstream-ca "$CA"
+check "after restart the stored token (at-3) is used" expect 200 \
+	bash -c "$(declare -f ocurl); TOKEN=$TOKEN DIR=$DIR PROXY_ADDR=$PROXY_ADDR ocurl -o /dev/null -w '%{http_code}' $URL/api/me"
+check "the API saw at-3" expect "Bearer at-3" last_auth
+
+# the client calls the token endpoint itself: placeholders only
+cli allow vm1 --host other.bench.test --port 9443 --inspect --path /oauth/token >/dev/null
+OUT=$(ocurl -X POST -d grant_type=client_credentials $URL/oauth/token)
+check "the token endpoint answer reaches the client" expect_re '"access_token": ?"slicer-proxy-placeholder"' echo "$OUT"
+check "its refresh_token is a placeholder too" expect_re '"refresh_token": ?"slicer-proxy-placeholder"' echo "$OUT"
+check "no real token in it" bash -c "! printf '%s' '$OUT' | grep -qE 'at-[0-9]|rt-[0-9]'"
+check "the tokens the client fetched are now the proxy's (at-4 used next)" bash -c \
+	"$(declare -f ocurl last_auth jget); TOKEN=$TOKEN DIR=$DIR PROXY_ADDR=$PROXY_ADDR OLOG=$OLOG PY=$PY; ocurl -o /dev/null $URL/api/me; last_auth | grep -qx 'Bearer at-4'"
+
+# a token near expiry is refreshed before use
+NOW=$(date +%s)
+printf '{"access_token":"at-4","refresh_token":"rt-4","token_url":"%s/oauth/token","client_id":"cid","expires_at":%d}' "$URL" $((NOW + 20)) >"$DIR/near.json"
+cli revoke vm1 --all >/dev/null
+check "the secret can be deleted once no rule uses it" cli secret delete gh
+cli secret create gh --host other.bench.test --type oauth --from-file "$DIR/near.json" >/dev/null
+cli allow vm1 --host other.bench.test --port 9443 --secret gh --path '/api/*' >/dev/null
+R0=$(refreshes)
+check "a token expiring within a minute is refreshed before the request" expect 200 \
+	bash -c "$(declare -f ocurl); TOKEN=$TOKEN DIR=$DIR PROXY_ADDR=$PROXY_ADDR ocurl -o /dev/null -w '%{http_code}' $URL/api/soon"
+check "exactly one refresh happened for it" expect $((R0 + 1)) refreshes
+check "and the request carried the fresh token" expect "Bearer at-5" last_auth
+
+# refresh refused by the token endpoint: 502 naming the reason, no loop
+in_net curl -q -sk -m 5 -X POST https://198.18.0.11:9443/admin/refuse >/dev/null
+R0=$(refreshes)
+OUT=$(ocurl -w '\n%{http_code}' $URL/api/refused 2>&1)
+check "a refused refresh gives 502 naming the reason" expect_re 'oauth refresh failed.*400' echo "$OUT"
+check "only one refresh attempt for it" expect $((R0 + 1)) refreshes
+check "audit log names the secret and never a token" bash -c \
+	"grep -q '\"secret\":\"gh\"' '$AUDIT' && ! grep -qE 'at-[0-9]|rt-[0-9]' '$AUDIT' '$DIR/proxy.log'"
+bench_finish

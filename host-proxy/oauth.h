@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * oauth.h - OAuth secrets: the access token the proxy injects, refreshed by
+ * the proxy itself before it expires or after an upstream 401, and never
+ * handed to a client (token endpoint answers get placeholders).
+ *
+ * The secret's value is a JSON object:
+ *   {"access_token": "...", "refresh_token": "...",
+ *    "token_url": "https://auth.example.com/oauth/token",
+ *    "client_id": "...", "client_secret": "..." (optional),
+ *    "expires_at": 1767225600 (optional, unix seconds)}
+ * After a refresh the new tokens are written back to the secret (atomic
+ * file replace) so a restart keeps them.
+ */
+#ifndef SLICER_OAUTH_H
+#define SLICER_OAUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "proxy.h"
+
+/* What clients see instead of a real token. */
+#define OAUTH_PLACEHOLDER "slicer-proxy-placeholder"
+/* Refresh this long before the access token expires. */
+#define OAUTH_REFRESH_EARLY_MS 60000
+/* Token endpoint answers are rewritten whole: at most this big. */
+#define OAUTH_BODY_MAX 65536
+
+struct oauth_wait;
+typedef void (*oauth_cb)(void *arg, int ok, const char *reason);
+
+/*
+ * Check and normalise an oauth secret value (the JSON above) into compact
+ * JSON in out.  0, or -1 with a message naming what is wrong.
+ */
+int oauth_value_check(const char *value, size_t len, struct buf *out,
+    char *err, size_t errsz);
+
+/*
+ * Append "Authorization: Bearer ACCESS\r\n" for secret name to b when its
+ * access token is fresh: returns 0.  Returns 1 when a refresh is needed
+ * first (call oauth_refresh), -1 when the secret is unusable (err set).
+ */
+int oauth_append_auth(struct proxy *px, const char *name, struct buf *b,
+    char *err, size_t errsz);
+
+/*
+ * Refresh the secret's tokens (or join a refresh in flight) and call cb
+ * when done.  force refreshes even a token that looks fresh (after a 401;
+ * the caller replays a request at most once).  Returns a
+ * handle for oauth_cancel, or NULL when cb already ran.
+ */
+struct oauth_wait *oauth_refresh(struct proxy *px, const char *name,
+    int force, oauth_cb cb, void *arg);
+void oauth_cancel(struct proxy *px, struct oauth_wait *w);
+
+/* Is host:port + path the token endpoint of some oauth secret?  Returns
+ * that secret's name, or NULL. */
+const char *oauth_token_endpoint(struct proxy *px, const char *host,
+    uint16_t port, const char *path);
+
+/*
+ * Rewrite a token endpoint's JSON answer for the client: every
+ * access_token, refresh_token and id_token value becomes OAUTH_PLACEHOLDER;
+ * the real ones are stored as the secret's new tokens.  out gets the new
+ * body.  0, or -1 when the body is not a JSON object (then nothing may be
+ * sent on).
+ */
+int oauth_rewrite_answer(struct proxy *px, const char *name, const char *body,
+    size_t len, struct buf *out);
+
+void oauth_free_all(struct proxy *px);
+
+#endif

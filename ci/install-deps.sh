@@ -5,9 +5,9 @@ set -euo pipefail
 PKGS=(
 	build-essential pkg-config clang libclang-rt-14-dev
 	libssl-dev libnftnl-dev libmnl-dev libc-ares-dev libjansson-dev libcmocka-dev
-	iproute2 nftables dnsmasq procps psmisc file
+	iproute2 nftables dnsmasq procps psmisc file util-linux coreutils
 	curl wget dnsutils git python3 python3-requests nodejs openssl
-	apache2-utils wrk
+	apache2-utils wrk nginx-light
 )
 if [ "$(id -u)" -ne 0 ]; then
 	echo "ci/install-deps.sh: run as root (apt-get)" >&2

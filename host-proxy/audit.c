@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "audit.h"
-#include "limits.h"
+#include "slicer_limits.h"
 #include "log.h"
 
 struct audit {

@@ -20,7 +20,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "http1.h"
-#include "limits.h"
+#include "slicer_limits.h"
 #include "parse.h"
 #include "secmem.h"
 #include "sock.h"

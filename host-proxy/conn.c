@@ -123,18 +123,52 @@ conn_close_upstream(struct conn *c)
 		buf_release(&c->uout);
 }
 
+/*
+ * Splice pipes come from a small shared pool and go back to it as soon as
+ * they are empty, so an idle tunnel holds no pipe: thousands of idle
+ * tunnels cost two sockets each, not six descriptors.
+ */
+static int conn_pipe_pool[LIMIT_PIPE_POOL][2];
+static size_t conn_pipe_pool_len;
+
+static int
+conn_pipe_get(int p[2])
+{
+	if (conn_pipe_pool_len > 0) {
+		conn_pipe_pool_len--;
+		p[0] = conn_pipe_pool[conn_pipe_pool_len][0];
+		p[1] = conn_pipe_pool[conn_pipe_pool_len][1];
+		return 0;
+	}
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == -1)
+		return -1;
+	(void)fcntl(p[1], F_SETPIPE_SZ, LIMIT_SPLICE_PIPE);
+	return 0;
+}
+
+/* Give back an empty pipe (a pipe with bytes in it is closed instead). */
+static void
+conn_pipe_put(int p[2], int is_empty)
+{
+	if (p[0] == -1)
+		return;
+	if (is_empty && conn_pipe_pool_len < LIMIT_PIPE_POOL) {
+		conn_pipe_pool[conn_pipe_pool_len][0] = p[0];
+		conn_pipe_pool[conn_pipe_pool_len][1] = p[1];
+		conn_pipe_pool_len++;
+	} else {
+		close(p[0]);
+		close(p[1]);
+	}
+	p[0] = p[1] = -1;
+}
+
 static void
 conn_close_pipes(struct conn *c)
 {
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		if (c->pipe_cu[i] != -1)
-			close(c->pipe_cu[i]);
-		if (c->pipe_uc[i] != -1)
-			close(c->pipe_uc[i]);
-		c->pipe_cu[i] = c->pipe_uc[i] = -1;
-	}
+	conn_pipe_put(c->pipe_cu, c->pipe_cu_len == 0);
+	conn_pipe_put(c->pipe_uc, c->pipe_uc_len == 0);
+	c->pipe_cu_len = c->pipe_uc_len = 0;
 }
 
 /* The audit record for the current request. */
@@ -1049,8 +1083,9 @@ conn_check_intercept_target(struct conn *c, const struct http1_request *req)
 	if (port == 0)
 		port = (req->form == HTTP1_TARGET_ABSOLUTE &&
 		    http1_slice_eq(req->scheme, "http")) ? 80 : 443;
-	if (strcmp(canon, c->ihost) != 0 || (port != c->iport &&
-	    !(req->form == HTTP1_TARGET_ORIGIN && req->port == 0))) {
+	/* name and port must be the tunnel's (a Host without a port means
+	 * the scheme's default, 443 in a TLS tunnel) */
+	if (strcmp(canon, c->ihost) != 0 || port != c->iport) {
 		conn_deny(c, 421, "denied: the request names another host "
 		    "than the tunnel");
 		return -1;
@@ -1164,10 +1199,10 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 	c->is_head = strcmp(c->method, "HEAD") == 0;
 
 	if (c->is_intercept) {
-		if (conn_check_intercept_target(c, req) == -1)
-			return;
 		snprintf(c->host, sizeof(c->host), "%s", c->ihost);
 		c->port = c->iport;
+		if (conn_check_intercept_target(c, req) == -1)
+			return;
 	} else {
 		if (req->form == HTTP1_TARGET_ORIGIN ||
 		    req->form == HTTP1_TARGET_ASTERISK) {
@@ -1289,6 +1324,7 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 	http1_chunked_init(&c->req_chunked);
 	c->is_req_done = req->framing == HTTP1_BODY_NONE;
 	c->is_req_keep_alive = req->is_keep_alive;
+	c->is_req_http10 = req->version_minor == 0;
 	if (conn_build_upstream_head(c, req, sec) == -1) {
 		conn_deny(c, 431, "request head too large");
 		return;
@@ -1423,6 +1459,8 @@ conn_queue_response_head(struct conn *c, const struct http1_response *r,
 	if (r->status >= 200 &&
 	    (!c->is_resp_keep_alive || !c->is_req_keep_alive))
 		buf_append(b, "Connection: close\r\n", 19);
+	else if (r->status >= 200 && c->is_req_http10)
+		buf_append(b, "Connection: keep-alive\r\n", 24);
 	return buf_append(b, "\r\n", 2);
 }
 
@@ -1491,6 +1529,7 @@ conn_pump_response(struct conn *c)
 			c->resp_framing = HTTP1_BODY_UNTIL_CLOSE;
 			c->req_framing = HTTP1_BODY_UNTIL_CLOSE;
 			conn_audit(c, "request", "allow", "upgraded");
+			c->judged_generation = c->px->store->generation;
 			conn_set_state(c, CONN_RELAY, LIMIT_TUNNEL_IDLE_MS);
 			break;
 		}
@@ -1603,22 +1642,6 @@ conn_finish_exchange(struct conn *c)
 
 /* --------------------------------------------------------- tunnels */
 
-static int
-conn_open_pipes(struct conn *c)
-{
-	if (c->pipe_cu[0] != -1)
-		return 0;
-	if (pipe2(c->pipe_cu, O_NONBLOCK | O_CLOEXEC) == -1)
-		return -1;
-	if (pipe2(c->pipe_uc, O_NONBLOCK | O_CLOEXEC) == -1) {
-		close(c->pipe_cu[0]);
-		close(c->pipe_cu[1]);
-		c->pipe_cu[0] = c->pipe_cu[1] = -1;
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * Move bytes from socket in to socket out through a pipe.  Returns -1 on a
  * fatal error; sets *eof when in reached end of stream.
@@ -1629,6 +1652,12 @@ conn_splice_dir(int in, int pipefd[2], size_t *inpipe, int out, int *eof,
 {
 	ssize_t n;
 
+	if (pipefd[0] == -1) {
+		if (*eof)
+			return 0;
+		if (conn_pipe_get(pipefd) == -1)
+			return -1;
+	}
 	if (!*eof && *inpipe < LIMIT_SPLICE_PIPE) {
 		n = splice(in, NULL, pipefd[1], NULL, LIMIT_SPLICE_PIPE - *inpipe,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -1650,6 +1679,8 @@ conn_splice_dir(int in, int pipefd[2], size_t *inpipe, int out, int *eof,
 		} else if (n == -1 && errno != EAGAIN && errno != EINTR)
 			return -1;
 	}
+	if (*inpipe == 0)
+		conn_pipe_put(pipefd, 1); /* idle again: no pipe held */
 	return 0;
 }
 
@@ -1658,10 +1689,6 @@ conn_tunnel_io(struct conn *c)
 {
 	int64_t now = ev_now(c->px->ev), progress = 0;
 
-	if (conn_open_pipes(c) == -1) {
-		conn_close(c, "out of pipes");
-		return;
-	}
 	if (conn_splice_dir(c->cfd, c->pipe_cu, &c->pipe_cu_len, c->ufd,
 	    &c->is_c_eof, &c->bytes_up, &progress, now) == -1) {
 		conn_close(c, "tunnel: client side error");
@@ -1965,9 +1992,14 @@ conn_drive_forward(struct conn *c)
 	int rc;
 
 	if (conn_pump_request(c) == -1) {
+		/* the upstream got a head whose body never comes: drop it */
+		if (!c->is_resp_head_done && c->cout.len == 0) {
+			conn_deny(c, 400, "invalid chunked request body");
+			return;
+		}
 		c->status = 400;
-		conn_audit(c, "request", "deny", "bad chunked request body");
-		conn_close(c, "bad chunked request body");
+		conn_audit(c, "request", "deny", "invalid chunked request body");
+		conn_close(c, "invalid chunked request body");
 		return;
 	}
 	rc = conn_pump_response(c);
@@ -2156,7 +2188,9 @@ conn_rejudge_all(struct proxy *px)
 		char msg[256];
 
 		next = c->next;
-		if (c->state != CONN_TUNNEL ||
+		/* tunnels and upgraded (WebSocket) connections carry bytes
+		 * nobody judges any more: judge them again now */
+		if ((c->state != CONN_TUNNEL && c->state != CONN_RELAY) ||
 		    c->judged_generation == px->store->generation)
 			continue;
 		cl = store_client_find(px->store, c->client);
@@ -2165,12 +2199,17 @@ conn_rejudge_all(struct proxy *px)
 			memset(&prq, 0, sizeof(prq));
 			prq.host = c->host;
 			prq.port = c->port;
-			prq.is_connect = 1;
+			prq.is_connect = c->state == CONN_TUNNEL;
+			prq.method = prq.is_connect ? NULL : c->method;
+			prq.path = prq.is_connect ? NULL : c->path;
 			store_decide(px->store, cl, &prq, now, &v);
 		}
-		if (cl == NULL || !v.is_allowed || v.needs_intercept) {
+		if (cl == NULL || !v.is_allowed ||
+		    (c->state == CONN_TUNNEL && v.needs_intercept)) {
 			snprintf(msg, sizeof(msg), "revoked: %s",
 			    cl == NULL ? "client deleted" : v.reason);
+			if (c->state == CONN_RELAY)
+				conn_audit(c, "close", "deny", msg);
 			conn_close(c, msg);
 			continue;
 		}
@@ -2199,6 +2238,13 @@ conn_sweep(struct proxy *px)
 			break;
 		case CONN_LOCAL_DNS:
 			conn_close(c, "dns lookup timed out");
+			break;
+		case CONN_TLS_ACCEPT:
+			conn_audit(c, "tls", "error", "client TLS handshake timed out");
+			conn_close(c, "client TLS handshake timed out");
+			break;
+		case CONN_TLS_CONNECT:
+			conn_upstream_failed(c, 504, "upstream TLS handshake timed out");
 			break;
 		case CONN_RESOLVE:
 		case CONN_CONNECT:

@@ -13,7 +13,7 @@
 #include "xport.h"
 #include "ev.h"
 #include "http1.h"
-#include "limits.h"
+#include "slicer_limits.h"
 #include "netaddr.h"
 #include "proxy.h"
 
@@ -83,6 +83,7 @@ struct conn {
 	struct http1_chunked req_chunked;
 	int is_req_done;
 	int is_req_keep_alive;
+	int is_req_http10;          /* HTTP/1.0 client: keep-alive is explicit */
 
 	/* response relay */
 	int is_resp_head_done;

@@ -17,7 +17,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "front.h"
-#include "limits.h"
+#include "slicer_limits.h"
 #include "log.h"
 #include "xport.h"
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "limits.h"
+#include "slicer_limits.h"
 #include "netaddr.h"
 #include "match.h"
 

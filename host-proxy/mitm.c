@@ -525,7 +525,9 @@ out:
 	return key;
 }
 
-/* Make a CA cert for key and write it to dir/ca.crt (0644, atomically). */
+/* Make a CA cert for key and write it to dir/ca.crt (0600 like every file
+ * of the state directory; it is served through the API and the proxy port,
+ * atomically). */
 static X509 *
 ca_cert_create(int dfd, const char *dir, EVP_PKEY *key, char *err, size_t errsz)
 {
@@ -549,7 +551,7 @@ ca_cert_create(int dfd, const char *dir, EVP_PKEY *key, char *err, size_t errsz)
 		goto out;
 	}
 	if (file_write_atomic(dfd, dir, MITM_CERT_FILE, MITM_CERT_TMP, data,
-		(size_t)len, 0644, err, errsz) == -1)
+		(size_t)len, 0600, err, errsz) == -1)
 		goto out;
 	ok = 1;
 out:

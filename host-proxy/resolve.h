@@ -7,7 +7,7 @@
 #define SLICER_RESOLVE_H
 
 #include "ev.h"
-#include "limits.h"
+#include "slicer_limits.h"
 #include "netaddr.h"
 
 struct resolver;

@@ -34,7 +34,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "limits.h"
+#include "slicer_limits.h"
 #include "parse.h"
 #include "secmem.h"
 #include "match.h"

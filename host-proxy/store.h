@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#include "limits.h"
+#include "slicer_limits.h"
 #include "secmem.h"
 
 enum secret_type {

@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "slicer_limits.h"
 #include "netaddr.h"
 
 /*
@@ -246,8 +246,9 @@ int dns_walk(const uint8_t *msg, size_t len, dns_rr_cb cb, void *arg);
  * In place: every record's TTL (not OPT's) becomes min(ttl - age, max_ttl),
  * floored at 0; a TTL with the top bit set counts as 0 (RFC 2181 8).
  * *min_ttl (may be NULL) gets the smallest resulting TTL of the answer
- * section, or UINT32_MAX when it has no records.  Returns 0 or -1
- * (malformed: the message may then be partly rewritten).
+ * section, or UINT32_MAX when it has no records.  Returns 0 or -1:
+ * malformed (nothing written), or no longer well formed after the rewrite
+ * because a name pointed into a TTL field (then the TTLs are rewritten).
  */
 int dns_cap_ttl(uint8_t *msg, size_t len, uint32_t max_ttl, uint32_t age,
     uint32_t *min_ttl);

@@ -752,12 +752,12 @@ request_check_host(
 		}
 		break;
 	case HTTP1_TARGET_AUTHORITY:
-		/* a Host without port names the same tunnel */
-		if (!slice_eq_mem(req->host, hhost.p, hhost.len) ||
-		    (hport != 0 && hport != req->port)) {
-			*why = "Host does not match CONNECT target";
-			return -1;
-		}
+		/*
+		 * The CONNECT target alone says where the tunnel goes; some
+		 * clients (Node's http.request) send the proxy's own address
+		 * as Host.  It is never forwarded, so it cannot mislead
+		 * anybody: accept any well-formed Host.
+		 */
 		break;
 	}
 	return 0;

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "slicer_limits.h"
 
 enum http1_result {
 	HTTP1_BAD = -1,

@@ -15,3 +15,7 @@ UNIT_TESTS += shared/tests/test_sni.c
 FUZZ_TARGETS += shared/fuzz/fuzz_sni.c
 FUZZ_SRCS_fuzz_sni := shared/sni.c shared/netaddr.c
 SHARED_SRCS += shared/dns.c
+SHARED_SRCS += shared/dns.c
+UNIT_TESTS += shared/tests/test_dns.c
+FUZZ_TARGETS += shared/fuzz/fuzz_dns.c
+FUZZ_SRCS_fuzz_dns := shared/dns.c

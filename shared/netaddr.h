@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "limits.h"
+#include "slicer_limits.h"
 
 struct netaddr {
 	int family; /* AF_INET or AF_INET6 */

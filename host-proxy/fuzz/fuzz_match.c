@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "slicer_limits.h"
 #include "netaddr.h"
 #include "match.h"
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "limits.h"
+#include "slicer_limits.h"
 #include "match.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -25,7 +25,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "limits.h"
+#include "slicer_limits.h"
 #include "secmem.h"
 #include "store.h"
 

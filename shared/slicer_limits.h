@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * limits.h - every size, count and timeout ceiling in one place.
+ * slicer_limits.h - every size, count and timeout ceiling in one place.
  *
  * Each value says why it is what it is.  Anything a peer controls is
  * bounded by one of these; every ceiling has a test at and past it.
@@ -34,6 +34,9 @@
 #define LIMIT_RELAY_BACKLOG (64 * 1024)
 /* Pipe size for spliced tunnels. */
 #define LIMIT_SPLICE_PIPE (64 * 1024)
+/* Empty splice pipes kept for reuse; tunnels hold one only while bytes are
+ * in flight. */
+#define LIMIT_PIPE_POOL 64
 
 /* Names, counts in the policy store. */
 #define LIMIT_NAME 64

@@ -1,0 +1,90 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The README demo: builds the three-namespace bench (a "vm" that can reach only
+# the host, the host running slicer-proxy, a "net" with upstream servers), then
+# walks through a client, its token, an allowed request, denied ones with their
+# reasons, and the audit log; tears everything down at the end.
+# Run from the repo root as root, after `make`.
+source "$(dirname "$(readlink -f "$0")")/lib.sh"
+bench_init demo
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# pcli ARGS: show and run a CLI command (the control socket option left out of the echo)
+pcli() { printf '$ slicer-proxy'; printf ' %q' "$@"; printf '\n'; cli "$@"; }
+fail() { echo "demo: $*" >&2; exit 1; }
+
+[ -x "$P" ] || fail "no $P: run make first"
+say "Building the bench: namespaces $VNS (the guest), $HNS (proxy), $NNS (the internet)"
+bench_up 2>/dev/null || fail "bench setup failed"
+echo "vm 192.168.222.2 -> host 192.168.222.1 (proxy :3128) -> net 198.18.0.0/15 (api.bench.test, other.bench.test, DNS)"
+echo "The vm has no route past the host: only the proxy gets it anywhere."
+printf '$ curl https://api.bench.test/   # from the vm, no proxy\n'
+if in_vm curl -q -s -m 2 -o /dev/null https://api.bench.test/; then echo "(unexpected: reached it)"; else echo "curl: no way out (as intended)"; fi
+
+say "Starting the proxy on 192.168.222.1:3128"
+start_proxy || fail "slicer-proxy did not start (see $DIR/proxy.log)"
+echo "slicer-proxy up --bind 192.168.222.1 --api $S --state-dir $DIR/state --log $AUDIT"
+
+say "Creating a client: its token identifies the vm to the proxy"
+printf '$ slicer-proxy client create demo-vm\n'
+TOKEN=$(cli client create demo-vm) || fail "client create failed"
+echo "${TOKEN:0:10}...(${#TOKEN} characters)"
+echo "inside the vm: HTTPS_PROXY=http://proxy:\$TOKEN@192.168.222.1:3128"
+PX="http://proxy:$TOKEN@$PROXY_ADDR"
+
+say "Default deny: a valid token with no rules gets 403"
+printf '$ curl -x $HTTPS_PROXY https://api.bench.test/v1/models\n'
+in_vm curl -q -s -m 5 --cacert "$CA" -x "$PX" https://api.bench.test/v1/models -o /dev/null -w 'HTTP %{http_connect}\n'
+
+say "Allowing the vm one host (HTTPS, tunnelled untouched) and a narrow plain-HTTP rule"
+pcli allow demo-vm --host api.bench.test --port 443
+pcli allow demo-vm --host plain.bench.test --port 80 --method GET --path '/v1/*' --ttl 10m
+pcli rule list demo-vm
+
+say "Allowed: HTTPS through a CONNECT tunnel (the upstream's own certificate, end to end)"
+printf '$ curl -x $HTTPS_PROXY https://api.bench.test/v1/models\n'
+in_vm curl -q -sS -m 5 --cacert "$CA" -x "$PX" https://api.bench.test/v1/models |
+	"$PY" -c 'import json,sys; j=json.load(sys.stdin); print("upstream %s saw %s %s over %s" % (j["server"], j["method"], j["path"], j["tls"]))'
+
+say "Allowed: plain HTTP GET under /v1/ (the upstream never sees the proxy credentials)"
+printf '$ curl -x $HTTP_PROXY http://plain.bench.test/v1/status\n'
+in_vm curl -q -sS -m 5 -x "$PX" http://plain.bench.test/v1/status |
+	"$PY" -c 'import json,sys; j=json.load(sys.stdin); print("upstream saw %s %s; Proxy-Authorization forwarded: %s" % (j["method"], j["path"], "proxy-authorization" in j["headers"]))'
+
+say "Denied, with the reason in the 403 body"
+printf '$ curl -x $HTTPS_PROXY https://other.bench.test/\n'
+rawsend --all --token "$TOKEN" --send "b'CONNECT other.bench.test:443 HTTP/1.1\r\nHost: other.bench.test:443\r\n' + PB + b'\r\n'" |
+	tr -d '\r' | sed -n '1p;/^$/,$p' | grep -v '^$' | sed 's/^/  /'
+for args in "-X POST -d x http://plain.bench.test/v1/status" \
+	"--path-as-is http://plain.bench.test/v1/../admin"; do
+	printf '$ curl -x $HTTPS_PROXY %s\n' "$args"
+	# shellcheck disable=SC2086
+	out=$(in_vm curl -q -s -m 5 --cacert "$CA" -x "$PX" -w '\nHTTP %{http_code}' $args 2>&1)
+	printf '%s\n' "$out" | sed 's/^/  /'
+done
+
+say "Address checks: a rule for every host still cannot reach cloud metadata or loopback"
+pcli allow demo-vm --host '*' --port 80
+printf '$ curl -x $HTTP_PROXY http://meta.bench.test/   (resolves to 169.254.169.254)\n'
+in_vm curl -q -s -m 5 -x "$PX" -w '\nHTTP %{http_code}\n' http://meta.bench.test/latest/meta-data/ | sed 's/^/  /'
+printf '$ curl -x $HTTP_PROXY http://2130706433/   (127.0.0.1 spelled as a number)\n'
+in_vm curl -q -s -m 5 -x "$PX" -w '\nHTTP %{http_code}\n' http://2130706433/ | sed 's/^/  /'
+
+say "No token: 407"
+printf '$ curl -x http://192.168.222.1:3128 https://api.bench.test/\n'
+in_vm curl -q -s -m 5 -x "http://$PROXY_ADDR" https://api.bench.test/ -o /dev/null -w 'HTTP %{http_connect}\n'
+
+say "The audit log: every decision, one JSON object per line, never a token"
+printf '$ slicer-proxy logs | tail -6\n'
+"$P" logs --url "$S" | tail -6 | "$PY" -c '
+import json, sys
+for l in sys.stdin:
+    r = json.loads(l)
+    print("%-5s %-7s %-26s %-20s %s %s" % (r.get("decision"), r.get("method"),
+          "%s:%s" % (r.get("host"), r.get("port")), r.get("path") or "-",
+          r.get("status"), r.get("reason") or ""))'
+if grep -qF "$TOKEN" "$AUDIT"; then echo "token found in the audit log!"; exit 1; fi
+
+say "Tearing down (namespaces, processes, files)"
+stop_proxy
+echo "done"

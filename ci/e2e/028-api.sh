@@ -1,0 +1,181 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The control API over the unix socket, driven with curl --unix-socket as a
+# program would: clients, rules, secrets, logs (plain and follow), errors as
+# {"error": ...} with the right status; secret values never come back; the
+# socket refuses other users; the CLI's --json, $SLICER_URL and error exits.
+source "$(dirname "$(readlink -f "$0")")/../lib.sh"
+bench_init
+bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
+check "daemon starts" start_proxy
+[ -n "$PROXY_PID" ] || bench_finish
+
+# japi WANT_STATUS METHOD PATH [JSON] [PYTHON-ASSERTION on j]: status must be one of
+# WANT_STATUS ("200|201"), the body JSON, and the assertion true
+japi() {
+	local want=$1 m=$2 p=$3 body=${4-} cond=${5:-True} out code
+	if [ -n "$body" ]; then out=$(api "$m" "$p" "$body"); else out=$(api "$m" "$p"); fi
+	code=$(printf '%s\n' "$out" | tail -1)
+	out=$(printf '%s\n' "$out" | sed '$d')
+	echo "status $code: $(printf '%s' "$out" | head -c 400)"
+	[[ "|$want|" == *"|$code|"* ]] || return 1
+	printf '%s' "$out" | "$PY" -c "
+import json, sys
+j = json.load(sys.stdin)
+assert $cond, j" || return 1
+	printf '%s' "$out" >"$DIR/last.json"
+}
+ERR='isinstance(j.get("error"), str) and j["error"]'
+
+check "GET /healthz" japi 200 GET /healthz
+check "create a client" japi "200|201" POST /v1/proxy/clients '{"name": "api1"}' \
+	'j["token"].startswith("spi_") and len(j["token"]) == 47'
+TOK=$(jget token <"$DIR/last.json")
+check "the API token works on the proxy port" expect 403 connect_code "$TOK" https://api.bench.test/
+check "duplicate client: 409 with an error" japi "409|400" POST /v1/proxy/clients '{"name": "api1"}' "$ERR"
+check "malformed JSON: 400 with an error" japi 400 POST /v1/proxy/clients '{"name": ' "$ERR"
+check "not an object: 400" japi 400 POST /v1/proxy/clients '["api2"]' "$ERR"
+check "name of the wrong type: 400" japi 400 POST /v1/proxy/clients '{"name": 5}' "$ERR"
+check "invalid name: 400" japi 400 POST /v1/proxy/clients '{"name": "../etc"}' "$ERR"
+check "empty body: 400" japi "400|411" POST /v1/proxy/clients '' "$ERR"
+check "list clients, no token in it" japi 200 GET /v1/proxy/clients '' \
+	'any(c["name"] == "api1" for c in j["clients"]) and "spi_" not in json.dumps(j)'
+check "unknown client: 404" japi 404 GET /v1/proxy/clients/nosuch/rules '' "$ERR"
+
+# rules
+check "no rules yet" japi 200 GET /v1/proxy/clients/api1/rules '' 'j["rules"] == []'
+check "add a host rule" japi "200|201" POST /v1/proxy/clients/api1/rules '{"host": "api.bench.test"}' \
+	'j["id"] and j["host"] == "api.bench.test" and sorted(j["ports"]) == [80, 443]'
+RID=$(jget id <"$DIR/last.json")
+check "the rule applies" expect 200 connect_code "$TOK" https://api.bench.test/
+check "add a full rule" japi "200|201" POST /v1/proxy/clients/api1/rules \
+	'{"host": "plain.bench.test", "ports": [80], "methods": ["GET"], "paths": ["/ok/*"], "ttl": "10m"}' \
+	'j["methods"] == ["GET"] and j["paths"] == ["/ok/*"] and j["ports"] == [80] and j.get("expires")'
+check "the full rule applies" expect "200 403" bash -c \
+	"echo \$(http_code $TOK http://plain.bench.test/ok/1) \$(http_code $TOK http://plain.bench.test/no)"
+check "rule with host of the wrong type: 400" japi 400 POST /v1/proxy/clients/api1/rules '{"host": 5}' "$ERR"
+check "rule without host: 400" japi 400 POST /v1/proxy/clients/api1/rules '{}' "$ERR"
+check "rule with an unknown key: 400" japi 400 POST /v1/proxy/clients/api1/rules '{"host": "a.test", "hots": 1}' "$ERR"
+check "rule with port 0: 400" japi 400 POST /v1/proxy/clients/api1/rules '{"host": "a.test", "ports": [0]}' "$ERR"
+check "rule with a bad ttl: 400" japi 400 POST /v1/proxy/clients/api1/rules '{"host": "a.test", "ttl": "soon"}' "$ERR"
+check "rule with a bad path: 400" japi 400 POST /v1/proxy/clients/api1/rules '{"host": "a.test", "paths": ["x"]}' "$ERR"
+check "rule with malformed JSON: 400" japi 400 POST /v1/proxy/clients/api1/rules '{"host": "a.test",' "$ERR"
+check "rule for an unknown client: 404" japi 404 POST /v1/proxy/clients/nosuch/rules '{"host": "a.test"}' "$ERR"
+check "list rules" japi 200 GET /v1/proxy/clients/api1/rules '' 'len(j["rules"]) == 2'
+check "delete a rule by id" japi "200|204" DELETE "/v1/proxy/clients/api1/rules/$RID" '' 'True'
+check "the deleted rule no longer applies" expect 403 connect_code "$TOK" https://api.bench.test/
+check "the deleted rule is not listed" japi 200 GET /v1/proxy/clients/api1/rules '' \
+	"all(r['id'] != '$RID' for r in j['rules'])"
+check "delete an unknown rule: 404" japi 404 DELETE "/v1/proxy/clients/api1/rules/$RID" '' "$ERR"
+
+# secrets
+check "create a secret" japi "200|201" POST /v1/proxy/secrets \
+	'{"name": "s1", "host": "api.bench.test", "type": "bearer", "value": "sk-VALUE-8f3a"}' \
+	'j["name"] == "s1" and "sk-VALUE-8f3a" not in json.dumps(j)'
+check "create a header secret" japi "200|201" POST /v1/proxy/secrets \
+	'{"name": "s2", "host": "*.bench.test", "type": "header", "header": "X-Api-Key", "value": "hk-VALUE-77"}' \
+	'"hk-VALUE-77" not in json.dumps(j)'
+check "secret list has names, never values" japi 200 GET /v1/proxy/secrets '' \
+	'sorted(s["name"] for s in j["secrets"]) == ["s1", "s2"] and "VALUE" not in json.dumps(j)'
+check "secret with an unknown type: 400" japi 400 POST /v1/proxy/secrets \
+	'{"name": "s3", "host": "a.test", "type": "magic", "value": "x"}' "$ERR"
+check "secret without a value: 400" japi 400 POST /v1/proxy/secrets '{"name": "s3", "host": "a.test"}' "$ERR"
+check "duplicate secret: 409" japi "409|400" POST /v1/proxy/secrets \
+	'{"name": "s1", "host": "api.bench.test", "value": "other"}' "$ERR"
+check "a rule can name a secret" japi "200|201" POST /v1/proxy/clients/api1/rules \
+	'{"host": "api.bench.test", "secret": "s1"}' 'j["secret"] == "s1"'
+check "a rule naming an unknown secret: 400" japi "400|404" POST /v1/proxy/clients/api1/rules \
+	'{"host": "api.bench.test", "secret": "nosuch"}' "$ERR"
+check "delete a secret" japi "200|204" DELETE /v1/proxy/secrets/s2 '' 'True'
+check "delete an unknown secret: 404" japi 404 DELETE /v1/proxy/secrets/s2 '' "$ERR"
+check "secret values never in the proxy's output or the audit log" bash -c \
+	"! grep -rqF -e sk-VALUE-8f3a -e hk-VALUE-77 '$DIR/proxy.log' '$AUDIT'"
+check "secret files are 0600" bash -c "
+	found=\$(find '$DIR/state' -type f -exec grep -lF sk-VALUE-8f3a {} +); echo \"files: \$found\"
+	for f in \$found; do [ \$(stat -c %a \$f) = 600 ] || exit 1; done"
+
+# CLI secret input forms
+printf 'from-file-VALUE\n' >"$DIR/sec.txt"
+check "secret create --from-file" cli secret create f1 --host api.bench.test --from-file "$DIR/sec.txt"
+check "secret create --from-env" env SPX_SEC=from-env-VALUE "$P" secret create f2 --host api.bench.test --from-env SPX_SEC --url "$S"
+check "secret create --value-stdin" bash -c "printf 'from-stdin-VALUE' | $P secret create f3 --host api.bench.test --value-stdin --url $S"
+check "secret create --type basic-auth" bash -c "printf 'user:pw-VALUE' | $P secret create f4 --host api.bench.test --type basic-auth --value-stdin --url $S"
+check "secret create --type header --header" bash -c "printf 'hdr-VALUE' | $P secret create f5 --host api.bench.test --type header --header X-Key --value-stdin --url $S"
+check "secret create from a missing env var fails" bash -c "! env -u SPX_NOPE $P secret create f6 --host a.test --from-env SPX_NOPE --url $S 2>/dev/null"
+check "secret create from a missing file fails" bash -c "! $P secret create f6 --host a.test --from-file /nonexistent --url $S 2>/dev/null"
+check "secret list (CLI) never prints values" bash -c "
+	out=\$($P secret list --url $S; $P secret list --json --url $S); echo \"\$out\" | grep -q f3 && ! echo \"\$out\" | grep -q VALUE"
+check "secret list --json is JSON" bash -c "$P secret list --json --url $S | $PY -c 'import json,sys; json.load(sys.stdin)'"
+check "secret delete (CLI)" cli secret delete f1
+check "a secret used by a rule cannot be deleted" bash -c "! $P secret delete s1 --url $S 2>/dev/null"
+
+# logs
+http_code "$TOK" http://plain.bench.test/ok/api-log >/dev/null
+http_code "$TOK" http://plain.bench.test/denied-api-log >/dev/null
+sleep 0.3
+logs_ok() { # QUERY PYTHON-CONDITION-ON-rows
+	curl -q -sS -m 5 --unix-socket "$S" "http://localhost/v1/proxy/logs$1" | "$PY" -c "
+import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+print(len(rows))
+assert $2, rows[-3:]"
+}
+check "GET /v1/proxy/logs is JSON lines" logs_ok '' 'any(r.get("path") == "/ok/api-log" for r in rows)'
+check "logs?client=api1" logs_ok '?client=api1' 'rows and all(r.get("client") == "api1" for r in rows)'
+check "logs?denied=1" logs_ok '?denied=1' 'rows and all(r.get("decision") == "deny" for r in rows) and any(r.get("path") == "/denied-api-log" for r in rows)'
+follow_ok() {
+	local f=$DIR/follow.out pid
+	curl -q -sS -N -m 8 --unix-socket "$S" 'http://localhost/v1/proxy/logs?follow=1&client=api1' >"$f" 2>/dev/null &
+	pid=$!
+	sleep 0.5
+	http_code "$TOK" http://plain.bench.test/ok/follow-api >/dev/null
+	wait_for 5 grep -q /ok/follow-api "$f"
+	local rc=$?
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	head -c 300 "$f"
+	return $rc
+}
+check "logs?follow=1 streams" follow_ok
+
+# errors and misuse
+check "unknown resource: 404" japi 404 GET /v1/proxy/nothing '' "$ERR"
+check "wrong method: 405 (or 404)" japi "405|404" PUT /v1/proxy/clients '{"name": "x"}' "$ERR"
+check "oversized body refused" bash -c "
+	head -c 3000000 /dev/zero | tr '\0' a | sed 's/^/{\"name\": \"/; s/\$/\"}/' >$DIR/huge.json
+	code=\$(curl -q -s -o /dev/null -w '%{http_code}' -m 10 --unix-socket $S -X POST -H 'Content-Type: application/json' --data-binary @$DIR/huge.json http://localhost/v1/proxy/clients)
+	echo \$code; [ \$code = 413 ] || [ \$code = 400 ]"
+par_clients() {
+	local i pids=()
+	for i in $(seq 20); do
+		curl -q -s -m 10 --unix-socket "$S" -X POST --data-binary "{\"name\": \"par$i\"}" \
+			http://localhost/v1/proxy/clients >"$DIR/par$i.json" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	"$PY" - "$DIR" <<'EOF'
+import glob, json, sys
+toks = [json.load(open(f))["token"] for f in glob.glob(sys.argv[1] + "/par*.json")]
+print(len(toks), len(set(toks)))
+assert len(toks) == 20 and len(set(toks)) == 20
+EOF
+}
+check "20 clients created in parallel, all distinct" par_clients
+check "delete a client" japi "200|204" DELETE /v1/proxy/clients/par1 '' 'True'
+check "delete an unknown client: 404" japi 404 DELETE /v1/proxy/clients/par1 '' "$ERR"
+check "the deleted client's token is refused" expect 407 connect_code "$(jget token <"$DIR/par1.json")" https://api.bench.test/
+check "the socket refuses another user" bash -c "
+	! setpriv --reuid=65534 --regid=65534 --clear-groups curl -q -s -m 3 --unix-socket $S http://localhost/healthz"
+
+# the CLI
+check "\$SLICER_URL is used when --url is absent" bash -c "SLICER_URL=$S $P client list | grep -q api1"
+check "client list --json is the API JSON" bash -c "$P client list --json --url $S | $PY -c '
+import json, sys
+j = json.load(sys.stdin)
+cl = j[\"clients\"] if isinstance(j, dict) else j
+assert any(c[\"name\"] == \"api1\" for c in cl)'"
+check "CLI against a missing socket: non-zero exit and a message" bash -c "
+	out=\$($P client list --url $DIR/nonexistent.sock 2>&1 >/dev/null); rc=\$?; echo \"rc=\$rc \$out\"; [ \$rc -ne 0 ] && [ -n \"\$out\" ]"
+check "CLI error from the API: non-zero exit and the message" bash -c "
+	out=\$($P allow api1 --host 'a b' --url $S 2>&1 >/dev/null); rc=\$?; echo \"rc=\$rc \$out\"; [ \$rc -ne 0 ] && [ -n \"\$out\" ]"
+check "the control socket still answers after all that" japi 200 GET /healthz
+bench_finish

@@ -4,7 +4,13 @@
 # the host, the host running slicer-proxy, a "net" with upstream servers), then
 # walks through a client, its token, an allowed request, denied ones with their
 # reasons, and the audit log; tears everything down at the end.
-# Run from the repo root as root, after `make`.
+# Run from the repo root as root: it installs the packages it needs and
+# builds first (DEMO_NO_BUILD=1 skips both).
+if [ "${DEMO_NO_BUILD:-0}" != 1 ]; then
+	cd "$(dirname "$(readlink -f "$0")")/.." || exit 1
+	bash ci/install-deps.sh || exit 1
+	make -s -j"$(nproc)" all || { echo "demo: build failed" >&2; exit 1; }
+fi
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 bench_init demo
 
@@ -22,8 +28,8 @@ printf '$ curl https://api.bench.test/   # from the vm, no proxy\n'
 if in_vm curl -q -s -m 2 -o /dev/null https://api.bench.test/; then echo "(unexpected: reached it)"; else echo "curl: no way out (as intended)"; fi
 
 say "Starting the proxy on 192.168.222.1:3128"
-start_proxy || fail "slicer-proxy did not start (see $DIR/proxy.log)"
-echo "slicer-proxy up --bind 192.168.222.1 --api $S --state-dir $DIR/state --log $AUDIT"
+start_proxy --upstream-ca "$CA" || fail "slicer-proxy did not start (see $DIR/proxy.log)"
+echo "slicer-proxy up --bind 192.168.222.1 --api $S --state-dir $DIR/state --log $AUDIT --upstream-ca <the bench CA>"
 
 say "Creating a client: its token identifies the vm to the proxy"
 printf '$ slicer-proxy client create demo-vm\n'
@@ -50,6 +56,20 @@ say "Allowed: plain HTTP GET under /v1/ (the upstream never sees the proxy crede
 printf '$ curl -x $HTTP_PROXY http://plain.bench.test/v1/status\n'
 in_vm curl -q -sS -m 5 -x "$PX" http://plain.bench.test/v1/status |
 	"$PY" -c 'import json,sys; j=json.load(sys.stdin); print("upstream saw %s %s; Proxy-Authorization forwarded: %s" % (j["method"], j["path"], "proxy-authorization" in j["headers"]))'
+
+say "Secret injection: the vm calls an API with a credential it never holds"
+printf 'sk-demo-REAL-credential\n' >"$DIR/llama-bearer.txt"
+pcli secret create llama --host other.bench.test --from-file "$DIR/llama-bearer.txt"
+pcli allow demo-vm --host other.bench.test --secret llama --method POST --path /v1/chat/completions
+cli ca >"$DIR/proxy-ca.crt"
+echo "(the vm trusts the proxy CA: slicer-proxy ca > proxy-ca.crt)"
+printf '$ curl -x $HTTPS_PROXY https://other.bench.test/v1/chat/completions -H "Authorization: Bearer fake" -d ...\n'
+in_vm curl -q -sS -m 5 --cacert "$DIR/proxy-ca.crt" -x "$PX" -H 'Authorization: Bearer fake' \
+	-d '{"model":"local","messages":[{"role":"user","content":"Reply OK"}]}' \
+	https://other.bench.test/v1/chat/completions |
+	"$PY" -c 'import json,sys; j=json.load(sys.stdin); print("upstream saw %s %s with Authorization: %s" % (j["method"], j["path"], j["headers"].get("authorization")))'
+printf '$ curl -x $HTTPS_PROXY https://other.bench.test/v1/admin   # another path: no secret, no request\n'
+in_vm curl -q -s -m 5 --cacert "$DIR/proxy-ca.crt" -x "$PX" -X POST -d x https://other.bench.test/v1/admin -w '  HTTP %{http_code}\n' | sed 's/^/  /'
 
 say "Denied, with the reason in the 403 body"
 printf '$ curl -x $HTTPS_PROXY https://other.bench.test/\n'

@@ -913,8 +913,12 @@ conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
 			    why, netaddr_ntop(&addrs[i], txt, sizeof(txt)));
 	}
 	if (c->naddrs == 0) {
-		snprintf(msg, sizeof(msg), "denied: %s resolves to a denied "
-		    "destination (%s)", c->host, c->deny_reason);
+		if (reason == NULL && n == 1)
+			snprintf(msg, sizeof(msg), "denied: %s is a denied "
+			    "destination (%s)", c->host, c->deny_reason);
+		else
+			snprintf(msg, sizeof(msg), "denied: %s resolves to a "
+			    "denied destination (%s)", c->host, c->deny_reason);
 		conn_deny(c, 403, msg);
 		return;
 	}

@@ -91,6 +91,7 @@ conn_free(void *p)
 	conn_buf_wipe_release(&c->uout);
 	conn_buf_wipe_release(&c->replay);
 	free(c->dnsq);
+	free(c->path);
 	free(c);
 }
 
@@ -192,8 +193,8 @@ conn_audit(struct conn *c, const char *event, const char *decision,
 	    c->host[0] ? json_string(c->host) : json_null());
 	json_object_set_new(rec, "port",
 	    c->port ? json_integer(c->port) : json_null());
-	json_object_set_new(rec, "path",
-	    c->path[0] ? json_string(c->path) : json_null());
+	json_object_set_new(rec, "path", c->path != NULL && c->path[0] ?
+	    json_string(c->path) : json_null());
 	json_object_set_new(rec, "decision", json_string(decision));
 	json_object_set_new(rec, "rule",
 	    c->rule_id[0] ? json_string(c->rule_id) : json_null());
@@ -255,7 +256,9 @@ conn_reset_request(struct conn *c)
 {
 	if (!c->is_intercept)
 		c->client[0] = '\0';
-	c->method[0] = c->host[0] = c->path[0] = '\0';
+	c->method[0] = c->host[0] = '\0';
+	if (c->path != NULL)
+		c->path[0] = '\0';
 	c->rule_id[0] = c->secret[0] = '\0';
 	c->port = 0;
 	c->is_connect = c->is_head = c->is_upgrade = 0;
@@ -313,6 +316,22 @@ conn_deny(struct conn *c, int status, const char *reason)
 		c->px->n_denied++;
 	conn_audit(c, c->is_connect ? "connect" : "request", "deny", reason);
 	conn_respond_close(c, status, reason);
+}
+
+/* The path buffer, allocated for the first HTTP request of a connection.
+ * 0, or -1 after answering 503. */
+static int
+conn_path_alloc(struct conn *c)
+{
+	if (c->path != NULL)
+		return 0;
+	c->path = malloc(LIMIT_PATH + 1);
+	if (c->path == NULL) {
+		conn_deny(c, 503, "out of memory");
+		return -1;
+	}
+	c->path[0] = '\0';
+	return 0;
 }
 
 void
@@ -681,7 +700,9 @@ conn_handle_local(struct conn *c, const struct http1_request *req)
 	size_t len;
 	int n;
 
-	snprintf(c->path, sizeof(c->path), "%.*s",
+	if (conn_path_alloc(c) == -1)
+		return;
+	snprintf(c->path, LIMIT_PATH + 1, "%.*s",
 	    (int)(req->path.len < 200 ? req->path.len : 200), req->path.p);
 	if (http1_slice_eq(req->path, "/slicer/ca.crt") &&
 	    (http1_slice_eq(req->method, "GET") ||
@@ -1232,11 +1253,13 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 		}
 	}
 	if (!c->is_connect) {
+		if (conn_path_alloc(c) == -1)
+			return;
 		if (req->path.len == 0)
-			n = match_path_normalize("/", 1, c->path, sizeof(c->path));
+			n = match_path_normalize("/", 1, c->path, LIMIT_PATH + 1);
 		else
 			n = match_path_normalize(req->path.p, req->path.len,
-			    c->path, sizeof(c->path));
+			    c->path, LIMIT_PATH + 1);
 		if (n < 0) {
 			c->path[0] = '\0';
 			conn_deny(c, 400, "invalid request path");

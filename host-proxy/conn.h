@@ -66,7 +66,9 @@ struct conn {
 	char method[LIMIT_METHOD + 1];
 	char host[LIMIT_HOSTNAME + 3]; /* canonical */
 	uint16_t port;
-	char path[LIMIT_PATH + 1];  /* normalised; "" for CONNECT */
+	char *path;                 /* owned, LIMIT_PATH + 1 bytes: the
+				     * normalised path; allocated for the first
+				     * HTTP request, so tunnels never hold it */
 	char rule_id[16];
 	char secret[LIMIT_NAME];    /* name of the secret injected, "" none */
 	int is_connect;

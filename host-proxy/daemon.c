@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <dirent.h>
@@ -570,6 +571,16 @@ daemon_main(int argc, char **argv)
 	}
 	log_init("slicer-proxy", px.cfg.verbosity);
 	json_set_alloc_funcs(api_json_malloc, api_json_free);
+	{
+		/* every tunnel is two sockets: take all the descriptors the
+		 * hard limit allows */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
 

@@ -27,7 +27,7 @@ static uint32_t
 dns_rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
+	       (uint32_t)p[2] << 8 | p[3];
 }
 
 static void
@@ -50,7 +50,7 @@ static int
 dns_label_char_ok(uint8_t c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '_';
+	       (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
 static uint8_t
@@ -66,8 +66,8 @@ dns_lower(uint8_t c)
  */
 static int
 dns_name_scan(const uint8_t *msg, size_t len, size_t off, char *name,
-    size_t namesz, size_t *name_len, size_t *next, size_t *lp,
-    size_t *nlabels, const char **why)
+    size_t namesz, size_t *name_len, size_t *next, size_t *lp, size_t *nlabels,
+    const char **why)
 {
 	size_t pos = off, seg = off, tl = 0, nl = 0, i;
 	int hops = 0, jumped = 0;
@@ -172,8 +172,8 @@ dns_name_decode(const uint8_t *msg, size_t len, size_t off, char *name,
 {
 	const char *why;
 
-	return dns_name_scan(msg, len, off, name, namesz, name_len, next, NULL,
-	    NULL, &why);
+	return dns_name_scan(
+	    msg, len, off, name, namesz, name_len, next, NULL, NULL, &why);
 }
 
 int
@@ -194,8 +194,8 @@ dns_rdata_name(const uint8_t *msg, size_t len, size_t off, size_t limit,
 		*why = "record data too short for its name";
 		return -1;
 	}
-	if (dns_name_scan(msg, len, off, NULL, 0, NULL, next, NULL, NULL,
-		why) == -1)
+	if (dns_name_scan(
+		msg, len, off, NULL, 0, NULL, next, NULL, NULL, why) == -1)
 		return -1;
 	if (*next > limit) {
 		*why = "name runs past its record";
@@ -260,8 +260,8 @@ dns_rr_check(const uint8_t *msg, size_t len, const struct dns_rr *rr,
 			*why = "MX record too short";
 			return -1;
 		}
-		if (dns_rdata_name(msg, len, rr->rdata + 2, rr->end, &next,
-			why) == -1)
+		if (dns_rdata_name(
+			msg, len, rr->rdata + 2, rr->end, &next, why) == -1)
 			return -1;
 		if (next != rr->end) {
 			*why = "bytes after the name in a record";
@@ -286,8 +286,7 @@ dns_rr_check(const uint8_t *msg, size_t len, const struct dns_rr *rr,
 
 /* Offset just past the question section (QDCOUNT 0 or 1). */
 static int
-dns_question_end(const uint8_t *msg, size_t len, size_t *qend,
-    const char **why)
+dns_question_end(const uint8_t *msg, size_t len, size_t *qend, const char **why)
 {
 	uint16_t qd;
 	size_t next;
@@ -316,8 +315,8 @@ dns_question_end(const uint8_t *msg, size_t len, size_t *qend,
 }
 
 static int
-dns_walk_why(const uint8_t *msg, size_t len, dns_rr_cb cb, void *arg,
-    const char **why)
+dns_walk_why(
+    const uint8_t *msg, size_t len, dns_rr_cb cb, void *arg, const char **why)
 {
 	size_t pos, total, i, counts[3];
 	struct dns_rr rr;
@@ -385,8 +384,7 @@ dns_walk(const uint8_t *msg, size_t len, dns_rr_cb cb, void *arg)
 
 /* Record the OPT record's fields in the query. */
 static int
-dns_walk_opt(const uint8_t *msg, size_t len, const struct dns_rr *rr,
-    void *arg)
+dns_walk_opt(const uint8_t *msg, size_t len, const struct dns_rr *rr, void *arg)
 {
 	struct dns_query *q = arg;
 
@@ -510,8 +508,7 @@ struct dns_ttl_ctx {
 };
 
 static int
-dns_walk_ttl(const uint8_t *msg, size_t len, const struct dns_rr *rr,
-    void *arg)
+dns_walk_ttl(const uint8_t *msg, size_t len, const struct dns_rr *rr, void *arg)
 {
 	struct dns_ttl_ctx *c = arg;
 
@@ -527,8 +524,8 @@ dns_walk_ttl(const uint8_t *msg, size_t len, const struct dns_rr *rr,
 }
 
 int
-dns_cap_ttl(uint8_t *msg, size_t len, uint32_t max_ttl, uint32_t age,
-    uint32_t *min_ttl)
+dns_cap_ttl(
+    uint8_t *msg, size_t len, uint32_t max_ttl, uint32_t age, uint32_t *min_ttl)
 {
 	struct dns_ttl_ctx c;
 	uint32_t min = UINT32_MAX;
@@ -561,6 +558,46 @@ dns_cap_ttl(uint8_t *msg, size_t len, uint32_t max_ttl, uint32_t age,
 	return 0;
 }
 
+/* ---- EDNS options ---- */
+
+struct dns_strip_ctx {
+	int found;
+	size_t rdlen_off, rdata, end;
+};
+
+static int
+dns_walk_last_opt(
+    const uint8_t *msg, size_t len, const struct dns_rr *rr, void *arg)
+{
+	struct dns_strip_ctx *c = arg;
+
+	(void)msg;
+	(void)len;
+	c->found = rr->type == DNS_TYPE_OPT;
+	if (c->found) {
+		c->rdlen_off = rr->name_end + 8;
+		c->rdata = rr->rdata;
+		c->end = rr->end;
+	}
+	return 0;
+}
+
+int
+dns_strip_opt(uint8_t *msg, size_t *len)
+{
+	struct dns_strip_ctx c;
+
+	memset(&c, 0, sizeof(c));
+	if (dns_walk(msg, *len, dns_walk_last_opt, &c) == -1)
+		return -1;
+	/* the last record walked was the OPT one, and it ends the message */
+	if (!c.found || c.end != *len || c.rdata == c.end)
+		return 0;
+	dns_wr16(msg + c.rdlen_off, 0);
+	*len = c.rdata;
+	return 0;
+}
+
 /* ---- address filter ---- */
 
 static int
@@ -585,7 +622,7 @@ struct dns_filter_ctx {
 	void *arg;
 	uint8_t drop[(LIMIT_DNS_RRS + 7) / 8]; /* bit per record index */
 	size_t ndropped;
-	size_t kept[3];   /* per section */
+	size_t kept[3]; /* per section */
 
 	/* re-encoding */
 	uint8_t *out;
@@ -595,8 +632,8 @@ struct dns_filter_ctx {
 };
 
 static int
-dns_walk_mark(const uint8_t *msg, size_t len, const struct dns_rr *rr,
-    void *arg)
+dns_walk_mark(
+    const uint8_t *msg, size_t len, const struct dns_rr *rr, void *arg)
 {
 	struct dns_filter_ctx *c = arg;
 	struct netaddr a;
@@ -637,8 +674,8 @@ dns_labels_eq(const uint8_t *msg, const size_t *a, const size_t *b, size_t k)
 /* Write the name at off in full, or up to a suffix shared with the
  * question followed by a pointer to it. */
 static int
-dns_out_name(struct dns_filter_ctx *c, const uint8_t *msg, size_t len,
-    size_t off)
+dns_out_name(
+    struct dns_filter_ctx *c, const uint8_t *msg, size_t len, size_t off)
 {
 	size_t lp[DNS_MAX_LABELS], n, i, j, next;
 	const char *why;
@@ -662,8 +699,8 @@ dns_out_name(struct dns_filter_ctx *c, const uint8_t *msg, size_t len,
 }
 
 static int
-dns_walk_copy(const uint8_t *msg, size_t len, const struct dns_rr *rr,
-    void *arg)
+dns_walk_copy(
+    const uint8_t *msg, size_t len, const struct dns_rr *rr, void *arg)
 {
 	struct dns_filter_ctx *c = arg;
 	size_t rdstart, next;
@@ -711,8 +748,8 @@ dns_walk_copy(const uint8_t *msg, size_t len, const struct dns_rr *rr,
 }
 
 int
-dns_filter_addrs(const uint8_t *msg, size_t len, dns_addr_pred pred,
-    void *arg, uint8_t *out, size_t outsz, size_t *outlen, size_t *ndropped)
+dns_filter_addrs(const uint8_t *msg, size_t len, dns_addr_pred pred, void *arg,
+    uint8_t *out, size_t outsz, size_t *outlen, size_t *ndropped)
 {
 	struct dns_filter_ctx c;
 	size_t qend, next;
@@ -736,8 +773,8 @@ dns_filter_addrs(const uint8_t *msg, size_t len, dns_addr_pred pred,
 	if (dns_question_end(msg, len, &qend, &why) == -1 || outsz < qend)
 		return -1;
 	if (qend > DNS_HEADER_LEN &&
-	    dns_name_scan(msg, len, DNS_HEADER_LEN, NULL, 0, NULL, &next,
-		c.qlp, &c.nq, &why) == -1)
+	    dns_name_scan(msg, len, DNS_HEADER_LEN, NULL, 0, NULL, &next, c.qlp,
+		&c.nq, &why) == -1)
 		return -1;
 	memcpy(out, msg, qend);
 	for (s = 0; s < 3; s++)
@@ -776,8 +813,8 @@ dns_chain_index(const struct dns_chain_ctx *c, const char *name)
 
 /* Find the CNAME whose owner is the last name of the chain. */
 static int
-dns_walk_cname(const uint8_t *msg, size_t len, const struct dns_rr *rr,
-    void *arg)
+dns_walk_cname(
+    const uint8_t *msg, size_t len, const struct dns_rr *rr, void *arg)
 {
 	struct dns_chain_ctx *c = arg;
 	char owner[DNS_NAME_SIZE], target[DNS_NAME_SIZE];
@@ -787,8 +824,8 @@ dns_walk_cname(const uint8_t *msg, size_t len, const struct dns_rr *rr,
 	if (c->found || rr->section != DNS_SECTION_ANSWER ||
 	    rr->type != DNS_TYPE_CNAME || rr->rclass != DNS_CLASS_IN)
 		return 0;
-	if (dns_name_decode(msg, len, rr->off, owner, sizeof(owner), &nl,
-		&next) == -1 ||
+	if (dns_name_decode(
+		msg, len, rr->off, owner, sizeof(owner), &nl, &next) == -1 ||
 	    !dns_name_eq(owner, c->names[c->n - 1]))
 		return 0;
 	c->found = 1;
@@ -804,8 +841,8 @@ dns_walk_cname(const uint8_t *msg, size_t len, const struct dns_rr *rr,
 }
 
 static int
-dns_walk_addrs(const uint8_t *msg, size_t len, const struct dns_rr *rr,
-    void *arg)
+dns_walk_addrs(
+    const uint8_t *msg, size_t len, const struct dns_rr *rr, void *arg)
 {
 	struct dns_chain_ctx *c = arg;
 	char owner[DNS_NAME_SIZE];
@@ -816,8 +853,8 @@ dns_walk_addrs(const uint8_t *msg, size_t len, const struct dns_rr *rr,
 
 	if (rr->section != DNS_SECTION_ANSWER || !dns_rr_addr(msg, rr, &a))
 		return 0;
-	if (dns_name_decode(msg, len, rr->off, owner, sizeof(owner), &nl,
-		&next) == -1)
+	if (dns_name_decode(
+		msg, len, rr->off, owner, sizeof(owner), &nl, &next) == -1)
 		return 0;
 	i = dns_chain_index(c, owner);
 	if (i < 0)
@@ -871,8 +908,8 @@ dns_reply_head(const uint8_t *query, size_t qlen, const struct dns_query *q,
 	    outsz < q->question_end)
 		return -1;
 	flags = DNS_FLAG_QR | DNS_FLAG_RA |
-	    (q->flags & (DNS_FLAG_RD | DNS_FLAG_CD)) |
-	    (uint16_t)(rcode & DNS_FLAG_RCODE);
+		(q->flags & (DNS_FLAG_RD | DNS_FLAG_CD)) |
+		(uint16_t)(rcode & DNS_FLAG_RCODE);
 	dns_wr16(out, q->id);
 	dns_wr16(out + 2, flags);
 	dns_wr16(out + 4, 1);
@@ -886,8 +923,7 @@ dns_reply_head(const uint8_t *query, size_t qlen, const struct dns_query *q,
 }
 
 static int
-dns_put_opt(uint8_t *out, size_t outsz, size_t *o, uint16_t size,
-    uint32_t ttl)
+dns_put_opt(uint8_t *out, size_t outsz, size_t *o, uint16_t size, uint32_t ttl)
 {
 	if (outsz - *o < DNS_OPT_LEN)
 		return -1;
@@ -901,19 +937,17 @@ dns_put_opt(uint8_t *out, size_t outsz, size_t *o, uint16_t size,
 }
 
 static int
-dns_reply_opt(const struct dns_query *q, uint8_t *out, size_t outsz,
-    size_t *o)
+dns_reply_opt(const struct dns_query *q, uint8_t *out, size_t outsz, size_t *o)
 {
 	if (!q->has_edns)
 		return 0;
-	return dns_put_opt(out, outsz, o, DNS_EDNS_UDP_SIZE,
-	    q->edns_do ? DNS_EDNS_DO : 0);
+	return dns_put_opt(
+	    out, outsz, o, DNS_EDNS_UDP_SIZE, q->edns_do ? DNS_EDNS_DO : 0);
 }
 
 int
-dns_build_reply(const uint8_t *query, size_t qlen,
-    const struct dns_query *q, int rcode, uint8_t *out, size_t outsz,
-    size_t *outlen)
+dns_build_reply(const uint8_t *query, size_t qlen, const struct dns_query *q,
+    int rcode, uint8_t *out, size_t outsz, size_t *outlen)
 {
 	size_t o;
 
@@ -925,9 +959,9 @@ dns_build_reply(const uint8_t *query, size_t qlen,
 }
 
 int
-dns_build_answer(const uint8_t *query, size_t qlen,
-    const struct dns_query *q, const struct netaddr *addrs, size_t naddrs,
-    uint32_t ttl, uint8_t *out, size_t outsz, size_t *outlen)
+dns_build_answer(const uint8_t *query, size_t qlen, const struct dns_query *q,
+    const struct netaddr *addrs, size_t naddrs, uint32_t ttl, uint8_t *out,
+    size_t outsz, size_t *outlen)
 {
 	size_t o, i, n = 0, alen;
 	int family;
@@ -984,8 +1018,8 @@ dns_build_bare(const uint8_t *msg, size_t len, int rcode, uint8_t *out,
 	if (flags & DNS_FLAG_QR)
 		return -1;
 	flags = DNS_FLAG_QR | DNS_FLAG_RA |
-	    (flags & (DNS_FLAG_OPCODE | DNS_FLAG_RD)) |
-	    (uint16_t)(rcode & DNS_FLAG_RCODE);
+		(flags & (DNS_FLAG_OPCODE | DNS_FLAG_RD)) |
+		(uint16_t)(rcode & DNS_FLAG_RCODE);
 	memset(out, 0, DNS_HEADER_LEN);
 	out[0] = msg[0];
 	out[1] = msg[1];
@@ -1001,8 +1035,8 @@ struct dns_opt_ctx {
 };
 
 static int
-dns_walk_find_opt(const uint8_t *msg, size_t len, const struct dns_rr *rr,
-    void *arg)
+dns_walk_find_opt(
+    const uint8_t *msg, size_t len, const struct dns_rr *rr, void *arg)
 {
 	struct dns_opt_ctx *c = arg;
 
@@ -1017,8 +1051,8 @@ dns_walk_find_opt(const uint8_t *msg, size_t len, const struct dns_rr *rr,
 }
 
 int
-dns_truncate(const uint8_t *msg, size_t len, uint8_t *out, size_t outsz,
-    size_t *outlen)
+dns_truncate(
+    const uint8_t *msg, size_t len, uint8_t *out, size_t outsz, size_t *outlen)
 {
 	struct dns_opt_ctx opt;
 	const char *why;

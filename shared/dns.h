@@ -136,11 +136,11 @@ struct dns_query {
 	uint16_t qclass;
 	/* the question is bytes [DNS_HEADER_LEN, question_end) */
 	size_t question_end;
-	int has_edns;          /* an OPT record was present */
-	uint16_t edns_size;    /* its UDP payload size, as sent */
+	int has_edns;       /* an OPT record was present */
+	uint16_t edns_size; /* its UDP payload size, as sent */
 	uint8_t edns_version;
-	int edns_do;           /* DNSSEC OK */
-	const char *error;     /* static reason when not DNS_OK / -1 */
+	int edns_do;       /* DNSSEC OK */
+	const char *error; /* static reason when not DNS_OK / -1 */
 };
 
 enum dns_section {
@@ -159,18 +159,18 @@ struct dns_rr {
 	uint16_t rclass;
 	uint32_t ttl;
 	uint16_t rdlen;
-	size_t rdata;    /* RDATA */
-	size_t end;      /* just past RDATA */
+	size_t rdata; /* RDATA */
+	size_t end;   /* just past RDATA */
 };
 
 /* Return 0 to go on; anything else stops the walk, which returns -1. */
-typedef int (*dns_rr_cb)(const uint8_t *msg, size_t len,
-    const struct dns_rr *rr, void *arg);
+typedef int (*dns_rr_cb)(
+    const uint8_t *msg, size_t len, const struct dns_rr *rr, void *arg);
 /* Keep this address?  1 keeps the record, 0 drops it. */
 typedef int (*dns_addr_pred)(const struct netaddr *addr, void *arg);
 /* One (question name, address, ttl) triple of an answer. */
-typedef void (*dns_addr_cb)(const char *name, const struct netaddr *addr,
-    uint32_t ttl, void *arg);
+typedef void (*dns_addr_cb)(
+    const char *name, const struct netaddr *addr, uint32_t ttl, void *arg);
 
 /* Message header accessors; the caller checks len >= DNS_HEADER_LEN. */
 static inline uint16_t
@@ -274,8 +274,17 @@ int dns_filter_addrs(const uint8_t *msg, size_t len, dns_addr_pred pred,
  * the number of addresses reported, or -1 when msg is not a well-formed
  * response (dns_parse_response).
  */
-int dns_answer_addrs(const uint8_t *msg, size_t len, dns_addr_cb cb,
-    void *arg);
+int dns_answer_addrs(const uint8_t *msg, size_t len, dns_addr_cb cb, void *arg);
+
+/*
+ * In place: drop the options (cookies, padding, client subnet...) of the
+ * OPT record when it is the last record of the message, and shrink *len.
+ * Options are per hop: a cookie the proxy echoed must not reach another
+ * client from the cache.  An OPT record followed by others (TSIG) is left
+ * as is.  Returns 0 (also when there is nothing to drop), or -1 when msg
+ * is malformed.
+ */
+int dns_strip_opt(uint8_t *msg, size_t *len);
 
 /*
  * Answer a parsed query (query/qlen the message dns_parse_query accepted)
@@ -315,7 +324,7 @@ int dns_build_bare(const uint8_t *msg, size_t len, int rcode, uint8_t *out,
  * options) when the response had one; the client retries over TCP.
  * Returns 0 or -1 (malformed, or out too small).
  */
-int dns_truncate(const uint8_t *msg, size_t len, uint8_t *out, size_t outsz,
-    size_t *outlen);
+int dns_truncate(
+    const uint8_t *msg, size_t len, uint8_t *out, size_t outsz, size_t *outlen);
 
 #endif

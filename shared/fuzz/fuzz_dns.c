@@ -2,7 +2,8 @@
 /*
  * fuzz_dns.c - libFuzzer target for the DNS wire format: query and response
  * parsing, the record walker, TTL capping, the address filter (re-encoding),
- * address listing and the replies built from a parsed query.
+ * address listing, EDNS option stripping and the replies built from a
+ * parsed query.
  *
  * Besides the sanitizers it checks invariants: names within their limits
  * and character set, offsets inside the message, what we build parses back
@@ -89,8 +90,8 @@ static uint32_t pred_seed;
 static int
 pred_mixed(const struct netaddr *a, void *arg)
 {
-	const uint8_t *p = a->family == AF_INET ? (const uint8_t *)&a->u.v4
-						: a->u.v6.s6_addr;
+	const uint8_t *p =
+	    a->family == AF_INET ? (const uint8_t *)&a->u.v4 : a->u.v6.s6_addr;
 
 	(void)arg;
 	return ((p[0] ^ pred_seed) & 1) == 0;
@@ -143,7 +144,8 @@ fuzz_query(const uint8_t *data, size_t size)
 		CHECK(dns_build_bare(data, size,
 			  rc == DNS_BAD ? DNS_RCODE_FORMERR : DNS_RCODE_NOTIMP,
 			  out, sizeof(out), &olen) == 0);
-		CHECK(olen == DNS_HEADER_LEN && dns_msg_id(out) == dns_msg_id(data));
+		CHECK(olen == DNS_HEADER_LEN &&
+		      dns_msg_id(out) == dns_msg_id(data));
 		return;
 	}
 	check_name(q.name, q.name_len);
@@ -160,8 +162,8 @@ fuzz_query(const uint8_t *data, size_t size)
 	CHECK(dns_msg_rcode(out) == DNS_RCODE_NXDOMAIN);
 	CHECK(r.has_edns == q.has_edns);
 	/* too small by one byte: refused, never overrun */
-	CHECK(dns_build_reply(data, size, &q, DNS_RCODE_NXDOMAIN, out,
-		  olen - 1, &olen) == -1);
+	CHECK(dns_build_reply(data, size, &q, DNS_RCODE_NXDOMAIN, out, olen - 1,
+		  &olen) == -1);
 }
 
 static void
@@ -200,9 +202,33 @@ fuzz_response(const uint8_t *data, size_t size)
 		}
 	}
 
+	/* EDNS options */
+	if (size <= sizeof(copy)) {
+		size_t slen = size;
+
+		memcpy(copy, data, size);
+		rc = dns_strip_opt(copy, &slen);
+		CHECK((rc == 0) == walk_ok);
+		if (rc == 0) {
+			CHECK(slen <= size);
+			memset(&c2, 0, sizeof(c2));
+			CHECK(dns_walk(copy, slen, count_cb, &c2) == 0);
+			CHECK(c2.total == c.total && c2.opt == c.opt);
+			if (slen == size) {
+				CHECK(memcmp(copy, data, size) == 0);
+			} else {
+				/* only the OPT RDLENGTH (now 0) changed */
+				CHECK(slen >= 2 &&
+				      memcmp(copy, data, slen - 2) == 0);
+				CHECK(
+				    copy[slen - 2] == 0 && copy[slen - 1] == 0);
+			}
+		}
+	}
+
 	/* address filter */
-	rc = dns_filter_addrs(data, size, pred_mixed, NULL, out, sizeof(out),
-	    &olen, &dropped);
+	rc = dns_filter_addrs(
+	    data, size, pred_mixed, NULL, out, sizeof(out), &olen, &dropped);
 	CHECK((rc == 0) == walk_ok);
 	if (rc == 0) {
 		memset(&c2, 0, sizeof(c2));
@@ -260,8 +286,8 @@ fuzz_names(const uint8_t *data, size_t size)
 	if (size > 600)
 		return;
 	for (off = 0; off < size; off++) {
-		if (dns_name_decode(data, size, off, name, sizeof(name), &nl,
-			&next) == 0) {
+		if (dns_name_decode(
+			data, size, off, name, sizeof(name), &nl, &next) == 0) {
 			check_name(name, nl);
 			CHECK(next > off && next <= size);
 			CHECK(dns_name_decode(data, size, off, NULL, 0, NULL,

@@ -110,8 +110,8 @@ mb_question(struct mb *x, const char *name, unsigned type, unsigned cls)
 
 /* Record header after the owner name has been written. */
 static void
-mb_rr_tail(struct mb *x, unsigned type, unsigned cls, uint32_t ttl,
-    unsigned rdlen)
+mb_rr_tail(
+    struct mb *x, unsigned type, unsigned cls, uint32_t ttl, unsigned rdlen)
 {
 	mb_u16(x, type);
 	mb_u16(x, cls);
@@ -617,9 +617,8 @@ test_name_pointers(void **state)
 	mb_u8(&m, 1);
 	mb_u8(&m, 'x');
 	mb_ptr(&m, p1);
-	assert_int_equal(dns_name_decode(m.b, m.n, p2, name, sizeof(name), &nl,
-			     &next),
-	    0);
+	assert_int_equal(
+	    dns_name_decode(m.b, m.n, p2, name, sizeof(name), &nl, &next), 0);
 	assert_string_equal(name, "x.b.a.test");
 	assert_int_equal(nl, 10);
 	assert_int_equal(next, p2 + 4);
@@ -634,43 +633,38 @@ test_name_pointers(void **state)
 	p1 = m.n;
 	mb_ptr(&m, p1 + 2);
 	mb_name(&m, "a.test");
-	assert_int_equal(dns_name_decode(m.b, m.n, p1, name, sizeof(name), &nl,
-			     &next),
-	    -1);
+	assert_int_equal(
+	    dns_name_decode(m.b, m.n, p1, name, sizeof(name), &nl, &next), -1);
 
 	/* two pointers pointing at each other */
 	mb_header(&m, 1, DNS_FLAG_QR, 0, 0, 0, 0);
 	p1 = m.n;
 	mb_ptr(&m, p1 + 2);
 	mb_ptr(&m, p1);
-	assert_int_equal(dns_name_decode(m.b, m.n, p1 + 2, name, sizeof(name),
-			     &nl, &next),
+	assert_int_equal(
+	    dns_name_decode(m.b, m.n, p1 + 2, name, sizeof(name), &nl, &next),
 	    -1);
-	assert_int_equal(dns_name_decode(m.b, m.n, p1, name, sizeof(name), &nl,
-			     &next),
-	    -1);
+	assert_int_equal(
+	    dns_name_decode(m.b, m.n, p1, name, sizeof(name), &nl, &next), -1);
 
 	/* a pointer cut in half */
 	mb_header(&m, 1, DNS_FLAG_QR, 0, 0, 0, 0);
 	mb_name(&m, "a");
 	p1 = m.n;
 	mb_u8(&m, 0xc0);
-	assert_int_equal(dns_name_decode(m.b, m.n, p1, name, sizeof(name), &nl,
-			     &next),
-	    -1);
+	assert_int_equal(
+	    dns_name_decode(m.b, m.n, p1, name, sizeof(name), &nl, &next), -1);
 
 	/* offset past the end */
-	assert_int_equal(dns_name_decode(m.b, m.n, m.n, name, sizeof(name),
-			     &nl, &next),
-	    -1);
+	assert_int_equal(
+	    dns_name_decode(m.b, m.n, m.n, name, sizeof(name), &nl, &next), -1);
 
 	/* the text buffer too small is an error, not an overflow */
 	mb_header(&m, 1, DNS_FLAG_QR, 0, 0, 0, 0);
 	mb_name(&m, "abc.test");
-	assert_int_equal(dns_name_decode(m.b, m.n, 12, name, 8, &nl, &next),
-	    -1);
-	assert_int_equal(dns_name_decode(m.b, m.n, 12, name, 9, &nl, &next),
-	    0);
+	assert_int_equal(
+	    dns_name_decode(m.b, m.n, 12, name, 8, &nl, &next), -1);
+	assert_int_equal(dns_name_decode(m.b, m.n, 12, name, 9, &nl, &next), 0);
 	assert_string_equal(name, "abc.test");
 }
 
@@ -699,13 +693,13 @@ test_name_pointer_limit(void **state)
 
 	(void)state;
 	start = pointer_chain(LIMIT_DNS_POINTERS);
-	assert_int_equal(dns_name_decode(m.b, m.n, start, name, sizeof(name),
-			     &nl, &next),
+	assert_int_equal(
+	    dns_name_decode(m.b, m.n, start, name, sizeof(name), &nl, &next),
 	    0);
 	assert_string_equal(name, ".");
 	start = pointer_chain(LIMIT_DNS_POINTERS + 1);
-	assert_int_equal(dns_name_decode(m.b, m.n, start, name, sizeof(name),
-			     &nl, &next),
+	assert_int_equal(
+	    dns_name_decode(m.b, m.n, start, name, sizeof(name), &nl, &next),
 	    -1);
 }
 
@@ -734,8 +728,8 @@ test_name_length_through_pointers(void **state)
 	assert_int_equal(
 	    dns_name_decode(m.b, m.n, p, name, sizeof(name), &nl, &next), -1);
 	/* the check holds without a text buffer too */
-	assert_int_equal(dns_name_decode(m.b, m.n, p, NULL, 0, NULL, &next),
-	    -1);
+	assert_int_equal(
+	    dns_name_decode(m.b, m.n, p, NULL, 0, NULL, &next), -1);
 }
 
 static void
@@ -1128,6 +1122,107 @@ test_cap_ttl(void **state)
 	assert_int_equal(dns_cap_ttl(m.b, m.n, 60, 0, &min), -1);
 }
 
+/*
+ * A second record whose owner name points into the first record's TTL
+ * field (found by fuzzing): the TTLs are found before any is rewritten, so
+ * the result does not depend on the rewrite order, and a rewrite that
+ * breaks the message is reported.
+ */
+static void
+ttl_self_reference(uint32_t ttl1)
+{
+	mb_header(&m, 1, DNS_FLAG_QR, 1, 2, 0, 0);
+	mb_question(&m, "a.test", 1, 1);
+	mb_ptr(&m, 12);
+	mb_rr_tail(&m, DNS_TYPE_TXT, DNS_CLASS_IN, ttl1, 1);
+	mb_u8(&m, 0);
+	mb_ptr(&m, 12 + 12 + 2 + 4); /* the TTL of the first record */
+	mb_a(&m, 5, "192.0.2.1");
+}
+
+static void
+test_cap_ttl_self_reference(void **state)
+{
+	uint8_t before[64];
+	uint32_t min;
+
+	(void)state;
+	/* TTL bytes 01 'a' c0 0c read as the name "a.a.test" */
+	ttl_self_reference(0x0161c00cU);
+	assert_int_equal(dns_walk(m.b, m.n, NULL, NULL), 0);
+	/* capped to 01 'a' c0 00: a pointer into the header */
+	assert_int_equal(dns_cap_ttl(m.b, m.n, 0x0161c000U, 0, &min), -1);
+	/* capped to 60: the name becomes the root, still well formed */
+	ttl_self_reference(0x0161c00cU);
+	assert_int_equal(dns_cap_ttl(m.b, m.n, 60, 0, &min), 0);
+	assert_int_equal(dns_walk(m.b, m.n, NULL, NULL), 0);
+	assert_int_equal(min, 5);
+
+	/* TTL bytes 40 00 00 00 (label type 0x40): malformed as it is, even
+	 * though the rewrite would make it well formed; nothing is written */
+	ttl_self_reference(0x40000000U);
+	assert_int_equal(dns_walk(m.b, m.n, NULL, NULL), -1);
+	memcpy(before, m.b, m.n);
+	assert_int_equal(dns_cap_ttl(m.b, m.n, 60, 0, &min), -1);
+	assert_memory_equal(before, m.b, m.n);
+}
+
+static void
+test_strip_opt(void **state)
+{
+	struct dns_query r;
+	size_t len, before;
+
+	(void)state;
+	/* an answer whose OPT carries a cookie: the option goes */
+	r_cname_answer();
+	before = m.n;
+	m.b[m.n - 1] = 12;
+	mb_u16(&m, 10);
+	mb_u16(&m, 8);
+	mb_bytes(&m, "12345678", 8);
+	len = m.n;
+	assert_int_equal(dns_walk(m.b, len, NULL, NULL), 0);
+	assert_int_equal(dns_strip_opt(m.b, &len), 0);
+	assert_int_equal(len, before);
+	assert_int_equal(dns_parse_response(m.b, len, &r), 0);
+	assert_true(r.has_edns);
+	assert_int_equal(r.edns_size, 1232);
+	assert_int_equal(m.b[len - 1], 0);
+	/* again: nothing left to drop */
+	assert_int_equal(dns_strip_opt(m.b, &len), 0);
+	assert_int_equal(len, before);
+
+	/* no OPT */
+	many_records(2);
+	len = m.n;
+	assert_int_equal(dns_strip_opt(m.b, &len), 0);
+	assert_int_equal(len, m.n);
+
+	/* OPT followed by another record (TSIG): left alone */
+	mb_header(&m, 1, DNS_FLAG_QR, 1, 0, 0, 2);
+	mb_question(&m, "a.test", 1, 1);
+	mb_u8(&m, 0);
+	mb_rr_tail(&m, DNS_TYPE_OPT, 1232, 0, 4);
+	mb_u16(&m, 12);
+	mb_u16(&m, 0);
+	mb_name(&m, "key.test");
+	mb_rr_tail(&m, 250, DNS_CLASS_ANY, 0, 0);
+	len = m.n;
+	assert_int_equal(dns_strip_opt(m.b, &len), 0);
+	assert_int_equal(len, m.n);
+
+	/* malformed */
+	w_a_rdlen5();
+	len = m.n;
+	assert_int_equal(dns_strip_opt(m.b, &len), -1);
+	/* a query works the same way */
+	q_edns_cookie();
+	len = m.n;
+	assert_int_equal(dns_strip_opt(m.b, &len), 0);
+	assert_int_equal(len, m.n - 12);
+}
+
 /* ------------------------------------------------------------------ */
 /* address filter                                                      */
 
@@ -1166,8 +1261,9 @@ addr_cb(const char *name, const struct netaddr *a, uint32_t ttl, void *arg)
 
 	assert_true(l->n < 16);
 	snprintf(l->name, sizeof(l->name), "%s", name);
-	inet_ntop(a->family, a->family == AF_INET ? (const void *)&a->u.v4
-						  : (const void *)&a->u.v6,
+	inet_ntop(a->family,
+	    a->family == AF_INET ? (const void *)&a->u.v4
+				 : (const void *)&a->u.v6,
 	    l->addr[l->n], sizeof(l->addr[0]));
 	l->ttl[l->n] = ttl;
 	l->n++;
@@ -1460,8 +1556,8 @@ test_build_reply(void **state)
 	assert_int_equal(olen, m.n);
 	assert_int_equal(dns_msg_id(out), 0x1234);
 	assert_int_equal(dns_msg_rcode(out), DNS_RCODE_NXDOMAIN);
-	assert_int_equal(out[2],
-	    (DNS_FLAG_QR | DNS_FLAG_RD) >> 8); /* QR, opcode 0, RD */
+	assert_int_equal(
+	    out[2], (DNS_FLAG_QR | DNS_FLAG_RD) >> 8); /* QR, opcode 0, RD */
 	assert_int_equal(out[3], (DNS_FLAG_RA | 3) & 0xff);
 	/* the question bytes are the query's, case and all */
 	assert_memory_equal(out + 12, m.b + 12, m.n - 12);
@@ -1512,8 +1608,8 @@ test_build_bare(void **state)
 	assert_int_equal(out[5] | out[7] | out[9] | out[11], 0);
 	/* opcode echoed with NOTIMP */
 	q_notify();
-	assert_int_equal(dns_build_bare(m.b, m.n, DNS_RCODE_NOTIMP, out,
-			     sizeof(out), &olen),
+	assert_int_equal(
+	    dns_build_bare(m.b, m.n, DNS_RCODE_NOTIMP, out, sizeof(out), &olen),
 	    0);
 	assert_int_equal((out[2] >> 3) & 0xf, 4);
 	assert_int_equal(dns_msg_rcode(out), DNS_RCODE_NOTIMP);
@@ -1522,8 +1618,8 @@ test_build_bare(void **state)
 	assert_int_equal(dns_build_bare(m.b, m.n, DNS_RCODE_FORMERR, out,
 			     sizeof(out), &olen),
 	    -1);
-	assert_int_equal(dns_build_bare(m.b, 11, DNS_RCODE_FORMERR, out,
-			     sizeof(out), &olen),
+	assert_int_equal(
+	    dns_build_bare(m.b, 11, DNS_RCODE_FORMERR, out, sizeof(out), &olen),
 	    -1);
 	q_simple();
 	assert_int_equal(
@@ -1689,6 +1785,8 @@ main(void)
 	    cmocka_unit_test(test_walk_table),
 	    cmocka_unit_test(test_walk_record_limit),
 	    cmocka_unit_test(test_cap_ttl),
+	    cmocka_unit_test(test_cap_ttl_self_reference),
+	    cmocka_unit_test(test_strip_opt),
 	    cmocka_unit_test(test_filter_nothing_dropped),
 	    cmocka_unit_test(test_filter_drop),
 	    cmocka_unit_test(test_filter_dangling_pointer),

@@ -1,0 +1,80 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Host enforcement around the daemon: the host group interface appears with
+# the bind address and goes away on a clean shutdown, the daemon gives up
+# root after set-up, the control socket refuses an unprivileged local user,
+# SIGTERM drains (an in-flight large download finishes, new connections are
+# refused), and with the guest's own rules flushed by "the workload", the
+# host-side isolate table still leaves only the proxy.
+source "$(dirname "$(readlink -f "$0")")/../lib.sh"
+bench_init
+bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
+BIG_SHA=$(bench_file big 48)
+
+# ---- host group interface (its own daemon on another address) ----
+HG_S=$DIR/hg.sock
+spawn "$HNS" "$P" up --bind 192.168.223.1 --hostgroup e2e061 --http-port 3138 \
+	--api "$HG_S" --state-dir "$DIR/state-hg" >>"$DIR/proxy-hg.log" 2>&1
+HG_PID=$SPAWNED_PID
+wait_for 10 test -S "$HG_S"
+check "hostgroup interface slicer-e2e061 exists" in_host ip link show slicer-e2e061
+check "it carries the bind address" bash -c "ip netns exec $HNS ip -o addr show dev slicer-e2e061 | grep -q '192.168.223.1/32'"
+check "the daemon listens on it" bash -c "ip netns exec $HNS ss -Hltn 'sport = :3138' | grep -q 192.168.223.1"
+check "hostgroup daemon is not root" bash -c "u=\$(ps -o euid= -p $HG_PID | tr -d ' '); echo euid=\$u; [ -n \"\$u\" ] && [ \"\$u\" != 0 ]"
+check "hostgroup daemon kept only CAP_NET_ADMIN" bash -c \
+	"grep -E '^CapEff:' /proc/$HG_PID/status | tee /dev/stderr | grep -q '0000000000001000'"
+kill -TERM "$HG_PID"
+wait_for 10 bash -c "! kill -0 $HG_PID 2>/dev/null"
+check "SIGTERM: the daemon exits" bash -c "! kill -0 $HG_PID 2>/dev/null"
+check "the interface it created is gone" bash -c "! ip netns exec $HNS ip link show slicer-e2e061 2>/dev/null"
+check "an existing interface is used and left in place" bash -c "
+	ip netns exec $HNS ip link add slicer-e2e062 type ifb 2>/dev/null || ip netns exec $HNS ip link add slicer-e2e062 type dummy
+	ip netns exec $HNS ip addr add 192.168.224.1/32 dev slicer-e2e062 && ip netns exec $HNS ip link set slicer-e2e062 up
+	ip netns exec $HNS '$P' up --bind 192.168.224.1 --hostgroup e2e062 --http-port 3139 --api '$DIR/hg2.sock' --state-dir '$DIR/state-hg2' >>'$DIR/proxy-hg.log' 2>&1 &
+	pid=\$!; for i in \$(seq 50); do [ -S '$DIR/hg2.sock' ] && break; sleep 0.1; done
+	kill -TERM \$pid; wait \$pid
+	ip netns exec $HNS ip link show slicer-e2e062 >/dev/null"
+check "an invalid hostgroup name is refused" bash -c \
+	"! ip netns exec $HNS '$P' up --bind 192.168.225.1 --hostgroup 'bad name!' --api '$DIR/hg3.sock' --state-dir '$DIR/state-hg3' 2>&1 | tee /dev/stderr | grep -q 'listening'"
+
+# ---- the main daemon ----
+check "daemon starts" start_proxy --drain-timeout 20s
+[ -n "$PROXY_PID" ] || bench_finish
+check "effective uid after start is not 0" bash -c "u=\$(ps -o euid= -p $PROXY_PID | tr -d ' '); echo euid=\$u; [ \"\$u\" != 0 ]"
+check "no capability left (no interface to remove)" bash -c \
+	"grep -E '^CapEff:' /proc/$PROXY_PID/status | tee /dev/stderr | grep -q '0000000000000000'"
+check "no_new_privs is set" bash -c "grep -qE '^NoNewPrivs:[[:space:]]+1' /proc/$PROXY_PID/status"
+check "the state directory belongs to the daemon's user, mode 0700" bash -c \
+	"u=\$(ps -o euid= -p $PROXY_PID | tr -d ' '); [ \$(stat -c %u '$DIR/state') = \$u ] && [ \$(stat -c %a '$DIR/state') = 700 ]"
+check "control socket is root-owned 0600" expect "0 600" stat -c '%u %a' "$S"
+check "an unprivileged local user cannot use the control socket" bash -c \
+	"! setpriv --reuid=65534 --regid=65534 --clear-groups curl -q -sf -m 3 --unix-socket '$S' http://x/healthz"
+check "root can" bash -c "curl -q -sf -m 3 --unix-socket '$S' http://x/healthz | grep -q ok"
+TOKEN=$(new_client vm1)
+cli allow vm1 --host api.bench.test >/dev/null
+
+# ---- the workload flushes the guest's rules: the host table still holds ----
+check "isolate the vm's veth" bash -c "ip netns exec $HNS '$P' isolate --iface \$(ip netns exec $HNS ip -o link show | awk -F': ' '/h-vm/{print \$2}' | cut -d@ -f1 | head -1) --proxy 192.168.222.1"
+in_vm nft flush ruleset 2>/dev/null
+check "after the workload's nft flush, a direct connection still fails fast" bash -c \
+	"s=\$(date +%s%N); ! ip netns exec $VNS curl -q -s -o /dev/null -m 3 http://198.18.0.10/; e=\$(( (\$(date +%s%N)-s)/1000000 )); echo \$e ms; [ \$e -lt 1500 ]"
+check "the proxy path still works" expect_re '"server": ?"198.18.0.10"' pcurl "$TOKEN" https://api.bench.test/x
+
+# ---- SIGTERM drains ----
+in_vm curl -q -sS -m 60 --cacert "$CA" -x "http://proxy:$TOKEN@$PROXY_ADDR" --limit-rate 8M \
+	-o "$DIR/drain.out" https://api.bench.test/file/big 2>"$DIR/drain.err" &
+DL=$!
+SPX_PIDS+=("$DL")
+wait_for 10 bash -c "[ -s '$DIR/drain.out' ]"
+kill -TERM "$PROXY_PID"
+wait_for 5 bash -c "! ip netns exec $HNS ss -Hltn 'sport = :3128' | grep -q LISTEN"
+check "while draining: the listener is closed (new connections refused)" bash -c \
+	"! ip netns exec $VNS bash -c 'exec 3<>/dev/tcp/192.168.222.1/3128' 2>/dev/null"
+wait "$DL"
+check "the in-flight 48 MiB download finished intact" expect "$BIG_SHA" bash -c "sha256sum '$DIR/drain.out' | cut -d' ' -f1"
+wait_for 10 bash -c "! kill -0 $PROXY_PID 2>/dev/null"
+check "then the daemon exited" bash -c "! kill -0 $PROXY_PID 2>/dev/null"
+check "the drain was logged" grep -q 'draining' "$DIR/proxy.log"
+PROXY_PID=
+ip netns exec "$HNS" "$P" isolate --remove >/dev/null 2>&1
+bench_finish

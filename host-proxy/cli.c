@@ -97,9 +97,10 @@ cli_encode(const char *s, char *out, size_t outsz)
 }
 
 /*
- * One request over the control socket.  Returns the HTTP status and the
- * parsed JSON body in *out (NULL if the body is not JSON).  With stream set,
- * the body is copied to stdout as it arrives (logs --follow).
+ * One request over the control socket; takes the reference to body.
+ * Returns the HTTP status and the parsed JSON body in *out (NULL if the
+ * body is not JSON).  With stream set, the body is copied to stdout as it
+ * arrives (logs --follow).
  */
 static int
 cli_request(const struct cli *cli, const char *method, const char *path,
@@ -135,6 +136,7 @@ cli_request(const struct cli *cli, const char *method, const char *path,
 		secmem_wipe(payload, plen);
 		free(payload);
 	}
+	json_decref(body);
 	buf_init(&b, 64 * 1024 * 1024);
 	for (;;) {
 		ssize_t k;
@@ -369,7 +371,6 @@ cli_allow(const struct cli *cli, int argc, char **argv)
 	cli_encode(client, enc, sizeof(enc));
 	snprintf(path, sizeof(path), "/v1/proxy/clients/%s/rules", enc);
 	status = cli_request(cli, "POST", path, rule, &reply, 0);
-	json_decref(rule);
 	cli_check(status, reply);
 	if (cli->is_json)
 		cli_print_json(reply);
@@ -672,7 +673,6 @@ cli_secret(const struct cli *cli, int argc, char **argv)
 		cli_die("the secret is not valid UTF-8 text");
 	json_object_set_new(req, "value", v);
 	status = cli_request(cli, "POST", "/v1/proxy/secrets", req, &reply, 0);
-	json_decref(req);
 	cli_check(status, reply);
 	if (cli->is_json)
 		cli_print_json(reply);

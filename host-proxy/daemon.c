@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -469,7 +470,8 @@ daemon_main(int argc, char **argv)
 	char err[512];
 	uid_t uid = 0;
 	gid_t gid = 0;
-	int ch, rc = 1, is_dropping;
+	char state_path[PATH_MAX];
+	int ch, rc = 1, is_dropping, state_fd = -1;
 
 	memset(&px, 0, sizeof(px));
 	px.cfg.http_port = 3128;
@@ -588,6 +590,8 @@ daemon_main(int argc, char **argv)
 	if (px.ev == NULL)
 		fatal("epoll");
 
+	snprintf(state_path, sizeof(state_path), "%s", px.cfg.state_dir);
+
 	/* ---- privileged set-up: interface, ports, sockets, files ---- */
 	is_dropping = geteuid() == 0 &&
 	    !(px.cfg.user != NULL && strcmp(px.cfg.user, "root") == 0);
@@ -640,6 +644,20 @@ daemon_main(int argc, char **argv)
 			fprintf(stderr, "slicer-proxy: %s\n", err);
 			goto out;
 		}
+		/*
+		 * Opened now, reached later through /proc/self/fd: the
+		 * unprivileged daemon needs no search permission on the
+		 * directories above it (a 0700 root-owned parent is fine).
+		 */
+		state_fd = open(px.cfg.state_dir, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+		if (state_fd == -1) {
+			fprintf(stderr, "slicer-proxy: cannot open %s: %s\n",
+			    px.cfg.state_dir, strerror(errno));
+			goto out;
+		}
+		snprintf(state_path, sizeof(state_path), "/proc/self/fd/%d/.",
+		    state_fd);
 		if (px.cfg.log_target != NULL &&
 		    strcmp(px.cfg.log_target, "-") != 0 &&
 		    lchown(px.cfg.log_target, uid, gid) == -1)
@@ -654,12 +672,12 @@ daemon_main(int argc, char **argv)
 	}
 
 	/* ---- unprivileged from here on ---- */
-	px.store = store_open(px.cfg.state_dir, err, sizeof(err));
+	px.store = store_open(state_path, err, sizeof(err));
 	if (px.store == NULL) {
 		fprintf(stderr, "slicer-proxy: %s\n", err);
 		goto out;
 	}
-	px.ca = mitm_ca_open(px.cfg.state_dir, err, sizeof(err));
+	px.ca = mitm_ca_open(state_path, err, sizeof(err));
 	if (px.ca == NULL) {
 		fprintf(stderr, "slicer-proxy: %s\n", err);
 		goto out;
@@ -747,5 +765,7 @@ out:
 	mitm_cache_free(px.leaves);
 	mitm_ca_free(px.ca);
 	daemon_hostgroup_down(&px);
+	if (state_fd != -1)
+		close(state_fd);
 	return rc;
 }

@@ -2,14 +2,17 @@
 /*
  * main.c - slicer-agent: the subcommand table and its dispatch.
  *
- *   slicer-agent proxy install|uninstall|status|run   (not implemented yet)
+ *   slicer-agent proxy install [--proxy URL] [--ca-sha256 HEX]
+ *                      [--bypass CIDR]... [--allow-udp PORT]... [--no-ca]
+ *                      [--root DIR]
+ *   slicer-agent proxy uninstall [--root DIR] | status | run
  *   slicer-agent rules apply --uplink IF --proxy ADDR:PORT
  *                      [--bypass CIDR]... [--allow-udp PORT]...
  *                      [--redirect-port N] [--dns-port N]
  *   slicer-agent rules remove | status
  *
  * `rules` is a developer command to install and test the ruleset on its
- * own.  Misuse prints usage to stderr and exits 1; not implemented: 2.
+ * own.  Misuse prints usage to stderr and exits 1.
  * The agent never resolves names or looks up users (no NSS): it must
  * run as a fully static binary in any guest.
  */
@@ -20,6 +23,8 @@
 #include <string.h>
 #include <arpa/inet.h>
 
+#include "agentd.h"
+#include "install.h"
 #include "link.h"
 #include "netaddr.h"
 #include "nft.h"
@@ -38,8 +43,12 @@ static int agent_help(int argc, char **argv);
 
 static const struct agent_cmd agent_cmds[] = {
     {"proxy", agent_proxy,
-	"proxy install|uninstall|status|run   set up the transparent "
-	"proxy (not implemented yet)"},
+	"proxy install [--proxy URL] [--ca-sha256 HEX] [--bypass CIDR]...\n"
+	"        [--allow-udp PORT]... [--no-ca] [--root DIR]\n"
+	"                                      set up the transparent proxy\n"
+	"  proxy uninstall [--root DIR]        undo everything install did\n"
+	"  proxy status                        rules, daemon, stub, proxy\n"
+	"  proxy run [--config PATH] [-v]      the daemon (install starts it)"},
     {"rules", agent_rules,
 	"rules apply --uplink IF --proxy ADDR:PORT [--bypass CIDR]... "
 	"[--allow-udp PORT]...\n"
@@ -75,25 +84,23 @@ agent_help(int argc, char **argv)
 static int
 agent_proxy(int argc, char **argv)
 {
-	static const char *const subs[] = {
-	    "install", "uninstall", "status", "run"};
-	size_t i;
+	static const char usage[] =
+	    "usage: slicer-agent proxy install|uninstall|status|run ...\n";
 
 	if (argc < 2) {
-		fputs(
-		    "usage: slicer-agent proxy install|uninstall|status|run\n",
-		    stderr);
+		fputs(usage, stderr);
 		return 1;
 	}
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		if (strcmp(argv[1], subs[i]) == 0) {
-			fprintf(stderr,
-			    "slicer-agent proxy %s: not implemented yet\n",
-			    subs[i]);
-			return 2;
-		}
-	}
-	fprintf(stderr, "slicer-agent proxy: unknown command: '%s'\n", argv[1]);
+	if (strcmp(argv[1], "install") == 0)
+		return install_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "uninstall") == 0)
+		return install_uninstall_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "status") == 0)
+		return install_status_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "run") == 0)
+		return agentd_main(argc - 1, argv + 1);
+	fprintf(stderr, "slicer-agent proxy: unknown command: '%s'\n%s",
+	    argv[1], usage);
 	return 1;
 }
 

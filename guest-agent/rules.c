@@ -8,7 +8,9 @@
  *   nat_output      (nat output -110): leave alone the agent's own marked
  *                   sockets, loopback, local destinations, anything not
  *                   routed out the uplink, the proxy, bypass CIDRs; then
- *                   tcp/udp 53 -> stub, other TCP -> redirector.
+ *                   tcp/udp 53 -> stub, other TCP -> redirector,
+ *                   other UDP (not allowed) -> a closed local port, so
+ *                   the sender gets ECONNREFUSED rather than EPERM.
  *   nat_prerouting  (nat prerouting -110): the same for bridges and
  *                   containers, with `iifname uplink` and
  *                   `fib daddr oifname != uplink` instead of oifname.
@@ -48,6 +50,7 @@ rules_config_init(struct rules_config *c)
 	memset(c, 0, sizeof(*c));
 	c->redirect_port = RULES_DEFAULT_REDIRECT_PORT;
 	c->dns_port = RULES_DEFAULT_DNS_PORT;
+	c->udp_sink_port = RULES_DEFAULT_UDP_SINK_PORT;
 	c->mark = RULES_DEFAULT_MARK;
 }
 
@@ -83,6 +86,12 @@ rules_config_check(const struct rules_config *c, char *err, size_t errlen)
 	    c->redirect_port == c->dns_port) {
 		snprintf(err, errlen,
 		    "redirect and DNS ports must be set and differ");
+		return -1;
+	}
+	if (c->udp_sink_port != 0 && (c->udp_sink_port == c->redirect_port ||
+					 c->udp_sink_port == c->dns_port)) {
+		snprintf(err, errlen, "the UDP sink port must differ from the "
+				      "redirect and DNS ports");
 		return -1;
 	}
 	if (c->mark == 0) {
@@ -334,6 +343,8 @@ rules_chain(struct rules_ctx *x, const char *name, const char *type,
 	return rc;
 }
 
+static int rules_udp_sink(struct rules_ctx *x);
+
 static int
 rules_build_nat_output(struct rules_ctx *x)
 {
@@ -348,9 +359,35 @@ rules_build_nat_output(struct rules_ctx *x)
 	    /* the route is already chosen: only what leaves the uplink */
 	    rules_ifname(x, NFT_META_OIFNAME, NFT_CMP_NEQ, up, NFT_RETURN) ==
 		-1 ||
-	    rules_proxies(x) == -1 || rules_bypass(x, NFT_RETURN) == -1)
+	    rules_proxies(x) == -1 || rules_bypass(x, NFT_RETURN) == -1 ||
+	    rules_redirects(x) == -1)
 		return -1;
-	return rules_redirects(x);
+	/* after the DNS redirect: the VM's other UDP is refused at once */
+	return rules_udp_sink(x);
+}
+
+/* udp dport P return (allowed ports); meta l4proto udp redirect to :SINK */
+static int
+rules_udp_sink(struct rules_ctx *x)
+{
+	struct nftnl_rule *r;
+	size_t i;
+
+	if (x->c->udp_sink_port == 0)
+		return 0;
+	for (i = 0; i < x->c->n_allow_udp; i++) {
+		r = rules_new(x, "allowed udp port");
+		if (rules_put(x, r,
+			r &&
+			    nft_match_dport(
+				r, IPPROTO_UDP, x->c->allow_udp[i]) == 0 &&
+			    rules_verdict(r, NFT_RETURN) == 0) == -1)
+			return -1;
+	}
+	r = rules_new(x, "udp sink");
+	return rules_put(x, r,
+	    r && nft_match_l4proto(r, IPPROTO_UDP) == 0 &&
+		nft_expr_redir(r, x->c->udp_sink_port) == 0);
 }
 
 static int

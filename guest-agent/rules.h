@@ -29,6 +29,11 @@ struct nft_error;
 #define RULES_DEFAULT_PROXY_PORT 3128
 #define RULES_DEFAULT_REDIRECT_PORT 15001
 #define RULES_DEFAULT_DNS_PORT 15053
+/* The VM's own UDP out the uplink (not DNS, not allowed) is redirected to
+ * this local port, where nothing listens: the kernel answers ICMP port
+ * unreachable and the sender gets ECONNREFUSED at once (a reject in
+ * filter output would give EPERM on send instead). */
+#define RULES_DEFAULT_UDP_SINK_PORT 15054
 /* SO_MARK of the agent's own upstream sockets ("SLI\0"). */
 #define RULES_DEFAULT_MARK 0x534c4900u
 /* nat chains run before Docker's iptables-nft nat (-100). */
@@ -52,6 +57,7 @@ struct rules_config {
 	size_t n_proxies;
 	uint16_t redirect_port; /* transparent TCP redirector */
 	uint16_t dns_port;      /* DNS stub, udp and tcp */
+	uint16_t udp_sink_port; /* closed local port for refused UDP; 0: none */
 	uint32_t mark;          /* SO_MARK of the agent's own sockets */
 	/* destinations left alone: not redirected, UDP allowed */
 	struct netaddr_cidr bypass[RULES_MAX_BYPASS];
@@ -60,7 +66,8 @@ struct rules_config {
 	size_t n_allow_udp;
 };
 
-/* Defaults: no uplink, no proxy, ports 15001/15053, mark 0x534c4900. */
+/* Defaults: no uplink, no proxy, ports 15001/15053/15054, mark
+ * 0x534c4900. */
 void rules_config_init(struct rules_config *c);
 
 /* Is the config complete and consistent?  0, or -1 with a message. */

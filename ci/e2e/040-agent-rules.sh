@@ -84,6 +84,8 @@ table inet slicer_agent {
 		tcp dport 53 redirect to :15053
 		udp dport 53 redirect to :15053
 		meta l4proto tcp redirect to :15001
+		udp dport 123 return
+		meta l4proto udp redirect to :15054
 	}
 
 	chain nat_prerouting {
@@ -307,8 +309,8 @@ check "a missing uplink is refused" \
 check "nothing was installed by the refused commands" bash -c "! $VM nft list table inet slicer_agent"
 check "IPv6 proxy in brackets" bash -c \
 	"$VM '$A' rules apply --uplink eth0 --proxy '[fd00::1]:3129' && $VM nft list table inet slicer_agent | grep -q 'ip6 daddr fd00::1 tcp dport 3129 return' && $VM '$A' rules remove"
-check "proxy install is not implemented yet (exit 2)" bash -c \
-	"$VM '$A' proxy install; [ \$? = 2 ]"
+check "proxy install without a proxy URL: usage error (exit 1)" bash -c \
+	"env -u HTTPS_PROXY -u HTTP_PROXY -u https_proxy -u http_proxy $VM '$A' proxy install --root /nonexistent; [ \$? = 1 ]"
 check "unknown command: exit 1" bash -c "$VM '$A' frobnicate; [ \$? = 1 ]"
 
 # the static binary, when built (make static)

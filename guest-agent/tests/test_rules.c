@@ -57,6 +57,7 @@ test_config_defaults(void **state)
 	rules_config_init(&c);
 	assert_int_equal(c.redirect_port, 15001);
 	assert_int_equal(c.dns_port, 15053);
+	assert_int_equal(c.udp_sink_port, 15054);
 	assert_int_equal(c.mark, 0x534c4900u);
 	assert_int_equal(c.n_proxies, 0);
 	/* no uplink, no proxy: incomplete */
@@ -85,6 +86,9 @@ enum mutation {
 	M_UDP_ZERO,
 	M_PROXIES_MAX,
 	M_PROXIES_PAST,
+	M_SINK_REDIR,
+	M_SINK_DNS,
+	M_SINK_OFF,
 };
 
 static void
@@ -158,6 +162,15 @@ mutate(struct rules_config *c, enum mutation m)
 			c->proxies[i] = c->proxies[0];
 		c->n_proxies = RULES_MAX_PROXIES + (m == M_PROXIES_PAST);
 		break;
+	case M_SINK_REDIR:
+		c->udp_sink_port = c->redirect_port;
+		break;
+	case M_SINK_DNS:
+		c->udp_sink_port = c->dns_port;
+		break;
+	case M_SINK_OFF:
+		c->udp_sink_port = 0;
+		break;
 	}
 }
 
@@ -187,6 +200,9 @@ test_config_check(void **state)
 	    {M_UDP_ZERO, -1},
 	    {M_PROXIES_MAX, 0},
 	    {M_PROXIES_PAST, -1},
+	    {M_SINK_REDIR, -1},
+	    {M_SINK_DNS, -1},
+	    {M_SINK_OFF, 0},
 	};
 	struct rules_config c;
 	struct nft_batch *b;
@@ -306,7 +322,7 @@ test_build_basic(void **state)
 		int32_t prio;
 		int rules;
 	} want[] = {
-	    {"nat_output", NF_INET_LOCAL_OUT, -110, 8},
+	    {"nat_output", NF_INET_LOCAL_OUT, -110, 9},
 	    {"nat_prerouting", NF_INET_PRE_ROUTING, -110, 7},
 	    {"filter_input", NF_INET_LOCAL_IN, -10, 6},
 	    {"filter_output", NF_INET_LOCAL_OUT, 0, 5},
@@ -333,14 +349,17 @@ test_build_basic(void **state)
 		assert_int_equal(p.prios[i], want[i].prio);
 		assert_int_equal(p.rules[i], want[i].rules);
 	}
-	assert_int_equal(p.total, 3 + 5 + 29);
-	/* per nat chain: tcp 53, udp 53 -> stub, then tcp -> redirector */
-	assert_int_equal(p.nredir, 6);
-	for (i = 0; i < 2; i++) {
-		assert_int_equal(p.redir_ports[3 * i], 15053);
-		assert_int_equal(p.redir_ports[3 * i + 1], 15053);
-		assert_int_equal(p.redir_ports[3 * i + 2], 15001);
-	}
+	assert_int_equal(p.total, 3 + 5 + 30);
+	/* per nat chain: tcp 53, udp 53 -> stub, then tcp -> redirector;
+	 * nat output then sends other UDP to the closed sink port */
+	assert_int_equal(p.nredir, 7);
+	assert_int_equal(p.redir_ports[0], 15053);
+	assert_int_equal(p.redir_ports[1], 15053);
+	assert_int_equal(p.redir_ports[2], 15001);
+	assert_int_equal(p.redir_ports[3], 15054);
+	assert_int_equal(p.redir_ports[4], 15053);
+	assert_int_equal(p.redir_ports[5], 15053);
+	assert_int_equal(p.redir_ports[6], 15001);
 	nft_batch_free(b);
 }
 
@@ -375,14 +394,25 @@ test_build_options(void **state)
 	b = nft_batch_new();
 	assert_int_equal(rules_build(&c, b), 0);
 	parse_batch(b, &p);
-	assert_int_equal(p.rules[0], 8 + 1 + 3);
+	/* + the allowed UDP ports return before the sink */
+	assert_int_equal(p.rules[0], 9 + 1 + 3 + 2);
 	assert_int_equal(p.rules[1], 7 + 1 + 3);
 	assert_int_equal(p.rules[2], 6);
 	assert_int_equal(p.rules[3], 5 + 3 + 2);
 	assert_int_equal(p.rules[4], 3 + 3 + 2);
 	assert_int_equal(p.redir_ports[0], 16053);
 	assert_int_equal(p.redir_ports[2], 16001);
+	assert_int_equal(p.redir_ports[3], 15054);
 	nft_batch_free(b);
+
+	/* no sink: no UDP redirect, no allowed-port returns in nat */
+	c.udp_sink_port = 0;
+	b = nft_batch_new();
+	assert_int_equal(rules_build(&c, b), 0);
+	parse_batch(b, &p);
+	assert_int_equal(p.rules[0], 8 + 1 + 3);
+	nft_batch_free(b);
+	c.udp_sink_port = RULES_DEFAULT_UDP_SINK_PORT;
 
 	/* a bypass CIDR with host bits set is refused by the builder */
 	c.bypass[0].addr.u.v4.s_addr = htonl(0x0a000001u);
@@ -428,7 +458,7 @@ test_kernel_apply_remove(void **state)
 				     count_cb, &n),
 		    0);
 		/* applying again replaces, never duplicates */
-		assert_int_equal(n.n, 29);
+		assert_int_equal(n.n, 30);
 	}
 
 	/* a batch that fails part-way leaves the previous table */
@@ -446,7 +476,7 @@ test_kernel_apply_remove(void **state)
 	memset(&n, 0, sizeof(n));
 	assert_int_equal(
 	    nft_rule_list(NFPROTO_INET, RULES_TABLE, NULL, count_cb, &n), 0);
-	assert_int_equal(n.n, 29);
+	assert_int_equal(n.n, 30);
 
 	assert_int_equal(rules_remove(&err), 0);
 	assert_int_equal(rules_present(), 0);

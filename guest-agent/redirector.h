@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * redirector.h - the transparent redirector of `slicer-agent proxy run`.
+ *
+ * Listens on 0.0.0.0 and [::] (separate sockets, IPV6_V6ONLY) on the
+ * redirect port.  For each connection nftables redirected there: the
+ * original destination (SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST), refused
+ * when it is local or the listener itself; the server name from the TLS
+ * ClientHello or the HTTP Host header, peeked (MSG_PEEK, never consumed)
+ * for at most REDIR_PEEK_MS; then `CONNECT name:port` (or the address
+ * when there is no name) with the token to the proxy, from a socket
+ * marked with the agent's SO_MARK.  On 2xx the bytes are spliced both
+ * ways (through userspace when the proxy link is TLS).  On a refusal the
+ * client is closed at once; an HTTP client first gets the proxy's answer.
+ * A refused or reset proxy connection is retried a few times before the
+ * client is given up, so a proxy restart costs a delay, not a failure.
+ *
+ * Everything runs on the caller's event loop; no connection can block
+ * another (every state has a deadline).
+ */
+#ifndef SLICER_REDIRECTOR_H
+#define SLICER_REDIRECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentcfg.h"
+
+struct ev;
+struct tlsc_ctx;
+struct redir;
+
+/* How long to wait for the first bytes that name the server. */
+#define REDIR_PEEK_MS 1000
+/* Connecting to the proxy and getting its answer to CONNECT. */
+#define REDIR_CONNECT_MS 10000
+/* Attempts at the proxy when it refuses or drops the connection. */
+#define REDIR_ATTEMPTS 4
+/* Pause before the n-th retry: n * this. */
+#define REDIR_RETRY_MS 250
+/* Draining a refused HTTP client after the answer (avoids an RST that
+ * would destroy the answer). */
+#define REDIR_LINGER_MS 2000
+/* Connections at once. */
+#define REDIR_MAX_CONNS 4096
+
+struct redir_config {
+	const struct agentcfg_url *url; /* borrowed: proxy address, port */
+	struct tlsc_ctx *tls;           /* borrowed; NULL for plain */
+	uint16_t port;                  /* listen port */
+	uint32_t mark;                  /* SO_MARK of proxy connections */
+};
+
+struct redir_stats {
+	uint64_t accepted;     /* connections accepted */
+	uint64_t active;       /* open now */
+	uint64_t by_name;      /* sent as CONNECT name:port */
+	uint64_t by_addr;      /* sent as CONNECT address:port */
+	uint64_t tunnels;      /* the proxy said 2xx */
+	uint64_t refused;      /* the proxy said no (403, 407, 502 ...) */
+	uint64_t proxy_errors; /* the proxy could not be reached / spoke garbage */
+	uint64_t bad_dst;      /* no or a local original destination */
+};
+
+/* Listen and start.  NULL with a message on failure (port in use...). */
+struct redir *redir_new(struct ev *ev, const struct redir_config *cfg,
+    char *err, size_t errsz);
+/* Close every connection and the listeners. */
+void redir_free(struct redir *r);
+void redir_get_stats(const struct redir *r, struct redir_stats *s);
+
+#endif

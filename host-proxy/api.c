@@ -604,7 +604,7 @@ static void
 api_metrics(struct api_conn *ac)
 {
 	struct proxy *px = ac->api->px;
-	char body[1024];
+	char body[2048];
 	int n;
 
 	n = snprintf(body, sizeof(body),
@@ -616,6 +616,12 @@ api_metrics(struct api_conn *ac)
 	    "slicer_auth_failed_total %llu\n"
 	    "# TYPE slicer_tunnels_total counter\n"
 	    "slicer_tunnels_total %llu\n"
+	    "# TYPE slicer_dns_queries_total counter\n"
+	    "slicer_dns_queries_total %llu\n"
+	    "# TYPE slicer_dns_denied_total counter\n"
+	    "slicer_dns_denied_total %llu\n"
+	    "# TYPE slicer_dns_limited_total counter\n"
+	    "slicer_dns_limited_total %llu\n"
 	    "# TYPE slicer_connections gauge\n"
 	    "slicer_connections %zu\n"
 	    "# TYPE slicer_clients gauge\n"
@@ -625,7 +631,10 @@ api_metrics(struct api_conn *ac)
 	    (unsigned long long)px->n_requests,
 	    (unsigned long long)px->n_denied,
 	    (unsigned long long)px->n_auth_failed,
-	    (unsigned long long)px->n_tunnels, px->nconns,
+	    (unsigned long long)px->n_tunnels,
+	    (unsigned long long)px->n_dns_queries,
+	    (unsigned long long)px->n_dns_denied,
+	    (unsigned long long)px->n_dns_limited, px->nconns,
 	    px->store->nclients,
 	    (unsigned long long)px->store->generation);
 	api_send(ac, 200, "text/plain; version=0.0.4", body, (size_t)n);

@@ -46,6 +46,7 @@ static void conn_upstream_cb(struct ev_io *io, uint32_t events);
 static void conn_dial_next(struct conn *c);
 static void conn_process_head(struct conn *c);
 static void conn_buf_wipe_release(struct buf *b);
+static void conn_dns_done(struct conn *c);
 
 static const char *
 conn_status_text(int status)
@@ -230,6 +231,8 @@ conn_close(struct conn *c, const char *reason)
 		resolve_cancel(c->rq);
 		c->rq = NULL;
 	}
+	if (c->is_dns_inflight)
+		conn_dns_done(c);
 	if (c->ow != NULL) {
 		oauth_cancel(px, c->ow);
 		c->ow = NULL;
@@ -501,6 +504,17 @@ conn_dns_addr_ok(const struct netaddr *a, void *arg)
 	return netaddr_check(a, &px->own, &px->cfg.deny, &px->cfg.allow, &why);
 }
 
+/* One upstream DNS lookup of c's client ended (answered or abandoned). */
+static void
+conn_dns_done(struct conn *c)
+{
+	struct client *cl = store_client_find(c->px->store, c->client);
+
+	if (cl != NULL && cl->dns_inflight > 0)
+		cl->dns_inflight--;
+	c->is_dns_inflight = 0;
+}
+
 static void
 conn_dns_answered(void *arg, int status, int rcode, const unsigned char *msg,
     size_t len)
@@ -513,6 +527,7 @@ conn_dns_answered(void *arg, int status, int rcode, const unsigned char *msg,
 	char reason[64];
 
 	c->rq = NULL;
+	conn_dns_done(c);
 	if (dns_parse_query(c->dnsq, c->dnsq_len, &q) != DNS_OK) {
 		conn_close(c, "dns: query vanished");
 		return;
@@ -561,6 +576,7 @@ conn_dns_type_name(uint16_t t)
 static void
 conn_dns_query(struct conn *c, const struct client *cl)
 {
+	struct client *counted;
 	unsigned char out[512];
 	struct dns_query q;
 	size_t outlen;
@@ -609,6 +625,18 @@ conn_dns_query(struct conn *c, const struct client *cl)
 		    "HTTPS/SVCB answered empty");
 		return;
 	}
+	counted = store_client_find(c->px->store, cl->name);
+	if (counted == NULL ||
+	    counted->dns_inflight >= LIMIT_DNS_INFLIGHT_PER_CLIENT) {
+		dns_build_reply(c->dnsq, c->dnsq_len, &q, DNS_RCODE_SERVFAIL,
+		    out, sizeof(out), &outlen);
+		c->px->n_dns_limited++;
+		conn_dns_reply(c, out, outlen, 0, "deny",
+		    "too many lookups in flight for this client");
+		return;
+	}
+	counted->dns_inflight++;
+	c->is_dns_inflight = 1;
 	conn_set_state(c, CONN_LOCAL_DNS, LIMIT_RESOLVE_TIMEOUT_MS);
 	c->rq = resolve_query_raw(c->px->resolver, q.name, q.qtype,
 	    conn_dns_answered, c);

@@ -118,6 +118,7 @@ struct conn {
 	/* /slicer/dns-query */
 	unsigned char *dnsq;        /* owned: the query being answered */
 	size_t dnsq_len;
+	int is_dns_inflight;        /* counted in its client's dns_inflight */
 
 	/* tunnel */
 	int pipe_cu[2], pipe_uc[2]; /* -1 until first use */

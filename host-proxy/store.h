@@ -54,6 +54,8 @@ struct client {
 	int64_t created_ms;
 	struct rule **rules;          /* owned array of owned rules */
 	size_t nrules;
+	unsigned int dns_inflight;    /* runtime only (never saved): upstream
+				       * DNS lookups in flight for it */
 };
 
 struct secret {

@@ -73,6 +73,11 @@
 #define LIMIT_IO_TIMEOUT_MS 120000    /* no progress on a request/response */
 #define LIMIT_TUNNEL_IDLE_MS 3600000  /* a tunnel with no bytes either way */
 
+/* Upstream DNS lookups one client may have in flight through
+ * /slicer/dns-query; past it queries get SERVFAIL at once, so one VM's
+ * flood cannot starve the resolver for the others. */
+#define LIMIT_DNS_INFLIGHT_PER_CLIENT 64
+
 /* Addresses tried for one upstream name. */
 #define LIMIT_UPSTREAM_ADDRS 8
 /* deny/allow CIDR entries from the command line. */

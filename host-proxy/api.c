@@ -622,6 +622,9 @@ api_metrics(struct api_conn *ac)
 	    "slicer_dns_denied_total %llu\n"
 	    "# TYPE slicer_dns_limited_total counter\n"
 	    "slicer_dns_limited_total %llu\n"
+	    "# TYPE slicer_upstream_tls_handshakes_total counter\n"
+	    "slicer_upstream_tls_handshakes_total{resumed=\"no\"} %llu\n"
+	    "slicer_upstream_tls_handshakes_total{resumed=\"yes\"} %llu\n"
 	    "# TYPE slicer_connections gauge\n"
 	    "slicer_connections %zu\n"
 	    "# TYPE slicer_clients gauge\n"
@@ -634,7 +637,9 @@ api_metrics(struct api_conn *ac)
 	    (unsigned long long)px->n_tunnels,
 	    (unsigned long long)px->n_dns_queries,
 	    (unsigned long long)px->n_dns_denied,
-	    (unsigned long long)px->n_dns_limited, px->nconns,
+	    (unsigned long long)px->n_dns_limited,
+	    (unsigned long long)px->n_tls_full,
+	    (unsigned long long)px->n_tls_resumed, px->nconns,
 	    px->store->nclients,
 	    (unsigned long long)px->store->generation);
 	api_send(ac, 200, "text/plain; version=0.0.4", body, (size_t)n);

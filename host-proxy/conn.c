@@ -34,6 +34,7 @@
 #include "resolve.h"
 #include "secmem.h"
 #include "sock.h"
+#include "tlssess.h"
 #include "token.h"
 
 #define CONN_OUT_MAX (LIMIT_RELAY_BACKLOG + 2 * LIMIT_HTTP_RESPONSE_HEAD)
@@ -108,7 +109,8 @@ conn_buf_wipe_release(struct buf *b)
 static void
 conn_close_upstream(struct conn *c)
 {
-	xport_reset(&c->ux, 0);
+	/* close_notify (best effort) also keeps the session resumable */
+	xport_reset(&c->ux, 1);
 	if (c->ufd != -1) {
 		ev_io_del(c->px->ev, &c->uio);
 		close(c->ufd);
@@ -1024,6 +1026,7 @@ conn_start_upstream_tls(struct conn *c)
 		SSL_set_tlsext_host_name(ssl, c->host);
 		SSL_set1_host(ssl, c->host);
 	}
+	tlssess_prepare(ssl, c->host, c->port);
 	xport_set_ssl(&c->ux, ssl);
 	SSL_set_connect_state(ssl);
 	conn_set_state(c, CONN_TLS_CONNECT, LIMIT_CONNECT_TIMEOUT_MS);
@@ -2038,6 +2041,10 @@ conn_tls_connect_step(struct conn *c)
 		conn_upstream_failed(c, 502, msg);
 		return;
 	}
+	if (SSL_session_reused(c->ux.ssl))
+		c->px->n_tls_resumed++;
+	else
+		c->px->n_tls_full++;
 	conn_set_state(c, CONN_FORWARD, LIMIT_IO_TIMEOUT_MS);
 }
 

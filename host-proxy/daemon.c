@@ -37,6 +37,7 @@
 #include "privs.h"
 #include "resolve.h"
 #include "sock.h"
+#include "tlssess.h"
 
 #define DAEMON_OWN_REFRESH_MS 30000
 #define DAEMON_LEAF_CACHE 1024
@@ -180,8 +181,12 @@ daemon_upstream_ctx(const char *cafile, char *err, size_t errsz)
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
 	SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
+	if (tlssess_init(ctx) == -1) {
+		snprintf(err, errsz, "cannot set up the TLS session cache");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	if (cafile != NULL) {
 		if (SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1) {
 			snprintf(err, errsz, "cannot load --upstream-ca %s",
@@ -761,6 +766,7 @@ out:
 	audit_free(px.audit);
 	store_free(px.store);
 	SSL_CTX_free(px.front_ctx);
+	tlssess_free_all();
 	SSL_CTX_free(px.upstream_ctx);
 	mitm_cache_free(px.leaves);
 	mitm_ca_free(px.ca);

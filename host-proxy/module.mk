@@ -17,3 +17,4 @@ UNIT_TESTS += host-proxy/tests/test_isolate.c
 PROXY_SRCS += host-proxy/mitm.c
 UNIT_TESTS += host-proxy/tests/test_mitm.c
 PROXY_SRCS += host-proxy/oauth.c
+PROXY_SRCS += host-proxy/tlssess.c

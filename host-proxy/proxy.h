@@ -81,6 +81,7 @@ struct proxy {
 	/* counters for /metrics and status */
 	uint64_t n_requests, n_denied, n_auth_failed, n_tunnels, n_intercepts;
 	uint64_t n_dns_queries, n_dns_denied, n_dns_limited;
+	uint64_t n_tls_full, n_tls_resumed; /* upstream handshakes */
 };
 
 /* conn.c: takes ownership of fd; peer is the client's address, for logs */

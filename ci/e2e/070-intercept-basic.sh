@@ -97,6 +97,12 @@ check "inspect: TLS 1.2 client works" expect 200 \
 	icurl --tls-max 1.2 -o /dev/null -w '%{http_code}' https://api.bench.test/tls12
 check "inspect: the upstream leg is TLS (the proxy connected with TLS)" expect_re '"tls": "TLSv1\.[23]"' \
 	icurl https://api.bench.test/i3
+resumed() { api GET /metrics | sed -n 's/^slicer_upstream_tls_handshakes_total{resumed="yes"} //p'; }
+R0=$(resumed)
+icurl -o /dev/null https://api.bench.test/r1
+icurl -o /dev/null https://api.bench.test/r2
+check "inspect: later upstream handshakes resume the TLS session" bash -c \
+	"r=\$(curl -q -s --unix-socket '$S' http://x/metrics | sed -n 's/^slicer_upstream_tls_handshakes_total{resumed=\"yes\"} //p'); echo \"before $R0 after \$r\"; [ \"\$r\" -ge \$(( ${R0:-0} + 1 )) ]"
 check "inspect: without SNI the leaf is still for the CONNECT host" expect_re 'DNS:api\.bench\.test' \
 	bash -c "in_vm timeout 10 openssl s_client -proxy $PROXY_ADDR -proxy_user proxy -proxy_pass pass:$T \
 		-connect api.bench.test:443 -noservername </dev/null 2>/dev/null | openssl x509 -noout -ext subjectAltName"

@@ -8,14 +8,16 @@ set -u
 cd "$(dirname "$0")/.."
 bash ci/install-deps.sh || exit 1
 total_pass=0 total_fail=0
-stage() { # NAME COMMAND...: run, add its closing counts
-	local name=$1 out rc p f
+stage() { # NAME COMMAND...: run, show its output, add its closing counts
+	local name=$1 log rc p f
 	shift
 	echo "=== $name"
-	out=$("$@" 2>&1 | tee /dev/stderr | tail -5)
+	log=$(mktemp)
+	"$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
-	p=$(printf '%s\n' "$out" | sed -n 's/.*\b\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed.*/\1/p' | tail -1)
-	f=$(printf '%s\n' "$out" | sed -n 's/.*\b\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed.*/\2/p' | tail -1)
+	p=$(tail -5 "$log" | sed -n 's/.*\b\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed.*/\1/p' | tail -1)
+	f=$(tail -5 "$log" | sed -n 's/.*\b\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed.*/\2/p' | tail -1)
+	rm -f "$log"
 	p=${p:-0}; f=${f:-0}
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 	echo "=== $name: $p passed, $f failed"

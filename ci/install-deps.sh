@@ -7,7 +7,7 @@ PKGS=(
 	libssl-dev libnftnl-dev libmnl-dev libc-ares-dev libjansson-dev libcmocka-dev
 	iproute2 nftables dnsmasq procps psmisc file util-linux coreutils
 	curl wget dnsutils git python3 python3-requests nodejs openssl
-	libmbedtls-dev
+	libmbedtls-dev busybox musl-tools
 	apache2-utils wrk nginx-light
 )
 if [ "$(id -u)" -ne 0 ]; then

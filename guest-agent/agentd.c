@@ -122,6 +122,17 @@ agentd_mon_cb(struct ev_io *io, uint32_t events)
 	}
 }
 
+#if defined(AGENT_HAVE_DNS_STUB)
+/* redir_name_fn: the name the stub answered an address for. */
+static int
+agentd_name_for(void *arg, const struct netaddr *addr, char *name, size_t size)
+{
+	struct agentd *d = arg;
+
+	return dns_stub_name_for(d->dns, addr, name, size);
+}
+#endif
+
 /* ----------------------------------------------------------- status */
 
 static void
@@ -139,12 +150,14 @@ agentd_status_cb(struct ev_io *io, uint32_t events)
 	redir_get_stats(d->redir, &st);
 	n = snprintf(text, sizeof(text),
 	    "pid=%d\nuplink=%s\nrules_reapplied=%llu\naccepted=%llu\n"
-	    "active=%llu\nby_name=%llu\nby_addr=%llu\ntunnels=%llu\n"
-	    "refused=%llu\nproxy_errors=%llu\nbad_dst=%llu\ndns_stub=%s\n",
+	    "active=%llu\nby_name=%llu\nby_dns=%llu\nby_addr=%llu\n"
+	    "tunnels=%llu\nrefused=%llu\nproxy_errors=%llu\nbad_dst=%llu\n"
+	    "dns_stub=%s\n",
 	    (int)getpid(), d->cfg.uplink, (unsigned long long)d->reapplied,
 	    (unsigned long long)st.accepted, (unsigned long long)st.active,
-	    (unsigned long long)st.by_name, (unsigned long long)st.by_addr,
-	    (unsigned long long)st.tunnels, (unsigned long long)st.refused,
+	    (unsigned long long)st.by_name, (unsigned long long)st.by_dns,
+	    (unsigned long long)st.by_addr, (unsigned long long)st.tunnels,
+	    (unsigned long long)st.refused,
 	    (unsigned long long)st.proxy_errors,
 	    (unsigned long long)st.bad_dst,
 #if defined(AGENT_HAVE_DNS_STUB)
@@ -153,6 +166,26 @@ agentd_status_cb(struct ev_io *io, uint32_t events)
 	    "not-built"
 #endif
 	);
+#if defined(AGENT_HAVE_DNS_STUB)
+	if (d->dns != NULL && n > 0 && (size_t)n < sizeof(text)) {
+		struct dns_stub_stats ds;
+
+		dns_stub_get_stats(d->dns, &ds);
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+		    "dns_queries=%llu\ndns_cached=%llu\ndns_forwarded=%llu\n"
+		    "dns_denied=%llu\ndns_errors=%llu\ndns_limited=%llu\n"
+		    "dns_upstream=%llu\n",
+		    (unsigned long long)ds.queries,
+		    (unsigned long long)ds.cached,
+		    (unsigned long long)ds.forwarded,
+		    (unsigned long long)ds.denied,
+		    (unsigned long long)ds.errors,
+		    (unsigned long long)ds.limited,
+		    (unsigned long long)ds.upstream);
+		if ((size_t)n >= sizeof(text))
+			n = (int)sizeof(text) - 1;
+	}
+#endif
 	if (n > 0 && write(fd, text, (size_t)n) < 0)
 		log_debug("status: write failed");
 	close(fd);
@@ -320,6 +353,12 @@ agentd_start(struct agentd *d, char *err, size_t errsz)
 	rc.tls = d->tls;
 	rc.port = d->rules.redirect_port;
 	rc.mark = d->rules.mark;
+#if defined(AGENT_HAVE_DNS_STUB)
+	/* other protocols, and TLS without SNI, go by the name the stub
+	 * answered the address for (looked up when they connect) */
+	rc.name_for = agentd_name_for;
+	rc.name_arg = d;
+#endif
 	d->redir = redir_new(d->ev, &rc, err, errsz);
 	if (d->redir == NULL)
 		return -1;
@@ -333,6 +372,8 @@ agentd_start(struct agentd *d, char *err, size_t errsz)
 		dc.proxy_port = d->cfg.url.port;
 		dc.token = d->cfg.url.token;
 		dc.mark = d->rules.mark;
+		/* https:// proxy URL: DoH over the same TLS port, CA pinned */
+		dc.tls = d->tls;
 		d->dns = dns_stub_new(d->ev, &dc, msg, sizeof(msg));
 		if (d->dns == NULL)
 			log_warnx("DNS stub: %s (DNS stays refused)", msg);

@@ -2,7 +2,8 @@
 /*
  * dns_stub.c - the guest's DNS stub (see dns_stub.h): UDP and TCP
  * listeners, local answers, the answer cache, the address -> name map, and
- * the pool of HTTP/1.1 keep-alive connections to the proxy's DoH endpoint.
+ * the pool of HTTP/1.1 keep-alive connections to the proxy's DoH endpoint,
+ * plain or over TLS (tlsc.c).
  *
  * Objects: struct dns_stub owns everything.  A struct stub_query lives
  * from a query that needs the proxy until its answer (or SERVFAIL) is
@@ -29,6 +30,7 @@
 #include "http1.h"
 #include "log.h"
 #include "sock.h"
+#include "tlsc.h"
 
 #define STUB_CANARY "use-application-dns.net"
 #define STUB_PATH "/slicer/dns-query"
@@ -88,6 +90,7 @@ struct stub_query {
 
 enum stub_up_state {
 	STUB_UP_CONNECTING,
+	STUB_UP_HANDSHAKE, /* TLS, after the TCP connect */
 	STUB_UP_IDLE,
 	STUB_UP_BUSY,
 };
@@ -96,8 +99,10 @@ struct stub_up {
 	struct dns_stub *s;
 	size_t slot; /* index in s->ups */
 	int fd;
+	struct tlsc *tls; /* owned; NULL: plain HTTP */
 	struct ev_io io;
-	struct ev_timer timer; /* connect deadline, then idle close */
+	struct ev_timer timer; /* connect (and handshake) deadline, then
+				* idle close */
 	enum stub_up_state state;
 	int is_closed;
 	unsigned int served; /* answers received on this connection */
@@ -155,6 +160,7 @@ struct dns_stub {
 	char host[INET6_ADDRSTRLEN + 16];
 	char *auth; /* owned, wiped on free: "Proxy-Authorization: ...\r\n" */
 	size_t auth_len;
+	struct tlsc_ctx *tls; /* borrowed; NULL: plain HTTP to the proxy */
 	uint32_t seed;
 
 	struct stub_listen listeners[4];
@@ -185,6 +191,7 @@ struct dns_stub {
 	uint8_t rx[LIMIT_DNS_MESSAGE + 1]; /* a query as received */
 	uint8_t tx[LIMIT_DNS_MESSAGE + 1]; /* an answer being sent */
 	uint8_t small[LIMIT_DNS_UDP_MIN];  /* replies we build, truncation */
+	uint8_t tlsbuf[16384];             /* one TLS record's plaintext */
 };
 
 static void stub_dispatch(struct dns_stub *s);
@@ -820,6 +827,8 @@ stub_up_close(struct stub_up *up, const char *why)
 	log_debug("dns_stub: proxy connection %zu closed: %s", up->slot, why);
 	ev_io_del(s->ev, &up->io);
 	ev_timer_stop(s->ev, &up->timer);
+	tlsc_free(up->tls);
+	up->tls = NULL;
 	if (up->fd != -1)
 		close(up->fd);
 	up->fd = -1;
@@ -846,8 +855,10 @@ stub_up_timer(struct ev_timer *tm)
 	struct stub_up *up = tm->arg;
 	struct dns_stub *s = up->s;
 
-	stub_up_close(
-	    up, up->state == STUB_UP_CONNECTING ? "connect timed out" : "idle");
+	stub_up_close(up, up->state == STUB_UP_CONNECTING ? "connect timed out"
+			  : up->state == STUB_UP_HANDSHAKE
+			      ? "TLS handshake timed out"
+			      : "idle");
 	stub_dispatch(s);
 }
 
@@ -875,7 +886,8 @@ static void
 stub_up_fail(struct stub_up *up, const char *why)
 {
 	struct dns_stub *s = up->s;
-	int was_connecting = up->state == STUB_UP_CONNECTING;
+	int was_connecting =
+	    up->state == STUB_UP_CONNECTING || up->state == STUB_UP_HANDSHAKE;
 
 	if (was_connecting)
 		log_warnx("dns_stub: cannot connect to the proxy %s: %s",
@@ -993,50 +1005,172 @@ stub_up_parse(struct stub_up *up)
 	}
 }
 
+/* Write what up->out holds, as far as the socket takes it: 0, or -1
+ * with errno on a broken connection. */
+static int
+stub_up_write(struct stub_up *up)
+{
+	ssize_t n;
+
+	while (up->out.len > 0) {
+		if (up->tls != NULL)
+			n = tlsc_write(up->tls, buf_ptr(&up->out), up->out.len);
+		else
+			n = send(up->fd, buf_ptr(&up->out), up->out.len,
+			    MSG_NOSIGNAL);
+		if (n > 0) {
+			buf_consume(&up->out, (size_t)n);
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n == 0)
+			errno = EPIPE;
+		return -1;
+	}
+	return 0;
+}
+
+/* Read from the proxy into up->in: bytes, 0 at its close, or -1 with
+ * errno (EAGAIN: nothing now; ENOBUFS: the answer is too large). */
+static ssize_t
+stub_up_read(struct stub_up *up)
+{
+	struct dns_stub *s = up->s;
+	size_t room;
+	ssize_t n;
+
+	if (up->tls == NULL)
+		return buf_read_fd(&up->in, up->fd);
+	room = buf_room(&up->in);
+	if (room == 0) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	if (room > sizeof(s->tlsbuf))
+		room = sizeof(s->tlsbuf);
+	n = tlsc_read(up->tls, s->tlsbuf, room);
+	if (n > 0 && buf_append(&up->in, s->tlsbuf, (size_t)n) == -1)
+		return -1;
+	return n;
+}
+
+/* Watch what the connection's state needs. */
+static void
+stub_up_watch(struct stub_up *up)
+{
+	uint32_t want;
+
+	switch (up->state) {
+	case STUB_UP_CONNECTING:
+		want = EPOLLOUT;
+		break;
+	case STUB_UP_HANDSHAKE:
+		want = tlsc_wants_write(up->tls) ? EPOLLOUT : EPOLLIN;
+		break;
+	default:
+		/* readable also when idle: the proxy's close is seen */
+		want = EPOLLIN | (up->out.len > 0 ? EPOLLOUT : 0);
+		break;
+	}
+	if (ev_io_set(up->s->ev, &up->io, want) == -1)
+		stub_up_close(up, "epoll");
+}
+
+/* The connection is up (TCP, and TLS when used): ready for queries. */
+static void
+stub_up_ready(struct stub_up *up)
+{
+	struct dns_stub *s = up->s;
+
+	s->stats.upstream++;
+	stub_up_set_idle(up);
+	stub_dispatch(s);
+}
+
+/* Connected: start TLS, or be ready. */
+static void
+stub_up_connected(struct stub_up *up)
+{
+	struct dns_stub *s = up->s;
+
+	if (s->tls == NULL) {
+		stub_up_ready(up);
+		return;
+	}
+	up->tls = tlsc_new(s->tls, up->fd);
+	if (up->tls == NULL) {
+		stub_up_fail(up, "TLS: out of memory");
+		return;
+	}
+	up->state = STUB_UP_HANDSHAKE;
+}
+
+static void
+stub_up_handshake(struct stub_up *up)
+{
+	char msg[200], why[160];
+
+	if (tlsc_handshake(up->tls) == 0) {
+		stub_up_ready(up);
+		return;
+	}
+	if (errno == EAGAIN) {
+		stub_up_watch(up);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "TLS handshake: %s",
+	    tlsc_error(up->tls, why, sizeof(why)));
+	stub_up_fail(up, msg);
+}
+
 static void
 stub_up_cb(struct ev_io *io, uint32_t events)
 {
 	struct stub_up *up = io->arg;
 	struct dns_stub *s = up->s;
 	ssize_t n;
-	int i;
 
 	if (up->state == STUB_UP_CONNECTING) {
 		if (sock_connect_result(up->fd) == -1) {
 			stub_up_fail(up, strerror(errno));
 			return;
 		}
-		stub_up_set_idle(up);
+		stub_up_connected(up);
+		if (up->is_closed || up->state != STUB_UP_HANDSHAKE)
+			return;
+	}
+	if (up->state == STUB_UP_HANDSHAKE) {
+		stub_up_handshake(up);
+		return;
+	}
+	/* on any event: TLS may need the socket readable to go on */
+	if (up->out.len > 0 && stub_up_write(up) == -1) {
+		stub_up_close(up, strerror(errno));
 		stub_dispatch(s);
 		return;
 	}
-	if ((events & EPOLLOUT) && up->out.len > 0) {
-		if (buf_write_fd(&up->out, up->fd) == -1 && errno != EAGAIN &&
-		    errno != EINTR) {
-			stub_up_close(up, strerror(errno));
-			stub_dispatch(s);
-			return;
-		}
-		if (up->out.len == 0)
-			ev_io_set(s->ev, &up->io, EPOLLIN);
-	}
-	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-		return;
-	for (i = 0; i < 16 && !up->is_closed; i++) {
-		n = buf_read_fd(&up->in, up->fd);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			break;
-		if (n <= 0) {
-			stub_up_close(up,
-			    n == 0 ? "closed by the proxy" : strerror(errno));
-			stub_dispatch(s);
-			return;
-		}
-		if (stub_up_parse(up) == -1) {
-			stub_dispatch(s);
-			return;
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		/* until nothing is left: TLS holds decrypted bytes epoll
+		 * does not see; the input ceiling bounds the loop */
+		for (;;) {
+			n = stub_up_read(up);
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				break;
+			if (n <= 0) {
+				stub_up_close(up, n == 0 ? "closed by the proxy"
+							 : strerror(errno));
+				stub_dispatch(s);
+				return;
+			}
+			if (stub_up_parse(up) == -1) {
+				stub_dispatch(s);
+				return;
+			}
 		}
 	}
+	if (!up->is_closed)
+		stub_up_watch(up);
 	stub_dispatch(s);
 }
 
@@ -1121,12 +1255,11 @@ stub_up_send(struct stub_up *up, struct stub_query *q)
 	ev_timer_stop(s->ev, &up->timer);
 	if (!q->is_retry)
 		s->stats.forwarded++;
-	if (buf_write_fd(b, up->fd) == -1 && errno != EAGAIN &&
-	    errno != EINTR) {
+	if (stub_up_write(up) == -1) {
 		stub_up_close(up, strerror(errno));
 		return;
 	}
-	ev_io_set(s->ev, &up->io, b->len > 0 ? EPOLLIN | EPOLLOUT : EPOLLIN);
+	stub_up_watch(up);
 }
 
 /*
@@ -1175,7 +1308,8 @@ stub_dispatch(struct dns_stub *s)
 					free_slot = i;
 			} else if (s->ups[i]->state == STUB_UP_IDLE) {
 				idle = s->ups[i];
-			} else if (s->ups[i]->state == STUB_UP_CONNECTING) {
+			} else if (s->ups[i]->state == STUB_UP_CONNECTING ||
+				   s->ups[i]->state == STUB_UP_HANDSHAKE) {
 				connecting++;
 			}
 		}
@@ -1707,6 +1841,7 @@ dns_stub_new(
 	s->ev = ev;
 	s->port = cfg->port;
 	s->mark = cfg->mark;
+	s->tls = cfg->tls;
 	if (getrandom(&s->seed, sizeof(s->seed), GRND_NONBLOCK) == -1)
 		s->seed = (uint32_t)getpid() ^ (uint32_t)ev_now(ev);
 	netaddr_to_sockaddr(

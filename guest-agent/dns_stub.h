@@ -4,8 +4,9 @@
  * (to any destination) to cfg->port; the stub answers every query through
  * the host proxy's DoH endpoint (POST /slicer/dns-query, RFC 8484 wire
  * format, Proxy-Authorization with the client token), over a small pool of
- * keep-alive TCP connections marked with SO_MARK so the agent's own rules
- * let them out.
+ * keep-alive connections marked with SO_MARK so the agent's own rules let
+ * them out: plain HTTP to the proxy port, or TLS (mbed TLS, the proxy's
+ * CA pinned, see tlsc.h) when the agent uses the proxy's TLS port.
  *
  * It listens on 0.0.0.0 and [::] (UDP and TCP) and answers UDP from the
  * address each query was sent to (IP_PKTINFO / IPV6_PKTINFO), as conntrack
@@ -32,6 +33,7 @@
 
 struct ev;
 struct dns_stub;
+struct tlsc_ctx;
 
 /*
  * Ceilings.  XXX: these belong in shared/limits.h; guarded so they can move
@@ -92,7 +94,7 @@ struct dns_stub;
 #define LIMIT_DNS_QUERY_TIMEOUT_MS 4000
 #endif
 #ifndef LIMIT_DNS_UPSTREAM_CONNECT_MS
-/* TCP connect to the proxy. */
+/* TCP connect to the proxy, and the TLS handshake after it. */
 #define LIMIT_DNS_UPSTREAM_CONNECT_MS 3000
 #endif
 #ifndef LIMIT_DNS_UPSTREAM_IDLE_MS
@@ -130,8 +132,9 @@ struct dns_stub_config {
 	uint16_t port;             /* 15053: UDP and TCP, 0.0.0.0 and [::] */
 	struct netaddr proxy_addr; /* the host proxy */
 	uint16_t proxy_port;
-	const char *token; /* borrowed, read by dns_stub_new only */
-	uint32_t mark;     /* SO_MARK of proxy connections; 0: none */
+	const char *token;    /* borrowed, read by dns_stub_new only */
+	uint32_t mark;        /* SO_MARK of proxy connections; 0: none */
+	struct tlsc_ctx *tls; /* borrowed, outlives the stub; NULL: plain */
 };
 
 struct dns_stub_stats {
@@ -142,6 +145,8 @@ struct dns_stub_stats {
 	uint64_t errors;    /* FORMERR/NOTIMP/SERVFAIL sent, bad datagrams,
 			     * proxy failures */
 	uint64_t limited;   /* refused by the per-source and total bounds */
+	uint64_t upstream;  /* connections to the proxy that came up (with
+			     * TLS: handshakes done) */
 };
 
 /*

@@ -226,32 +226,66 @@ rconn_origdst(struct rconn *c, int family)
 	return 0;
 }
 
+int
+redir_target(const void *peek, size_t len, const struct netaddr *odst,
+    uint16_t oport, redir_name_fn name_for, void *arg, char *target,
+    size_t size, int *is_http)
+{
+	char name[LIMIT_HOSTNAME + 1], canon[LIMIT_HOSTNAME + 1];
+	char a[INET6_ADDRSTRLEN];
+	struct sni_info info;
+	int rc, by;
+
+	memset(&info, 0, sizeof(info));
+	rc = len > 0 ? sni_peek(peek, len, &info) : SNI_INCOMPLETE;
+	if (is_http != NULL)
+		*is_http = info.proto == SNI_PROTO_HTTP;
+	if (rc == SNI_FOUND) {
+		snprintf(target, size, "%s:%u", info.name, (unsigned int)oport);
+		by = REDIR_BY_PEEK;
+	} else if (name_for != NULL &&
+		   name_for(arg, odst, name, sizeof(name)) == 1 &&
+		   sni_name_canon(name, strlen(name), canon, sizeof(canon)) ==
+		       0) {
+		/* only a well-formed host name, never an IP literal the
+		 * stub happened to be asked for */
+		snprintf(target, size, "%s:%u", canon, (unsigned int)oport);
+		by = REDIR_BY_DNS;
+	} else {
+		netaddr_ntop(odst, a, sizeof(a));
+		snprintf(target, size,
+		    odst->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
+		    (unsigned int)oport);
+		by = REDIR_BY_ADDR;
+	}
+	return by;
+}
+
 /* Decide the CONNECT target from what was peeked, and go. */
 static void
 rconn_decide(struct rconn *c)
 {
-	struct sni_info info;
-	char a[INET6_ADDRSTRLEN];
-	int one = 1, rc;
+	struct redir *r = c->r;
+	int one = 1;
 
-	rc = sni_peek(c->peek, c->peeked, &info);
-	c->is_http = info.proto == SNI_PROTO_HTTP;
-	if (rc == SNI_FOUND) {
-		snprintf(c->target, sizeof(c->target), "%s:%u", info.name,
-		    (unsigned int)c->oport);
-		c->r->st.by_name++;
-	} else {
-		netaddr_ntop(&c->odst, a, sizeof(a));
-		snprintf(c->target, sizeof(c->target),
-		    c->odst.family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
-		    (unsigned int)c->oport);
-		c->r->st.by_addr++;
+	switch (redir_target(c->peek, c->peeked, &c->odst, c->oport,
+	    r->cfg.name_for, r->cfg.name_arg, c->target, sizeof(c->target),
+	    &c->is_http)) {
+	case REDIR_BY_PEEK:
+		r->st.by_name++;
+		break;
+	case REDIR_BY_DNS:
+		r->st.by_dns++;
+		break;
+	default:
+		r->st.by_addr++;
+		break;
 	}
 	free(c->peek);
 	c->peek = NULL;
 	setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
 	/* the client waits quietly until the tunnel is up */
-	ev_io_set(c->r->ev, &c->cio, 0);
+	ev_io_set(r->ev, &c->cio, 0);
 	log_debug("conn %lu: CONNECT %s", c->id, c->target);
 	rconn_dial(c);
 }

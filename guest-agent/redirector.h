@@ -7,10 +7,13 @@
  * original destination (SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST), refused
  * when it is local or the listener itself; the server name from the TLS
  * ClientHello or the HTTP Host header, peeked (MSG_PEEK, never consumed)
- * for at most REDIR_PEEK_MS; then `CONNECT name:port` (or the address
- * when there is no name) with the token to the proxy, from a socket
- * marked with the agent's SO_MARK.  On 2xx the bytes are spliced both
- * ways (through userspace when the proxy link is TLS).  On a refusal the
+ * for at most REDIR_PEEK_MS; then `CONNECT name:port` with the token to
+ * the proxy, from a socket marked with the agent's SO_MARK.  The name is
+ * the peeked one; else (another protocol such as ssh, a ClientHello
+ * without SNI, HTTP without Host) the one the DNS stub answered the
+ * original destination address for (redir_config.name_for); else the
+ * address itself.  On 2xx the bytes are spliced both ways (through
+ * userspace when the proxy link is TLS).  On a refusal the
  * client is closed at once; an HTTP client first gets the proxy's answer.
  * A refused or reset proxy connection is retried a few times before the
  * client is given up, so a proxy restart costs a delay, not a failure.
@@ -25,6 +28,7 @@
 #include <stdint.h>
 
 #include "agentcfg.h"
+#include "netaddr.h"
 
 struct ev;
 struct tlsc_ctx;
@@ -44,23 +48,53 @@ struct redir;
 /* Connections at once. */
 #define REDIR_MAX_CONNS 4096
 
+/*
+ * The name addr was looked up by (the DNS stub's dns_stub_name_for): 1
+ * with the name, lower case and without a trailing dot, in name; 0 when
+ * unknown or when it does not fit in size.
+ */
+typedef int (*redir_name_fn)(
+    void *arg, const struct netaddr *addr, char *name, size_t size);
+
 struct redir_config {
 	const struct agentcfg_url *url; /* borrowed: proxy address, port */
 	struct tlsc_ctx *tls;           /* borrowed; NULL for plain */
 	uint16_t port;                  /* listen port */
 	uint32_t mark;                  /* SO_MARK of proxy connections */
+	redir_name_fn name_for;         /* NULL: names only from the peek */
+	void *name_arg;                 /* borrowed, for name_for */
+};
+
+/* Where the name of a CONNECT target came from. */
+enum redir_by {
+	REDIR_BY_PEEK = 1, /* TLS server_name or HTTP Host */
+	REDIR_BY_DNS,      /* the DNS answer the address came from */
+	REDIR_BY_ADDR,     /* no name: the address */
 };
 
 struct redir_stats {
 	uint64_t accepted;     /* connections accepted */
 	uint64_t active;       /* open now */
-	uint64_t by_name;      /* sent as CONNECT name:port */
+	uint64_t by_name;      /* sent as CONNECT name:port, name peeked */
+	uint64_t by_dns;       /* name:port, the name from the DNS stub */
 	uint64_t by_addr;      /* sent as CONNECT address:port */
 	uint64_t tunnels;      /* the proxy said 2xx */
 	uint64_t refused;      /* the proxy said no (403, 407, 502 ...) */
 	uint64_t proxy_errors; /* the proxy could not be reached / spoke garbage */
 	uint64_t bad_dst;      /* no or a local original destination */
 };
+
+/*
+ * The CONNECT authority for a connection to odst:oport whose first len
+ * bytes were peek (len 0: nothing arrived): "name:port" with the name from
+ * sni_peek, else with a valid host name from name_for (may be NULL), else
+ * "addr:port" ("[v6]:port").  *is_http (may be NULL) is set when the
+ * bytes are HTTP.  target must hold LIMIT_HOSTNAME + 16 bytes.  Returns an
+ * enum redir_by.
+ */
+int redir_target(const void *peek, size_t len, const struct netaddr *odst,
+    uint16_t oport, redir_name_fn name_for, void *arg, char *target,
+    size_t size, int *is_http);
 
 /* Listen and start.  NULL with a message on failure (port in use...). */
 struct redir *redir_new(struct ev *ev, const struct redir_config *cfg,

@@ -12,7 +12,13 @@
  * parallel queries answered independently while one is slow, FORMERR and
  * silence for garbage, the reply's source address (pktinfo), the address
  * -> name map, 407 and an unreachable proxy giving SERVFAIL, the proxy
- * closing connections, the per-source bound, the query timeout.
+ * closing connections, the per-source bound, the query timeout.  The fake
+ * also serves TLS (OpenSSL, a certificate made here) for the stub's TLS
+ * link: answers, one handshake for many queries, an answer spanning TLS
+ * records, a wrong CA refused at once, a handshake that never finishes
+ * bounded by the connect deadline, reconnecting after the proxy closes.
+ * And the redirector's choice of CONNECT target (redir_target): the
+ * peeked name, else the stub's name for the address, else the address.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,11 +37,19 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "dns.h"
 #include "dns_stub.h"
 #include "ev.h"
 #include "netaddr.h"
+#include "redirector.h"
+#include "tlsc.h"
 
 #define TOKEN "tok-123"
 #define TOKEN_B64 "cHJveHk6dG9rLTEyMw==" /* base64("proxy:tok-123") */
@@ -56,6 +70,8 @@ struct fake_conn {
 	size_t outlen;
 	int hang;   /* never answer */
 	int served; /* requests answered on this connection */
+	SSL *ssl;   /* owned; NULL: plain */
+	int is_handshaken;
 };
 
 struct fake {
@@ -72,6 +88,14 @@ struct fake {
 	int pad;            /* add an EDNS padding option to answers */
 	uint16_t last_id;
 	int last_opt_rdlen; /* of the last query's OPT, -1: none */
+	/* the TLS port */
+	int tls_lfd;
+	uint16_t tls_port;
+	struct ev_io tls_io;
+	SSL_CTX *sctx;
+	char *ca_pem;       /* the certificate it serves (self-signed, a CA) */
+	int ntls_accept;    /* TLS connections accepted */
+	int ntls_handshake; /* handshakes completed */
 };
 
 static struct ev *ev;
@@ -84,6 +108,8 @@ fake_conn_close(struct fake_conn *c)
 {
 	ev_io_del(ev, &c->io);
 	ev_timer_stop(ev, &c->delay);
+	SSL_free(c->ssl);
+	c->ssl = NULL;
 	close(c->fd);
 	c->used = 0;
 }
@@ -94,8 +120,13 @@ fake_flush(struct fake_conn *c)
 	size_t off = 0;
 
 	while (off < c->outlen) {
-		ssize_t n = write(c->fd, c->out + off, c->outlen - off);
+		ssize_t n;
 
+		if (c->ssl != NULL)
+			n = SSL_write(
+			    c->ssl, c->out + off, (int)(c->outlen - off));
+		else
+			n = write(c->fd, c->out + off, c->outlen - off);
 		if (n <= 0)
 			break;
 		off += (size_t)n;
@@ -161,7 +192,7 @@ static void
 fake_answer(struct fake_conn *c, const uint8_t *body, size_t blen)
 {
 	static uint8_t dns[LIMIT_DNS_MESSAGE];
-	struct netaddr addrs[60];
+	static struct netaddr addrs[1000];
 	struct dns_query dq;
 	size_t dlen = 0, i;
 	int delay = 0, rc;
@@ -174,7 +205,7 @@ fake_answer(struct fake_conn *c, const uint8_t *body, size_t blen)
 	fake.last_id = dq.id;
 	fake.last_opt_rdlen = opt_rdlen(body, blen);
 	memset(addrs, 0, sizeof(addrs));
-	for (i = 0; i < 60; i++) {
+	for (i = 0; i < 1000; i++) {
 		addrs[i].family = AF_INET;
 		addrs[i].u.v4.s_addr = htonl(0xc0000200U + (uint32_t)i + 1);
 	}
@@ -194,6 +225,16 @@ fake_answer(struct fake_conn *c, const uint8_t *body, size_t blen)
 	} else if (strcmp(dq.name, "big.test") == 0) {
 		rc = dns_build_answer(
 		    body, blen, &dq, addrs, 60, 300, dns, sizeof(dns), &dlen);
+	} else if (strcmp(dq.name, "huge.test") == 0) {
+		/* 1000 AAAA records, 28 KB: more than one TLS record */
+		for (i = 0; i < 1000; i++) {
+			addrs[i].family = AF_INET6;
+			inet_pton(AF_INET6, "2001:db8:1::", &addrs[i].u.v6);
+			addrs[i].u.v6.s6_addr[14] = (uint8_t)(i >> 8);
+			addrs[i].u.v6.s6_addr[15] = (uint8_t)i;
+		}
+		rc = dns_build_answer(
+		    body, blen, &dq, addrs, 1000, 300, dns, sizeof(dns), &dlen);
 	} else {
 		if (strncmp(dq.name, "slow", 4) == 0) {
 			delay = SLOW_MS;
@@ -239,12 +280,42 @@ fake_conn_cb(struct ev_io *io, uint32_t events)
 	ssize_t n;
 
 	(void)events;
-	n = read(c->fd, c->in + c->inlen, sizeof(c->in) - 1 - c->inlen);
-	if (n <= 0) {
-		fake_conn_close(c);
-		return;
+	if (c->ssl != NULL) {
+		if (!c->is_handshaken) {
+			int r = SSL_accept(c->ssl);
+
+			if (r != 1) {
+				r = SSL_get_error(c->ssl, r);
+				if (r != SSL_ERROR_WANT_READ &&
+				    r != SSL_ERROR_WANT_WRITE)
+					fake_conn_close(c);
+				return;
+			}
+			c->is_handshaken = 1;
+			fake.ntls_handshake++;
+		}
+		/* everything decrypted so far */
+		for (;;) {
+			int r = SSL_read(c->ssl, c->in + c->inlen,
+			    (int)(sizeof(c->in) - 1 - c->inlen));
+
+			if (r > 0) {
+				c->inlen += (size_t)r;
+				continue;
+			}
+			if (SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ)
+				break;
+			fake_conn_close(c);
+			return;
+		}
+	} else {
+		n = read(c->fd, c->in + c->inlen, sizeof(c->in) - 1 - c->inlen);
+		if (n <= 0) {
+			fake_conn_close(c);
+			return;
+		}
+		c->inlen += (size_t)n;
 	}
-	c->inlen += (size_t)n;
 	for (;;) {
 		c->in[c->inlen] = '\0';
 		end = strstr(c->in, "\r\n\r\n");
@@ -287,14 +358,15 @@ fake_conn_cb(struct ev_io *io, uint32_t events)
 static void
 fake_accept_cb(struct ev_io *io, uint32_t events)
 {
-	int fd, i;
+	int is_tls = io == &fake.tls_io, fd, i;
 
-	(void)io;
 	(void)events;
-	fd = accept4(fake.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	fd = accept4(is_tls ? fake.tls_lfd : fake.lfd, NULL, NULL,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1)
 		return;
 	fake.naccept++;
+	fake.ntls_accept += is_tls;
 	for (i = 0; i < FAKE_CONNS; i++) {
 		struct fake_conn *c = &fake.c[i];
 
@@ -303,6 +375,11 @@ fake_accept_cb(struct ev_io *io, uint32_t events)
 		memset(c, 0, sizeof(*c));
 		c->used = 1;
 		c->fd = fd;
+		if (is_tls) {
+			c->ssl = SSL_new(fake.sctx);
+			assert_non_null(c->ssl);
+			SSL_set_fd(c->ssl, fd);
+		}
 		ev_io_init(&c->io, fake_conn_cb, c);
 		ev_timer_init(&c->delay, fake_delay_cb, c);
 		assert_int_equal(ev_io_add(ev, &c->io, fd, EPOLLIN), 0);
@@ -311,30 +388,100 @@ fake_accept_cb(struct ev_io *io, uint32_t events)
 	close(fd);
 }
 
-static void
-fake_start(void)
+/* A listener on 127.0.0.1, any port: its fd, the port in *port. */
+static int
+fake_listen(uint16_t *port)
 {
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
-	int one = 1;
+	int fd, one = 1;
 
-	memset(&fake, 0, sizeof(fake));
-	fake.status = 200;
-	fake.lfd =
-	    socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	assert_true(fake.lfd >= 0);
-	setsockopt(fake.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(
-	    bind(fake.lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(fake.lfd, 128), 0);
-	assert_int_equal(
-	    getsockname(fake.lfd, (struct sockaddr *)&sin, &len), 0);
-	fake.port = ntohs(sin.sin_port);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 128), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/*
+ * A self-signed P-256 certificate that is also a CA (so a client pinning
+ * it as its CA accepts it), for 127.0.0.1.  The key and certificate go
+ * into ctx; the PEM is returned (malloc'd).
+ */
+static char *
+tls_make_cert(SSL_CTX *ctx)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *name;
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	BIO *bio = BIO_new(BIO_s_mem());
+	static const char *const exts[][2] = {
+	    {"basicConstraints", "critical,CA:TRUE"},
+	    {"keyUsage", "critical,keyCertSign,digitalSignature"},
+	    {"subjectAltName", "IP:127.0.0.1"},
+	};
+	char *pem, *p;
+	long n;
+	size_t i;
+
+	assert_non_null(key);
+	assert_non_null(x);
+	assert_non_null(bio);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), (long)getpid());
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"test doh", -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		ext = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1]);
+		assert_non_null(ext);
+		X509_add_ext(x, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	if (ctx != NULL) {
+		assert_int_equal(SSL_CTX_use_certificate(ctx, x), 1);
+		assert_int_equal(SSL_CTX_use_PrivateKey(ctx, key), 1);
+	}
+	assert_int_equal(PEM_write_bio_X509(bio, x), 1);
+	n = BIO_get_mem_data(bio, &p);
+	pem = calloc(1, (size_t)n + 1);
+	assert_non_null(pem);
+	memcpy(pem, p, (size_t)n);
+	BIO_free(bio);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return pem;
+}
+
+static void
+fake_start(void)
+{
+	memset(&fake, 0, sizeof(fake));
+	fake.status = 200;
+	fake.lfd = fake_listen(&fake.port);
 	ev_io_init(&fake.io, fake_accept_cb, NULL);
 	assert_int_equal(ev_io_add(ev, &fake.io, fake.lfd, EPOLLIN), 0);
+	/* the TLS port */
+	fake.sctx = SSL_CTX_new(TLS_server_method());
+	assert_non_null(fake.sctx);
+	fake.ca_pem = tls_make_cert(fake.sctx);
+	fake.tls_lfd = fake_listen(&fake.tls_port);
+	ev_io_init(&fake.tls_io, fake_accept_cb, NULL);
+	assert_int_equal(ev_io_add(ev, &fake.tls_io, fake.tls_lfd, EPOLLIN), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -573,7 +720,7 @@ first_addr(const uint8_t *msg, size_t len)
 /* setup                                                               */
 
 static struct dns_stub *
-stub_start(uint16_t proxy_port, uint16_t *port_out)
+stub_start_tls(uint16_t proxy_port, struct tlsc_ctx *tls, uint16_t *port_out)
 {
 	struct dns_stub_config cfg;
 	struct dns_stub *s = NULL;
@@ -586,6 +733,7 @@ stub_start(uint16_t proxy_port, uint16_t *port_out)
 	cfg.proxy_port = proxy_port;
 	cfg.token = TOKEN;
 	cfg.mark = 0x534c4900u;
+	cfg.tls = tls;
 	for (i = 0; i < 50 && s == NULL; i++) {
 		cfg.port = (uint16_t)(20000 + (getpid() * 7 + i * 131) % 40000);
 		s = dns_stub_new(ev, &cfg, err, sizeof(err));
@@ -594,6 +742,12 @@ stub_start(uint16_t proxy_port, uint16_t *port_out)
 		fail_msg("dns_stub_new: %s", err);
 	*port_out = cfg.port;
 	return s;
+}
+
+static struct dns_stub *
+stub_start(uint16_t proxy_port, uint16_t *port_out)
+{
+	return stub_start_tls(proxy_port, NULL, port_out);
 }
 
 static int
@@ -620,6 +774,10 @@ group_teardown(void **state)
 			fake_conn_close(&fake.c[i]);
 	ev_io_del(ev, &fake.io);
 	close(fake.lfd);
+	ev_io_del(ev, &fake.tls_io);
+	close(fake.tls_lfd);
+	SSL_CTX_free(fake.sctx);
+	free(fake.ca_pem);
 	ev_free(ev);
 	return 0;
 }
@@ -1198,6 +1356,352 @@ test_name_for(void **state)
 	assert_int_equal(dns_stub_name_for(stub, &a, name, sizeof(name)), 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* the redirector's CONNECT target                                     */
+
+/* Addresses the "stub" knows, for redir_target. */
+static const char *const known_names[][2] = {
+    {"198.18.0.10", "git.bench.test"},
+    {"2001:db8::1", "v6.test"},
+    {"198.18.0.77", "10.1.2.3"}, /* an IP literal asked as a name */
+    {"198.18.0.78", "."},
+    {"198.18.0.79", "Mixed.Case.Test"},
+    {"198.18.0.80", "bad name.test"},
+};
+
+static int
+known_name_for(void *arg, const struct netaddr *a, char *name, size_t size)
+{
+	char text[64];
+	size_t i;
+
+	(*(int *)arg)++;
+	netaddr_ntop(a, text, sizeof(text));
+	for (i = 0; i < sizeof(known_names) / sizeof(known_names[0]); i++) {
+		if (strcmp(text, known_names[i][0]) != 0)
+			continue;
+		if (strlen(known_names[i][1]) >= size)
+			return 0;
+		snprintf(name, size, "%s", known_names[i][1]);
+		return 1;
+	}
+	return 0;
+}
+
+/* A TLS ClientHello in one record, with a server_name when name != NULL. */
+static size_t
+make_hello(uint8_t *out, const char *name)
+{
+	size_t b = 9, ext0, nlen = name != NULL ? strlen(name) : 0;
+
+	memset(out, 0, 9 + 64);
+	out[b++] = 3;
+	out[b++] = 3;
+	b += 32;      /* random */
+	out[b++] = 0; /* session id */
+	out[b++] = 0;
+	out[b++] = 2;
+	out[b++] = 0x13;
+	out[b++] = 0x01;
+	out[b++] = 1; /* compression: null */
+	out[b++] = 0;
+	ext0 = b;
+	b += 2;
+	/* supported_versions: TLS 1.3 */
+	memcpy(out + b, "\x00\x2b\x00\x03\x02\x03\x04", 7);
+	b += 7;
+	if (name != NULL) {
+		out[b++] = 0;
+		out[b++] = 0;
+		out[b++] = (uint8_t)((nlen + 5) >> 8);
+		out[b++] = (uint8_t)(nlen + 5);
+		out[b++] = (uint8_t)((nlen + 3) >> 8);
+		out[b++] = (uint8_t)(nlen + 3);
+		out[b++] = 0;
+		out[b++] = (uint8_t)(nlen >> 8);
+		out[b++] = (uint8_t)nlen;
+		memcpy(out + b, name, nlen);
+		b += nlen;
+	}
+	out[ext0] = (uint8_t)((b - ext0 - 2) >> 8);
+	out[ext0 + 1] = (uint8_t)(b - ext0 - 2);
+	out[0] = 0x16;
+	out[1] = 3;
+	out[2] = 1;
+	out[3] = (uint8_t)((b - 5) >> 8);
+	out[4] = (uint8_t)(b - 5);
+	out[5] = 1;
+	out[6] = 0;
+	out[7] = (uint8_t)((b - 9) >> 8);
+	out[8] = (uint8_t)(b - 9);
+	return b;
+}
+
+#define SSH_BANNER "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
+
+static void
+test_redirect_target(void **state)
+{
+	static const struct {
+		int kind; /* 0 bytes, 1 hello with name, 2 hello without */
+		const char *bytes; /* kind 0; NULL: nothing arrived */
+		const char *name;  /* kind 1 */
+		const char *dst;
+		uint16_t port;
+		int want_by;
+		const char *want;
+		int want_http;
+	} cases[] = {
+	    /* the peeked name first, whatever the stub knows */
+	    {1, NULL, "api.bench.test", "198.18.0.10", 443, REDIR_BY_PEEK,
+		"api.bench.test:443", 0},
+	    {0, "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n", NULL, "198.18.0.10",
+		80, REDIR_BY_PEEK, "web.test:80", 1},
+	    /* no SNI, another protocol, HTTP without Host, nothing sent:
+	     * the stub's name for the address */
+	    {2, NULL, NULL, "198.18.0.10", 443, REDIR_BY_DNS,
+		"git.bench.test:443", 0},
+	    {0, SSH_BANNER, NULL, "198.18.0.10", 22, REDIR_BY_DNS,
+		"git.bench.test:22", 0},
+	    {0, "GET / HTTP/1.0\r\n\r\n", NULL, "198.18.0.10", 8080,
+		REDIR_BY_DNS, "git.bench.test:8080", 1},
+	    {0, NULL, NULL, "198.18.0.10", 5432, REDIR_BY_DNS,
+		"git.bench.test:5432", 0},
+	    {0, SSH_BANNER, NULL, "2001:db8::1", 22, REDIR_BY_DNS, "v6.test:22",
+		0},
+	    {0, SSH_BANNER, NULL, "198.18.0.79", 22, REDIR_BY_DNS,
+		"mixed.case.test:22", 0},
+	    /* no usable name: the address */
+	    {0, SSH_BANNER, NULL, "203.0.113.5", 22, REDIR_BY_ADDR,
+		"203.0.113.5:22", 0},
+	    {2, NULL, NULL, "2001:db8::5", 443, REDIR_BY_ADDR,
+		"[2001:db8::5]:443", 0},
+	    {0, SSH_BANNER, NULL, "198.18.0.77", 22, REDIR_BY_ADDR,
+		"198.18.0.77:22", 0},
+	    {0, SSH_BANNER, NULL, "198.18.0.78", 22, REDIR_BY_ADDR,
+		"198.18.0.78:22", 0},
+	    {0, SSH_BANNER, NULL, "198.18.0.80", 22, REDIR_BY_ADDR,
+		"198.18.0.80:22", 0},
+	};
+	static uint8_t peek[1024];
+	char target[LIMIT_HOSTNAME + 16];
+	struct netaddr a;
+	size_t i, len;
+	int by, is_http, calls;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].kind == 1) {
+			len = make_hello(peek, cases[i].name);
+		} else if (cases[i].kind == 2) {
+			len = make_hello(peek, NULL);
+		} else {
+			len =
+			    cases[i].bytes != NULL ? strlen(cases[i].bytes) : 0;
+			memcpy(peek,
+			    cases[i].bytes != NULL ? cases[i].bytes : "", len);
+		}
+		assert_int_equal(netaddr_parse_literal(
+				     cases[i].dst, strlen(cases[i].dst), &a),
+		    0);
+		calls = 0;
+		is_http = -1;
+		by = redir_target(peek, len, &a, cases[i].port, known_name_for,
+		    &calls, target, sizeof(target), &is_http);
+		if (by != cases[i].want_by ||
+		    strcmp(target, cases[i].want) != 0 ||
+		    is_http != cases[i].want_http)
+			fail_msg("case %zu: by %d target %s http %d", i, by,
+			    target, is_http);
+		/* the stub is asked only when the peek named nothing */
+		assert_int_equal(calls, by == REDIR_BY_PEEK ? 0 : 1);
+	}
+	/* no lookup function: the address */
+	assert_int_equal(
+	    netaddr_parse_literal("198.18.0.10", strlen("198.18.0.10"), &a), 0);
+	assert_int_equal(redir_target(SSH_BANNER, strlen(SSH_BANNER), &a, 22,
+			     NULL, NULL, target, sizeof(target), NULL),
+	    REDIR_BY_ADDR);
+	assert_string_equal(target, "198.18.0.10:22");
+}
+
+/* redir_name_fn over the test's stub. */
+static int
+stub_name_for(void *arg, const struct netaddr *a, char *name, size_t size)
+{
+	return dns_stub_name_for(arg, a, name, size);
+}
+
+static void
+test_redirect_target_from_stub(void **state)
+{
+	char target[LIMIT_HOSTNAME + 16], name[300];
+	struct netaddr a;
+	ssize_t n;
+	size_t len;
+
+	(void)state;
+	/* an ssh client to an address the stub answered: by name */
+	n = udp_ask(0xa101, "cname.test", DNS_TYPE_A, 0);
+	assert_true(n > 0);
+	assert_int_equal(
+	    netaddr_parse_literal("192.0.2.50", strlen("192.0.2.50"), &a), 0);
+	assert_int_equal(redir_target(SSH_BANNER, strlen(SSH_BANNER), &a, 22,
+			     stub_name_for, stub, target, sizeof(target), NULL),
+	    REDIR_BY_DNS);
+	assert_string_equal(target, "cname.test:22");
+	/* a TLS client without SNI to an AAAA answer */
+	n = udp_ask(0xa102, "nosni.test", DNS_TYPE_AAAA, 0);
+	assert_true(n > 0);
+	assert_int_equal(
+	    netaddr_parse_literal("2001:db8::1", strlen("2001:db8::1"), &a), 0);
+	len = make_hello((uint8_t *)name, NULL);
+	assert_int_equal(redir_target(name, len, &a, 443, stub_name_for, stub,
+			     target, sizeof(target), NULL),
+	    REDIR_BY_DNS);
+	assert_string_equal(target, "nosni.test:443");
+	/* never answered: the address */
+	assert_int_equal(
+	    netaddr_parse_literal("203.0.113.77", strlen("203.0.113.77"), &a),
+	    0);
+	assert_int_equal(redir_target(SSH_BANNER, strlen(SSH_BANNER), &a, 22,
+			     stub_name_for, stub, target, sizeof(target), NULL),
+	    REDIR_BY_ADDR);
+	assert_string_equal(target, "203.0.113.77:22");
+}
+
+/* ------------------------------------------------------------------ */
+/* TLS to the proxy                                                    */
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void
+test_tls_link(void **state)
+{
+	static uint8_t out[1024];
+	struct tlsc_ctx *ctx, *wrong;
+	struct dns_stub_stats st;
+	struct dns_stub *s2;
+	uint16_t port2, saved = stub_port;
+	char err[256], name[32], *other;
+	int hs = fake.ntls_handshake, i, fd, nbad = fake.nbad;
+	size_t off = 0, qn;
+	int64_t t0;
+	ssize_t n;
+
+	(void)state;
+	if (!tlsc_available())
+		skip();
+	ctx = tlsc_ctx_new(fake.ca_pem, strlen(fake.ca_pem), err, sizeof(err));
+	if (ctx == NULL)
+		fail_msg("tlsc_ctx_new: %s", err);
+	s2 = stub_start_tls(fake.tls_port, ctx, &port2);
+	stub_port = port2;
+	/* several queries, one after the other: one connection, one
+	 * handshake */
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "tls%d.test", i);
+		n = udp_ask((uint16_t)(0x5a00 + i), name, DNS_TYPE_A, 0);
+		assert_true(n > 0);
+		assert_int_equal(dns_msg_id(rbuf), 0x5a00 + i);
+		assert_int_equal(dns_msg_rcode(rbuf), DNS_RCODE_NOERROR);
+		assert_string_equal(
+		    first_addr(rbuf, (size_t)n).text, "192.0.2.1");
+	}
+	dns_stub_get_stats(s2, &st);
+	assert_int_equal(st.forwarded, 3);
+	assert_int_equal(st.upstream, 1);
+	assert_int_equal(fake.ntls_handshake, hs + 1);
+	assert_int_equal(fake.nbad, nbad);
+
+	/* an answer larger than one TLS record, over TCP */
+	fd = tcp_client();
+	qn = build_query(0x5a10, "huge.test", DNS_TYPE_AAAA, 0);
+	tcp_put(out, &off, qbuf, qn);
+	assert_int_equal(write(fd, out, off), (ssize_t)off);
+	n = tcp_read_msg(fd, 3000);
+	close(fd);
+	assert_true(n > 16384);
+	assert_int_equal(dns_msg_id(rbuf), 0x5a10);
+	assert_int_equal(dns_msg_ancount(rbuf), 1000);
+
+	/* the proxy closes its TLS connections: the next query opens
+	 * another */
+	for (i = 0; i < FAKE_CONNS; i++)
+		if (fake.c[i].used && fake.c[i].ssl != NULL)
+			fake_conn_close(&fake.c[i]);
+	spin(50);
+	n = udp_ask(0x5a20, "tls-again.test", DNS_TYPE_A, 0);
+	assert_true(n > 0);
+	assert_int_equal(dns_msg_rcode(rbuf), DNS_RCODE_NOERROR);
+	dns_stub_get_stats(s2, &st);
+	assert_int_equal(st.upstream, 2);
+	dns_stub_free(s2);
+
+	/* a proxy certificate the pinned CA did not sign: SERVFAIL at
+	 * once, not after the query timeout */
+	other = tls_make_cert(NULL);
+	wrong = tlsc_ctx_new(other, strlen(other), err, sizeof(err));
+	assert_non_null(wrong);
+	s2 = stub_start_tls(fake.tls_port, wrong, &port2);
+	stub_port = port2;
+	t0 = mono_ms();
+	n = udp_ask(0x5b00, "wrong-ca.test", DNS_TYPE_A, 0);
+	assert_true(n > 0);
+	assert_int_equal(dns_msg_id(rbuf), 0x5b00);
+	assert_int_equal(dns_msg_rcode(rbuf), DNS_RCODE_SERVFAIL);
+	assert_true(mono_ms() - t0 < 1000);
+	dns_stub_get_stats(s2, &st);
+	/* never sent: no connection came up */
+	assert_int_equal(st.upstream, 0);
+	assert_int_equal(st.forwarded, 0);
+	assert_int_equal(st.errors, 1);
+	dns_stub_free(s2);
+
+	/* a server that never finishes the handshake: the connect deadline
+	 * covers it, the query gets SERVFAIL at its own deadline */
+	s2 = stub_start_tls(fake.port, ctx, &port2);
+	stub_port = port2;
+	t0 = mono_ms();
+	{
+		struct sockaddr_storage from;
+		int ufd = udp_client(AF_INET, "127.0.0.1");
+
+		qn = build_query(0x5b02, "no-handshake.test", DNS_TYPE_A, 0);
+		udp_send_to(ufd, "127.0.0.1", qbuf, qn);
+		n = udp_wait(ufd, LIMIT_DNS_QUERY_TIMEOUT_MS + 1000, &from);
+		close(ufd);
+	}
+	assert_true(n > 0);
+	assert_int_equal(dns_msg_id(rbuf), 0x5b02);
+	assert_int_equal(dns_msg_rcode(rbuf), DNS_RCODE_SERVFAIL);
+	assert_true(mono_ms() - t0 >= LIMIT_DNS_UPSTREAM_CONNECT_MS);
+	dns_stub_get_stats(s2, &st);
+	assert_int_equal(st.upstream, 0);
+	dns_stub_free(s2);
+
+	/* a plain stub pointed at the TLS port gets no answer it takes */
+	s2 = stub_start(fake.tls_port, &port2);
+	stub_port = port2;
+	n = udp_ask(0x5b01, "plain-to-tls.test", DNS_TYPE_A, 0);
+	assert_true(n > 0);
+	assert_int_equal(dns_msg_rcode(rbuf), DNS_RCODE_SERVFAIL);
+	dns_stub_free(s2);
+
+	stub_port = saved;
+	spin(20);
+	tlsc_ctx_free(ctx);
+	tlsc_ctx_free(wrong);
+	free(other);
+}
+
 static void
 test_token_refused(void **state)
 {
@@ -1436,6 +1940,9 @@ main(void)
 	    cmocka_unit_test(test_garbage),
 	    cmocka_unit_test(test_reply_source),
 	    cmocka_unit_test(test_name_for),
+	    cmocka_unit_test(test_redirect_target),
+	    cmocka_unit_test(test_redirect_target_from_stub),
+	    cmocka_unit_test(test_tls_link),
 	    cmocka_unit_test(test_token_refused),
 	    cmocka_unit_test(test_proxy_closes),
 	    cmocka_unit_test(test_retry_on_reuse),

@@ -547,6 +547,7 @@ conn_dns_answered(void *arg, int status, int rcode, const unsigned char *msg,
 		return;
 	}
 	dns_msg_set_id(out, q.id);
+	out[2] &= (unsigned char)~(DNS_FLAG_AA >> 8); /* we are no authority */
 	if (min_ttl > CONN_DNS_TTL_MAX)
 		min_ttl = CONN_DNS_TTL_MAX;
 	snprintf(reason, sizeof(reason), dropped ? "%zu denied address(es) "

@@ -643,6 +643,13 @@ daemon_main(int argc, char **argv)
 		fprintf(stderr, "slicer-proxy: %s\n", err);
 		goto out;
 	}
+	/* --upstream-ca is read while its directory is still reachable */
+	px.upstream_ctx = daemon_upstream_ctx(px.cfg.upstream_ca, err,
+	    sizeof(err));
+	if (px.upstream_ctx == NULL) {
+		fprintf(stderr, "slicer-proxy: %s\n", err);
+		goto out;
+	}
 	if (is_dropping) {
 		if (daemon_chown_state(px.cfg.state_dir, uid, gid, err,
 		    sizeof(err)) == -1) {
@@ -688,11 +695,9 @@ daemon_main(int argc, char **argv)
 		goto out;
 	}
 	px.leaves = mitm_cache_new(px.ca, DAEMON_LEAF_CACHE);
-	px.upstream_ctx = daemon_upstream_ctx(px.cfg.upstream_ca, err,
-	    sizeof(err));
-	if (px.leaves == NULL || px.upstream_ctx == NULL) {
-		fprintf(stderr, "slicer-proxy: %s\n", px.leaves ? err :
-		    "cannot create the certificate cache");
+	if (px.leaves == NULL) {
+		fprintf(stderr, "slicer-proxy: cannot create the certificate "
+		    "cache\n");
 		goto out;
 	}
 	px.resolver = resolver_new(px.ev);

@@ -37,6 +37,21 @@ check "an existing interface is used and left in place" bash -c "
 check "an invalid hostgroup name is refused" bash -c \
 	"! ip netns exec $HNS '$P' up --bind 192.168.225.1 --hostgroup 'bad name!' --api '$DIR/hg3.sock' --state-dir '$DIR/state-hg3' 2>&1 | tee /dev/stderr | grep -q 'listening'"
 
+# ---- files under a root-only (0700) directory stay usable after the drop ----
+PRIV=$DIR/private
+mkdir -m 0700 "$PRIV" && cp "$CA" "$PRIV/upstream-ca.crt"
+spawn "$HNS" "$P" up --bind 192.168.222.1 --http-port 3140 --api "$PRIV/s.sock" \
+	--state-dir "$PRIV/state" --log "$PRIV/audit.jsonl" --upstream-ca "$PRIV/upstream-ca.crt" \
+	>>"$DIR/proxy-priv.log" 2>&1
+PRIV_PID=$SPAWNED_PID
+wait_for 10 bash -c "curl -q -sf -m 2 --unix-socket '$PRIV/s.sock' http://x/healthz"
+check "state dir, --upstream-ca and --log inside a 0700 root directory: the daemon serves" \
+	bash -c "curl -q -sf -m 2 --unix-socket '$PRIV/s.sock' http://x/healthz | grep -q ok"
+check "and it can write its state there after dropping root" bash -c \
+	"'$P' client create p1 --url '$PRIV/s.sock' | grep -q '^spi_' && grep -q '\"p1\"' '$PRIV/state/state.json'"
+kill -TERM "$PRIV_PID"
+wait_for 10 bash -c "! kill -0 $PRIV_PID 2>/dev/null"
+
 # ---- the main daemon ----
 check "daemon starts" start_proxy --drain-timeout 20s
 [ -n "$PROXY_PID" ] || bench_finish

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -1558,6 +1559,21 @@ conn_token_answer(struct conn *c, const struct http1_response *r)
 	return 0;
 }
 
+/*
+ * A server-sent event stream ends its connection: EventSource clients open
+ * a new one to reconnect anyway, and a client reading the stream raw sees
+ * its end as end of file.
+ */
+static int
+conn_is_event_stream(const struct http1_response *r)
+{
+	const struct http1_header *ct = http1_find_header(r->headers,
+	    r->nheaders, "Content-Type");
+
+	return ct != NULL && ct->value.len >= 17 &&
+	    strncasecmp(ct->value.p, "text/event-stream", 17) == 0;
+}
+
 /* Parse and relay response heads and bodies from uin to cout. */
 static int
 conn_pump_response(struct conn *c)
@@ -1603,7 +1619,8 @@ conn_pump_response(struct conn *c)
 			return -3;
 		c->status = r.status;
 		c->is_resp_keep_alive = r.is_keep_alive &&
-		    r.framing != HTTP1_BODY_UNTIL_CLOSE;
+		    r.framing != HTTP1_BODY_UNTIL_CLOSE &&
+		    !conn_is_event_stream(&r);
 		if (c->is_token_call && r.framing != HTTP1_BODY_NONE)
 			return conn_token_answer(c, &r);
 		if (conn_queue_response_head(c, &r, -1) == -1)

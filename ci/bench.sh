@@ -1,230 +1,515 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# `make bench`: slicer-proxy against the direct path, measured in the same run
-# on the namespace bench.  The upstream is nginx (198.18.0.20, fast.bench.test)
-# in the net namespace; the "direct" client is the same vm namespace with its
-# packets to that one address let through the host's forward chain, so both
-# paths cross the same hops.  Measures:
-#   - bulk download, HTTPS through a CONNECT tunnel vs direct (curl, median of runs)
-#   - bulk download, plain HTTP forwarded vs direct
-#   - keep-alive request rate, plain HTTP (wrk; absolute-form requests via the
-#     proxy from a Lua script) and the proxy's CPU time per request
-#   - new-connection request rate (ab, one connection per request)
-#   - proxy RSS idle and with N idle CONNECT tunnels open
-# Knobs: BENCH_RUNS (3), BENCH_SIZE_MB (256), BENCH_SECS (5), BENCH_TUNNELS (1000).
-# Needs root, nginx, wrk, ab (apache2-utils).  Everything is bounded in time.
+# `make bench`: slicer-proxy against the direct path and against other
+# proxies, all measured in the same run on the namespace bench (ci/lib.sh).
+# Upstream: nginx with TLS 1.3 on fast.bench.test (198.18.0.20, net ns).
+#
+# Targets (ci/bench/README.md says what each one is):
+#   direct           vm -> nginx, no proxy (the physical limit)
+#   spx-tunnel       slicer-proxy, explicit CONNECT tunnel (host-level rule)
+#   spx-intercept    slicer-proxy, TLS terminated (rule with a path and a secret)
+#   spx-transparent  vm -> slicer-agent -> slicer-proxy (when the agent installs)
+#   squid-tunnel     Squid CONNECT            squid-bump   Squid ssl-bump
+#   mitmproxy        mitmdump, regular mode   tinyproxy    CONNECT
+# Loads: wrk (direct, transparent), hey -x (explicit proxies), curl (bulk
+# and latency).  The load tools and nginx run on CPU 0, the proxy under test
+# on CPU 1.  Figures are medians of BENCH_RUNS runs; results go to
+# bench/results/latest.md and latest.png.
+#
+# Knobs: BENCH_QUICK=1 (about 2 minutes: one run each, fewer targets),
+# BENCH_RUNS, BENCH_SECS (seconds per rate run), BENCH_TARGETS (names,
+# space separated), BENCH_GROWTH=0 (skip the growth series),
+# BENCH_TUNNELS ("1000,5000"), BENCH_OUT (results directory), BENCH_PROFILE=1
+# (perf profiles of slicer-proxy under keep-alive load, to OUT/profile-*.txt).
+# Needs root.  Every loop and every load is bounded in time.
+
+# shellcheck disable=SC2317,SC2034 # start_X / stop_X are called by name
+
+# Debian packages this bench uses; installed below when missing.
+BENCH_PKGS=(nginx-light wrk hey squid-openssl mitmproxy tinyproxy gnuplot-nox curl python3)
+
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
-bench_init bench
-RUNS=${BENCH_RUNS:-3} SIZE_MB=${BENCH_SIZE_MB:-256} SECS=${BENCH_SECS:-5} TUNNELS=${BENCH_TUNNELS:-1000}
-FAST=198.18.0.20
+BENCH_DIR=$SPX_CI/bench
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	RUNS=${BENCH_RUNS:-1} SECS=${BENCH_SECS:-2} TUNNELS=${BENCH_TUNNELS:-1000}
+	LAT_N=200 G_SECS=2
+	TARGETS=${BENCH_TARGETS:-direct spx-tunnel spx-intercept squid-tunnel squid-bump spx-transparent}
+else
+	RUNS=${BENCH_RUNS:-3} SECS=${BENCH_SECS:-4} TUNNELS=${BENCH_TUNNELS:-1000,5000}
+	LAT_N=400 G_SECS=3
+	TARGETS=${BENCH_TARGETS:-direct spx-tunnel spx-intercept squid-tunnel squid-bump tinyproxy mitmproxy spx-transparent}
+fi
+GROWTH=${BENCH_GROWTH:-1}
+OUT=${BENCH_OUT:-$SPX_ROOT/bench/results}
+CONNS=64 LAT_RATE=200 HOST=fast.bench.test FAST=198.18.0.20
+SMALL=/v1/small BIG=/v1/big ECHO=/v1/echo BIG_MB=64
+SECRET_VALUE=bench-secret-token-7f3a9c
+LOAD_CPU=0 PROXY_CPU=1
+T_START=$SECONDS
 
 fail() { echo "bench: $*" >&2; exit 1; }
-bench_need nginx wrk ab curl || fail "install nginx, wrk and apache2-utils (ci/install-deps.sh)"
-[ -x "$P" ] || fail "no $P: run make first"
-# 2 fds per tunnel in the proxy, 1 in the holder and in nginx
-ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+say() { echo "== $*" >&2; }
+[ "$(id -u)" = 0 ] || fail "run as root (network namespaces)"
 
-echo "== setting up the bench" >&2
-bench_up || fail "bench setup failed"
-
-# ---- nginx upstream ----
-mkdir -p "$DIR/www" "$DIR/nginx/tmp"
-truncate -s "${SIZE_MB}M" "$DIR/www/big"
-printf 'ok\n' >"$DIR/www/small"
-cat >"$DIR/nginx/nginx.conf" <<EOF
-daemon off;
-user root;
-worker_processes 1;
-worker_rlimit_nofile 16384;
-pid $DIR/nginx/nginx.pid;
-error_log $DIR/nginx/error.log warn;
-events { worker_connections 8192; }
-http {
-	access_log off;
-	sendfile on;
-	tcp_nopush on;
-	keepalive_requests 10000000;
-	keepalive_timeout 120s;
-	client_header_timeout 120s;
-	default_type application/octet-stream;
-	client_body_temp_path $DIR/nginx/tmp/body;
-	proxy_temp_path $DIR/nginx/tmp/proxy;
-	fastcgi_temp_path $DIR/nginx/tmp/fastcgi;
-	uwsgi_temp_path $DIR/nginx/tmp/uwsgi;
-	scgi_temp_path $DIR/nginx/tmp/scgi;
-	ssl_protocols TLSv1.2 TLSv1.3;
-	server {
-		listen $FAST:80;
-		listen $FAST:443 ssl;
-		server_name fast.bench.test;
-		ssl_certificate $DIR/pki/srv.crt;
-		ssl_certificate_key $DIR/pki/srv.key;
-		root $DIR/www;
-	}
+# ---- packages ----
+pkg_ok() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+bench_pkgs() {
+	local p miss=() svc
+	command -v dpkg-query >/dev/null || return 0
+	for p in "${BENCH_PKGS[@]}"; do pkg_ok "$p" || miss+=("$p"); done
+	[ ${#miss[@]} -eq 0 ] && return 0
+	say "installing: ${miss[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null 2>&1
+	if ! apt-get install -y -qq --no-install-recommends "${miss[@]}" >/dev/null 2>&1; then
+		# one by one: an unavailable package only costs its own targets
+		for p in "${miss[@]}"; do
+			apt-get install -y -qq --no-install-recommends "$p" >/dev/null 2>&1 ||
+				echo "bench: package $p is not available" >&2
+		done
+	fi
+	# the packages' own services are not wanted on the host
+	for p in "${miss[@]}"; do
+		case $p in squid-openssl) svc=squid ;; tinyproxy) svc=tinyproxy ;; *) continue ;; esac
+		if pkg_ok "$p" && command -v systemctl >/dev/null && systemctl is-active -q "$svc" 2>/dev/null; then
+			say "stopping and disabling the $svc service the package started"
+			systemctl disable --now "$svc" >/dev/null 2>&1
+		fi
+	done
+	return 0
 }
-EOF
-spawn "$NNS" nginx -e "$DIR/nginx/error.log" -c "$DIR/nginx/nginx.conf"
-NGINX_PID=$SPAWNED_PID
-wait_for 10 in_net curl -q -sf -o /dev/null "http://$FAST/small" || { cat "$DIR/nginx/error.log" >&2; fail "nginx did not start"; }
+bench_pkgs
+bench_need nginx wrk curl "$PY" || fail "nginx, wrk, curl and python3 are required"
+[ -x "$P" ] || fail "no $P: run make first"
+HAVE_HEY=0 HAVE_GNUPLOT=0
+command -v hey >/dev/null && HAVE_HEY=1
+command -v gnuplot >/dev/null && HAVE_GNUPLOT=1
+# every process started from here inherits this
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 16384 2>/dev/null
+NOFILE=$(ulimit -n)
+CLK=$(getconf CLK_TCK)
 
+bench_init bench
+say "setting up the bench (quick=$QUICK runs=$RUNS secs=$SECS targets: $TARGETS)"
+bench_up >"$DIR/bench-up.log" 2>&1 || { cat "$DIR/bench-up.log" >&2; fail "bench setup failed"; }
+# dnsmasq and the idle upstreams of lib.sh stay off the proxy's CPU
+for p in "${SPX_PIDS[@]}"; do taskset -a -p -c "$LOAD_CPU" "$p" >/dev/null 2>&1; done
+RES=$DIR/res RAW=$DIR/res/raw.tsv
+mkdir -p "$RES" "$OUT"
+# nothing of an earlier run may pass for this one's
+rm -f "$OUT"/latest.md "$OUT"/latest.png "$OUT"/latest*.dat "$OUT"/latest-raw.tsv "$OUT"/profile-*.txt
+: >"$RAW"
+: >"$RES/checks.txt"
+: >"$RES/skipped.txt"
+: >"$RES/notes.txt"
+
+# ---- namespaces: sysctls, the direct path ----
+for ns in "$VNS" "$HNS" "$NNS"; do
+	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="10000 65000" \
+		net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192
+done
 # the direct path: the vm may reach the nginx address (only it) through the host
 in_host nft insert rule inet spx_isolate forward iifname "h-vm" ip daddr "$FAST" accept ||
 	fail "could not open the direct path"
+# wrk and curl in the vm resolve the name through /etc/hosts (ip netns exec binds it)
+printf '%s %s\n' "$FAST" "$HOST" >>"/etc/netns/$VNS/hosts"
 
-# many short connections in a row: let both paths reuse TIME_WAIT ports alike
-for ns in "$VNS" "$HNS"; do
-	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="10000 65000"
-done
+# ---- PKI: the upstream's (lib.sh), a MITM CA for squid-bump and mitmproxy ----
+mkdir -p "$DIR/mitm"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj "/CN=bench MITM CA" -addext "basicConstraints=critical,CA:TRUE" \
+	-addext "keyUsage=critical,keyCertSign,cRLSign" \
+	-keyout "$DIR/mitm/ca.key" -out "$DIR/mitm/ca.crt" 2>/dev/null || fail "MITM CA"
+cat "$DIR/mitm/ca.key" "$DIR/mitm/ca.crt" >"$DIR/mitm/mitmproxy-ca.pem"
+chmod 0644 "$DIR/mitm/ca.crt"
 
-start_proxy || fail "slicer-proxy did not start"
-TOKEN=$(cli client create bench) || fail "client create"
-cli allow bench --host fast.bench.test >/dev/null || fail "allow"
-PX="http://proxy:$TOKEN@$PROXY_ADDR"
-AUTH=$(printf 'proxy:%s' "$TOKEN" | base64 -w0)
-RESOLVE=(--resolve "fast.bench.test:443:$FAST" --resolve "fast.bench.test:80:$FAST")
+# ---- upstream: nginx on CPU 0 ----
+NG=$DIR/nginx
+mkdir -p "$NG/tmp" "$NG/www/v1"
+head -c 100 /dev/zero | tr '\0' 'x' >"$NG/www/v1/small"
+truncate -s "${BIG_MB}M" "$NG/www/v1/big"
+sed -e "s|@DIR@|$NG|g" -e "s|@CERT@|$DIR/pki/srv.crt|g" -e "s|@KEY@|$DIR/pki/srv.key|g" \
+	"$BENCH_DIR/nginx.conf.in" >"$NG/nginx.conf"
+spawn "$NNS" taskset -c "$LOAD_CPU" nginx -e "$NG/error.log" -c "$NG/nginx.conf"
+wait_for 10 in_net curl -q -sf -o /dev/null http://127.0.0.1:8081/status ||
+	{ cat "$NG/error.log" >&2; fail "nginx did not start"; }
+in_vm curl -q -sf -m 5 -o /dev/null --cacert "$CA" "https://$HOST$SMALL" || fail "direct path broken"
 
-# sanity: both paths answer, the proxy path really goes through the proxy
-in_vm curl -q -sf -m 5 -o /dev/null --cacert "$CA" "${RESOLVE[@]}" https://fast.bench.test/small || fail "direct path broken"
-in_vm curl -q -sf -m 5 -o /dev/null --cacert "$CA" -x "$PX" https://fast.bench.test/small || fail "proxy path broken"
+# ---- helpers ----
+# L CMD...: a load tool in the target's client namespace, on the load CPU
+L() { "${RUNNER[@]}" taskset -c "$LOAD_CPU" "$@"; }
+# tree: "ticks rss_kib hwm_kib nprocs" of the proxy under test
+ptree() { "$PY" "$BENCH_DIR/procstat.py" "$@"; }
+# nginx: "accepted requests" so far
+nginx_counts() { in_net curl -q -s -m 2 http://127.0.0.1:8081/status | awk 'NR == 3 {print $1, $3}'; }
+rec() { printf '%s\t%s\t%s\t%s\n' "$TGT" "$1" "$RUN" "$2" >>"${RAWF:-$RAW}"; }
+calc() { awk "BEGIN {v = $1; printf \"%.6g\n\", v}"; }
+skip() { echo "$1	$2" >>"$RES/skipped.txt"; say "skipped $1: $2"; }
 
-median() { sort -g | awk '{a[NR] = $1} END {if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
-proxy_cpu_ticks() { awk '{print $14 + $15}' "/proc/$PROXY_PID/stat"; }
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$PROXY_PID/status"; }
-hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$PROXY_PID/status"; }
-CLK=$(getconf CLK_TCK)
-RESULTS=()
-row() { RESULTS+=("$(printf '%-44s %12s %12s %7s' "$@")"); }
-
-# ---- bulk download ----
-dl() { # MODE URL -> MB/s
-	local mode=$1 url=$2 v
-	if [ "$mode" = direct ]; then
-		v=$(in_vm curl -q -s -m 60 -o /dev/null -w '%{speed_download}' --cacert "$CA" "${RESOLVE[@]}" "$url")
+# load_run OUT NEWCONN [URL]: SECS seconds of load, keep-alive (NEWCONN=0) or
+# one request per TLS connection (1).  Prints "req/s errors".
+load_run() {
+	local out=$1 newconn=$2 url=${3:-https://$HOST$SMALL}
+	if [ "$KIND" = explicit ]; then
+		local ka=()
+		[ "$newconn" = 1 ] && ka=(-disable-keepalive)
+		L timeout $((SECS + 30)) hey -z "${SECS}s" -c "$CONNS" -t 0 "${ka[@]}" -x "$PX" \
+			"$url" >"$out" 2>&1
+		awk '/Requests\/sec:/ {r = $2}
+			/responses$/ && !/\[200\]/ {bad += $2} /^Error distribution:/ {e = 1}
+			e && /^ *\[[0-9]+\]/ {gsub(/[\[\]]/, "", $1); bad += $1}
+			END {printf "%s %d\n", (r == "" ? 0 : r), bad}' "$out"
 	else
-		v=$(in_vm curl -q -s -m 60 -o /dev/null -w '%{speed_download}' --cacert "$CA" -x "$PX" "$url")
+		local hdr=()
+		[ "$newconn" = 1 ] && hdr=(-H "Connection: close")
+		L timeout $((SECS + 30)) wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout 10s "${hdr[@]}" \
+			"$url" >"$out" 2>&1
+		awk '/^Requests\/sec:/ {r = $2} /Non-2xx/ {bad += $NF}
+			/Socket errors:/ {gsub(/,/, ""); bad += $4 + $6 + $8 + $10}
+			END {printf "%s %d\n", (r == "" ? 0 : r), bad}' "$out"
 	fi
-	awk -v v="${v:-0}" 'BEGIN {printf "%.1f\n", v / 1e6}'
 }
-echo "== bulk download, ${SIZE_MB} MiB x $RUNS runs (after one warm-up each)" >&2
-dl direct https://fast.bench.test/big >/dev/null
-dl proxy https://fast.bench.test/big >/dev/null
-for scheme in https http; do
-	d=() p=()
-	for ((i = 0; i < RUNS; i++)); do
-		d+=("$(dl direct "$scheme://fast.bench.test/big")")
-		p+=("$(dl proxy "$scheme://fast.bench.test/big")")
+
+# rate_series [NAME:NEWCONN:URL]...: RUNS runs of each load (default: ka, the
+# keep-alive load, and nc, one request per connection); rate, errors,
+# upstream connections per request and CPU per 10k requests from /proc
+rate_series() {
+	local loads=("$@") ld kind nc url r e t0 t1 g0 g1 n0 n1 a0 a1 ra rr
+	[ ${#loads[@]} -gt 0 ] || loads=("ka:0:" "nc:1:")
+	for ((RUN = 1; RUN <= RUNS; RUN++)); do
+		for ld in "${loads[@]}"; do
+			IFS=: read -r kind nc url <<<"$ld"
+			read -r t0 _ <<<"$(ptree "${TREE[@]}")"
+			read -r g0 _ <<<"$(ptree "${AGENT_TREE[@]}")"
+			read -r a0 n0 <<<"$(nginx_counts)"
+			read -r r e <<<"$(load_run "$RES/${TFILE:-$TGT}-$kind-$RUN.txt" "$nc" "$url")"
+			read -r t1 _ <<<"$(ptree "${TREE[@]}")"
+			read -r g1 _ <<<"$(ptree "${AGENT_TREE[@]}")"
+			read -r a1 n1 <<<"$(nginx_counts)"
+			rr=$((n1 - n0)) ra=$((a1 - a0))
+			rec "${kind}_rps" "$r"
+			rec "${kind}_err" "$e"
+			[ "$rr" -gt 0 ] && rec "${kind}_upconn" "$(calc "$ra / $rr")"
+			if [ ${#TREE[@]} -gt 0 ] && [ "$rr" -gt 0 ]; then
+				rec "${kind}_cpu10k" "$(calc "($t1 - $t0) / $CLK / $rr * 10000")"
+			fi
+			if [ ${#AGENT_TREE[@]} -gt 0 ] && [ "$rr" -gt 0 ]; then
+				rec "${kind}_agentcpu10k" "$(calc "($g1 - $g0) / $CLK / $rr * 10000")"
+			fi
+			say "  $TGT $kind run $RUN: $r req/s, $e errors, $rr upstream requests, $ra upstream conns"
+		done
 	done
-	dm=$(printf '%s\n' "${d[@]}" | median) pm=$(printf '%s\n' "${p[@]}" | median)
-	echo "   $scheme direct: ${d[*]} MB/s; via proxy: ${p[*]} MB/s" >&2
-	if [ "$scheme" = https ]; then
-		row "HTTPS download via CONNECT tunnel (MB/s)" "$dm" "$pm" "$(ratio "$pm" "$dm")"
+}
+
+# curl in the target's client namespace, through the target
+tcurl() {
+	local px=()
+	[ "$KIND" = explicit ] && px=(-x "$PX")
+	"${RUNNER[@]}" taskset -c "$LOAD_CPU" curl -q -s --cacert "$TCA" "${px[@]}" "$@"
+}
+
+bulk_series() {
+	local v t0 t1 code
+	tcurl -m 60 -o /dev/null "https://$HOST$BIG" # warm-up
+	for ((RUN = 1; RUN <= RUNS; RUN++)); do
+		read -r t0 _ <<<"$(ptree "${TREE[@]}")"
+		read -r v code <<<"$(tcurl -m 120 -o /dev/null -w '%{speed_download} %{http_code}' "https://$HOST$BIG")"
+		read -r t1 _ <<<"$(ptree "${TREE[@]}")"
+		if [ "$code" != 200 ]; then
+			rec bulk_err 1
+			continue
+		fi
+		rec bulk_mbs "$(calc "$v / 1e6")"
+		[ ${#TREE[@]} -gt 0 ] && rec bulk_cpugb "$(calc "($t1 - $t0) / $CLK * 1024 / $BIG_MB")"
+		say "  $TGT bulk run $RUN: $(calc "$v / 1e6") MB/s"
+	done
+}
+
+# latency: LAT_N keep-alive requests on one connection, paced at LAT_RATE/s,
+# microsecond resolution (curl time_total); the first (the handshake) is dropped
+lat_series() {
+	local i cfg=$RES/lat.curlrc
+	for ((i = 1; i <= LAT_N + 1; i++)); do
+		printf 'url = "https://%s%s?n=%d"\noutput = "/dev/null"\n' "$HOST" "$SMALL" "$i"
+	done >"$cfg"
+	for ((RUN = 1; RUN <= RUNS; RUN++)); do
+		tcurl -m $((LAT_N / LAT_RATE + 30)) --rate "$LAT_RATE/s" -w '%{http_code} %{time_total}\n' \
+			-K "$cfg" >"$RES/$TGT-lat-$RUN.txt"
+		read -r p50 p99 _ <<<"$(tail -n +2 "$RES/$TGT-lat-$RUN.txt" |
+			awk '$1 == 200 {print $2 * 1000; next} {bad++} END {if (bad) print "bad", bad > "/dev/stderr"}' |
+			sort -g | awk '{a[NR] = $1} END {if (NR == 0) print "0 0 0";
+				else printf "%.3f %.3f 0\n", a[int((NR + 1) / 2)], a[int(NR * 0.99 + 0.999)]}')"
+		rec lat_p50 "$p50"
+		rec lat_p99 "$p99"
+		say "  $TGT latency run $RUN: p50 $p50 ms, p99 $p99 ms"
+	done
+}
+
+# idle tunnels in stages; RSS of the tree before, and at each stage
+tunnel_series() {
+	local td=$RES/$TGT-tunnels st r0 r g0 g opened failed secs px=()
+	mkdir -p "$td"
+	RUN=1
+	[ "$KIND" = explicit ] && px=(--proxy "$PX_ADDR")
+	[ -n "${PX_TOKEN:-}" ] && px+=(--auth "$PX_TOKEN")
+	sleep 1
+	read -r _ r0 _ <<<"$(ptree "${TREE[@]}")"
+	read -r _ g0 _ <<<"$(ptree "${AGENT_TREE[@]}")"
+	rec rss_idle "$(calc "$r0 / 1024")"
+	"${RUNNER[@]}" taskset -c "$LOAD_CPU" "$PY" "$BENCH_DIR/tunnels.py" "${px[@]}" \
+		--host "$HOST" --path "$SMALL" --stages "$TUNNELS" --dir "$td" \
+		--stage-secs 40 --timeout 10 --max-secs 200 >"$td/out" 2>&1 &
+	local hp=$! pp=
+	SPX_PIDS+=("$hp")
+	wait_for 10 test -s "$td/pid" && pp=$(cat "$td/pid")
+	[ -n "$pp" ] && SPX_PIDS+=("$pp")
+	for st in ${TUNNELS//,/ }; do
+		wait_for 60 test -e "$td/stage-$st" || { say "  $TGT: tunnel stage $st did not finish"; break; }
+		sleep 1
+		read -r _ r _ <<<"$(ptree "${TREE[@]}")"
+		read -r _ g _ <<<"$(ptree "${AGENT_TREE[@]}")"
+		read -r opened failed secs <"$td/stage-$st"
+		if [ "$opened" -gt 0 ]; then
+			rec "tun${st}_kib" "$(calc "($r - $r0) / $opened")"
+			[ ${#AGENT_TREE[@]} -gt 0 ] && rec "tun${st}_agent_kib" "$(calc "($g - $g0) / $opened")"
+		fi
+		rec "tun${st}_failed" "$failed"
+		[ "$failed" -gt 0 ] && echo "$TGT: $failed of $st idle tunnels could not be opened (per-tunnel RSS is over the $opened that were)" >>"$RES/notes.txt"
+		say "  $TGT: $opened idle tunnels open ($failed failed, ${secs}s), RSS $((r / 1024)) MiB"
+		touch "$td/go-$st"
+	done
+	touch "$td/release"
+	wait_for 20 bash -c "! kill -0 $hp 2>/dev/null"
+	[ -n "$pp" ] && stop_pid "$pp"
+	stop_pid "$hp"
+}
+
+# check: one request to /v1/echo through the target, trusting only TCA
+# (for slicer-proxy: and its audit log shows the request under the right client)
+audit_count() { grep -c "\"client\":\"$1\"" "$AUDIT" 2>/dev/null || true; }
+check_target() {
+	local out code seen=ok a0=0
+	[ -n "${SPX_CLIENT:-}" ] && a0=$(audit_count "$SPX_CLIENT")
+	out=$(tcurl -m 10 -w '\n%{http_code}' "https://$HOST$ECHO" 2>&1)
+	code=$(printf '%s\n' "$out" | tail -1)
+	if [ -n "${SPX_CLIENT:-}" ]; then
+		sleep 0.3
+		[ "$(audit_count "$SPX_CLIENT")" -gt "$a0" ] || seen="NOT-IN-AUDIT-LOG"
+		seen="audit=$seen(client $SPX_CLIENT)"
 	else
-		row "HTTP download, forwarded (MB/s)" "$dm" "$pm" "$(ratio "$pm" "$dm")"
+		seen=
 	fi
-done
-T0=$(proxy_cpu_ticks)
-in_vm curl -q -s -m 60 -o /dev/null --cacert "$CA" -x "$PX" https://fast.bench.test/big
-T1=$(proxy_cpu_ticks)
-CPU_GB=$(awk -v t=$((T1 - T0)) -v c="$CLK" -v mb="$SIZE_MB" 'BEGIN {printf "%.0f", t / c * 1000 / (mb / 1024)}')
-
-# ---- keep-alive request rate (wrk) ----
-cat >"$DIR/proxy.lua" <<EOF
-wrk.method = "GET"
-wrk.path = "http://fast.bench.test/small"
-wrk.headers["Host"] = "fast.bench.test"
-wrk.headers["Proxy-Authorization"] = "Basic $AUTH"
-EOF
-wrk_rate() { # OUTFILE ARGS...
-	local out=$1; shift
-	in_vm timeout $((SECS + 20)) wrk -t1 -c32 -d"${SECS}s" --timeout 5s "$@" >"$out" 2>&1
-	awk '/^Requests\/sec:/ {print $2}' "$out"
+	printf 'check %s: code=%s trusted=%s %s upstream-saw: %s\n' "$TGT" "$code" "$TCA_NAME" "$seen" \
+		"$(printf '%s\n' "$out" | head -1)" | tee -a "$RES/checks.txt" >&2
+	[ "$code" = 200 ] && [ "$seen" != "audit=NOT-IN-AUDIT-LOG(client $SPX_CLIENT)" ]
 }
-wrk_errors() { grep -E 'Non-2xx|Socket errors' "$1" | tr -s ' ' | paste -sd' '; }
-echo "== keep-alive requests, wrk 32 connections, ${SECS}s x $RUNS" >&2
-d=() p=() cpu=()
-for ((i = 0; i < RUNS; i++)); do
-	d+=("$(wrk_rate "$DIR/wrk-direct.txt" -H 'Host: fast.bench.test' "http://$FAST/small")")
-	T0=$(proxy_cpu_ticks)
-	r=$(wrk_rate "$DIR/wrk-proxy.txt" -s "$DIR/proxy.lua" "http://$PROXY_ADDR")
-	T1=$(proxy_cpu_ticks)
-	p+=("$r")
-	cpu+=("$(awk -v t=$((T1 - T0)) -v c="$CLK" -v r="${r:-0}" -v s="$SECS" 'BEGIN {if (r > 0) printf "%.1f\n", t / c * 1e6 / (r * s); else print 0}')")
-done
-dm=$(printf '%s\n' "${d[@]}" | median) pm=$(printf '%s\n' "${p[@]}" | median)
-echo "   direct: ${d[*]} req/s; via proxy: ${p[*]} req/s $(wrk_errors "$DIR/wrk-proxy.txt")" >&2
-row "keep-alive plain HTTP (req/s, wrk)" "$dm" "$pm" "$(ratio "$pm" "$dm")"
-row "proxy CPU per keep-alive request (us)" "-" "$(printf '%s\n' "${cpu[@]}" | median)" ""
 
-# ---- new connection per request (ab) ----
-ab_rate() { # OUTFILE ARGS...
-	local out=$1; shift
-	in_vm timeout $((SECS + 30)) ab -q -t "$SECS" -n 1000000 -c 8 -s 5 "$@" >"$out" 2>&1
-	awk '/^Requests per second:/ {print $4}' "$out"
+# BENCH_PROFILE=1: perf profile of slicer-proxy under the keep-alive load
+# (self time by symbol, and with callers), to OUT/profile-TARGET*.txt
+profile_target() {
+	local pd=$RES/perf-$TGT.data secs=$((SECS + 4)) hp
+	case $TGT in spx-tunnel | spx-intercept) ;; *) return 0 ;; esac
+	command -v perf >/dev/null || { echo "profile: perf is not installed" >>"$RES/notes.txt"; return 0; }
+	say "  $TGT: perf profile under keep-alive load"
+	L timeout $((secs + 30)) hey -z "${secs}s" -c "$CONNS" -t 0 -x "$PX" "https://$HOST$SMALL" \
+		>"$RES/$TGT-profile-load.txt" 2>&1 &
+	hp=$!
+	sleep 2
+	timeout $((SECS + 20)) perf record -q -o "$pd" -F 997 --call-graph dwarf,16384 -p "$PROXY_PID" \
+		-- sleep "$SECS" >/dev/null 2>&1
+	wait "$hp" 2>/dev/null
+	perf report -i "$pd" --no-children --sort dso,symbol --stdio --percent-limit 0.7 -g none 2>/dev/null |
+		grep -v '^$' >"$OUT/profile-$TGT.txt"
+	perf report -i "$pd" --children --sort symbol --stdio --percent-limit 4 -g none 2>/dev/null |
+		grep -v '^$' >"$OUT/profile-$TGT-children.txt"
+	echo "$TGT keep-alive load during the profile: $(awk '/Requests\/sec:/ {print $2}' "$RES/$TGT-profile-load.txt") req/s" \
+		>>"$OUT/profile-$TGT.txt"
+	# system calls per request (strace slows the proxy; the counts still hold)
+	command -v strace >/dev/null || return 0
+	local n0 n1 a0 a1
+	L timeout $((secs + 30)) hey -z "${secs}s" -c "$CONNS" -t 0 -x "$PX" "https://$HOST$SMALL" \
+		>"$RES/$TGT-strace-load.txt" 2>&1 &
+	hp=$!
+	sleep 2
+	read -r a0 n0 <<<"$(nginx_counts)"
+	timeout -s INT 4 strace -c -f -p "$PROXY_PID" -o "$RES/$TGT-strace.txt" >/dev/null 2>&1
+	read -r a1 n1 <<<"$(nginx_counts)"
+	wait "$hp" 2>/dev/null
+	{
+		echo "system calls per keep-alive request ($((n1 - n0)) requests under strace):"
+		awk -v n=$((n1 - n0)) '$1 ~ /^[0-9.]+$/ && NF >= 5 && n > 0 {
+			printf "  %-16s %6.2f per request (%s errors)\n", $NF, $4 / n, (NF == 6 ? $5 : 0)}' "$RES/$TGT-strace.txt"
+	} >"$OUT/profile-$TGT-syscalls.txt"
 }
-echo "== new connection per request, ab 8 concurrent, ${SECS}s x $RUNS" >&2
-d=() p=()
-for ((i = 0; i < RUNS; i++)); do
-	d+=("$(ab_rate "$DIR/ab-direct.txt" -H 'Host: fast.bench.test' "http://$FAST/small")")
-	p+=("$(ab_rate "$DIR/ab-proxy.txt" -X "$PROXY_ADDR" -P "proxy:$TOKEN" http://fast.bench.test/small)")
+
+measure_target() {
+	check_target || { skip "$TGT" "check request failed"; return 1; }
+	rate_series
+	bulk_series
+	lat_series
+	read -r _ _ hwm _ <<<"$(ptree "${TREE[@]}")"
+	[ ${#TREE[@]} -gt 0 ] && { RUN=1; rec rss_peak "$(calc "$hwm / 1024")"; }
+	if [ ${#AGENT_TREE[@]} -gt 0 ]; then
+		read -r _ _ hwm _ <<<"$(ptree "${AGENT_TREE[@]}")"
+		rec agent_rss_peak "$(calc "$hwm / 1024")"
+	fi
+	[ ${#TREE[@]} -gt 0 ] && tunnel_series
+	[ "${BENCH_PROFILE:-0}" = 1 ] && profile_target
+	return 0
+}
+
+# ---- the proxies under test ----
+# Each start_X sets KIND (direct|explicit|transparent), TREE (root PIDs of
+# the proxy), PX/PX_ADDR/PX_TOKEN (explicit), TCA (what the client trusts),
+# RUNNER (client namespace); returns non-zero when the target cannot run.
+
+# wait_port PORT: something listens on 192.168.222.1:PORT in the host namespace
+wait_port() { wait_for "${2:-20}" bash -c "ip netns exec $HNS ss -Hltn 'sport = :$1' | grep -q LISTEN"; }
+# stop_tree PID: TERM, bounded wait, KILL
+stop_pid() {
+	local p=$1 i
+	[ -n "$p" ] || return 0
+	kill "$p" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	return 0
+}
+
+SPX_TOKENS_READY=0
+spx_setup() {
+	[ "$SPX_TOKENS_READY" = 1 ] && return 0
+	start_proxy --upstream-ca "$CA" || return 1
+	printf '%s' "$SECRET_VALUE" >"$DIR/secret.txt"
+	cli secret create bench-token --host "$HOST" --from-file "$DIR/secret.txt" >/dev/null || return 1
+	TOK_TUN=$(cli client create tun) || return 1
+	TOK_MITM=$(cli client create mitm) || return 1
+	TOK_TP=$(cli client create tp) || return 1
+	cli allow tun --host "$HOST" --port 443 >/dev/null || return 1
+	cli allow tp --host "$HOST" --port 443 >/dev/null || return 1
+	cli allow mitm --host "$HOST" --port 443 --path '/v1/*' --secret bench-token >/dev/null || return 1
+	cli ca >"$DIR/spx-ca.crt" || return 1
+	stop_proxy
+	SPX_TOKENS_READY=1
+}
+spx_start() { # TOKEN_VARIABLE
+	spx_setup || return 1
+	start_proxy --upstream-ca "$CA" || return 1
+	taskset -a -p -c "$PROXY_CPU" "$PROXY_PID" >/dev/null
+	KIND=explicit TREE=("$PROXY_PID") PX_TOKEN=${!1}
+	PX_ADDR=$PROXY_ADDR PX="http://proxy:$PX_TOKEN@$PROXY_ADDR"
+}
+
+start_direct() { KIND=direct TREE=() TCA=$CA TCA_NAME="bench upstream CA"; }
+stop_direct() { :; }
+
+start_spx-tunnel() { spx_start TOK_TUN && TCA=$CA TCA_NAME="bench upstream CA" SPX_CLIENT=tun; }
+stop_spx-tunnel() { stop_proxy; }
+start_spx-intercept() { spx_start TOK_MITM && TCA=$DIR/spx-ca.crt TCA_NAME="slicer-proxy CA" SPX_CLIENT=mitm; }
+stop_spx-intercept() { stop_proxy; }
+
+OTHER_PID=
+squid_start() { # NAME PORT
+	command -v squid >/dev/null || { SKIP_WHY="squid-openssl is not installed"; return 1; }
+	local d=$DIR/$1
+	mkdir -p "$d"
+	sed -e "s|@DIR@|$d|g" "$BENCH_DIR/squid-common.conf.in" >"$d/common.conf"
+	sed -e "s|@DIR@|$d|g" -e "s|@MITM_CRT@|$DIR/mitm/ca.crt|g" -e "s|@MITM_KEY@|$DIR/mitm/ca.key|g" \
+		-e "s|@UPSTREAM_CA@|$CA|g" -e "s|@TOKEN@|$SECRET_VALUE|g" \
+		"$BENCH_DIR/$1.conf.in" >"$d/squid.conf"
+	chown -R proxy: "$d"
+	if [ "$1" = squid-bump ]; then
+		runuser -u proxy -- /usr/lib/squid/security_file_certgen -c -s "$d/ssl_db" -M 16MB >"$d/certgen.log" 2>&1 ||
+			{ SKIP_WHY="security_file_certgen -c failed"; return 1; }
+	fi
+	spawn "$HNS" taskset -c "$PROXY_CPU" squid -N -f "$d/squid.conf"
+	OTHER_PID=$SPAWNED_PID
+	wait_port "$2" || { tail -5 "$d/cache.log" >&2; SKIP_WHY="squid did not start"; return 1; }
+	KIND=explicit TREE=("$OTHER_PID") PX_TOKEN='' PX_ADDR=$HOST_IP:$2 PX="http://$HOST_IP:$2"
+}
+start_squid-tunnel() { squid_start squid-tunnel 3130 && TCA=$CA TCA_NAME="bench upstream CA"; }
+stop_squid-tunnel() { stop_pid "$OTHER_PID"; }
+start_squid-bump() { squid_start squid-bump 3131 && TCA=$DIR/mitm/ca.crt TCA_NAME="bench MITM CA"; }
+stop_squid-bump() { stop_pid "$OTHER_PID"; }
+
+start_tinyproxy() {
+	command -v tinyproxy >/dev/null || { SKIP_WHY="tinyproxy is not installed"; return 1; }
+	local d=$DIR/tinyproxy
+	mkdir -p "$d"
+	sed -e "s|@DIR@|$d|g" "$BENCH_DIR/tinyproxy.conf.in" >"$d/tinyproxy.conf"
+	chown -R nobody: "$d"
+	spawn "$HNS" taskset -c "$PROXY_CPU" tinyproxy -d -c "$d/tinyproxy.conf"
+	OTHER_PID=$SPAWNED_PID
+	wait_port 3132 || { SKIP_WHY="tinyproxy did not start"; return 1; }
+	KIND=explicit TREE=("$OTHER_PID") PX_TOKEN='' PX_ADDR=$HOST_IP:3132 PX="http://$HOST_IP:3132"
+	TCA=$CA TCA_NAME="bench upstream CA"
+}
+stop_tinyproxy() { stop_pid "$OTHER_PID"; }
+
+start_mitmproxy() {
+	command -v mitmdump >/dev/null || { SKIP_WHY="mitmproxy is not installed"; return 1; }
+	spawn "$HNS" env BENCH_TOKEN="$SECRET_VALUE" PYTHONDONTWRITEBYTECODE=1 HOME="$DIR/home" \
+		taskset -c "$PROXY_CPU" mitmdump -q --listen-host "$HOST_IP" -p 3133 \
+		--set confdir="$DIR/mitm" --set ssl_verify_upstream_trusted_ca="$CA" \
+		--set stream_large_bodies=1m -s "$BENCH_DIR/mitm_inject.py"
+	OTHER_PID=$SPAWNED_PID
+	wait_port 3133 30 || { SKIP_WHY="mitmdump did not start"; return 1; }
+	KIND=explicit TREE=("$OTHER_PID") PX_TOKEN='' PX_ADDR=$HOST_IP:3133 PX="http://$HOST_IP:3133"
+	TCA=$DIR/mitm/ca.crt TCA_NAME="bench MITM CA"
+}
+stop_mitmproxy() { stop_pid "$OTHER_PID"; }
+
+source "$BENCH_DIR/transparent.sh"
+
+# ---- the run ----
+META=$RES/meta.txt
+{
+	echo "date $(date -u +%Y-%m-%dT%H:%MZ)"
+	echo "machine $(nproc) CPUs, $(awk '/^model name/ {sub(/^[^:]*: /, ""); print; exit}' /proc/cpuinfo)"
+	echo "kernel $(uname -r)"
+	echo "targets $TARGETS"
+	echo "lat $LAT_N requests at $LAT_RATE/s"
+	echo "tunnels $TUNNELS"
+	echo "params runs=$RUNS secs=$SECS conns=$CONNS lat=$LAT_N@$LAT_RATE/s tunnels=$TUNNELS quick=$QUICK nofile=$NOFILE"
+	echo "versions nginx $(nginx -v 2>&1 | sed 's|.*/||'), squid $(squid -v 2>/dev/null | awk 'NR == 1 {print $4}'), mitmproxy $(mitmdump --version 2>/dev/null | awk 'NR == 1 {print $2}'), tinyproxy $(tinyproxy -v 2>/dev/null | awk '{print $2}'), wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}'), curl $(curl -V | awk 'NR == 1 {print $2}')"
+} >"$META"
+
+for TGT in $TARGETS; do
+	if ! declare -F "start_$TGT" >/dev/null; then
+		skip "$TGT" "unknown target"
+		continue
+	fi
+	RUNNER=(in_vm) AGENT_TREE=() TREE=() SKIP_WHY="could not start" SPX_CLIENT=
+	if [ "$TGT" != direct ] && [ "$TGT" != spx-transparent ] && [ "$HAVE_HEY" = 0 ]; then
+		skip "$TGT" "hey is not installed (explicit proxies need it)"
+		continue
+	fi
+	say "target $TGT ($((SECONDS - T_START)) s into the run)"
+	if ! "start_$TGT"; then
+		skip "$TGT" "$SKIP_WHY"
+		"stop_$TGT"
+		continue
+	fi
+	measure_target
+	"stop_$TGT"
 done
-dm=$(printf '%s\n' "${d[@]}" | median) pm=$(printf '%s\n' "${p[@]}" | median)
-echo "   direct: ${d[*]} req/s; via proxy: ${p[*]} req/s; $(grep -E '^(Failed|Non-2xx)' "$DIR/ab-proxy.txt" | tr -s ' ' | paste -sd' ')" >&2
-row "new connection per request (req/s, ab)" "$dm" "$pm" "$(ratio "$pm" "$dm")"
 
-# ---- memory with idle tunnels ----
-proxy_fds() { ls "/proc/$PROXY_PID/fd" 2>/dev/null | wc -l; }
-sleep 2
-FDS0=$(proxy_fds)
-echo "== $TUNNELS idle CONNECT tunnels" >&2
-RSS0=$(rss_kib)
-rm -f "$DIR/release"
-in_vm bash -c "ulimit -n 16384; exec $PY - $TOKEN $TUNNELS $DIR/release" >"$DIR/holder.out" 2>&1 <<'EOF' &
-import os, socket, sys, time
-tok, n, release = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-req = ("CONNECT fast.bench.test:443 HTTP/1.1\r\nHost: fast.bench.test:443\r\n"
-       "Proxy-Authorization: Bearer %s\r\n\r\n" % tok).encode()
-held, bad, t0 = [], 0, time.time()
-for i in range(n):
-    try:
-        s = socket.create_connection(("192.168.222.1", 3128), timeout=10)
-        s.sendall(req)
-        d = s.recv(4096)
-        if not d.startswith(b"HTTP/1.1 200"):
-            bad += 1
-        held.append(s)
-    except OSError as e:
-        bad += 1
-print("ready %d %d %.2f" % (len(held), bad, time.time() - t0), flush=True)
-end = time.time() + 60
-while time.time() < end and not os.path.exists(release):
-    time.sleep(0.1)
-EOF
-HOLDER=$!
-SPX_PIDS+=("$HOLDER")
-wait_for 90 grep -q '^ready' "$DIR/holder.out"
-sleep 1
-RSSN=$(rss_kib) HWM=$(hwm_kib)
-FDS=$(proxy_fds)
-read -r _ OPENED BAD OPEN_SECS < <(grep '^ready' "$DIR/holder.out" || echo "ready 0 $TUNNELS 0")
-touch "$DIR/release"
-wait "$HOLDER" 2>/dev/null
-sleep 1
-FDS1=$(proxy_fds)
-echo "   opened $OPENED tunnels ($BAD refused or failed) in ${OPEN_SECS}s; proxy fds: $FDS0 before, $FDS with them, $FDS1 after they closed" >&2
-row "proxy RSS idle (MiB)" "-" "$(awk -v k="$RSS0" 'BEGIN {printf "%.1f", k / 1024}')" ""
-row "proxy RSS with $OPENED idle tunnels (MiB)" "-" "$(awk -v k="$RSSN" 'BEGIN {printf "%.1f", k / 1024}')" ""
-row "memory per idle tunnel (KiB)" "-" "$(awk -v a="$RSS0" -v b="$RSSN" -v n="$OPENED" 'BEGIN {if (n > 0) printf "%.1f", (b - a) / n; else print "-"}')" ""
-row "proxy peak RSS over the run (MiB)" "-" "$(awk -v k="$HWM" 'BEGIN {printf "%.1f", k / 1024}')" ""
-row "proxy CPU per GB through a tunnel (ms)" "-" "$CPU_GB" ""
-row "proxy open fds: idle after the load runs" "-" "$FDS0" ""
-row "proxy open fds: $OPENED tunnels open / closed" "-" "$FDS/$FDS1" ""
+if [ "$GROWTH" = 1 ] && [ "$HAVE_HEY" = 1 ]; then
+	source "$BENCH_DIR/growth.sh"
+	growth_run
+fi
 
-echo
-echo "slicer-proxy bench ($(nproc) cores; upstream nginx; $RUNS runs, medians; ratio = via proxy / direct)"
-printf '%-44s %12s %12s %7s\n' "measure" "direct" "via proxy" "ratio"
-printf '%s\n' "${RESULTS[@]}"
-[ "$BAD" = 0 ] || echo "note: $BAD of $TUNNELS tunnels were refused or failed"
-grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$DIR/proxy.log" && echo "note: sanitizer report in the proxy log"
-stop_proxy
+# ---- report ----
+say "writing $OUT/latest.md ($((SECONDS - T_START)) s into the run)"
+"$PY" "$BENCH_DIR/report.py" --res "$RES" --out "$OUT" || fail "report failed"
+if [ "$HAVE_GNUPLOT" = 1 ]; then
+	(cd "$OUT" && gnuplot "$BENCH_DIR/chart.gp") >"$RES/gnuplot.log" 2>&1 ||
+		{ say "gnuplot failed:"; cat "$RES/gnuplot.log" >&2; }
+else
+	say "gnuplot is not installed: no chart"
+fi
+cp "$RAW" "$OUT/latest-raw.tsv"
+cat "$OUT/latest.md"
+say "done in $((SECONDS - T_START)) s; chart: $OUT/latest.png"
 exit 0

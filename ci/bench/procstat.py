@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# procstat.py ROOT_PID...: CPU and memory of process trees, from /proc.
+# Prints "TICKS RSS_KIB HWM_KIB NPROCS" summed over every ROOT and all its
+# descendants: TICKS is utime+stime+cutime+cstime (clock ticks; a helper
+# that exited and was reaped is in its parent's cutime), RSS is VmRSS,
+# HWM is VmHWM (each process's peak; the sum is an upper bound of the
+# tree's peak).  A root that is gone counts as nothing.
+import os
+import sys
+
+
+def stat_fields(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        s = f.read()
+    # the command name may hold spaces and parentheses: fields follow the last ')'
+    return s[s.rindex(")") + 2:].split()
+
+
+def status_kib(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def main():
+    roots = [int(x) for x in sys.argv[1:] if x.isdigit()]
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            ppid = int(stat_fields(int(d))[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        kids.setdefault(ppid, []).append(int(d))
+    seen, todo = set(), list(roots)
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        todo.extend(kids.get(p, []))
+    ticks = rss = hwm = n = 0
+    for p in seen:
+        try:
+            f = stat_fields(p)
+            t = int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+            r = status_kib(p, "VmRSS")
+            h = status_kib(p, "VmHWM")
+        except (OSError, ValueError, IndexError):
+            continue
+        ticks += t
+        rss += r
+        hwm += h
+        n += 1
+    print(ticks, rss, hwm, n)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -38,6 +38,8 @@ static const char service_unit[] =
     "ExecStart=/usr/local/bin/slicer-agent proxy run\n"
     "Restart=always\n"
     "RestartSec=1\n"
+    "# every redirected connection is two sockets\n"
+    "LimitNOFILE=65536\n"
     "\n"
     "[Install]\n"
     "WantedBy=multi-user.target\n";

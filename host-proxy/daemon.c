@@ -495,14 +495,9 @@ daemon_main(int argc, char **argv)
 			px.cfg.bind_addr = optarg;
 			break;
 		case 'p':
-			if (parse_port(optarg, &px.cfg.http_port) == -1) {
-				fprintf(stderr, "slicer-proxy: invalid port: "
-				    "'%s'\n", optarg);
-				return 1;
-			}
-			break;
 		case 'P':
-			if (parse_port(optarg, &px.cfg.https_port) == -1) {
+			if (parse_port(optarg, ch == 'p' ? &px.cfg.http_port :
+			    &px.cfg.https_port) == -1) {
 				fprintf(stderr, "slicer-proxy: invalid port: "
 				    "'%s'\n", optarg);
 				return 1;

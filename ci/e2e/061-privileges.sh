@@ -52,6 +52,10 @@ check "and it can write its state there after dropping root" bash -c \
 kill -TERM "$PRIV_PID"
 wait_for 10 bash -c "! kill -0 $PRIV_PID 2>/dev/null"
 
+check "invalid --http-port / --https-port are refused by name" bash -c \
+	"'$P' up --bind 127.0.0.1 --http-port 0 2>&1 | grep -q \"invalid port: '0'\" &&
+	 '$P' up --bind 127.0.0.1 --https-port 70000 2>&1 | grep -q \"invalid port: '70000'\""
+
 # ---- the main daemon ----
 check "daemon starts" start_proxy --drain-timeout 20s
 [ -n "$PROXY_PID" ] || bench_finish

@@ -401,6 +401,87 @@ api_clients_list(struct api_conn *ac)
 	api_send_json(ac, 200, json_pack("{s:o}", "clients", arr));
 }
 
+/*
+ * {"clients": [{"name": "a"}, ...]}: create them all or none; the reply
+ * carries each name with its token, the only time a token is shown.
+ */
+static void
+api_clients_create_batch(struct api_conn *ac, const json_t *arr)
+{
+	struct store *st = ac->api->px->store;
+	char tok[TOKEN_LEN + 1], err[256];
+	unsigned char hash[32];
+	const json_t *v;
+	const char *name;
+	json_t *out = NULL;
+	size_t i, j, n = json_array_size(arr), done = 0;
+	int64_t now = parse_now_ms();
+
+	if (n == 0 || n > LIMIT_API_BATCH) {
+		api_error(ac, 400, "clients: give 1 to %d of them",
+		    LIMIT_API_BATCH);
+		return;
+	}
+	if (st->nclients + n > LIMIT_CLIENTS) {
+		api_error(ac, 400, "too many clients (at most %d)",
+		    LIMIT_CLIENTS);
+		return;
+	}
+	json_array_foreach(arr, i, v)
+	{
+		name = json_string_value(json_object_get(v, "name"));
+		if (!json_is_object(v) || json_object_size(v) != 1 ||
+		    name == NULL || !store_name_valid(name)) {
+			api_error(ac, 400,
+			    "clients[%zu]: expected {\"name\": \"...\"} with a "
+			    "valid name", i);
+			return;
+		}
+		if (store_client_find(st, name) != NULL) {
+			api_error(ac, 409, "clients[%zu]: client already "
+			    "exists: '%s'", i, name);
+			return;
+		}
+		for (j = 0; j < i; j++) {
+			if (strcmp(name, json_string_value(json_object_get(
+			    json_array_get(arr, j), "name"))) == 0) {
+				api_error(ac, 400, "clients[%zu]: '%s' is "
+				    "named twice", i, name);
+				return;
+			}
+		}
+	}
+	out = json_array();
+	for (done = 0; done < n; done++) {
+		name = json_string_value(json_object_get(
+		    json_array_get(arr, done), "name"));
+		if (token_generate(tok) == -1) {
+			snprintf(err, sizeof(err), "no randomness for a token");
+			goto undo;
+		}
+		token_hash(tok, strlen(tok), hash);
+		if (store_client_add(st, name, hash, now, err,
+		    sizeof(err)) == -1)
+			goto undo;
+		json_array_append_new(out, json_pack("{s:s,s:s}", "name", name,
+		    "token", tok));
+		secmem_wipe(tok, sizeof(tok));
+	}
+	if (api_commit(ac) == -1) {
+		json_decref(out);
+		return;
+	}
+	api_send_json(ac, 201, json_pack("{s:o}", "clients", out));
+	return;
+undo:
+	secmem_wipe(tok, sizeof(tok));
+	for (j = 0; j < done; j++)
+		store_client_delete(st, json_string_value(json_object_get(
+		    json_array_get(arr, j), "name")));
+	json_decref(out);
+	api_error(ac, 500, "clients[%zu]: %s", done, err);
+}
+
 static void
 api_client_create(struct api_conn *ac, json_t *body)
 {
@@ -410,9 +491,15 @@ api_client_create(struct api_conn *ac, json_t *body)
 	const char *name;
 	json_t *reply;
 
+	if (json_is_object(body) && json_object_size(body) == 1 &&
+	    json_is_array(json_object_get(body, "clients"))) {
+		api_clients_create_batch(ac, json_object_get(body, "clients"));
+		return;
+	}
 	if (!json_is_object(body) || json_object_size(body) != 1 ||
 	    (name = json_string_value(json_object_get(body, "name"))) == NULL) {
-		api_error(ac, 400, "expected {\"name\": \"...\"}");
+		api_error(ac, 400, "expected {\"name\": \"...\"} or "
+		    "{\"clients\": [{\"name\": \"...\"}, ...]}");
 		return;
 	}
 	if (token_generate(tok) == -1) {
@@ -450,15 +537,64 @@ api_rules_list(struct api_conn *ac, struct client *c)
 	    "rules", arr));
 }
 
+/* {"rules": [rule, ...]}: add them all or none. */
+static void
+api_rules_add_batch(struct api_conn *ac, struct client *c, const json_t *arr)
+{
+	struct store *st = ac->api->px->store;
+	struct rule *rs = NULL;
+	json_t *out;
+	char err[256], why[256];
+	int64_t now = parse_now_ms();
+	size_t i, n = json_array_size(arr), parsed = 0;
+
+	if (n == 0 || n > LIMIT_API_BATCH) {
+		api_error(ac, 400, "rules: give 1 to %d of them",
+		    LIMIT_API_BATCH);
+		return;
+	}
+	rs = calloc(n, sizeof(*rs));
+	if (rs == NULL) {
+		api_error(ac, 500, "out of memory");
+		return;
+	}
+	for (parsed = 0; parsed < n; parsed++) {
+		if (store_rule_parse_json(json_array_get(arr, parsed), now,
+		    &rs[parsed], why, sizeof(why)) == -1) {
+			api_error(ac, 400, "rules[%zu]: %s", parsed, why);
+			goto out;
+		}
+	}
+	if (store_rules_add(st, c, rs, n, err, sizeof(err)) == -1) {
+		api_error(ac, 400, "%s", err);
+		goto out;
+	}
+	if (api_commit(ac) == -1)
+		goto out;
+	out = json_array();
+	for (i = c->nrules - n; i < c->nrules; i++)
+		json_array_append_new(out, store_rule_json(c->rules[i], now));
+	api_send_json(ac, 201, json_pack("{s:s,s:o}", "client", c->name,
+	    "rules", out));
+out:
+	for (i = 0; i < n; i++)
+		store_rule_free_fields(&rs[i]);
+	free(rs);
+}
+
 static void
 api_rule_add(struct api_conn *ac, struct client *c, json_t *body)
 {
 	struct store *st = ac->api->px->store;
-	struct rule r;
+	struct rule r, *nr;
 	char err[256], id[16];
 	int64_t now = parse_now_ms();
-	size_t i;
 
+	if (json_is_object(body) && json_object_size(body) == 1 &&
+	    json_is_array(json_object_get(body, "rules"))) {
+		api_rules_add_batch(ac, c, json_object_get(body, "rules"));
+		return;
+	}
 	memset(&r, 0, sizeof(r));
 	if (store_rule_parse_json(body, now, &r, err, sizeof(err)) == -1) {
 		store_rule_free_fields(&r);
@@ -472,14 +608,12 @@ api_rule_add(struct api_conn *ac, struct client *c, json_t *body)
 	}
 	if (api_commit(ac) == -1)
 		return;
-	for (i = 0; i < c->nrules; i++)
-		if (strcmp(c->rules[i]->id, id) == 0)
-			break;
-	if (i == c->nrules) {
+	nr = store_rule_find(st, c, id);
+	if (nr == NULL) {
 		api_error(ac, 500, "rule vanished");
 		return;
 	}
-	api_send_json(ac, 201, store_rule_json(c->rules[i], now));
+	api_send_json(ac, 201, store_rule_json(nr, now));
 }
 
 static void

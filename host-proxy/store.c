@@ -288,11 +288,16 @@ store_rule_free_fields(struct rule *r)
 
 	if (r == NULL)
 		return;
-	for (i = 0; i < r->npaths && i < LIMIT_RULE_PATHS; i++) {
+	for (i = 0; i < r->npaths; i++)
 		free(r->paths[i]);
-		r->paths[i] = NULL;
-	}
+	free(r->paths);
+	r->paths = NULL;
 	r->npaths = 0;
+	free(r->methods);
+	r->methods = NULL;
+	r->nmethods = 0;
+	free(r->host);
+	r->host = NULL;
 }
 
 static void
@@ -353,7 +358,7 @@ rule_parse_methods(const json_t *a, struct rule *r, char *err, size_t errsz)
 {
 	const json_t *v;
 	const char *s;
-	char m[LIMIT_METHOD];
+	char m[LIMIT_METHOD], (*mv)[LIMIT_METHOD];
 	char q[STORE_QUOTE_MAX + 8];
 	size_t i, j, k;
 
@@ -386,8 +391,15 @@ rule_parse_methods(const json_t *a, struct rule *r, char *err, size_t errsz)
 			if (strcmp(r->methods[j], m) == 0)
 				break;
 		}
-		if (j == r->nmethods)
-			memcpy(r->methods[r->nmethods++], m, k + 1);
+		if (j < r->nmethods)
+			continue;
+		mv = realloc(r->methods, (r->nmethods + 1) * sizeof(*mv));
+		if (mv == NULL) {
+			err_set(err, errsz, "out of memory");
+			return -1;
+		}
+		r->methods = mv;
+		memcpy(r->methods[r->nmethods++], m, k + 1);
 	}
 	return 0;
 }
@@ -397,7 +409,7 @@ rule_parse_paths(const json_t *a, struct rule *r, char *err, size_t errsz)
 {
 	const json_t *v;
 	const char *s;
-	char q[STORE_QUOTE_MAX + 8];
+	char q[STORE_QUOTE_MAX + 8], **pv;
 	size_t i, j;
 
 	if (!json_is_array(a)) {
@@ -428,6 +440,12 @@ rule_parse_paths(const json_t *a, struct rule *r, char *err, size_t errsz)
 		}
 		if (j < r->npaths)
 			continue;
+		pv = realloc(r->paths, (r->npaths + 1) * sizeof(*pv));
+		if (pv == NULL) {
+			err_set(err, errsz, "out of memory");
+			return -1;
+		}
+		r->paths = pv;
 		r->paths[r->npaths] = strdup(s);
 		if (r->paths[r->npaths] == NULL) {
 			err_set(err, errsz, "out of memory");
@@ -460,7 +478,7 @@ rule_parse_common(const json_t *obj, struct rule *r, char *err, size_t errsz)
 {
 	const json_t *v;
 	const char *s;
-	char q[STORE_QUOTE_MAX + 8];
+	char q[STORE_QUOTE_MAX + 8], canon[256];
 
 	v = json_object_get(obj, "host");
 	if (v == NULL) {
@@ -472,9 +490,14 @@ rule_parse_common(const json_t *obj, struct rule *r, char *err, size_t errsz)
 		err_set(err, errsz, "invalid host: not a string");
 		return -1;
 	}
-	if (match_host_pattern_canon(s, r->host, sizeof(r->host)) != 0) {
+	if (match_host_pattern_canon(s, canon, sizeof(canon)) != 0) {
 		err_set(err, errsz, "invalid host: '%s'",
 		    str_quote(s, q, sizeof(q)));
+		return -1;
+	}
+	r->host = strdup(canon);
+	if (r->host == NULL) {
+		err_set(err, errsz, "out of memory");
 		return -1;
 	}
 	v = json_object_get(obj, "ports");
@@ -615,16 +638,167 @@ out:
 	return rc;
 }
 
+/* ---- rule indexes ---- */
+
+/*
+ * FNV-1a over the key, seeded, then a 64-bit finaliser so the low bits (the
+ * bucket) depend on every byte.  Keys are host patterns and ids the admin
+ * chose or the store made; the seed keeps bucket placement unpredictable
+ * from outside anyway.
+ */
+static uint64_t
+hash_str(uint64_t seed, const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+enum rule_key { RULE_BY_HOST, RULE_BY_ID };
+
+static struct rule **
+rule_link(struct rule *r, enum rule_key k)
+{
+	return k == RULE_BY_HOST ? &r->host_next : &r->id_next;
+}
+
+static uint64_t
+rule_hash(const struct rule *r, enum rule_key k)
+{
+	return k == RULE_BY_HOST ? r->host_hash : r->id_hash;
+}
+
+static const char *
+rule_key_str(const struct rule *r, enum rule_key k)
+{
+	return k == RULE_BY_HOST ? r->host : r->id;
+}
+
+static void
+rule_table_free(struct rule_table *t)
+{
+	free(t->slots);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Double the slots (at least 16) and rechain every rule.  0 or -1. */
+static int
+rule_table_grow(struct rule_table *t, enum rule_key k)
+{
+	size_t nslots = t->slots == NULL ? 16 : (t->mask + 1) * 2, i;
+	struct rule **slots, *r, *next;
+
+	slots = calloc(nslots, sizeof(*slots));
+	if (slots == NULL)
+		return -1;
+	for (i = 0; t->slots != NULL && i <= t->mask; i++) {
+		for (r = t->slots[i]; r != NULL; r = next) {
+			next = *rule_link(r, k);
+			*rule_link(r, k) = slots[rule_hash(r, k) & (nslots - 1)];
+			slots[rule_hash(r, k) & (nslots - 1)] = r;
+		}
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->mask = nslots - 1;
+	return 0;
+}
+
+/* Insert r (its hash already set); room was reserved. */
+static void
+rule_table_insert(struct rule_table *t, struct rule *r, enum rule_key k)
+{
+	struct rule **head = &t->slots[rule_hash(r, k) & t->mask];
+
+	*rule_link(r, k) = *head;
+	*head = r;
+	t->count++;
+}
+
+static void
+rule_table_remove(struct rule_table *t, struct rule *r, enum rule_key k)
+{
+	struct rule **pp;
+
+	if (t->slots == NULL)
+		return;
+	for (pp = &t->slots[rule_hash(r, k) & t->mask]; *pp != NULL;
+	     pp = rule_link(*pp, k)) {
+		if (*pp == r) {
+			*pp = *rule_link(r, k);
+			*rule_link(r, k) = NULL;
+			t->count--;
+			return;
+		}
+	}
+}
+
+/* First rule of the chain whose key is key (len bytes); continue with
+ * rule_table_next.  NULL when none. */
+static struct rule *
+rule_table_scan(const struct rule *r, enum rule_key k, uint64_t h,
+    const char *key, size_t len)
+{
+	const char *rk;
+
+	for (; r != NULL; r = *rule_link((struct rule *)r, k)) {
+		rk = rule_key_str(r, k);
+		if (rule_hash(r, k) == h && strncmp(rk, key, len) == 0 &&
+		    rk[len] == '\0')
+			return (struct rule *)r;
+	}
+	return NULL;
+}
+
+static struct rule *
+rule_table_first(const struct rule_table *t, enum rule_key k, uint64_t h,
+    const char *key, size_t len)
+{
+	if (t->slots == NULL)
+		return NULL;
+	return rule_table_scan(t->slots[h & t->mask], k, h, key, len);
+}
+
+static struct rule *
+rule_table_next(const struct rule *r, enum rule_key k, const char *key,
+    size_t len)
+{
+	return rule_table_scan(*rule_link((struct rule *)r, k), k,
+	    rule_hash(r, k), key, len);
+}
+
 static const struct rule *
 rule_find_id(const struct store *st, const char *id)
 {
-	size_t i, j;
+	size_t len = strlen(id);
 
-	for (i = 0; i < st->nclients; i++) {
-		for (j = 0; j < st->clients[i]->nrules; j++) {
-			if (strcmp(st->clients[i]->rules[j]->id, id) == 0)
-				return st->clients[i]->rules[j];
-		}
+	return rule_table_first(&st->by_id, RULE_BY_ID,
+	    hash_str(st->hash_seed, id, len), id, len);
+}
+
+struct rule *
+store_rule_find(const struct store *st, const struct client *c,
+    const char *id)
+{
+	const struct rule *r = rule_find_id(st, id);
+	size_t i;
+
+	if (r == NULL || c == NULL)
+		return NULL;
+	/* ids are unique over the store: check it is one of c's */
+	for (i = c->nrules; i > 0; i--) {
+		if (c->rules[i - 1] == r)
+			return c->rules[i - 1];
 	}
 	return NULL;
 }
@@ -649,131 +823,245 @@ rule_id_new(const struct store *st, char id[16], char *err, size_t errsz)
 	return -1;
 }
 
-/* Append an allocated rule to c. */
+/*
+ * Make room in every structure a new rule of c goes into, so that linking
+ * it in cannot fail half-way.  0 or -1 (out of memory).
+ */
 static int
-client_rule_append(struct client *c, struct rule *r)
+client_rule_reserve(struct store *st, struct client *c, size_t more)
 {
 	struct rule **v;
+	size_t cap;
 
-	v = realloc(c->rules, (c->nrules + 1) * sizeof(*v));
-	if (v == NULL)
-		return -1;
-	c->rules = v;
+	if (c->nrules + more > c->rules_cap) {
+		cap = c->rules_cap == 0 ? 8 : c->rules_cap;
+		while (cap < c->nrules + more)
+			cap *= 2;
+		v = realloc(c->rules, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		c->rules = v;
+		c->rules_cap = cap;
+	}
+	while (c->by_host.slots == NULL ||
+	    c->by_host.count + more > c->by_host.mask + 1) {
+		if (rule_table_grow(&c->by_host, RULE_BY_HOST) == -1)
+			return -1;
+	}
+	while (st->by_id.slots == NULL ||
+	    st->by_id.count + more > st->by_id.mask + 1) {
+		if (rule_table_grow(&st->by_id, RULE_BY_ID) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Link an allocated rule (id set) into c and the indexes; room reserved. */
+static void
+client_rule_link(struct store *st, struct client *c, struct rule *r)
+{
+	r->seq = st->rule_seq++;
+	r->host_hash = hash_str(st->hash_seed, r->host, strlen(r->host));
+	r->id_hash = hash_str(st->hash_seed, r->id, strlen(r->id));
+	rule_table_insert(&c->by_host, r, RULE_BY_HOST);
+	rule_table_insert(&st->by_id, r, RULE_BY_ID);
 	c->rules[c->nrules++] = r;
+	st->nrules_total++;
+}
+
+/* Unlink r from the indexes and free it (the caller fixes c->rules). */
+static void
+client_rule_unlink_free(struct store *st, struct client *c, struct rule *r)
+{
+	rule_table_remove(&c->by_host, r, RULE_BY_HOST);
+	rule_table_remove(&st->by_id, r, RULE_BY_ID);
+	st->nrules_total--;
+	rule_free(r);
+}
+
+/* Room for n more rules under the per-client and store-wide caps? */
+static int
+rule_room_check(const struct store *st, const struct client *c, size_t n,
+    char *err, size_t errsz)
+{
+	if (c->nrules + n > LIMIT_RULES_PER_CLIENT) {
+		err_set(err, errsz,
+		    "client '%s' has too many rules (at most %d)", c->name,
+		    LIMIT_RULES_PER_CLIENT);
+		return -1;
+	}
+	if (st->nrules_total + n > LIMIT_RULES_TOTAL) {
+		err_set(err, errsz, "too many rules in all (at most %d)",
+		    LIMIT_RULES_TOTAL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks a parsed rule must pass before it is added. */
+static int
+rule_add_check(const struct store *st, const struct rule *r, char *err,
+    size_t errsz)
+{
+	char q[STORE_QUOTE_MAX + 8];
+
+	if (r->host == NULL || r->host[0] == '\0') {
+		err_set(err, errsz, "host is required");
+		return -1;
+	}
+	if (r->secret[0] != '\0' && store_secret_find(st, r->secret) == NULL) {
+		err_set(err, errsz, "unknown secret: '%s'",
+		    str_quote(r->secret, q, sizeof(q)));
+		return -1;
+	}
 	return 0;
 }
 
 /*
- * On return, success or not, *r owns nothing any more (its paths moved into
- * the store or freed), so a following store_rule_free_fields is harmless.
+ * Move *r into a new rule with a fresh id, linked into c; room reserved.
+ * On return *r owns nothing.  NULL with err on failure.
+ */
+static struct rule *
+rule_adopt(struct store *st, struct client *c, struct rule *r, char *err,
+    size_t errsz)
+{
+	struct rule *nr;
+
+	nr = malloc(sizeof(*nr));
+	if (nr == NULL) {
+		err_set(err, errsz, "out of memory");
+		return NULL;
+	}
+	*nr = *r;
+	memset(r, 0, sizeof(*r));
+	if (rule_id_new(st, nr->id, err, errsz) == -1) {
+		rule_free(nr);
+		return NULL;
+	}
+	client_rule_link(st, c, nr);
+	return nr;
+}
+
+/*
+ * On return, success or not, *r owns nothing any more (its strings moved
+ * into the store or freed), so a following store_rule_free_fields is
+ * harmless.
  */
 int
 store_rule_add(struct store *st, struct client *c, struct rule *r,
     char id_out[16], char *err, size_t errsz)
 {
-	struct rule *nr = NULL;
-	char q[STORE_QUOTE_MAX + 8];
+	struct rule *nr;
 	int rc = -1;
 
-	if (c->nrules >= LIMIT_RULES_PER_CLIENT) {
-		err_set(err, errsz,
-		    "client '%s' has too many rules (at most %d)", c->name,
-		    LIMIT_RULES_PER_CLIENT);
+	if (rule_room_check(st, c, 1, err, errsz) == -1 ||
+	    rule_add_check(st, r, err, errsz) == -1)
 		goto out;
-	}
-	if (r->host[0] == '\0') {
-		err_set(err, errsz, "host is required");
-		goto out;
-	}
-	if (r->secret[0] != '\0' && store_secret_find(st, r->secret) == NULL) {
-		err_set(err, errsz, "unknown secret: '%s'",
-		    str_quote(r->secret, q, sizeof(q)));
-		goto out;
-	}
-	nr = malloc(sizeof(*nr));
-	if (nr == NULL) {
+	if (client_rule_reserve(st, c, 1) == -1) {
 		err_set(err, errsz, "out of memory");
 		goto out;
 	}
-	*nr = *r;
-	if (rule_id_new(st, nr->id, err, errsz) == -1)
+	nr = rule_adopt(st, c, r, err, errsz);
+	if (nr == NULL)
 		goto out;
-	if (client_rule_append(c, nr) == -1) {
-		err_set(err, errsz, "out of memory");
-		goto out;
-	}
-	/* the paths now belong to nr */
-	memset(r->paths, 0, sizeof(r->paths));
-	r->npaths = 0;
 	if (id_out != NULL)
 		memcpy(id_out, nr->id, sizeof(nr->id));
-	nr = NULL;
 	st->generation++;
 	rc = 0;
 out:
-	free(nr);
-	if (rc == -1)
-		store_rule_free_fields(r);
+	store_rule_free_fields(r);
 	return rc;
 }
 
+/* Remove c's last n rules (undo of a partial batch). */
 static void
-client_rule_remove_at(struct client *c, size_t i)
+client_rules_pop(struct store *st, struct client *c, size_t n)
 {
-	rule_free(c->rules[i]);
-	memmove(&c->rules[i], &c->rules[i + 1],
-	    (c->nrules - i - 1) * sizeof(c->rules[0]));
-	c->nrules--;
+	while (n-- > 0 && c->nrules > 0) {
+		c->nrules--;
+		client_rule_unlink_free(st, c, c->rules[c->nrules]);
+	}
 }
 
 int
-store_rule_delete(struct store *st, struct client *c, const char *id)
+store_rules_add(struct store *st, struct client *c, struct rule *rs,
+    size_t n, char *err, size_t errsz)
 {
-	size_t i;
+	char why[256];
+	size_t i, done = 0;
+	int rc = -1;
 
-	for (i = 0; i < c->nrules; i++) {
-		if (strcmp(c->rules[i]->id, id) == 0) {
-			client_rule_remove_at(c, i);
-			st->generation++;
-			return 1;
+	if (rule_room_check(st, c, n, err, errsz) == -1)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (rule_add_check(st, &rs[i], why, sizeof(why)) == -1) {
+			err_set(err, errsz, "rules[%zu]: %s", i, why);
+			goto out;
 		}
 	}
-	return 0;
+	if (client_rule_reserve(st, c, n) == -1) {
+		err_set(err, errsz, "out of memory");
+		goto out;
+	}
+	for (done = 0; done < n; done++) {
+		if (rule_adopt(st, c, &rs[done], why, sizeof(why)) == NULL) {
+			err_set(err, errsz, "rules[%zu]: %s", done, why);
+			client_rules_pop(st, c, done);
+			goto out;
+		}
+	}
+	if (n > 0)
+		st->generation++;
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		store_rule_free_fields(&rs[i]);
+	return rc;
 }
 
-int
-store_rule_delete_host(struct store *st, struct client *c, const char *host)
+/*
+ * Remove every rule of c for which drop() says so, keeping the order of the
+ * rest: one pass, so removing many rules stays linear.  Count removed.
+ */
+static int
+client_rules_filter(struct store *st, struct client *c,
+    int (*drop)(const struct rule *, const void *), const void *arg)
 {
-	char canon[256];
-	const char *h = host;
-	size_t i = 0;
+	size_t i, kept = 0;
 	int n = 0;
 
-	if (match_host_pattern_canon(host, canon, sizeof(canon)) == 0)
-		h = canon;
-	while (i < c->nrules) {
-		if (strcmp(c->rules[i]->host, h) == 0) {
-			client_rule_remove_at(c, i);
+	for (i = 0; i < c->nrules; i++) {
+		if (drop(c->rules[i], arg)) {
+			client_rule_unlink_free(st, c, c->rules[i]);
 			n++;
 		} else {
-			i++;
+			c->rules[kept++] = c->rules[i];
 		}
 	}
+	c->nrules = kept;
 	if (n > 0)
 		st->generation++;
 	return n;
 }
 
-int
-store_rule_delete_all(struct store *st, struct client *c)
+static int
+rule_drop_id(const struct rule *r, const void *id)
 {
-	int n = (int)c->nrules;
+	return strcmp(r->id, id) == 0;
+}
 
-	while (c->nrules > 0)
-		client_rule_remove_at(c, c->nrules - 1);
-	if (n > 0)
-		st->generation++;
-	return n;
+static int
+rule_drop_host(const struct rule *r, const void *host)
+{
+	return strcmp(r->host, host) == 0;
+}
+
+static int
+rule_drop_any(const struct rule *r, const void *unused)
+{
+	(void)r;
+	(void)unused;
+	return 1;
 }
 
 static int
@@ -782,27 +1070,46 @@ rule_is_live(const struct rule *r, int64_t now_ms)
 	return r->expires_ms == 0 || r->expires_ms > now_ms;
 }
 
+static int
+rule_drop_expired(const struct rule *r, const void *now_ms)
+{
+	return !rule_is_live(r, *(const int64_t *)now_ms);
+}
+
+int
+store_rule_delete(struct store *st, struct client *c, const char *id)
+{
+	if (store_rule_find(st, c, id) == NULL)
+		return 0;
+	return client_rules_filter(st, c, rule_drop_id, id);
+}
+
+int
+store_rule_delete_host(struct store *st, struct client *c, const char *host)
+{
+	char canon[256];
+	const char *h = host;
+
+	if (match_host_pattern_canon(host, canon, sizeof(canon)) == 0)
+		h = canon;
+	return client_rules_filter(st, c, rule_drop_host, h);
+}
+
+int
+store_rule_delete_all(struct store *st, struct client *c)
+{
+	return client_rules_filter(st, c, rule_drop_any, NULL);
+}
+
 int
 store_expire(struct store *st, int64_t now_ms)
 {
-	struct client *c;
-	size_t i, j;
+	size_t i;
 	int n = 0;
 
-	for (i = 0; i < st->nclients; i++) {
-		c = st->clients[i];
-		j = 0;
-		while (j < c->nrules) {
-			if (!rule_is_live(c->rules[j], now_ms)) {
-				client_rule_remove_at(c, j);
-				n++;
-			} else {
-				j++;
-			}
-		}
-	}
-	if (n > 0)
-		st->generation++;
+	for (i = 0; i < st->nclients; i++)
+		n += client_rules_filter(st, st->clients[i], rule_drop_expired,
+		    &now_ms);
 	return n;
 }
 
@@ -826,16 +1133,106 @@ store_next_expiry(const struct store *st)
 
 /* ---- clients ---- */
 
+static size_t
+token_slot_in(uint64_t seed, const unsigned char hash[32], size_t mask)
+{
+	uint64_t h;
+
+	memcpy(&h, hash, sizeof(h));
+	h ^= seed;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (size_t)h & mask;
+}
+
+static size_t
+token_slot(const struct store *st, const unsigned char hash[32])
+{
+	return token_slot_in(st->hash_seed, hash, st->token_mask);
+}
+
+/* Make room in the token table for one more client.  0 or -1. */
+static int
+token_table_reserve(struct store *st)
+{
+	struct client **slots, *c, *next;
+	size_t nslots, i, j;
+
+	if (st->token_slots != NULL && st->nclients < st->token_mask + 1)
+		return 0;
+	nslots = st->token_slots == NULL ? 16 : (st->token_mask + 1) * 2;
+	slots = calloc(nslots, sizeof(*slots));
+	if (slots == NULL)
+		return -1;
+	for (i = 0; st->token_slots != NULL && i <= st->token_mask; i++) {
+		for (c = st->token_slots[i]; c != NULL; c = next) {
+			next = c->token_next;
+			j = token_slot_in(st->hash_seed, c->token_hash,
+			    nslots - 1);
+			c->token_next = slots[j];
+			slots[j] = c;
+		}
+	}
+	free(st->token_slots);
+	st->token_slots = slots;
+	st->token_mask = nslots - 1;
+	return 0;
+}
+
 static void
-client_free(struct client *c)
+token_table_remove(struct store *st, struct client *c)
+{
+	struct client **pp;
+
+	if (st->token_slots == NULL)
+		return;
+	for (pp = &st->token_slots[token_slot(st, c->token_hash)]; *pp != NULL;
+	     pp = &(*pp)->token_next) {
+		if (*pp == c) {
+			*pp = c->token_next;
+			c->token_next = NULL;
+			return;
+		}
+	}
+}
+
+/*
+ * The client whose token hash is hash, or NULL.  Every client on the chain
+ * is compared in full with CRYPTO_memcmp, whatever matched before.
+ */
+static struct client *
+token_table_find(const struct store *st, const unsigned char hash[32])
+{
+	struct client *c, *found = NULL;
+	int eq;
+
+	if (st->token_slots == NULL)
+		return NULL;
+	for (c = st->token_slots[token_slot(st, hash)]; c != NULL;
+	     c = c->token_next) {
+		eq = CRYPTO_memcmp(hash, c->token_hash, 32) == 0;
+		if (eq && found == NULL)
+			found = c;
+	}
+	return found;
+}
+
+/* Free c and its rules, taking them out of the store-wide id index. */
+static void
+client_free(struct store *st, struct client *c)
 {
 	size_t i;
 
 	if (c == NULL)
 		return;
-	for (i = 0; i < c->nrules; i++)
+	for (i = 0; i < c->nrules; i++) {
+		rule_table_remove(&st->by_id, c->rules[i], RULE_BY_ID);
+		st->nrules_total--;
 		rule_free(c->rules[i]);
+	}
 	free(c->rules);
+	rule_table_free(&c->by_host);
 	free(c);
 }
 
@@ -859,7 +1256,7 @@ client_insert(struct store *st, const char *name,
 {
 	struct client *c = NULL, **v;
 	char q[STORE_QUOTE_MAX + 8];
-	size_t i;
+	size_t j;
 
 	if (!store_name_valid(name)) {
 		err_set(err, errsz, "invalid client name: '%s'",
@@ -875,26 +1272,25 @@ client_insert(struct store *st, const char *name,
 		    err, errsz, "too many clients (at most %d)", LIMIT_CLIENTS);
 		return NULL;
 	}
-	for (i = 0; i < st->nclients; i++) {
-		if (CRYPTO_memcmp(st->clients[i]->token_hash, token_hash, 32) ==
-		    0) {
-			err_set(err, errsz, "token already in use by a client");
-			return NULL;
-		}
+	if (token_table_find(st, token_hash) != NULL) {
+		err_set(err, errsz, "token already in use by a client");
+		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
 	v = realloc(st->clients, (st->nclients + 1) * sizeof(*v));
-	if (c == NULL || v == NULL) {
-		if (v != NULL)
-			st->clients = v;
+	if (v != NULL)
+		st->clients = v;
+	if (c == NULL || v == NULL || token_table_reserve(st) == -1) {
 		free(c);
 		err_set(err, errsz, "out of memory");
 		return NULL;
 	}
-	st->clients = v;
 	memcpy(c->name, name, strlen(name) + 1);
 	memcpy(c->token_hash, token_hash, 32);
 	c->created_ms = created_ms;
+	j = token_slot(st, token_hash);
+	c->token_next = st->token_slots[j];
+	st->token_slots[j] = c;
 	st->clients[st->nclients++] = c;
 	return c;
 }
@@ -916,7 +1312,8 @@ store_client_delete(struct store *st, const char *name)
 
 	for (i = 0; i < st->nclients; i++) {
 		if (strcmp(st->clients[i]->name, name) == 0) {
-			client_free(st->clients[i]);
+			token_table_remove(st, st->clients[i]);
+			client_free(st, st->clients[i]);
 			memmove(&st->clients[i], &st->clients[i + 1],
 			    (st->nclients - i - 1) * sizeof(st->clients[0]));
 			st->nclients--;
@@ -933,20 +1330,13 @@ store_client_by_token(const struct store *st, const char *token, size_t len)
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	struct client *found = NULL;
-	size_t i;
-	int eq;
 
 	if (token == NULL || len == 0)
 		return NULL;
 	if (EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen != 32)
 		goto out;
-	/* every client is compared, whatever matched before */
-	for (i = 0; i < st->nclients; i++) {
-		eq = CRYPTO_memcmp(md, st->clients[i]->token_hash, 32) == 0;
-		if (eq && found == NULL)
-			found = st->clients[i];
-	}
+	found = token_table_find(st, md);
 out:
 	OPENSSL_cleanse(md, sizeof(md));
 	return found;
@@ -1809,6 +2199,11 @@ state_load_client(struct store *st, const json_t *o, char *err, size_t errsz)
 		    str_quote(name, q, sizeof(q)), LIMIT_RULES_PER_CLIENT);
 		return -1;
 	}
+	if (st->nrules_total + json_array_size(rules) > LIMIT_RULES_TOTAL) {
+		err_set(err, errsz, "too many rules in all (at most %d)",
+		    LIMIT_RULES_TOTAL);
+		return -1;
+	}
 	c = client_insert(st, name, hash, created, err, errsz);
 	if (c == NULL)
 		return -1;
@@ -1834,13 +2229,14 @@ state_load_client(struct store *st, const json_t *o, char *err, size_t errsz)
 			return -1;
 		}
 		nr = malloc(sizeof(*nr));
-		if (nr == NULL || client_rule_append(c, nr) == -1) {
+		if (nr == NULL || client_rule_reserve(st, c, 1) == -1) {
 			free(nr);
 			store_rule_free_fields(&r);
 			err_set(err, errsz, "out of memory");
 			return -1;
 		}
 		*nr = r;
+		client_rule_link(st, c, nr);
 	}
 	return 0;
 }
@@ -1941,6 +2337,11 @@ store_open(const char *dir, char *err, size_t errsz)
 		return NULL;
 	}
 	st->generation = 1;
+	if (RAND_bytes((unsigned char *)&st->hash_seed,
+	    sizeof(st->hash_seed)) != 1) {
+		err_set(err, errsz, "random number generator failed");
+		goto out;
+	}
 	if (dir == NULL)
 		return st;
 	if (dir[0] == '\0' || strlen(dir) >= STORE_PATH_MAX - LIMIT_NAME - 16) {
@@ -1977,8 +2378,10 @@ store_free(struct store *st)
 	if (st == NULL)
 		return;
 	for (i = 0; i < st->nclients; i++)
-		client_free(st->clients[i]);
+		client_free(st, st->clients[i]);
 	free(st->clients);
+	free(st->token_slots);
+	rule_table_free(&st->by_id);
 	for (i = 0; i < st->nsecrets; i++)
 		secret_free(st->secrets[i]);
 	free(st->secrets);
@@ -2171,7 +2574,9 @@ rule_better(const struct store *st, const struct rule *a, const struct rule *b,
 	sb = rule_secret_usable(st, b, host);
 	if (sa != sb)
 		return sa > sb;
-	return a->created_ms < b->created_ms;
+	if (a->created_ms != b->created_ms)
+		return a->created_ms < b->created_ms;
+	return a->seq < b->seq;
 }
 
 /* "host:port", IPv6 literals in brackets, cut to fit a reason. */
@@ -2185,55 +2590,128 @@ hostport_format(const char *host, uint16_t port, char *buf, size_t size)
 }
 
 /*
+ * Call fn for every rule of c whose host pattern can match host: the
+ * patterns equal to host, "*.S" for every proper suffix ".S" of host, and
+ * "*" — a handful of hash look-ups however many rules c has.  Each
+ * candidate is confirmed with match_host, so the set is exactly what a scan
+ * of every rule would give.  fn returns 1 to stop.
+ */
+static int
+client_rules_for_key(const struct store *st, const struct client *c,
+    const char *host, const char *key, size_t klen,
+    int (*fn)(const struct rule *, void *), void *arg)
+{
+	const struct rule *r;
+	uint64_t h = hash_str(st->hash_seed, key, klen);
+
+	for (r = rule_table_first(&c->by_host, RULE_BY_HOST, h, key, klen);
+	     r != NULL; r = rule_table_next(r, RULE_BY_HOST, key, klen)) {
+		if (match_host(r->host, host) && fn(r, arg))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+client_rules_for_host(const struct store *st, const struct client *c,
+    const char *host, int (*fn)(const struct rule *, void *), void *arg)
+{
+	char lower[LIMIT_HOSTNAME + 8], wild[LIMIT_HOSTNAME + 8];
+	size_t hlen, j;
+
+	hlen = strlen(host);
+	if (hlen > 0 && host[hlen - 1] == '.')
+		hlen--;
+	if (hlen == 0 || hlen >= sizeof(lower))
+		return;
+	/* the patterns are canonical: lower case, no trailing dot */
+	for (j = 0; j < hlen; j++)
+		lower[j] = (host[j] >= 'A' && host[j] <= 'Z')
+			       ? (char)(host[j] - 'A' + 'a')
+			       : host[j];
+	if (client_rules_for_key(st, c, host, lower, hlen, fn, arg))
+		return;
+	for (j = 1; j < hlen; j++) {
+		if (lower[j] != '.' || lower[j - 1] == '.')
+			continue;
+		wild[0] = '*';
+		memcpy(wild + 1, lower + j, hlen - j);
+		if (client_rules_for_key(st, c, host, wild, hlen - j + 1, fn,
+		    arg))
+			return;
+	}
+	if (hlen == 1 && lower[0] == '*')
+		return; /* "*" was the exact key */
+	client_rules_for_key(st, c, host, "*", 1, fn, arg);
+}
+
+/*
  * For a CONNECT: a host-level rule gives a plain tunnel, unless some
  * matching rule carries a secret or asks for inspection; that one can only
  * act on an intercepted tunnel (the host-level rule still allows every
  * request inside it).
  */
+struct decide_walk {
+	const struct store *st;
+	const struct policy_request *rq;
+	int64_t now_ms;
+	const struct rule *best, *plain;
+	int host_hit, port_hit, method_hit, wants_intercept;
+};
+
+static int
+decide_visit(const struct rule *r, void *arg)
+{
+	struct decide_walk *w = arg;
+	const struct policy_request *rq = w->rq;
+
+	if (!rule_is_live(r, w->now_ms))
+		return 0;
+	w->host_hit = 1;
+	if (!rule_port_ok(r, rq->port))
+		return 0;
+	w->port_hit = 1;
+	if (rq->is_connect) {
+		if (rule_is_host_level(r) &&
+		    rule_better(w->st, r, w->plain, rq->host))
+			w->plain = r;
+		if (r->secret[0] != '\0' || r->is_inspect)
+			w->wants_intercept = 1;
+	} else {
+		if (!rule_method_ok(r, rq->method))
+			return 0;
+		w->method_hit = 1;
+		if (!rule_path_ok(r, rq->path))
+			return 0;
+	}
+	if (rule_better(w->st, r, w->best, rq->host))
+		w->best = r;
+	return 0;
+}
+
 void
 store_decide(const struct store *st, const struct client *c,
     const struct policy_request *rq, int64_t now_ms, struct policy_verdict *v)
 {
-	const struct rule *r, *best = NULL, *plain = NULL;
+	struct decide_walk w;
 	char hp[128], q[STORE_QUOTE_MAX + 8];
-	int host_hit = 0, port_hit = 0, method_hit = 0, wants_intercept = 0;
-	size_t i;
 
 	memset(v, 0, sizeof(*v));
 	if (c == NULL || rq == NULL || rq->host == NULL) {
 		snprintf(v->reason, sizeof(v->reason), "no client");
 		return;
 	}
-	for (i = 0; i < c->nrules; i++) {
-		r = c->rules[i];
-		if (!rule_is_live(r, now_ms) || !match_host(r->host, rq->host))
-			continue;
-		host_hit = 1;
-		if (!rule_port_ok(r, rq->port))
-			continue;
-		port_hit = 1;
-		if (rq->is_connect) {
-			if (rule_is_host_level(r) &&
-			    rule_better(st, r, plain, rq->host))
-				plain = r;
-			if (r->secret[0] != '\0' || r->is_inspect)
-				wants_intercept = 1;
-		} else {
-			if (!rule_method_ok(r, rq->method))
-				continue;
-			method_hit = 1;
-			if (!rule_path_ok(r, rq->path))
-				continue;
-		}
-		if (rule_better(st, r, best, rq->host))
-			best = r;
-	}
-	if (best != NULL) {
+	memset(&w, 0, sizeof(w));
+	w.st = st;
+	w.rq = rq;
+	w.now_ms = now_ms;
+	client_rules_for_host(st, c, rq->host, decide_visit, &w);
+	if (w.best != NULL) {
 		v->is_allowed = 1;
-		v->rule = best;
+		v->rule = w.best;
 		if (rq->is_connect) {
-			if (plain != NULL && !wants_intercept)
-				v->rule = plain;
+			if (w.plain != NULL && !w.wants_intercept)
+				v->rule = w.plain;
 			else
 				v->needs_intercept = 1;
 		}
@@ -2241,14 +2719,14 @@ store_decide(const struct store *st, const struct client *c,
 		    v->rule->id, v->needs_intercept ? " (intercept)" : "");
 		return;
 	}
-	if (!host_hit) {
+	if (!w.host_hit) {
 		hostport_format(rq->host, rq->port, hp, sizeof(hp));
 		snprintf(v->reason, sizeof(v->reason), "no rule allows %s", hp);
-	} else if (!port_hit) {
+	} else if (!w.port_hit) {
 		snprintf(v->reason, sizeof(v->reason),
 		    "port %u not allowed for %.100s", (unsigned)rq->port,
 		    rq->host);
-	} else if (!method_hit) {
+	} else if (!w.method_hit) {
 		snprintf(v->reason, sizeof(v->reason),
 		    "method %s not allowed for %.100s",
 		    str_quote(rq->method, q, sizeof(q)), rq->host);
@@ -2259,19 +2737,30 @@ store_decide(const struct store *st, const struct client *c,
 	}
 }
 
+struct live_walk {
+	int64_t now_ms;
+	int is_found;
+};
+
+static int
+live_visit(const struct rule *r, void *arg)
+{
+	struct live_walk *w = arg;
+
+	if (!rule_is_live(r, w->now_ms))
+		return 0;
+	w->is_found = 1;
+	return 1;
+}
+
 int
 store_host_allowed(const struct store *st, const struct client *c,
     const char *host, int64_t now_ms)
 {
-	size_t i;
+	struct live_walk w = {.now_ms = now_ms};
 
-	(void)st;
-	if (c == NULL || host == NULL)
+	if (st == NULL || c == NULL || host == NULL)
 		return 0;
-	for (i = 0; i < c->nrules; i++) {
-		if (rule_is_live(c->rules[i], now_ms) &&
-		    match_host(c->rules[i]->host, host))
-			return 1;
-	}
-	return 0;
+	client_rules_for_host(st, c, host, live_visit, &w);
+	return w.is_found;
 }

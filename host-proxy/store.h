@@ -34,26 +34,43 @@ enum secret_type {
 
 struct rule {
 	char id[16];                  /* "r" + 12 lower-case hex, random */
-	char host[256];               /* canonical pattern (match.h) */
+	char *host;                   /* owned; canonical pattern (match.h) */
 	uint16_t ports[LIMIT_RULE_PORTS];
 	size_t nports;                /* 0: the defaults 80 and 443 */
-	char methods[LIMIT_RULE_METHODS][LIMIT_METHOD];
-	size_t nmethods;              /* upper-case tokens; 0: any method */
-	char *paths[LIMIT_RULE_PATHS]; /* owned; patterns (match.h) */
+	char (*methods)[LIMIT_METHOD]; /* owned; nmethods upper-case tokens */
+	size_t nmethods;              /* 0: any method */
+	char **paths;                 /* owned; npaths patterns (match.h) */
 	size_t npaths;                /* 0: any path */
 	int64_t created_ms;           /* unix ms */
 	int64_t expires_ms;           /* unix ms; 0: never */
 	char secret[LIMIT_NAME];      /* secret name; "" for none */
 	int is_inspect;               /* intercept TLS even without methods/paths */
 	int is_allow_plaintext;       /* secret may go over plain http:// */
+	/* private to the store: insertion order and its two indexes */
+	uint64_t seq;
+	uint64_t host_hash, id_hash;
+	struct rule *host_next, *id_next;
+};
+
+/*
+ * A chained hash table of rules keyed by host pattern or by id (intrusive:
+ * the links live in struct rule).  Private to the store.
+ */
+struct rule_table {
+	struct rule **slots;
+	size_t mask;                  /* slots - 1; 0 with no slots */
+	size_t count;
 };
 
 struct client {
 	char name[LIMIT_NAME];
 	unsigned char token_hash[32]; /* SHA-256 of the token */
 	int64_t created_ms;
-	struct rule **rules;          /* owned array of owned rules */
+	struct rule **rules;          /* owned array of owned rules, oldest first */
 	size_t nrules;
+	size_t rules_cap;
+	struct rule_table by_host;    /* the same rules by host pattern */
+	struct client *token_next;    /* store's token table chain */
 	unsigned int dns_inflight;    /* runtime only (never saved): upstream
 				       * DNS lookups in flight for it */
 };
@@ -74,6 +91,13 @@ struct store {
 	size_t nsecrets;
 	uint64_t generation;          /* bumped on every change */
 	char *dir;                    /* owned; NULL: in memory only (tests) */
+	/* private: indexes so that look-ups do not grow with the policy */
+	uint64_t hash_seed;           /* random, per process */
+	uint64_t rule_seq;            /* next struct rule seq */
+	size_t nrules_total;
+	struct rule_table by_id;      /* every rule of every client */
+	struct client **token_slots;  /* chained by token_next */
+	size_t token_mask;
 };
 
 /*
@@ -97,9 +121,13 @@ int store_client_add(struct store *st, const char *name,
 struct client *store_client_find(const struct store *st, const char *name);
 int store_client_delete(struct store *st, const char *name);
 /*
- * Identify the client presenting token (len bytes): SHA-256 it and compare
- * with every client's hash in constant time (CRYPTO_memcmp, no early exit).
- * NULL when none matches.
+ * Identify the client presenting token (len bytes): SHA-256 it, pick the
+ * hash-table chain by the digest's first bytes mixed with a random per-
+ * process seed, and compare the whole digest of every client on that chain
+ * in constant time (CRYPTO_memcmp, no early exit).  The cost does not grow
+ * with the number of clients; what timing can tell is only whether a
+ * guess's digest shares a secret-seeded bucket with some client, which says
+ * nothing about any token.  NULL when none matches.
  */
 struct client *store_client_by_token(const struct store *st,
     const char *token, size_t len);
@@ -120,6 +148,17 @@ int store_rule_parse_json(const json_t *obj, int64_t now_ms, struct rule *out,
  * to id_out), append to the client.  A named secret must exist. */
 int store_rule_add(struct store *st, struct client *c, struct rule *r,
     char id_out[16], char *err, size_t errsz);
+/*
+ * All or nothing: add n parsed rules (each as store_rule_add would), or
+ * none.  On failure err names the first rule that could not be added
+ * ("rules[17]: unknown secret 'x'").  Every rs[i] owns nothing afterwards.
+ * The new rules are the client's last n.
+ */
+int store_rules_add(struct store *st, struct client *c, struct rule *rs,
+    size_t n, char *err, size_t errsz);
+/* The rule with this id among c's rules, or NULL. */
+struct rule *store_rule_find(const struct store *st, const struct client *c,
+    const char *id);
 void store_rule_free_fields(struct rule *r);
 /* Remove by id / all rules for a canonical host pattern / all: count removed. */
 int store_rule_delete(struct store *st, struct client *c, const char *id);

@@ -40,8 +40,12 @@
 
 /* Names, counts in the policy store. */
 #define LIMIT_NAME 64
-#define LIMIT_CLIENTS 4096
-#define LIMIT_RULES_PER_CLIENT 1024
+#define LIMIT_CLIENTS 16384
+#define LIMIT_RULES_PER_CLIENT 131072
+/* rules of all clients together (a rule costs ~250 bytes plus its strings) */
+#define LIMIT_RULES_TOTAL 262144
+/* items in one batch create call (rules or clients) */
+#define LIMIT_API_BATCH 4096
 #define LIMIT_SECRETS 1024
 #define LIMIT_RULE_PORTS 16
 #define LIMIT_RULE_METHODS 16
@@ -51,12 +55,15 @@
 #define LIMIT_HEADER_NAME 64
 
 /* Control API: request head and body ceilings, idle timeout. */
-#define LIMIT_API_BODY (64 * 1024)
+#define LIMIT_API_BODY (1024 * 1024)
 #define LIMIT_API_CONNS 64
 #define LIMIT_API_IDLE_MS 30000
 
 /* Audit records kept in memory for `logs` without --follow. */
 #define LIMIT_AUDIT_RING 2048
+/* One audit line, its newline included: a longer record is cut (and marked
+ * "truncated":true) so that the line stays one valid JSON object. */
+#define LIMIT_AUDIT_LINE 8192
 /* Output queued for one `logs --follow` reader before it is dropped. */
 #define LIMIT_AUDIT_FOLLOW_BACKLOG (1024 * 1024)
 
@@ -80,6 +87,18 @@
 
 /* Addresses tried for one upstream name. */
 #define LIMIT_UPSTREAM_ADDRS 8
+/* Idle upstream connections kept for reuse by later client connections of
+ * the same client (host-proxy/upool.c).  A parked connection closes after
+ * this long: below common server keep-alive timeouts (nginx 75 s), so a
+ * server rarely closes one just as it is taken; servers with shorter ones
+ * (Apache 5 s) close it while parked, which the pool notices. */
+#define LIMIT_UPSTREAM_POOL_IDLE_MS 30000
+/* Parked connections per (client, host, port, TLS): about what a browser
+ * keeps per origin (6) with a little room. */
+#define LIMIT_UPSTREAM_POOL_PER_KEY 8
+/* Parked connections in all: each holds a descriptor and, with TLS, its
+ * OpenSSL state (buffers released while idle); small next to LIMIT_CONNS. */
+#define LIMIT_UPSTREAM_POOL 1024
 /* deny/allow CIDR entries from the command line. */
 #define LIMIT_CIDRS 256
 

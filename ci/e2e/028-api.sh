@@ -68,6 +68,29 @@ check "the deleted rule is not listed" japi 200 GET /v1/proxy/clients/api1/rules
 	"all(r['id'] != '$RID' for r in j['rules'])"
 check "delete an unknown rule: 404" japi 404 DELETE "/v1/proxy/clients/api1/rules/$RID" '' "$ERR"
 
+# batches: all or nothing, one save
+check "batch of clients: names and distinct tokens" japi 201 POST /v1/proxy/clients \
+	'{"clients": [{"name": "b1"}, {"name": "b2"}, {"name": "b3"}]}' \
+	'[c["name"] for c in j["clients"]] == ["b1", "b2", "b3"] and len({c["token"] for c in j["clients"]}) == 3'
+B2TOK=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["clients"][1]["token"])' <"$DIR/last.json")
+check "a batch client's token works" expect 403 connect_code "$B2TOK" https://api.bench.test/
+check "batch naming an existing client: 409, none made" japi 409 POST /v1/proxy/clients \
+	'{"clients": [{"name": "b4"}, {"name": "b1"}]}' "$ERR and 'clients[1]' in j['error']"
+check "batch naming one twice: 400" japi 400 POST /v1/proxy/clients \
+	'{"clients": [{"name": "b5"}, {"name": "b5"}]}' "$ERR"
+check "nothing of the refused batches exists" japi 200 GET /v1/proxy/clients '' \
+	'not {"b4", "b5"} & {c["name"] for c in j["clients"]}'
+check "batch of rules" japi 201 POST /v1/proxy/clients/b2/rules \
+	'{"rules": [{"host": "api.bench.test"}, {"host": "*.bench.test", "ports": [8443]}]}' \
+	'len(j["rules"]) == 2 and j["rules"][1]["host"] == "*.bench.test" and j["client"] == "b2"'
+check "a batch rule applies" expect 200 connect_code "$B2TOK" https://api.bench.test/
+check "batch with a bad rule: 400 naming it, none added" japi 400 POST /v1/proxy/clients/b2/rules \
+	'{"rules": [{"host": "c.test"}, {"host": "d.test"}, {"host": "e.test", "ports": [0]}]}' \
+	"$ERR and j['error'].startswith('rules[2]')"
+check "the refused batch added nothing" japi 200 GET /v1/proxy/clients/b2/rules '' 'len(j["rules"]) == 2'
+check "empty batch: 400" japi 400 POST /v1/proxy/clients/b2/rules '{"rules": []}' "$ERR"
+check "batch rules are saved" bash -c "grep -c '\"\\*.bench.test\"' $DIR/state/state.json"
+
 # secrets
 check "create a secret" japi "200|201" POST /v1/proxy/secrets \
 	'{"name": "s1", "host": "api.bench.test", "type": "bearer", "value": "sk-VALUE-8f3a"}' \

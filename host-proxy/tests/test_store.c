@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "slicer_limits.h"
+#include "match.h"
 #include "secmem.h"
 #include "store.h"
 
@@ -631,7 +632,8 @@ test_rule_add_ids(void **state)
 	gen = st->generation;
 	assert_int_equal(store_rule_add(st, c, &r, id, err, sizeof(err)), 0);
 	assert_int_equal(r.npaths, 0);
-	assert_null(r.paths[0]);
+	assert_null(r.paths);
+	assert_null(r.host);
 	store_rule_free_fields(&r);
 	assert_true(st->generation > gen);
 	assert_string_equal(c->rules[c->nrules - 1]->id, id);
@@ -1617,8 +1619,8 @@ test_persist_round_trip(void **state)
 			assert_memory_equal(r->ports, q->ports,
 			    r->nports * sizeof(r->ports[0]));
 			assert_int_equal(r->nmethods, q->nmethods);
-			assert_memory_equal(
-			    r->methods, q->methods, sizeof(r->methods));
+			for (size_t k = 0; k < r->nmethods; k++)
+				assert_string_equal(r->methods[k], q->methods[k]);
 			assert_int_equal(r->npaths, q->npaths);
 			for (size_t k = 0; k < r->npaths; k++)
 				assert_string_equal(r->paths[k], q->paths[k]);
@@ -2120,6 +2122,455 @@ test_generation(void **state)
 	store_free(st);
 }
 
+
+/* ---- indexes: the decisions equal a scan of every rule ---- */
+
+/* The decision as a scan of every rule in order (the reference). */
+static int
+ref_secret_usable(const struct store *st, const struct rule *r,
+    const char *host)
+{
+	const struct secret *s;
+
+	if (r->secret[0] == '\0')
+		return 0;
+	s = store_secret_find(st, r->secret);
+	return s != NULL && match_host(s->host, host);
+}
+
+static size_t
+ref_rank(const struct rule *r)
+{
+	if (strcmp(r->host, "*") == 0)
+		return 0;
+	if (r->host[0] == '*')
+		return strlen(r->host);
+	return SIZE_MAX;
+}
+
+static int
+ref_better(const struct store *st, const struct rule *a, const struct rule *b,
+    const char *host)
+{
+	int sa, sb;
+
+	if (b == NULL)
+		return 1;
+	if (ref_rank(a) != ref_rank(b))
+		return ref_rank(a) > ref_rank(b);
+	sa = ref_secret_usable(st, a, host);
+	sb = ref_secret_usable(st, b, host);
+	if (sa != sb)
+		return sa > sb;
+	return a->created_ms < b->created_ms; /* ties: the earlier in order */
+}
+
+static int
+ref_list_has(const char *const *v, size_t n, const char *x, size_t stride)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp((const char *)v + i * stride, x) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+ref_decide(const struct store *st, const struct client *c,
+    const struct policy_request *rq, int64_t now, int *allowed,
+    int *intercept, const struct rule **rule)
+{
+	const struct rule *r, *best = NULL, *plain = NULL;
+	int wants = 0, ok;
+	size_t i, k;
+
+	for (i = 0; i < c->nrules; i++) {
+		r = c->rules[i];
+		if ((r->expires_ms != 0 && r->expires_ms <= now) ||
+		    !match_host(r->host, rq->host))
+			continue;
+		ok = r->nports == 0 ? (rq->port == 80 || rq->port == 443) : 0;
+		for (k = 0; k < r->nports; k++)
+			ok |= r->ports[k] == rq->port;
+		if (!ok)
+			continue;
+		if (rq->is_connect) {
+			if (r->nmethods == 0 && r->npaths == 0 &&
+			    r->secret[0] == '\0' && !r->is_inspect &&
+			    ref_better(st, r, plain, rq->host))
+				plain = r;
+			if (r->secret[0] != '\0' || r->is_inspect)
+				wants = 1;
+		} else {
+			if (r->nmethods > 0 &&
+			    !ref_list_has((const char *const *)r->methods,
+				r->nmethods, rq->method, LIMIT_METHOD))
+				continue;
+			ok = r->npaths == 0;
+			for (k = 0; k < r->npaths; k++)
+				ok |= match_path(r->paths[k], rq->path);
+			if (!ok)
+				continue;
+		}
+		if (ref_better(st, r, best, rq->host))
+			best = r;
+	}
+	*allowed = best != NULL;
+	*intercept = 0;
+	*rule = best;
+	if (best != NULL && rq->is_connect) {
+		if (plain != NULL && !wants)
+			*rule = plain;
+		else
+			*intercept = 1;
+	}
+}
+
+static int
+ref_host_allowed(const struct client *c, const char *host, int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < c->nrules; i++) {
+		if ((c->rules[i]->expires_ms == 0 ||
+		    c->rules[i]->expires_ms > now) &&
+		    match_host(c->rules[i]->host, host))
+			return 1;
+	}
+	return 0;
+}
+
+static const char *const idx_hosts[] = {"a.test", "b.a.test", "c.b.a.test",
+    "api.example.com", "x.api.example.com", "example.com", "other.org",
+    "a-b.c_d.test", "10.0.0.1", "2001:db8::1", "com", "z.other.org"};
+static const char *const idx_pats[] = {"a.test", "*.a.test", "*.test",
+    "b.a.test", "*.b.a.test", "api.example.com", "*.example.com", "*.com",
+    "*", "other.org", "*.other.org", "10.0.0.1", "2001:db8::1", "com",
+    "*.c_d.test", "c.b.a.test"};
+static const char *const idx_methods[] = {"GET", "POST", "PUT"};
+static const char *const idx_paths[] = {"/v1/*", "/v1/x", "/a/*/b", "/"};
+static const char *const idx_req_paths[] = {"/v1/x", "/v1/", "/a/q/b",
+    "/", "/v2"};
+static const uint16_t idx_ports[] = {80, 443, 8443};
+
+static void
+idx_compare_all(const struct store *st, const struct client *c, int64_t now)
+{
+	struct policy_request rq;
+	struct policy_verdict v;
+	const struct rule *want_rule;
+	size_t h, p, m, q, conn;
+	int want_ok, want_icpt;
+
+	for (h = 0; h < sizeof(idx_hosts) / sizeof(idx_hosts[0]); h++) {
+		assert_int_equal(store_host_allowed(st, c, idx_hosts[h], now),
+		    ref_host_allowed(c, idx_hosts[h], now));
+		for (p = 0; p < 3; p++)
+			for (conn = 0; conn < 2; conn++)
+				for (m = 0; m < 3; m++)
+					for (q = 0; q < 5; q++) {
+			memset(&rq, 0, sizeof(rq));
+			rq.host = idx_hosts[h];
+			rq.port = idx_ports[p];
+			rq.is_connect = (int)conn;
+			rq.method = conn ? NULL : idx_methods[m];
+			rq.path = conn ? NULL : idx_req_paths[q];
+			store_decide(st, c, &rq, now, &v);
+			ref_decide(st, c, &rq, now, &want_ok, &want_icpt,
+			    &want_rule);
+			if (v.is_allowed != want_ok || v.rule != want_rule ||
+			    v.needs_intercept != want_icpt)
+				fail_msg("%s:%u %s %s: index %d/%s/%d, scan "
+				    "%d/%s/%d", rq.host, rq.port,
+				    rq.method ? rq.method : "CONNECT",
+				    rq.path ? rq.path : "", v.is_allowed,
+				    v.rule ? v.rule->id : "-",
+				    v.needs_intercept, want_ok,
+				    want_rule ? want_rule->id : "-", want_icpt);
+		}
+	}
+}
+
+/* Random rule sets over a small vocabulary, compared after every change. */
+static void
+test_index_equals_scan(void **state)
+{
+	struct store *st;
+	struct client *c;
+	char err[256] = "", text[512], id[16];
+	struct rule r;
+	size_t round, i, k, n;
+	unsigned int seed = 12345;
+
+	(void)state;
+	st = store_open(NULL, err, sizeof(err));
+	assert_non_null(st);
+	secret_new(st, "s_api", "api.example.com", SECRET_BEARER, NULL, "v");
+	secret_new(st, "s_any", "*", SECRET_BEARER, NULL, "v");
+	c = client_new(st, "vm1", "tok");
+	for (round = 0; round < 30; round++) {
+		n = 1 + (size_t)rand_r(&seed) % 12;
+		for (i = 0; i < n; i++) {
+			int len = snprintf(text, sizeof(text), "{\"host\":\"%s\"",
+			    idx_pats[rand_r(&seed) % 16]);
+
+			if (rand_r(&seed) % 3 == 0)
+				len += snprintf(text + len, sizeof(text) - len,
+				    ",\"ports\":[%u]",
+				    (unsigned)idx_ports[rand_r(&seed) % 3]);
+			if (rand_r(&seed) % 3 == 0)
+				len += snprintf(text + len, sizeof(text) - len,
+				    ",\"methods\":[\"%s\"]",
+				    idx_methods[rand_r(&seed) % 3]);
+			if (rand_r(&seed) % 3 == 0)
+				len += snprintf(text + len, sizeof(text) - len,
+				    ",\"paths\":[\"%s\"]",
+				    idx_paths[rand_r(&seed) % 4]);
+			k = (size_t)rand_r(&seed) % 6;
+			if (k == 0)
+				len += snprintf(text + len, sizeof(text) - len,
+				    ",\"secret\":\"s_api\"");
+			else if (k == 1)
+				len += snprintf(text + len, sizeof(text) - len,
+				    ",\"secret\":\"s_any\"");
+			else if (k == 2)
+				len += snprintf(text + len, sizeof(text) - len,
+				    ",\"inspect\":true");
+			if (rand_r(&seed) % 5 == 0)
+				len += snprintf(text + len, sizeof(text) - len,
+				    ",\"ttl_seconds\":5");
+			snprintf(text + len, sizeof(text) - len, "}");
+			/* a few share created_ms: the order breaks the tie */
+			assert_int_equal(rule_parse_text(text,
+			    NOW + (int64_t)(rand_r(&seed) % 3), &r, err,
+			    sizeof(err)), 0);
+			assert_int_equal(store_rule_add(st, c, &r, id, err,
+			    sizeof(err)), 0);
+		}
+		idx_compare_all(st, c, NOW + 10);
+		idx_compare_all(st, c, NOW + 60 * 1000); /* ttl 5 s gone */
+		/* take some away: by id, by host, by expiry */
+		if (c->nrules > 0) {
+			memcpy(id, c->rules[(size_t)rand_r(&seed) % c->nrules]->id,
+			    sizeof(id));
+			assert_int_equal(store_rule_delete(st, c, id), 1);
+			assert_null(store_rule_find(st, c, id));
+		}
+		if (round % 4 == 3)
+			store_rule_delete_host(st, c,
+			    idx_pats[rand_r(&seed) % 16]);
+		if (round % 7 == 6)
+			store_expire(st, NOW + 60 * 1000);
+		idx_compare_all(st, c, NOW + 10);
+	}
+	store_free(st);
+}
+
+/* 100,000 rules: the right ones still decide, the others still do not. */
+static void
+test_index_many_rules(void **state)
+{
+	struct store *st;
+	struct client *c, *d;
+	struct rule *rs;
+	struct policy_request rq = {.port = 443, .is_connect = 1};
+	struct policy_verdict v;
+	char err[256] = "", host[64];
+	size_t i, n = 100000;
+
+	(void)state;
+	st = store_open(NULL, err, sizeof(err));
+	assert_non_null(st);
+	c = client_new(st, "vm1", "tok1");
+	d = client_new(st, "vm2", "tok2");
+	rs = calloc(LIMIT_API_BATCH, sizeof(*rs));
+	assert_non_null(rs);
+	for (i = 0; i < n; i++) {
+		struct rule *r = &rs[i % LIMIT_API_BATCH];
+
+		snprintf(host, sizeof(host), i % 10 == 0 ? "*.w%zu.test" :
+		    "h%zu.test", i);
+		r->host = strdup(host);
+		assert_non_null(r->host);
+		r->created_ms = NOW;
+		if (i % LIMIT_API_BATCH == LIMIT_API_BATCH - 1 || i == n - 1)
+			assert_int_equal(store_rules_add(st, c, rs,
+			    i % LIMIT_API_BATCH + 1, err, sizeof(err)), 0);
+	}
+	assert_int_equal(c->nrules, n);
+	for (i = 0; i < n; i += 997) {
+		snprintf(host, sizeof(host), i % 10 == 0 ? "x.w%zu.test" :
+		    "h%zu.test", i);
+		rq.host = host;
+		store_decide(st, c, &rq, NOW, &v);
+		assert_true(v.is_allowed);
+		assert_string_equal(v.rule->host, c->rules[i]->host);
+		store_decide(st, d, &rq, NOW, &v);
+		assert_false(v.is_allowed);
+	}
+	rq.host = "w10.test"; /* "*.w10.test" does not cover itself */
+	store_decide(st, c, &rq, NOW, &v);
+	assert_false(v.is_allowed);
+	rq.host = "h5.test";
+	rq.port = 80;
+	store_decide(st, c, &rq, NOW, &v);
+	assert_true(v.is_allowed);
+	rq.port = 22;
+	store_decide(st, c, &rq, NOW, &v);
+	assert_false(v.is_allowed);
+	assert_non_null(strstr(v.reason, "port 22 not allowed"));
+	/* removing by host takes the rule out of the index too */
+	assert_int_equal(store_rule_delete_host(st, c, "h5.test"), 1);
+	rq.port = 443;
+	store_decide(st, c, &rq, NOW, &v);
+	assert_false(v.is_allowed);
+	assert_int_equal(store_rule_delete_all(st, c), (int)n - 1);
+	rq.host = "h7.test";
+	store_decide(st, c, &rq, NOW, &v);
+	assert_false(v.is_allowed);
+	free(rs);
+	store_free(st);
+}
+
+/* A batch is added whole or not at all. */
+static void
+test_rules_add_batch(void **state)
+{
+	struct store *st;
+	struct client *c;
+	struct rule rs[3];
+	char err[256] = "";
+	uint64_t gen;
+
+	(void)state;
+	st = store_open(NULL, err, sizeof(err));
+	assert_non_null(st);
+	c = client_new(st, "vm1", "tok");
+	assert_int_equal(rule_parse_text("{\"host\":\"a.test\",\"paths\":"
+	    "[\"/a\"]}", NOW, &rs[0], err, sizeof(err)), 0);
+	assert_int_equal(rule_parse_text("{\"host\":\"b.test\",\"secret\":"
+	    "\"nope\"}", NOW, &rs[1], err, sizeof(err)), 0);
+	assert_int_equal(rule_parse_text("{\"host\":\"c.test\"}", NOW, &rs[2],
+	    err, sizeof(err)), 0);
+	gen = st->generation;
+	assert_int_equal(store_rules_add(st, c, rs, 3, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "rules[1]: unknown secret: 'nope'"));
+	assert_int_equal(c->nrules, 0);
+	assert_true(st->generation == gen);
+	assert_null(rs[0].host);
+	assert_null(rs[0].paths);
+
+	assert_int_equal(rule_parse_text("{\"host\":\"a.test\"}", NOW, &rs[0],
+	    err, sizeof(err)), 0);
+	assert_int_equal(rule_parse_text("{\"host\":\"*.b.test\",\"methods\":"
+	    "[\"get\"]}", NOW, &rs[1], err, sizeof(err)), 0);
+	assert_int_equal(store_rules_add(st, c, rs, 2, err, sizeof(err)), 0);
+	assert_int_equal(c->nrules, 2);
+	assert_true(st->generation > gen);
+	assert_string_equal(c->rules[1]->host, "*.b.test");
+	assert_string_equal(c->rules[1]->methods[0], "GET");
+	assert_true(store_host_allowed(st, c, "x.b.test", NOW));
+	assert_false(store_host_allowed(st, c, "b.test", NOW));
+	assert_non_null(store_rule_find(st, c, c->rules[0]->id));
+	store_free(st);
+}
+
+/* The store-wide rule cap holds across clients. */
+static void
+test_rules_total_cap(void **state)
+{
+	struct store *st;
+	struct client *c;
+	struct rule *rs, r;
+	char err[256] = "", name[16], tok[16], id[16];
+	size_t i, k, added = 0;
+
+	(void)state;
+	st = store_open(NULL, err, sizeof(err));
+	assert_non_null(st);
+	rs = calloc(LIMIT_API_BATCH, sizeof(*rs));
+	assert_non_null(rs);
+	for (k = 0; added < LIMIT_RULES_TOTAL; k++) {
+		snprintf(name, sizeof(name), "vm%zu", k);
+		snprintf(tok, sizeof(tok), "tok%zu", k);
+		c = client_new(st, name, tok);
+		while (c->nrules < LIMIT_RULES_PER_CLIENT &&
+		    added < LIMIT_RULES_TOTAL) {
+			size_t n = LIMIT_API_BATCH;
+
+			if (n > LIMIT_RULES_PER_CLIENT - c->nrules)
+				n = LIMIT_RULES_PER_CLIENT - c->nrules;
+			if (n > LIMIT_RULES_TOTAL - added)
+				n = LIMIT_RULES_TOTAL - added;
+			for (i = 0; i < n; i++) {
+				rs[i].host = strdup("a.test");
+				assert_non_null(rs[i].host);
+			}
+			assert_int_equal(store_rules_add(st, c, rs, n, err,
+			    sizeof(err)), 0);
+			added += n;
+		}
+	}
+	c = client_new(st, "last", "toklast");
+	assert_int_equal(rule_parse_text("{\"host\":\"a.test\"}", NOW, &r, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_rule_add(st, c, &r, id, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too many rules in all"));
+	/* freeing a client's rules makes room again */
+	assert_int_equal(store_client_delete(st, "vm0"), 0);
+	assert_int_equal(rule_parse_text("{\"host\":\"a.test\"}", NOW, &r, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_rule_add(st, c, &r, id, err, sizeof(err)), 0);
+	free(rs);
+	store_free(st);
+}
+
+/* Tokens are found among many clients, and gone with their client. */
+static void
+test_token_many_clients(void **state)
+{
+	struct store *st;
+	char err[256] = "", name[32], tok[32];
+	size_t i, n = 5000;
+
+	(void)state;
+	st = store_open(NULL, err, sizeof(err));
+	assert_non_null(st);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "c%zu", i);
+		snprintf(tok, sizeof(tok), "token-%zu", i);
+		client_new(st, name, tok);
+	}
+	for (i = 0; i < n; i += 7) {
+		snprintf(tok, sizeof(tok), "token-%zu", i);
+		snprintf(name, sizeof(name), "c%zu", i);
+		assert_ptr_equal(store_client_by_token(st, tok, strlen(tok)),
+		    store_client_find(st, name));
+	}
+	assert_null(store_client_by_token(st, "token-5000", 10));
+	assert_null(store_client_by_token(st, "token-1 ", 8));
+	/* delete every third: the rest still found, those not */
+	for (i = 0; i < n; i += 3) {
+		snprintf(name, sizeof(name), "c%zu", i);
+		assert_int_equal(store_client_delete(st, name), 0);
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(tok, sizeof(tok), "token-%zu", i);
+		if (i % 3 == 0)
+			assert_null(store_client_by_token(st, tok, strlen(tok)));
+		else
+			assert_non_null(
+			    store_client_by_token(st, tok, strlen(tok)));
+	}
+	/* a deleted client's token may be given to a new one */
+	client_new(st, "again", "token-0");
+	assert_ptr_equal(store_client_by_token(st, "token-0", 7),
+	    store_client_find(st, "again"));
+	store_free(st);
+}
+
 int
 main(void)
 {
@@ -2155,6 +2606,11 @@ main(void)
 	    cmocka_unit_test(test_persist_secret_replace),
 	    cmocka_unit_test(test_persist_kill9),
 	    cmocka_unit_test(test_generation),
+	    cmocka_unit_test(test_index_equals_scan),
+	    cmocka_unit_test(test_index_many_rules),
+	    cmocka_unit_test(test_rules_add_batch),
+	    cmocka_unit_test(test_rules_total_cap),
+	    cmocka_unit_test(test_token_many_clients),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -342,8 +342,10 @@ api_follow_write(void *arg, const char *line, size_t len)
 {
 	struct api_conn *ac = arg;
 
-	if (ac->is_closed || buf_append(&ac->out, line, len) == -1)
-		return -1; /* a reader that does not keep up is dropped */
+	/* a reader that does not keep up is dropped */
+	if (ac->is_closed || ac->out.len + len > LIMIT_AUDIT_FOLLOW_BACKLOG ||
+	    buf_append(&ac->out, line, len) == -1)
+		return -1;
 	api_conn_update(ac);
 	return 0;
 }
@@ -1033,7 +1035,7 @@ api_accept_cb(struct ev_io *io, uint32_t events)
 	ac->api = a;
 	ac->fd = fd;
 	buf_init(&ac->in, LIMIT_HTTP_HEAD + LIMIT_API_BODY);
-	buf_init(&ac->out, LIMIT_AUDIT_FOLLOW_BACKLOG);
+	buf_init(&ac->out, LIMIT_API_RESPONSE);
 	ac->deadline_ms = ev_now(a->px->ev) + LIMIT_API_IDLE_MS;
 	ev_io_init(&ac->io, api_conn_cb, ac);
 	if (ev_io_add(a->px->ev, &ac->io, fd, EPOLLIN) == -1) {

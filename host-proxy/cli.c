@@ -43,6 +43,7 @@ cli_usage(FILE *f)
 	    "               [--inspect] [--allow-plaintext]\n"
 	    "  slicer-proxy revoke CLIENT RULE_ID | --host H | --all\n"
 	    "  slicer-proxy rule list CLIENT [--json]\n"
+	    "  slicer-proxy rule import CLIENT FILE|-   (JSON array or lines of rule objects)\n"
 	    "  slicer-proxy secret create NAME --host H (--from-file F | "
 	    "--from-env VAR |\n"
 	    "               --value-stdin) [--type bearer|basic-auth|header] "
@@ -470,6 +471,106 @@ cli_join(json_t *arr, char *out, size_t outsz, const char *empty)
 		snprintf(out, outsz, "%s", empty);
 }
 
+/* Send one batch; on refusal say what stays and exit. */
+static void
+cli_rule_batch(const struct cli *cli, const char *path, json_t *batch,
+    size_t first, size_t *imported)
+{
+	json_t *reply = NULL;
+	const char *msg;
+	size_t n = json_array_size(batch);
+	int status;
+
+	status = cli_request(cli, "POST", path, json_pack("{s:O}", "rules",
+	    batch), &reply, 0);
+	if (status < 200 || status >= 300) {
+		msg = json_string_value(json_object_get(reply, "error"));
+		/* the API numbers rules within the batch: "rules[K]: ..." */
+		if (msg != NULL && strncmp(msg, "rules[", 6) == 0 &&
+		    strchr(msg, ']') != NULL)
+			cli_die("rule %zu of the file: %s (imported before it: "
+			    "%zu; they stay)", first + strtoul(msg + 6, NULL,
+			    10) + 1, strchr(msg, ']') + 3, *imported);
+		cli_die("%s (imported before it: %zu; they stay)",
+		    msg ? msg : "request failed", *imported);
+	}
+	*imported += n;
+	json_decref(reply);
+	json_array_clear(batch);
+}
+
+/* Largest rule file `rule import` reads. */
+#define CLI_IMPORT_MAX (256 * 1024 * 1024)
+
+/*
+ * rule import CLIENT FILE: rule objects as one JSON array or one per line
+ * (or concatenated), sent in batches of LIMIT_API_BATCH.  Each batch is
+ * all or nothing; a refused batch stops the import and says how far it got.
+ */
+static int
+cli_rule_import(const struct cli *cli, const char *client, const char *file)
+{
+	char path[256], enc[200];
+	json_t *v, *batch = json_array(), *all = json_array(), *e;
+	json_error_t jerr;
+	size_t i, off = 0, imported = 0;
+	struct buf in;
+	int fd;
+
+	fd = strcmp(file, "-") == 0 ? 0 : open(file, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		cli_die("cannot open %s: %s", file, strerror(errno));
+	buf_init(&in, CLI_IMPORT_MAX);
+	for (;;) {
+		ssize_t k = buf_read_fd(&in, fd);
+
+		if (k == 0)
+			break;
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			cli_die("cannot read %s: %s", file, errno == ENOBUFS ?
+			    "larger than 256 MiB" : strerror(errno));
+	}
+	if (fd != 0)
+		close(fd);
+	/* the whole file is read and parsed before anything is sent */
+	for (;;) {
+		while (off < in.len && strchr(" \t\r\n", buf_ptr(&in)[off]))
+			off++;
+		if (off == in.len)
+			break;
+		v = json_loadb(buf_ptr(&in) + off, in.len - off,
+		    JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &jerr);
+		if (v == NULL)
+			cli_die("%s: byte %zu: %s (nothing imported)", file,
+			    off + (size_t)jerr.position, jerr.text);
+		off += (size_t)jerr.position;
+		if (json_is_array(v)) {
+			json_array_extend(all, v);
+			json_decref(v);
+		} else {
+			json_array_append_new(all, v);
+		}
+	}
+	buf_release(&in);
+	cli_encode(client, enc, sizeof(enc));
+	snprintf(path, sizeof(path), "/v1/proxy/clients/%s/rules", enc);
+	json_array_foreach(all, i, e) {
+		json_array_append(batch, e);
+		if (json_array_size(batch) == LIMIT_API_BATCH ||
+		    i + 1 == json_array_size(all))
+			cli_rule_batch(cli, path, batch, imported, &imported);
+	}
+	json_decref(all);
+	json_decref(batch);
+	if (cli->is_json)
+		printf("{\"imported\": %zu}\n", imported);
+	else
+		printf("imported %zu rules\n", imported);
+	return 0;
+}
+
 static int
 cli_rule(const struct cli *cli, int argc, char **argv)
 {
@@ -478,6 +579,8 @@ cli_rule(const struct cli *cli, int argc, char **argv)
 	size_t i;
 	int status;
 
+	if (argc == 4 && strcmp(argv[1], "import") == 0)
+		return cli_rule_import(cli, argv[2], argv[3]);
 	if (argc != 3 || strcmp(argv[1], "list") != 0) {
 		cli_usage(stderr);
 		return 1;

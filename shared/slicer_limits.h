@@ -56,6 +56,9 @@
 
 /* Control API: request head and body ceilings, idle timeout. */
 #define LIMIT_API_BODY (1024 * 1024)
+/* One answer (a client's rule list at the rule ceiling is ~35 MiB); the
+ * buffer grows only as far as an answer needs. */
+#define LIMIT_API_RESPONSE (64 * 1024 * 1024)
 #define LIMIT_API_CONNS 64
 #define LIMIT_API_IDLE_MS 30000
 

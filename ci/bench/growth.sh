@@ -15,41 +15,44 @@
 #   series clients  1, 100 and 10,000 clients (g and fillers)
 # Counts past the proxy's caps are refused by its API; the series then
 # measures at the count it reached and the report says where it stopped.
-# Fillers are created over the control socket, many requests per curl;
+# Fillers are created over the control socket in batches of $G_BATCH;
 # the time that takes is in the notes.
 
-# api_batch FILE: POST each "PATH<TAB>JSON" line of FILE; prints the number
-# of 2xx answers
-api_batch() {
-	local f=$1 cfg=$1.curlrc path body
-	while IFS=$'\t' read -r path body; do
-		# "next" resets every option: each request names its socket
-		printf 'unix-socket = "%s"\n' "$S"
-		printf 'max-time = 30\n'
-		printf 'url = "http://localhost%s"\n' "$path"
-		printf 'data = "%s"\n' "${body//\"/\\\"}"
-		printf 'header = "Content-Type: application/json"\n'
-		printf 'output = "/dev/null"\n'
-		printf 'write-out = "%%{http_code}\\n"\n'
-		printf 'fail\n'
-		printf 'next\n'
-	done <"$f" >"$cfg"
-	# --fail-early: the first refusal (a cap) ends the batch
-	timeout 600 curl -q -s --fail-early -K "$cfg" 2>/dev/null | grep -c '^2'
-}
+G_BATCH=${G_BATCH:-4096} # items per API batch (the proxy takes up to 4096)
 
-# growth_fill SERIES HAVE WANT: create WANT-HAVE fillers; prints how many took
+# growth_fill SERIES HAVE WANT: create WANT-HAVE fillers over the control
+# socket in batches ({"rules": [...]} / {"clients": [...]}, each all or
+# nothing, one save per batch); prints how many were created
 growth_fill() {
-	local series=$1 have=$2 want=$3 i f=$RES/growth-fill.txt
+	local series=$1 have=$2 want=$3 i n got=0 f=$RES/growth-fill.json path key code
 	[ "$want" -gt "$have" ] || { echo 0; return; }
-	for ((i = have + 1; i <= want; i++)); do
-		if [ "$series" = clients ]; then
-			printf '/v1/proxy/clients\t{"name":"fill-%d"}\n' "$i"
-		else
-			printf '/v1/proxy/clients/g/rules\t{"host":"filler-%d.bench.invalid","ports":[443]}\n' "$i"
-		fi
-	done >"$f"
-	api_batch "$f"
+	if [ "$series" = clients ]; then
+		path=/v1/proxy/clients key=clients
+	else
+		path=/v1/proxy/clients/g/rules key=rules
+	fi
+	i=$((have + 1))
+	while [ "$i" -le "$want" ]; do
+		n=$((want - i + 1))
+		[ "$n" -gt "$G_BATCH" ] && n=$G_BATCH
+		"$PY" - "$series" "$i" "$n" >"$f" <<-'PYEOF'
+			import json, sys
+			series, first, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+			if series == "clients":
+			    items = [{"name": "fill-%d" % k} for k in range(first, first + n)]
+			    print(json.dumps({"clients": items}))
+			else:
+			    items = [{"host": "filler-%d.bench.invalid" % k, "ports": [443]}
+			             for k in range(first, first + n)]
+			    print(json.dumps({"rules": items}))
+		PYEOF
+		code=$(timeout 120 curl -q -s -o /dev/null -w '%{http_code}' --unix-socket "$S" \
+			-H 'Content-Type: application/json' --data-binary "@$f" "http://localhost$path")
+		[ "$code" = 201 ] || break
+		got=$((got + n))
+		i=$((i + n))
+	done
+	echo "$got"
 }
 
 # growth_series SERIES POINTS...: fill up to each point, measure there

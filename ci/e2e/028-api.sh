@@ -73,6 +73,7 @@ check "batch of clients: names and distinct tokens" japi 201 POST /v1/proxy/clie
 	'{"clients": [{"name": "b1"}, {"name": "b2"}, {"name": "b3"}]}' \
 	'[c["name"] for c in j["clients"]] == ["b1", "b2", "b3"] and len({c["token"] for c in j["clients"]}) == 3'
 B2TOK=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["clients"][1]["token"])' <"$DIR/last.json")
+B3TOK=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["clients"][2]["token"])' <"$DIR/last.json")
 check "a batch client's token works" expect 403 connect_code "$B2TOK" https://api.bench.test/
 check "batch naming an existing client: 409, none made" japi 409 POST /v1/proxy/clients \
 	'{"clients": [{"name": "b4"}, {"name": "b1"}]}' "$ERR and 'clients[1]' in j['error']"
@@ -90,6 +91,28 @@ check "batch with a bad rule: 400 naming it, none added" japi 400 POST /v1/proxy
 check "the refused batch added nothing" japi 200 GET /v1/proxy/clients/b2/rules '' 'len(j["rules"]) == 2'
 check "empty batch: 400" japi 400 POST /v1/proxy/clients/b2/rules '{"rules": []}' "$ERR"
 check "batch rules are saved" bash -c "grep -c '\"\\*.bench.test\"' $DIR/state/state.json"
+import_n() { # FILE: rule import into b3 of a generated file of N rules
+	"$PY" -c "
+import json
+rules = [{'host': 'imp-%d.bench.test' % i, 'ports': [443]} for i in range($2)]
+open('$1', 'w').write(json.dumps(rules) if $3 else '\n'.join(map(json.dumps, rules)) + '\n')"
+}
+import_n "$DIR/imp.json" 5000 1
+check "rule import: a 5000-rule array in two batches" bash -c \
+	"cli rule import b3 $DIR/imp.json | grep -qx 'imported 5000 rules'"
+import_n "$DIR/imp.jsonl" 2 0
+echo '{"host": "api.bench.test"}' >>"$DIR/imp.jsonl"
+check "rule import: JSON lines" bash -c "cli rule import b3 - <$DIR/imp.jsonl | grep -qx 'imported 3 rules'"
+check "imported rules are listed" japi 200 GET /v1/proxy/clients/b3/rules '' 'len(j["rules"]) == 5003'
+printf '{"host": "ok.bench.test"}\n{"host": "bad.test", "ports": [0]}\n' >"$DIR/imp-bad.jsonl"
+check "rule import: a bad rule is named, nothing of its batch added" bash -c "
+	out=\$(cli rule import b3 $DIR/imp-bad.jsonl 2>&1); rc=\$?; echo \"\$out\"
+	[ \$rc -ne 0 ] && [[ \$out == *'rule 2 of the file: invalid port: 0'* ]]"
+check "the refused import added nothing" japi 200 GET /v1/proxy/clients/b3/rules '' 'len(j["rules"]) == 5003'
+printf '{"host": "x.test"}\n{"host": \n' >"$DIR/imp-broken.jsonl"
+check "rule import: broken JSON is refused before anything is sent" bash -c "
+	! cli rule import b3 $DIR/imp-broken.jsonl 2>/dev/null"
+check "rule import: decisions see the imported rules" expect 200 connect_code "$B3TOK" https://api.bench.test/
 
 # secrets
 check "create a secret" japi "200|201" POST /v1/proxy/secrets \

@@ -11,7 +11,9 @@
  *   CONNECT   non-blocking connect to the proxy (marked socket)
  *   HANDSHAKE TLS to the proxy's TLS port
  *   ANSWER    CONNECT request out, response head in
- *   TUNNEL    bytes both ways: splice through two pipes (plain), or
+ *   TUNNEL    bytes both ways: spliced (plain) through pipes borrowed
+ *             from the redirector's pool only while bytes are in flight,
+ *             a direction read only when epoll said it is readable; or
  *             buffers through the TLS layer
  *   REFUSED   an HTTP client's refusal: read the proxy's whole answer,
  *   LINGER    write it to the client, shut down, drain the client's input
@@ -19,7 +21,6 @@
  * All teardown goes through rconn_close().
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "redirector.h"
+#include "relay.h"
 #include "sni.h"
 #include "sock.h"
 #include "tlsc.h"
@@ -80,9 +82,11 @@ struct rconn {
 	struct tlsc *tls;  /* owned, TLS proxy link */
 	struct buf uout;   /* to the proxy: CONNECT, then (TLS) client bytes */
 	struct buf uin;    /* from the proxy: answer, then bytes to client */
-	int pipe_cu[2], pipe_uc[2];
-	size_t cu_len, uc_len;
-	int is_c_eof, is_u_eof, is_c_shut, is_u_shut;
+	/* client -> proxy and back; plain: spliced, pipes from r->pool;
+	 * TLS: only the is_eof flags are used */
+	struct relay_dir cu, uc;
+	uint32_t c_ready, u_ready; /* epoll events seen, not yet consumed */
+	int is_c_shut, is_u_shut;
 	int is_closed;
 };
 
@@ -98,6 +102,7 @@ struct redir {
 	struct netaddr_set *local;
 	int64_t local_at;
 	struct redir_stats st;
+	struct relay_pool pool; /* empty splice pipes for every tunnel */
 };
 
 /* Refresh the local address set at most this often. */
@@ -112,20 +117,6 @@ static void
 rconn_free_cb(void *p)
 {
 	free(p);
-}
-
-static void
-rconn_close_pipes(struct rconn *c)
-{
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		if (c->pipe_cu[i] != -1)
-			close(c->pipe_cu[i]);
-		if (c->pipe_uc[i] != -1)
-			close(c->pipe_uc[i]);
-		c->pipe_cu[i] = c->pipe_uc[i] = -1;
-	}
 }
 
 static void
@@ -154,7 +145,8 @@ rconn_close(struct rconn *c, const char *why)
 	if (c->cfd != -1)
 		close(c->cfd);
 	c->cfd = -1;
-	rconn_close_pipes(c);
+	relay_dir_close(&r->pool, &c->cu);
+	relay_dir_close(&r->pool, &c->uc);
 	free(c->peek);
 	c->peek = NULL;
 	buf_release(&c->uout);
@@ -391,20 +383,6 @@ rconn_dial(struct rconn *c)
 	rconn_set_state(c, RC_CONNECT, REDIR_CONNECT_MS);
 }
 
-static int
-rconn_open_pipes(struct rconn *c)
-{
-	if (c->pipe_cu[0] != -1)
-		return 0;
-	if (pipe2(c->pipe_cu, O_NONBLOCK | O_CLOEXEC) == -1)
-		return -1;
-	if (pipe2(c->pipe_uc, O_NONBLOCK | O_CLOEXEC) == -1) {
-		rconn_close_pipes(c);
-		return -1;
-	}
-	return 0;
-}
-
 /* The proxy's answer to CONNECT is in uin. */
 static void
 rconn_answer(struct rconn *c)
@@ -432,11 +410,12 @@ rconn_answer(struct rconn *c)
 		buf_consume(&c->uin, resp->head_len);
 		free(resp);
 		c->r->st.tunnels++;
-		if (c->tls == NULL && rconn_open_pipes(c) == -1) {
-			rconn_close(c, "out of pipes");
-			return;
-		}
 		buf_release(&c->uout);
+		/* the client's first bytes were only peeked; the proxy
+		 * was read up to EAGAIN (level-triggered epoll reports
+		 * anything newer) */
+		c->c_ready = EPOLLIN;
+		c->u_ready = 0;
 		rconn_set_state(c, RC_TUNNEL, LIMIT_TUNNEL_IDLE_MS);
 		return;
 	}
@@ -626,33 +605,6 @@ rconn_refused(struct rconn *c)
 
 /* ------------------------------------------------------------ tunnel */
 
-static int
-rconn_splice(int in, int pipefd[2], size_t *inpipe, int out, int *eof)
-{
-	ssize_t n;
-
-	if (!*eof && *inpipe < LIMIT_SPLICE_PIPE) {
-		n = splice(in, NULL, pipefd[1], NULL,
-		    LIMIT_SPLICE_PIPE - *inpipe,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n == 0)
-			*eof = 1;
-		else if (n > 0)
-			*inpipe += (size_t)n;
-		else if (errno != EAGAIN && errno != EINTR)
-			return -1;
-	}
-	if (*inpipe > 0) {
-		n = splice(pipefd[0], NULL, out, NULL, *inpipe,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n > 0)
-			*inpipe -= (size_t)n;
-		else if (n == -1 && errno != EAGAIN && errno != EINTR)
-			return -1;
-	}
-	return 0;
-}
-
 /* Bytes from the proxy that arrived with its answer (or, over TLS, all
  * of them) go to the client from uin.  -1 on error. */
 static int
@@ -674,17 +626,19 @@ rconn_flush_uin(struct rconn *c)
 	return 0;
 }
 
+/* Splice both ways; the proxy's bytes that came with its answer go
+ * first.  -1 on error. */
 static int
 rconn_tunnel_plain(struct rconn *c)
 {
-	if (rconn_splice(c->cfd, c->pipe_cu, &c->cu_len, c->ufd,
-		&c->is_c_eof) == -1)
+	struct relay_pool *pool = &c->r->pool;
+
+	if (relay_dir_splice(pool, &c->cu, c->cfd, &c->c_ready, c->ufd) == -1)
 		return -1;
 	if (rconn_flush_uin(c) == -1)
 		return -1;
 	if (c->uin.len == 0 &&
-	    rconn_splice(c->ufd, c->pipe_uc, &c->uc_len, c->cfd,
-		&c->is_u_eof) == -1)
+	    relay_dir_splice(pool, &c->uc, c->ufd, &c->u_ready, c->cfd) == -1)
 		return -1;
 	return 0;
 }
@@ -697,7 +651,7 @@ rconn_tunnel_tls(struct rconn *c)
 	ssize_t n;
 
 	/* client -> uout -> TLS */
-	while (!c->is_c_eof && (room = buf_room(&c->uout)) > 0) {
+	while (!c->cu.is_eof && (room = buf_room(&c->uout)) > 0) {
 		n = recv(c->cfd, tmp, room < sizeof(tmp) ? room : sizeof(tmp),
 		    0);
 		if (n > 0) {
@@ -705,7 +659,7 @@ rconn_tunnel_tls(struct rconn *c)
 			continue;
 		}
 		if (n == 0)
-			c->is_c_eof = 1;
+			c->cu.is_eof = 1;
 		else if (errno != EAGAIN && errno != EINTR)
 			return -1;
 		break;
@@ -722,26 +676,25 @@ rconn_tunnel_tls(struct rconn *c)
 	for (;;) {
 		if (rconn_flush_uin(c) == -1)
 			return -1;
-		if (c->is_u_eof || c->uin.len > 0)
+		if (c->uc.is_eof || c->uin.len > 0)
 			break;
 		buf_init(&c->uin, LIMIT_RELAY_BACKLOG);
 		n = rconn_uread(c);
 		if (n > 0)
 			continue;
 		if (n == 0)
-			c->is_u_eof = 1;
+			c->uc.is_eof = 1;
 		else if (errno != EAGAIN && errno != EINTR)
 			return -1;
 		break;
 	}
-	c->cu_len = c->uout.len;
-	c->uc_len = c->uin.len;
 	return 0;
 }
 
 static void
 rconn_tunnel(struct rconn *c)
 {
+	size_t cu_len, uc_len; /* bytes still on their way */
 	int rc;
 
 	rc = c->tls != NULL ? rconn_tunnel_tls(c) : rconn_tunnel_plain(c);
@@ -749,12 +702,14 @@ rconn_tunnel(struct rconn *c)
 		rconn_close(c, "tunnel error");
 		return;
 	}
-	if (c->is_c_eof && c->cu_len == 0 && !c->is_u_shut) {
+	cu_len = c->tls != NULL ? c->uout.len : c->cu.inpipe;
+	uc_len = c->tls != NULL ? c->uin.len : c->uc.inpipe;
+	if (c->cu.is_eof && cu_len == 0 && !c->is_u_shut) {
 		if (c->tls == NULL)
 			shutdown(c->ufd, SHUT_WR);
 		c->is_u_shut = 1;
 	}
-	if (c->is_u_eof && c->uc_len == 0 && c->uin.len == 0 &&
+	if (c->uc.is_eof && uc_len == 0 && c->uin.len == 0 &&
 	    !c->is_c_shut) {
 		shutdown(c->cfd, SHUT_WR);
 		c->is_c_shut = 1;
@@ -793,14 +748,26 @@ rconn_watch(struct rconn *c)
 		ce = EPOLLIN | (c->uin.len > 0 ? EPOLLOUT : 0);
 		break;
 	case RC_TUNNEL:
-		if (!c->is_c_eof && c->cu_len < LIMIT_SPLICE_PIPE)
+		if (c->tls == NULL) {
+			/* a full pipe stops reading its side until the other
+			 * side's EPOLLOUT lets it drain */
+			if (relay_dir_wants_read(&c->cu))
+				ce |= EPOLLIN;
+			if (relay_dir_wants_write(&c->uc) || c->uin.len > 0)
+				ce |= EPOLLOUT;
+			if (relay_dir_wants_read(&c->uc) && c->uin.len == 0)
+				ue |= EPOLLIN;
+			if (relay_dir_wants_write(&c->cu))
+				ue |= EPOLLOUT;
+			break;
+		}
+		if (!c->cu.is_eof && c->uout.len < LIMIT_SPLICE_PIPE)
 			ce |= EPOLLIN;
-		if (c->uc_len > 0 || c->uin.len > 0)
+		if (c->uin.len > 0)
 			ce |= EPOLLOUT;
-		if (!c->is_u_eof && c->uc_len < LIMIT_SPLICE_PIPE &&
-		    c->uin.len == 0)
+		if (!c->uc.is_eof && c->uin.len == 0)
 			ue |= EPOLLIN;
-		if (c->cu_len > 0 || (c->tls && tlsc_wants_write(c->tls)))
+		if (c->uout.len > 0 || tlsc_wants_write(c->tls))
 			ue |= EPOLLOUT;
 		break;
 	case RC_WAIT:
@@ -814,6 +781,8 @@ rconn_watch(struct rconn *c)
 static void
 rconn_drive(struct rconn *c)
 {
+	enum rconn_state before = c->state;
+
 	switch (c->state) {
 	case RC_PEEK:
 		rconn_peek(c);
@@ -835,8 +804,10 @@ rconn_drive(struct rconn *c)
 	case RC_WAIT:
 		break;
 	}
-	/* answer and handshake may have moved on to a state that has work */
-	if (!c->is_closed && c->state == RC_TUNNEL && c->uin.len > 0)
+	/* answer and handshake may have moved on to a state that has work:
+	 * bytes that came with the answer, the client's peeked bytes */
+	if (!c->is_closed && c->state == RC_TUNNEL &&
+	    (c->uin.len > 0 || (before != RC_TUNNEL && c->tls == NULL)))
 		rconn_tunnel(c);
 	if (!c->is_closed && c->state == RC_REFUSED)
 		rconn_refused(c);
@@ -847,8 +818,13 @@ rconn_drive(struct rconn *c)
 static void
 rconn_io_cb(struct ev_io *io, uint32_t events)
 {
-	(void)events;
-	rconn_drive(io->arg);
+	struct rconn *c = io->arg;
+
+	if (io == &c->cio)
+		c->c_ready |= events;
+	else
+		c->u_ready |= events;
+	rconn_drive(c);
 }
 
 static void
@@ -928,7 +904,8 @@ redir_accept_one(struct redir *r, int lfd, int family)
 	c->id = ++r->next_id;
 	c->cfd = fd;
 	c->ufd = -1;
-	c->pipe_cu[0] = c->pipe_cu[1] = c->pipe_uc[0] = c->pipe_uc[1] = -1;
+	relay_dir_init(&c->cu);
+	relay_dir_init(&c->uc);
 	buf_init(&c->uout, LIMIT_RELAY_BACKLOG);
 	buf_init(&c->uin, LIMIT_RELAY_BACKLOG);
 	ev_io_init(&c->cio, rconn_io_cb, c);
@@ -986,6 +963,7 @@ redir_new(struct ev *ev, const struct redir_config *cfg, char *err,
 	ev_io_init(&r->lio4, redir_accept_cb, r);
 	ev_io_init(&r->lio6, redir_accept_cb, r);
 	ev_timer_init(&r->pause, redir_resume_cb, r);
+	relay_pool_init(&r->pool);
 	memcpy(r->auth, "Proxy-Authorization: ", 21);
 	n = agentcfg_basic_auth(cfg->url, r->auth + 21, sizeof(r->auth) - 23);
 	if (n < 0) {
@@ -1030,6 +1008,7 @@ redir_free(struct redir *r)
 		close(r->lfd4);
 	if (r->lfd6 != -1)
 		close(r->lfd6);
+	relay_pool_reset(&r->pool);
 	memset(r->auth, 0, sizeof(r->auth));
 	free(r->local);
 	free(r);

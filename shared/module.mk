@@ -19,3 +19,5 @@ SHARED_SRCS += shared/dns.c
 UNIT_TESTS += shared/tests/test_dns.c
 FUZZ_TARGETS += shared/fuzz/fuzz_dns.c
 FUZZ_SRCS_fuzz_dns := shared/dns.c
+SHARED_SRCS += shared/relay.c
+UNIT_TESTS += shared/tests/test_relay.c

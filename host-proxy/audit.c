@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * audit.c - the audit log (see audit.h).
+ * audit.c - the audit log (see audit.h): an allocation-free JSON line
+ * writer, a batched output buffer, the ring of recent lines and the live
+ * followers.  Strings are escaped as jansson's compact dump escapes them;
+ * bytes that are not valid UTF-8 become \ufffd, one per byte.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +18,38 @@
 #include "slicer_limits.h"
 #include "log.h"
 
+/* file output collected between two flushes */
+#define AUDIT_OUTBUF (64 * 1024)
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+#define AUDIT_TIME_LEN 24
+/* every line ends `,"time":"<AUDIT_TIME_LEN>"}` and a newline */
+#define AUDIT_TAIL (sizeof(",\"time\":\"\"}\n") - 1 + AUDIT_TIME_LEN)
+/* members end here: room for the tail and for a "truncated" flag */
+#define AUDIT_BODY_MAX (LIMIT_AUDIT_LINE - AUDIT_TAIL - AUDIT_TRUNC_RESERVE)
+/* long string values end here */
+#define AUDIT_LONG_MAX (AUDIT_BODY_MAX - AUDIT_SHORT_ROOM)
+/* audit_free: tries at writing out the rest, AUDIT_FREE_WAIT_MS apart */
+#define AUDIT_FREE_TRIES 10
+#define AUDIT_FREE_WAIT_MS 100
+
+struct audit_slot {
+	char *line;   /* owned; NUL-terminated, newline included */
+	size_t len;   /* with the newline */
+	size_t cap;   /* grows only when a longer line arrives */
+};
+
 struct audit {
 	char *path;     /* owned; NULL for stdout or none */
 	int fd;         /* -1 when none */
 	int is_stdout;
-	char *ring[LIMIT_AUDIT_RING]; /* owned lines */
-	size_t ring_len[LIMIT_AUDIT_RING];
+	int is_batched; /* a loop hook flushes; until then write at once */
+	char out[AUDIT_OUTBUF];
+	size_t out_len;
+	unsigned long long drops;
+	time_t warn_sec; /* monotonic second of the last warning */
+	time_t ts_sec;   /* ts holds this second, formatted */
+	char ts[32];
+	struct audit_slot ring[LIMIT_AUDIT_RING];
 	size_t ring_head, ring_count;
 	struct audit_follower *followers; /* borrowed */
 };
@@ -48,6 +78,8 @@ audit_new(const char *target, char *err, size_t errsz)
 		return NULL;
 	}
 	a->fd = -1;
+	a->ts_sec = -1;
+	a->warn_sec = -1;
 	if (target != NULL && strcmp(target, "-") == 0) {
 		a->is_stdout = 1;
 		a->fd = STDOUT_FILENO;
@@ -64,13 +96,83 @@ audit_new(const char *target, char *err, size_t errsz)
 	return a;
 }
 
+/* At most one warning a second, however many records are affected. */
+static int
+audit_may_warn(struct audit *a)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec == a->warn_sec)
+		return 0;
+	a->warn_sec = now.tv_sec;
+	return 1;
+}
+
+void
+audit_flush(struct audit *a)
+{
+	size_t off = 0;
+
+	if (a == NULL || a->fd == -1)
+		return;
+	while (off < a->out_len) {
+		ssize_t n = write(a->fd, a->out + off, a->out_len - off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* keep the rest for the next flush */
+			if (n == -1 && errno != EAGAIN && audit_may_warn(a))
+				log_warn("audit log write");
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (off > 0) {
+		memmove(a->out, a->out + off, a->out_len - off);
+		a->out_len -= off;
+	}
+}
+
+void
+audit_flush_hook(void *arg)
+{
+	struct audit *a = arg;
+
+	a->is_batched = 1;
+	audit_flush(a);
+}
+
+unsigned long long
+audit_drops(const struct audit *a)
+{
+	return a->drops;
+}
+
 void
 audit_free(struct audit *a)
 {
 	size_t i;
+	int tries;
 
 	if (a == NULL)
 		return;
+	/* a full pipe on stdout gets a bounded wait; nothing else blocks */
+	for (tries = 0; a->fd != -1 && tries < AUDIT_FREE_TRIES; tries++) {
+		struct pollfd pfd = { .fd = a->fd, .events = POLLOUT };
+
+		audit_flush(a);
+		if (a->out_len == 0)
+			break;
+		(void)poll(&pfd, 1, AUDIT_FREE_WAIT_MS);
+	}
+	if (a->out_len > 0) {
+		for (i = 0; i < a->out_len; i++)
+			a->drops += a->out[i] == '\n';
+		log_warnx("audit: %llu records dropped in all: the log "
+		    "output did not take them", a->drops);
+	}
 	while (a->followers != NULL) {
 		struct audit_follower *f = a->followers;
 
@@ -78,7 +180,7 @@ audit_free(struct audit *a)
 		f->gone(f->arg);
 	}
 	for (i = 0; i < LIMIT_AUDIT_RING; i++)
-		free(a->ring[i]);
+		free(a->ring[i].line);
 	if (a->fd != -1 && !a->is_stdout)
 		close(a->fd);
 	free(a->path);
@@ -88,27 +190,457 @@ audit_free(struct audit *a)
 int
 audit_reopen(struct audit *a)
 {
+	audit_flush(a);
 	if (a->path == NULL)
 		return 0;
 	return audit_open_file(a);
 }
 
-static void
-audit_write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+/* ------------------------------------------------------------ writer */
 
-		if (n == -1 && errno == EINTR)
+/* Length of the valid UTF-8 sequence starting at s (1 to 4), or 0. */
+static size_t
+audit_utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		/* no overlong forms, no surrogates */
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+		return n >= 3 && s[1] >= lo && s[1] <= hi &&
+		    (s[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		/* no overlong forms, nothing past U+10FFFF */
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+		return n >= 4 && s[1] >= lo && s[1] <= hi &&
+		    (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+/* Printable ASCII other than the quote and the backslash. */
+static int
+audit_is_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/*
+ * Escape src[0..n) into dst (at most room bytes), never splitting an escape
+ * or a character.  Returns how many source bytes went in; *outlen gets the
+ * bytes written.
+ */
+static size_t
+audit_escape(char *dst, size_t room, const char *src, size_t n,
+    size_t *outlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *s = (const unsigned char *)src;
+	size_t i = 0, o = 0;
+
+	while (i < n) {
+		char esc[6];
+		const char *unit = esc;
+		size_t ulen = 2, adv = 1;
+
+		if (audit_is_plain(s[i])) {
+			/* a run of bytes that need no escape: one copy */
+			size_t j = i, run;
+
+			while (j < n && audit_is_plain(s[j]))
+				j++;
+			run = j - i < room - o ? j - i : room - o;
+			memcpy(dst + o, src + i, run);
+			o += run;
+			i += run;
+			if (i < j)
+				break;
 			continue;
-		if (n <= 0) {
-			log_warn("audit log write");
-			return;
 		}
-		p += n;
-		len -= (size_t)n;
+		esc[0] = '\\';
+		switch (s[i]) {
+		case '"':
+		case '\\':
+			esc[1] = (char)s[i];
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			if (s[i] < 0x20) {
+				memcpy(esc, "\\u00", 4);
+				esc[4] = hex[s[i] >> 4];
+				esc[5] = hex[s[i] & 0xf];
+				ulen = 6;
+				break;
+			}
+			adv = audit_utf8_len(s + i, n - i);
+			if (adv == 0) {
+				unit = "\\ufffd";
+				ulen = 6;
+				adv = 1;
+			} else {
+				unit = src + i;
+				ulen = adv;
+			}
+			break;
+		}
+		if (room - o < ulen)
+			break;
+		memcpy(dst + o, unit, ulen);
+		o += ulen;
+		i += adv;
+	}
+	*outlen = o;
+	return i;
+}
+
+/* Append raw bytes if they fit below lim. */
+static int
+audit_rec_put(struct audit_rec *r, const char *p, size_t n, size_t lim)
+{
+	if (r->len > lim || lim - r->len < n)
+		return -1;
+	memcpy(r->buf + r->len, p, n);
+	r->len += n;
+	return 0;
+}
+
+/* `,"key":` (no comma before the first member) if it fits below lim. */
+static int
+audit_rec_key(struct audit_rec *r, const char *key, size_t lim)
+{
+	size_t klen = strlen(key), o;
+
+	if (r->has_member && audit_rec_put(r, ",", 1, lim) == -1)
+		return -1;
+	if (audit_rec_put(r, "\"", 1, lim) == -1)
+		return -1;
+	if (audit_escape(r->buf + r->len, lim - r->len, key, klen, &o) < klen)
+		return -1;
+	r->len += o;
+	return audit_rec_put(r, "\":", 2, lim);
+}
+
+/* A member with a raw JSON value; left out (record cut) if it does not fit. */
+static void
+audit_rec_raw(struct audit_rec *r, const char *key, const char *raw,
+    size_t rawlen)
+{
+	size_t start = r->len;
+
+	if (audit_rec_key(r, key, AUDIT_BODY_MAX) == 0 &&
+	    audit_rec_put(r, raw, rawlen, AUDIT_BODY_MAX) == 0) {
+		r->has_member = 1;
+		return;
+	}
+	r->len = start;
+	r->is_truncated = 1;
+}
+
+/* `"key":"value"` with the value escaped, if all of it fits below lim;
+ * with is_cut, as much of the value as fits.  *vlen gets the length of the
+ * value as written.  0, or -1 with nothing written. */
+static int
+audit_rec_string(struct audit_rec *r, const char *key, const char *val,
+    size_t len, size_t lim, int is_cut, size_t *vlen)
+{
+	size_t start = r->len, used;
+
+	/* the opening quote, then room for the closing one */
+	if (audit_rec_key(r, key, lim) == -1 ||
+	    audit_rec_put(r, "\"", 1, lim - 1) == -1)
+		goto fail;
+	used = audit_escape(r->buf + r->len, lim - 1 - r->len, val, len, vlen);
+	if (used < len && !is_cut)
+		goto fail;
+	r->len += *vlen;
+	r->buf[r->len++] = '"';
+	r->has_member = 1;
+	return 0;
+fail:
+	r->len = start;
+	return -1;
+}
+
+void
+audit_rec_begin(struct audit_rec *r, const char *event)
+{
+	r->buf[0] = '{';
+	r->len = 1;
+	r->is_truncated = 0;
+	r->has_member = 0;
+	r->has_client = 0;
+	r->is_deny = 0;
+	r->client[0] = '\0';
+	audit_rec_str(r, "event", event);
+}
+
+void
+audit_rec_strn(struct audit_rec *r, const char *key, const char *val,
+    size_t len)
+{
+	size_t start = r->len, vlen;
+	int had_member = r->has_member;
+
+	/* what followers filter on, taken from the value itself */
+	if (strcmp(key, "client") == 0) {
+		r->has_client = val != NULL && len < sizeof(r->client) &&
+		    memchr(val, '\0', len) == NULL;
+		if (r->has_client) {
+			memcpy(r->client, val, len);
+			r->client[len] = '\0';
+		}
+	} else if (strcmp(key, "decision") == 0) {
+		r->is_deny = val != NULL && len == 4 &&
+		    memcmp(val, "deny", 4) == 0;
+	}
+
+	if (val == NULL) {
+		audit_rec_raw(r, key, "null", 4);
+		return;
+	}
+	if (audit_rec_string(r, key, val, len, AUDIT_BODY_MAX, 0, &vlen) == 0) {
+		if (vlen <= AUDIT_LONG_VALUE || r->len <= AUDIT_LONG_MAX)
+			return;
+		/* a long value may not take the short members' room */
+		r->len = start;
+		r->has_member = had_member;
+	}
+	r->is_truncated = 1;
+	if (start < AUDIT_LONG_MAX && audit_rec_string(r, key, val, len,
+	    AUDIT_LONG_MAX, 1, &vlen) == 0)
+		return;
+	audit_rec_raw(r, key, "null", 4);
+}
+
+void
+audit_rec_str(struct audit_rec *r, const char *key, const char *val)
+{
+	audit_rec_strn(r, key, val, val != NULL ? strlen(val) : 0);
+}
+
+void
+audit_rec_int(struct audit_rec *r, const char *key, long long v)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%lld", v);
+
+	audit_rec_raw(r, key, num, (size_t)n);
+}
+
+void
+audit_rec_null(struct audit_rec *r, const char *key)
+{
+	audit_rec_raw(r, key, "null", 4);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ"; the seconds part formatted once a second. */
+static void
+audit_time(struct audit *a, char out[AUDIT_TIME_LEN + 1])
+{
+	struct timespec now;
+	struct tm tm;
+	long ms;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec != a->ts_sec) {
+		if (gmtime_r(&now.tv_sec, &tm) == NULL ||
+		    strftime(a->ts, sizeof(a->ts), "%Y-%m-%dT%H:%M:%S",
+		    &tm) != AUDIT_TIME_LEN - 5)
+			snprintf(a->ts, sizeof(a->ts), "9999-12-31T23:59:59");
+		a->ts_sec = now.tv_sec;
+	}
+	ms = now.tv_nsec / 1000000;
+	memcpy(out, a->ts, AUDIT_TIME_LEN - 5);
+	out[AUDIT_TIME_LEN - 5] = '.';
+	out[AUDIT_TIME_LEN - 4] = (char)('0' + ms / 100);
+	out[AUDIT_TIME_LEN - 3] = (char)('0' + ms / 10 % 10);
+	out[AUDIT_TIME_LEN - 2] = (char)('0' + ms % 10);
+	out[AUDIT_TIME_LEN - 1] = 'Z';
+	out[AUDIT_TIME_LEN] = '\0';
+}
+
+/* Into the output buffer; written at once unless a loop hook flushes. */
+static void
+audit_out_put(struct audit *a, const char *line, size_t len)
+{
+	if (a->fd == -1)
+		return;
+	if (sizeof(a->out) - a->out_len < len)
+		audit_flush(a);
+	if (sizeof(a->out) - a->out_len < len) {
+		a->drops++;
+		if (audit_may_warn(a))
+			log_warnx("audit: the log output does not take lines; "
+			    "%llu records dropped so far", a->drops);
+		return;
+	}
+	memcpy(a->out + a->out_len, line, len);
+	a->out_len += len;
+	if (!a->is_batched)
+		audit_flush(a);
+}
+
+/* Into the ring of recent lines; slot storage is reused. */
+static void
+audit_ring_put(struct audit *a, const char *line, size_t len)
+{
+	size_t slot = (a->ring_head + a->ring_count) % LIMIT_AUDIT_RING;
+	struct audit_slot *s = &a->ring[slot];
+
+	if (s->cap < len + 1) {
+		size_t ncap = s->cap ? s->cap : 512;
+		char *p;
+
+		while (ncap < len + 1)
+			ncap *= 2;
+		if (ncap > LIMIT_AUDIT_LINE + 1)
+			ncap = LIMIT_AUDIT_LINE + 1; /* len <= LIMIT_AUDIT_LINE */
+		p = realloc(s->line, ncap);
+		if (p == NULL)
+			return; /* the ring misses this line; the log has it */
+		s->line = p;
+		s->cap = ncap;
+	}
+	memcpy(s->line, line, len);
+	s->line[len] = '\0';
+	s->len = len;
+	if (a->ring_count == LIMIT_AUDIT_RING)
+		a->ring_head = (a->ring_head + 1) % LIMIT_AUDIT_RING;
+	else
+		a->ring_count++;
+}
+
+static int
+audit_rec_matches(const struct audit_rec *r, const struct audit_follower *f)
+{
+	if (f->client[0] != '\0' &&
+	    (!r->has_client || strcmp(r->client, f->client) != 0))
+		return 0;
+	return !f->is_denied_only || r->is_deny;
+}
+
+void
+audit_rec_emit(struct audit *a, struct audit_rec *r)
+{
+	struct audit_follower *f, *next, **pp;
+	char ts[AUDIT_TIME_LEN + 1];
+
+	if (a == NULL)
+		return;
+	/* the reserve in AUDIT_BODY_MAX guarantees room for all of this */
+	if (r->is_truncated) {
+		if (r->has_member)
+			r->buf[r->len++] = ',';
+		memcpy(r->buf + r->len, "\"truncated\":true", 16);
+		r->len += 16;
+		r->has_member = 1;
+	}
+	if (r->has_member)
+		r->buf[r->len++] = ',';
+	audit_time(a, ts);
+	memcpy(r->buf + r->len, "\"time\":\"", 8);
+	r->len += 8;
+	memcpy(r->buf + r->len, ts, AUDIT_TIME_LEN);
+	r->len += AUDIT_TIME_LEN;
+	memcpy(r->buf + r->len, "\"}\n", 4); /* with the NUL */
+	r->len += 3;
+
+	audit_out_put(a, r->buf, r->len);
+	audit_ring_put(a, r->buf, r->len);
+	pp = &a->followers;
+	for (f = a->followers; f != NULL; f = next) {
+		next = f->next;
+		if (!audit_rec_matches(r, f)) {
+			pp = &f->next;
+			continue;
+		}
+		if (f->write(f->arg, r->buf, r->len) == -1) {
+			*pp = next;
+			f->gone(f->arg);
+			continue;
+		}
+		pp = &f->next;
 	}
 }
+
+void
+audit_emit(struct audit *a, json_t *rec)
+{
+	struct audit_rec r;
+	const char *key;
+	json_t *v;
+
+	if (rec == NULL)
+		return;
+	r.buf[0] = '{';
+	r.len = 1;
+	r.is_truncated = r.has_member = r.has_client = r.is_deny = 0;
+	r.client[0] = '\0';
+	json_object_foreach(rec, key, v) {
+		char *dump;
+
+		if (strcmp(key, "time") == 0)
+			continue;
+		switch (json_typeof(v)) {
+		case JSON_STRING:
+			audit_rec_strn(&r, key, json_string_value(v),
+			    json_string_length(v));
+			break;
+		case JSON_INTEGER:
+			audit_rec_int(&r, key,
+			    (long long)json_integer_value(v));
+			break;
+		case JSON_NULL:
+			audit_rec_str(&r, key, NULL);
+			break;
+		case JSON_TRUE:
+			audit_rec_raw(&r, key, "true", 4);
+			break;
+		case JSON_FALSE:
+			audit_rec_raw(&r, key, "false", 5);
+			break;
+		default:
+			/* reals, arrays, objects: none on the hot path */
+			dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+			    JSON_PRESERVE_ORDER);
+			if (dump != NULL)
+				audit_rec_raw(&r, key, dump, strlen(dump));
+			else
+				audit_rec_raw(&r, key, "null", 4);
+			free(dump);
+			break;
+		}
+	}
+	audit_rec_emit(a, &r);
+	json_decref(rec);
+}
+
+/* ------------------------------------------------------------ readers */
 
 int
 audit_line_matches(const char *line, const char *client, int denied_only)
@@ -136,73 +668,6 @@ audit_line_matches(const char *line, const char *client, int denied_only)
 }
 
 void
-audit_emit(struct audit *a, json_t *rec)
-{
-	char ts[64], frac[24];
-	struct timespec now;
-	struct tm tm;
-	struct audit_follower *f, *next, **pp;
-	char *line;
-	size_t len;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(frac, sizeof(frac), ".%03ldZ", now.tv_nsec / 1000000);
-	strncat(ts, frac, sizeof(ts) - strlen(ts) - 1);
-	json_object_set_new(rec, "time", json_string(ts));
-	line = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(rec);
-	if (line == NULL)
-		return;
-	len = strlen(line);
-	line[len] = '\n'; /* json_dumps allocated len+1: reuse the NUL slot */
-	if (a->fd != -1)
-		audit_write_all(a->fd, line, len + 1);
-
-	/* ring of recent lines (without the newline, NUL-terminated copy) */
-	{
-		size_t slot = (a->ring_head + a->ring_count) % LIMIT_AUDIT_RING;
-		char *copy = malloc(len + 2);
-
-		if (copy != NULL) {
-			memcpy(copy, line, len + 1);
-			copy[len + 1] = '\0';
-			if (a->ring_count == LIMIT_AUDIT_RING) {
-				free(a->ring[a->ring_head]);
-				a->ring[a->ring_head] = NULL;
-				slot = a->ring_head;
-				a->ring_head = (a->ring_head + 1) %
-				    LIMIT_AUDIT_RING;
-			} else {
-				a->ring_count++;
-			}
-			a->ring[slot] = copy;
-			a->ring_len[slot] = len + 1;
-		}
-	}
-
-	pp = &a->followers;
-	for (f = a->followers; f != NULL; f = next) {
-		next = f->next;
-		line[len] = '\0';
-		if (!audit_line_matches(line, f->client, f->is_denied_only)) {
-			line[len] = '\n';
-			pp = &f->next;
-			continue;
-		}
-		line[len] = '\n';
-		if (f->write(f->arg, line, len + 1) == -1) {
-			*pp = next;
-			f->gone(f->arg);
-			continue;
-		}
-		pp = &f->next;
-	}
-	free(line);
-}
-
-void
 audit_recent(struct audit *a, void (*fn)(void *arg, const char *line,
     size_t len), void *arg)
 {
@@ -211,7 +676,7 @@ audit_recent(struct audit *a, void (*fn)(void *arg, const char *line,
 	for (i = 0; i < a->ring_count; i++) {
 		size_t slot = (a->ring_head + i) % LIMIT_AUDIT_RING;
 
-		fn(arg, a->ring[slot], a->ring_len[slot]);
+		fn(arg, a->ring[slot].line, a->ring[slot].len);
 	}
 }
 

@@ -617,6 +617,8 @@ daemon_main(int argc, char **argv)
 		fprintf(stderr, "slicer-proxy: %s\n", err);
 		goto out;
 	}
+	/* audit lines are written in batches, when the loop is about to wait */
+	ev_on_wait(px.ev, audit_flush_hook, px.audit);
 	px.http_fd = sock_tcp_listen(px.cfg.bind_addr, px.cfg.http_port, 1024);
 	if (px.http_fd == -1) {
 		fprintf(stderr, "slicer-proxy: cannot listen on %s port %u: %s\n",

@@ -10,6 +10,7 @@ UNIT_TESTS += host-proxy/tests/test_store.c
 PROXY_SRCS += host-proxy/conn.c host-proxy/resolve.c host-proxy/audit.c \
 	host-proxy/api.c host-proxy/daemon.c host-proxy/cli.c host-proxy/token.c
 UNIT_TESTS += host-proxy/tests/test_token.c
+UNIT_TESTS += host-proxy/tests/test_audit.c
 PROXY_SRCS += host-proxy/xport.c host-proxy/front.c
 PROXY_SRCS += host-proxy/isolate.c
 PROXY_LIBS += -lnftnl

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * ev.c - epoll loop, timer heap and deferred frees (see ev.h).
+ * ev.c - epoll loop, timer heap, deferred frees and wait hooks (see ev.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,6 +19,11 @@ struct ev_deferred {
 	void *p;
 };
 
+struct ev_hook {
+	ev_wait_fn fn;
+	void *arg; /* borrowed */
+};
+
 struct ev {
 	int epfd;
 	int is_running;
@@ -27,6 +32,8 @@ struct ev {
 	size_t nheap, capheap;
 	struct ev_deferred *deferred;
 	size_t ndeferred, capdeferred;
+	struct ev_hook wait_hooks[EV_WAIT_HOOKS];
+	size_t nwait_hooks;
 };
 
 static int64_t
@@ -237,6 +244,16 @@ ev_defer_free(struct ev *ev, ev_free_fn fn, void *p)
 	ev->ndeferred++;
 }
 
+void
+ev_on_wait(struct ev *ev, ev_wait_fn fn, void *arg)
+{
+	if (ev->nwait_hooks == EV_WAIT_HOOKS)
+		fatalx("ev_on_wait: more than %d wait hooks", EV_WAIT_HOOKS);
+	ev->wait_hooks[ev->nwait_hooks].fn = fn;
+	ev->wait_hooks[ev->nwait_hooks].arg = arg;
+	ev->nwait_hooks++;
+}
+
 int64_t
 ev_now(const struct ev *ev)
 {
@@ -265,9 +282,13 @@ ev_run(struct ev *ev)
 {
 	struct epoll_event events[EV_BATCH];
 	int i, n, timeout;
+	size_t h;
 
 	ev->is_running = 1;
 	while (ev->is_running) {
+		/* hooks first: one may arm a timer */
+		for (h = 0; h < ev->nwait_hooks; h++)
+			ev->wait_hooks[h].fn(ev->wait_hooks[h].arg);
 		timeout = -1;
 		if (ev->nheap > 0) {
 			int64_t d = ev->heap[0]->when_ms - ev_clock_ms();

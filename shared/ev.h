@@ -6,6 +6,9 @@
  * Objects that own watchers are freed with ev_defer_free() so an event still
  * queued in the current epoll batch never touches freed memory: ev_io_del()
  * marks the watcher dead and the dispatcher skips it.
+ *
+ * Wait hooks (ev_on_wait) run right before each epoll_wait: the place to
+ * write out what a batch of events queued (the audit log's buffer).
  */
 #ifndef SLICER_EV_H
 #define SLICER_EV_H
@@ -20,6 +23,10 @@ struct ev_timer;
 typedef void (*ev_io_cb)(struct ev_io *io, uint32_t events);
 typedef void (*ev_timer_cb)(struct ev_timer *t);
 typedef void (*ev_free_fn)(void *p);
+typedef void (*ev_wait_fn)(void *arg);
+
+/* Wait hooks one loop can hold; registering more is a programming error. */
+#define EV_WAIT_HOOKS 4
 
 struct ev_io {
 	int fd;           /* -1 when not registered */
@@ -60,6 +67,10 @@ ev_timer_armed(const struct ev_timer *t)
 
 /* Free p with fn after the current batch of events. */
 void ev_defer_free(struct ev *ev, ev_free_fn fn, void *p);
+
+/* Call fn(arg) right before each epoll_wait, in registration order, for
+ * the life of the loop.  fatalx past EV_WAIT_HOOKS hooks. */
+void ev_on_wait(struct ev *ev, ev_wait_fn fn, void *arg);
 
 /* Cached monotonic time of the current iteration (ms). */
 int64_t ev_now(const struct ev *ev);

@@ -21,3 +21,4 @@ FUZZ_TARGETS += shared/fuzz/fuzz_dns.c
 FUZZ_SRCS_fuzz_dns := shared/dns.c
 SHARED_SRCS += shared/relay.c
 UNIT_TESTS += shared/tests/test_relay.c
+UNIT_TESTS += shared/tests/test_ev.c

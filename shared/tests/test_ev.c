@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * test_ev.c - the event loop's wait hooks: called in order right before
+ * each epoll_wait, up to EV_WAIT_HOOKS of them.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ev.h"
+
+struct hooked {
+	struct ev *ev;
+	struct ev_timer t;
+	int calls[2];     /* per hook */
+	int order[16];    /* which hook ran, in order */
+	int norder;
+	int seen[8];      /* hook 0's calls when the timer fired */
+	int fires;
+};
+
+static void
+hook0(void *arg)
+{
+	struct hooked *h = arg;
+
+	h->calls[0]++;
+	if (h->norder < 16)
+		h->order[h->norder++] = 0;
+}
+
+static void
+hook1(void *arg)
+{
+	struct hooked *h = arg;
+
+	h->calls[1]++;
+	if (h->norder < 16)
+		h->order[h->norder++] = 1;
+}
+
+static void
+hooked_timer_cb(struct ev_timer *t)
+{
+	struct hooked *h = t->arg;
+
+	h->seen[h->fires++] = h->calls[0];
+	if (h->fires == 4) {
+		ev_break(h->ev);
+		return;
+	}
+	/* 1 ms, so that each firing needs a new wait */
+	ev_timer_arm(h->ev, &h->t, 1);
+}
+
+static void
+test_hooks_before_each_wait(void **state)
+{
+	struct hooked h;
+	int i;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	h.ev = ev_new();
+	assert_non_null(h.ev);
+	ev_on_wait(h.ev, hook0, &h);
+	ev_on_wait(h.ev, hook1, &h);
+	ev_timer_init(&h.t, hooked_timer_cb, &h);
+	ev_timer_arm(h.ev, &h.t, 1);
+	assert_int_equal(ev_run(h.ev), 0);
+	assert_int_equal(h.fires, 4);
+	/* at least one wait before each firing, and the hooks ran as often
+	 * as each other, in registration order */
+	assert_true(h.seen[0] >= 1);
+	for (i = 1; i < 4; i++)
+		assert_true(h.seen[i] > h.seen[i - 1]);
+	assert_int_equal(h.calls[0], h.calls[1]);
+	assert_int_equal(h.calls[0], h.seen[3]);
+	for (i = 0; i < h.norder; i++)
+		assert_int_equal(h.order[i], i % 2);
+	ev_free(h.ev);
+}
+
+/* The hook's work is visible to the wait that follows it: a hook that
+ * makes an fd readable wakes the loop (were it called after the wait, the
+ * loop would sleep until the guard timer). */
+struct wake {
+	struct ev *ev;
+	struct ev_io io;
+	struct ev_timer guard;
+	int p[2];
+	int is_written, is_read, is_guard;
+};
+
+static void
+wake_hook(void *arg)
+{
+	struct wake *w = arg;
+
+	if (!w->is_written && write(w->p[1], "x", 1) == 1)
+		w->is_written = 1;
+}
+
+static void
+wake_io_cb(struct ev_io *io, uint32_t events)
+{
+	struct wake *w = io->arg;
+	char c;
+
+	(void)events;
+	if (read(w->p[0], &c, 1) == 1)
+		w->is_read = 1;
+	ev_break(w->ev);
+}
+
+static void
+wake_guard_cb(struct ev_timer *t)
+{
+	struct wake *w = t->arg;
+
+	w->is_guard = 1;
+	ev_break(w->ev);
+}
+
+static void
+test_hook_runs_before_the_wait(void **state)
+{
+	struct wake w;
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(pipe2(w.p, O_NONBLOCK | O_CLOEXEC), 0);
+	w.ev = ev_new();
+	assert_non_null(w.ev);
+	ev_io_init(&w.io, wake_io_cb, &w);
+	assert_int_equal(ev_io_add(w.ev, &w.io, w.p[0], EPOLLIN), 0);
+	ev_timer_init(&w.guard, wake_guard_cb, &w);
+	ev_timer_arm(w.ev, &w.guard, 5000);
+	ev_on_wait(w.ev, wake_hook, &w);
+	assert_int_equal(ev_run(w.ev), 0);
+	assert_true(w.is_written);
+	assert_true(w.is_read);
+	assert_false(w.is_guard);
+	ev_timer_stop(w.ev, &w.guard);
+	ev_io_del(w.ev, &w.io);
+	ev_free(w.ev);
+	close(w.p[0]);
+	close(w.p[1]);
+}
+
+static int nothing_calls;
+
+static void
+nothing(void *arg)
+{
+	(void)arg;
+	nothing_calls++;
+}
+
+static struct ev *limit_ev; /* reachable at the child's exit */
+
+static void
+test_hook_limit(void **state)
+{
+	int i, status;
+	pid_t pid;
+
+	(void)state;
+	/* at the limit: fine */
+	limit_ev = ev_new();
+	assert_non_null(limit_ev);
+	for (i = 0; i < EV_WAIT_HOOKS; i++)
+		ev_on_wait(limit_ev, nothing, NULL);
+
+	/* past it: a programming error, fatalx (exit 1) */
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		close(STDERR_FILENO); /* the expected fatal message */
+		ev_on_wait(limit_ev, nothing, NULL);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	assert_int_equal(nothing_calls, 0);
+	ev_free(limit_ev);
+	limit_ev = NULL;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hooks_before_each_wait),
+		cmocka_unit_test(test_hook_runs_before_the_wait),
+		cmocka_unit_test(test_hook_limit),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1126,6 +1126,35 @@ hash_unlink(struct mitm_cache *c, struct mitm_leaf *l)
 	l->hnext = NULL;
 }
 
+/* The cached leaf for name (any age), or NULL. */
+static struct mitm_leaf *
+cache_find(const struct mitm_cache *c, const char *name, size_t len)
+{
+	struct mitm_leaf *l;
+	uint64_t h = sip_hash(c->hash_key, name, len);
+
+	for (l = c->buckets[h & (c->nbuckets - 1)]; l != NULL; l = l->hnext)
+		if (l->hash == h && l->len == len &&
+		    memcmp(l->name, name, len) == 0)
+			return l;
+	return NULL;
+}
+
+int
+mitm_cache_fresh(const struct mitm_cache *c, const char *name)
+{
+	const struct mitm_leaf *l;
+	size_t len;
+	time_t now;
+
+	if (name_classify(name, &len) == MITM_NAME_BAD)
+		return 0;
+	l = cache_find(c, name, len);
+	now = cache_now(c);
+	return l != NULL && now >= l->not_before &&
+	       l->not_after - now >= MITM_LEAF_RENEW;
+}
+
 /*
  * The leaf for name, fresh and at the front of the LRU list: found, renewed
  * or minted (evicting the least recently used one at max).  Borrowed.
@@ -1146,10 +1175,7 @@ cache_leaf(struct mitm_cache *c, const char *name)
 		return NULL;
 	}
 	h = sip_hash(c->hash_key, name, len);
-	for (l = c->buckets[h & (c->nbuckets - 1)]; l != NULL; l = l->hnext)
-		if (l->hash == h && l->len == len &&
-		    memcmp(l->name, name, len) == 0)
-			break;
+	l = cache_find(c, name, len);
 	now = cache_now(c);
 	if (l != NULL && now >= l->not_before &&
 	    l->not_after - now >= MITM_LEAF_RENEW) {

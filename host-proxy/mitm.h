@@ -102,6 +102,12 @@ X509 *mitm_cache_get(struct mitm_cache *c, const char *name, EVP_PKEY **key);
 SSL_CTX *mitm_cache_ctx(struct mitm_cache *c, const char *name);
 
 /*
+ * 1 when a leaf for name is cached and fresh, so that mitm_cache_ctx will
+ * not mint (sign) one; 0 otherwise.  Lets the caller rate-limit mints.
+ */
+int mitm_cache_fresh(const struct mitm_cache *c, const char *name);
+
+/*
  * The settings every interception server context gets: TLS 1.2 minimum,
  * no renegotiation, ALPN select callback that picks "http/1.1" (a client
  * offering ALPN without it is refused with no_application_protocol; a

@@ -22,3 +22,5 @@ FUZZ_SRCS_fuzz_dns := shared/dns.c
 SHARED_SRCS += shared/relay.c
 UNIT_TESTS += shared/tests/test_relay.c
 UNIT_TESTS += shared/tests/test_ev.c
+SHARED_SRCS += shared/rate.c
+UNIT_TESTS += shared/tests/test_rate.c

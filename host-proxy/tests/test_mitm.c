@@ -1227,8 +1227,13 @@ test_cache_renew(void **state)
 	SSL_CTX *ctx, *ctx2;
 
 	mitm_cache_set_time(fx->c, t0);
+	/* mitm_cache_fresh says whether the next look-up would mint */
+	assert_false(mitm_cache_fresh(fx->c, "renew.test"));
+	assert_false(mitm_cache_fresh(fx->c, "bad..name"));
 	a = mitm_cache_get(fx->c, "renew.test", NULL);
 	assert_non_null(a);
+	assert_true(mitm_cache_fresh(fx->c, "renew.test"));
+	assert_false(mitm_cache_fresh(fx->c, "other.test"));
 	assert_int_equal(
 	    time_from(X509_get0_notBefore(a), t0), -MITM_LEAF_BACKDATE);
 	assert_int_equal(
@@ -1239,6 +1244,7 @@ test_cache_renew(void **state)
 
 	/* exactly MITM_LEAF_RENEW left: still good */
 	mitm_cache_set_time(fx->c, t0 + MITM_LEAF_LIFETIME - MITM_LEAF_RENEW);
+	assert_true(mitm_cache_fresh(fx->c, "renew.test"));
 	b = mitm_cache_get(fx->c, "renew.test", NULL);
 	assert_ptr_equal(a, b);
 	X509_free(b);
@@ -1247,7 +1253,9 @@ test_cache_renew(void **state)
 	/* one second less: a new leaf, and a new context with it */
 	mitm_cache_set_time(
 	    fx->c, t0 + MITM_LEAF_LIFETIME - MITM_LEAF_RENEW + 1);
+	assert_false(mitm_cache_fresh(fx->c, "renew.test"));
 	b = mitm_cache_get(fx->c, "renew.test", NULL);
+	assert_true(mitm_cache_fresh(fx->c, "renew.test"));
 	assert_non_null(b);
 	assert_ptr_not_equal(a, b);
 	assert_int_equal(mitm_cache_mints(fx->c), 2);
@@ -1264,6 +1272,7 @@ test_cache_renew(void **state)
 
 	/* the clock went back before notBefore: minted again */
 	mitm_cache_set_time(fx->c, t0 - MITM_LEAF_BACKDATE - 1);
+	assert_false(mitm_cache_fresh(fx->c, "renew.test"));
 	b = mitm_cache_get(fx->c, "renew.test", NULL);
 	assert_int_equal(mitm_cache_mints(fx->c), 3);
 	assert_int_equal(

@@ -11,6 +11,9 @@ Used only inside the bench's network namespaces.  Endpoints (any method):
   /status?code=N      answers with status N
   /redirect           302 to http://other.bench.test/landed (never followed by a proxy)
   /close              echoes with Connection: close, then closes
+  /eof                echoes without Content-Length or chunking (ends at close)
+  /http10             echoes as HTTP/1.0 with Connection: keep-alive, keeps the
+                      connection open
   /bighead?n=BYTES    a response head with an n-byte header
   /garbage            a broken status line, then close
   /git/...            git smart HTTP (git http-backend as CGI) from --git-root
@@ -19,6 +22,13 @@ Used only inside the bench's network namespaces.  Endpoints (any method):
                       (as received), body length and sha256 (chunked bodies decoded),
                       server address/port/scheme, peer address, connection id and the
                       request's number on that connection.
+Request headers that steer the connection (any endpoint):
+  X-Idle-Close-Ms: N  after this response, close the connection once it has
+                      been idle N ms
+  X-Drop-Next: 1      the next request on this connection is read, then the
+                      connection closes without an answer ("DROP" in the log)
+  X-Close-Open: 1     the response says Connection: close, but the server keeps
+                      the connection open and serves what comes next on it
 Every connection and request is logged to stderr ("CONN ...", "REQ ..."), so a
 test can assert what reached an upstream (or that nothing did).
 """
@@ -65,6 +75,7 @@ class Handler(BaseHTTPRequestHandler):
             COUNTERS["conn"] += 1
             self.conn_id = COUNTERS["conn"]
         self.nreq = 0
+        self.drop_next = False
         log("CONN %s:%d %s from %s" % (self.server.addr, self.server.port,
                                        self.server.scheme, self.client_address[0]))
 
@@ -114,7 +125,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return default
 
-    def echo(self, body, chunked, extra=()):
+    def echo(self, body, chunked, extra=(), framed=True, http10=False):
         u = urllib.parse.urlsplit(self.path)
         tls = None
         if isinstance(self.connection, ssl.SSLSocket):
@@ -139,6 +150,21 @@ class Handler(BaseHTTPRequestHandler):
             "conn": self.conn_id,
             "conn_req": self.nreq,
         }, indent=1).encode() + b"\n"
+        if http10:
+            self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Connection: keep-alive\r\nContent-Length: %d\r\n\r\n" % len(out))
+            if self.command != "HEAD":
+                self.wfile.write(out)
+            return
+        if not framed:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            for k, v in extra:
+                self.send_header(k, v)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(out)
+            return
         self.send_simple(200, out, "application/json", extra)
 
     # ---- endpoints ----
@@ -147,6 +173,24 @@ class Handler(BaseHTTPRequestHandler):
         log("REQ %s:%d conn=%d %s %s host=%s" % (
             self.server.addr, self.server.port, self.conn_id, self.command,
             self.path, self.headers.get("Host")))
+        if self.drop_next:
+            log("DROP %s:%d conn=%d %s %s" % (self.server.addr, self.server.port,
+                                              self.conn_id, self.command, self.path))
+            self.close_connection = True
+            return
+        self.drop_next = self.headers.get("X-Drop-Next") == "1"
+        try:
+            idle_ms = int(self.headers.get("X-Idle-Close-Ms") or 0)
+        except ValueError:
+            idle_ms = 0
+        if idle_ms > 0:
+            # the keep-alive wait for the next request times out: closed
+            self.connection.settimeout(min(idle_ms, 60000) / 1000.0)
+        self.do_dispatch()
+        if self.headers.get("X-Close-Open") == "1":
+            self.close_connection = False
+
+    def do_dispatch(self):
         try:
             body, chunked = self.read_body()
         except (BadBody, ValueError):
@@ -173,6 +217,13 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/close":
             self.close_connection = True
             return self.echo(body, chunked, [("Connection", "close")])
+        if self.headers.get("X-Close-Open") == "1":
+            return self.echo(body, chunked, [("Connection", "close")])
+        if path == "/eof":
+            self.close_connection = True
+            return self.echo(body, chunked, framed=False)
+        if path == "/http10":
+            return self.echo(body, chunked, http10=True)
         if path == "/bighead":
             n = min(self.qint("n", 100000), 1 << 22)
             return self.send_simple(200, b"ok\n", extra=[("X-Big", "b" * n)])

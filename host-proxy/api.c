@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "conn.h"
 #include "audit.h"
 #include "buf.h"
 #include "http1.h"
@@ -740,8 +741,9 @@ static void
 api_metrics(struct api_conn *ac)
 {
 	struct proxy *px = ac->api->px;
-	char body[2048];
-	int n;
+	struct upool_stats ps;
+	char body[4096];
+	int n, m;
 
 	n = snprintf(body, sizeof(body),
 	    "# TYPE slicer_requests_total counter\n"
@@ -778,7 +780,36 @@ api_metrics(struct api_conn *ac)
 	    (unsigned long long)px->n_tls_resumed, px->nconns,
 	    px->store->nclients,
 	    (unsigned long long)px->store->generation);
-	api_send(ac, 200, "text/plain; version=0.0.4", body, (size_t)n);
+	if (n < 0 || (size_t)n >= sizeof(body)) {
+		api_error(ac, 500, "metrics do not fit");
+		return;
+	}
+	conn_pool_stats(&ps);
+	m = snprintf(body + n, sizeof(body) - (size_t)n,
+	    "# TYPE slicer_upstream_pool_hits_total counter\n"
+	    "slicer_upstream_pool_hits_total %llu\n"
+	    "# TYPE slicer_upstream_pool_misses_total counter\n"
+	    "slicer_upstream_pool_misses_total %llu\n"
+	    "# TYPE slicer_upstream_pool_parked_total counter\n"
+	    "slicer_upstream_pool_parked_total %llu\n"
+	    "# TYPE slicer_upstream_pool_closed_total counter\n"
+	    "slicer_upstream_pool_closed_total{reason=\"evicted\"} %llu\n"
+	    "slicer_upstream_pool_closed_total{reason=\"expired\"} %llu\n"
+	    "slicer_upstream_pool_closed_total{reason=\"dropped\"} %llu\n"
+	    "slicer_upstream_pool_closed_total{reason=\"flushed\"} %llu\n"
+	    "slicer_upstream_pool_closed_total{reason=\"refused\"} %llu\n"
+	    "# TYPE slicer_upstream_pool_idle gauge\n"
+	    "slicer_upstream_pool_idle %zu\n",
+	    (unsigned long long)ps.hits, (unsigned long long)ps.misses,
+	    (unsigned long long)ps.parked, (unsigned long long)ps.evicted,
+	    (unsigned long long)ps.expired, (unsigned long long)ps.dropped,
+	    (unsigned long long)ps.flushed, (unsigned long long)ps.refused,
+	    ps.idle);
+	if (m < 0 || (size_t)m >= sizeof(body) - (size_t)n) {
+		api_error(ac, 500, "metrics do not fit");
+		return;
+	}
+	api_send(ac, 200, "text/plain; version=0.0.4", body, (size_t)(n + m));
 }
 
 /* --------------------------------------------------------- routing */

@@ -8,6 +8,14 @@
  * conn_rejudge_all() when the policy changes.  All teardown goes through
  * conn_close(), which writes the audit record; the struct is freed after
  * the current event batch.
+ *
+ * An upstream connection left idle at a clean HTTP/1.1 message boundary
+ * when its client connection ends (or moves to another upstream) is parked
+ * in a pool (upool.h) keyed by (client, host, port, TLS), and a later
+ * request of the same client to the same upstream takes it instead of
+ * resolving, connecting and handshaking.  The request is judged before
+ * anything is taken, as every request is.  The pool is flushed on every
+ * policy change, on drain and on shutdown.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +45,7 @@
 #include "sock.h"
 #include "tlssess.h"
 #include "token.h"
+#include "upool.h"
 
 #define CONN_OUT_MAX (LIMIT_RELAY_BACKLOG + 2 * LIMIT_HTTP_RESPONSE_HEAD)
 #define CONN_DRAIN_MAX (256 * 1024)
@@ -46,9 +55,16 @@ static void conn_drive(struct conn *c);
 static void conn_client_cb(struct ev_io *io, uint32_t events);
 static void conn_upstream_cb(struct ev_io *io, uint32_t events);
 static void conn_dial_next(struct conn *c);
+static void conn_update_events(struct conn *c);
+static void conn_release_upstream(struct conn *c);
 static void conn_process_head(struct conn *c);
 static void conn_buf_wipe_release(struct buf *b);
 static void conn_dns_done(struct conn *c);
+
+/* Idle upstream connections for later client connections of the same
+ * client; made at the first park, freed by conn_close_all. */
+static struct upool *conn_upool;
+static uint64_t conn_upool_generation; /* policy generation it holds */
 
 static const char *
 conn_status_text(int status)
@@ -93,6 +109,7 @@ conn_free(void *p)
 	buf_release(&c->uin);
 	conn_buf_wipe_release(&c->uout);
 	conn_buf_wipe_release(&c->replay);
+	conn_buf_wipe_release(&c->retry);
 	free(c->dnsq);
 	free(c->path);
 	free(c);
@@ -119,8 +136,8 @@ conn_close_upstream(struct conn *c)
 	}
 	xport_init(&c->ux, -1);
 	c->u_ready = 0;
-	c->is_up_reusable = 0;
-	c->up_host[0] = '\0';
+	c->is_up_reusable = c->is_up_poolable = c->is_up_pooled = 0;
+	c->up_host[0] = c->up_client[0] = '\0';
 	buf_release(&c->uin);
 	if (c->has_secret_bytes)
 		conn_buf_wipe_release(&c->uout);
@@ -240,7 +257,7 @@ conn_close(struct conn *c, const char *reason)
 		oauth_cancel(px, c->ow);
 		c->ow = NULL;
 	}
-	conn_close_upstream(c);
+	conn_release_upstream(c);
 	conn_close_pipes(c);
 	xport_reset(&c->cx, 1);
 	ev_io_del(px->ev, &c->cio);
@@ -281,6 +298,8 @@ conn_reset_request(struct conn *c)
 	c->is_token_call = 0;
 	c->token_secret[0] = '\0';
 	conn_buf_wipe_release(&c->replay);
+	c->is_resp_http11 = c->is_up_pooled = c->is_pool_skip = 0;
+	conn_buf_wipe_release(&c->retry);
 }
 
 /*
@@ -299,7 +318,7 @@ conn_respond_close(struct conn *c, int status, const char *reason)
 	if (n < 0 || (size_t)n >= sizeof(body))
 		n = (int)sizeof(body) - 1;
 	c->status = status;
-	conn_close_upstream(c);
+	conn_release_upstream(c);
 	buf_printf(&c->cout,
 	    "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: %d\r\nConnection: close\r\n%s\r\n",
@@ -367,6 +386,7 @@ conn_accept(struct proxy *px, int fd, const struct sockaddr *peer)
 	buf_init(&c->uin, LIMIT_HTTP_RESPONSE_HEAD + LIMIT_RELAY_BACKLOG);
 	buf_init(&c->uout, LIMIT_HTTP_HEAD + LIMIT_RELAY_BACKLOG);
 	buf_init(&c->replay, 0);
+	buf_init(&c->retry, 0);
 	if (peer != NULL && netaddr_from_sockaddr(peer, &na) == 0)
 		netaddr_ntop(&na, c->peer, sizeof(c->peer));
 	else
@@ -892,6 +912,113 @@ static void
 conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
     const char *reason);
 
+/*
+ * Done with the upstream: park it for a later client connection of the
+ * same client when it sits idle at a clean HTTP/1.1 message boundary (see
+ * conn_finish_exchange) under the current policy; close it otherwise.
+ */
+static void
+conn_release_upstream(struct conn *c)
+{
+	struct proxy *px = c->px;
+	struct upool_key k;
+	SSL *ssl;
+	int fd;
+
+	if (c->ufd == -1 || !c->is_up_reusable || !c->is_up_poolable ||
+	    px->is_draining || c->up_client[0] == '\0' ||
+	    c->up_generation != px->store->generation || c->uin.len > 0 ||
+	    c->uout.len > 0 || !xport_is_idle(&c->ux) ||
+	    upool_key_set(&k, c->up_client, c->up_host, c->up_port,
+	    c->ux.ssl != NULL) == -1) {
+		conn_close_upstream(c);
+		return;
+	}
+	if (conn_upool == NULL) {
+		conn_upool = upool_new(px->ev, NULL);
+		conn_upool_generation = px->store->generation;
+		if (conn_upool == NULL) {
+			conn_close_upstream(c);
+			return;
+		}
+	}
+	ev_io_del(px->ev, &c->uio);
+	ssl = xport_detach_ssl(&c->ux);
+	fd = c->ufd;
+	c->ufd = -1;
+	if (upool_put(conn_upool, &k, c->up_generation, fd, ssl,
+	    ev_now(px->ev)) == 1)
+		log_debug("conn %llu: upstream %s:%u parked",
+		    (unsigned long long)c->id, k.host, k.port);
+	conn_close_upstream(c);
+}
+
+/*
+ * Could the request go out twice without harm, should a pooled upstream
+ * close before answering?  Idempotent methods (RFC 9110 9.2.2) without a
+ * body: what would be resent is exactly the head in uout.
+ */
+static int
+conn_is_resendable(const struct conn *c)
+{
+	static const char *const methods[] = {
+		"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE",
+	};
+	size_t i;
+
+	if (!(c->req_framing == HTTP1_BODY_NONE ||
+	    (c->req_framing == HTTP1_BODY_LENGTH && c->req_remaining == 0)) ||
+	    c->bytes_up != 0 || !c->is_req_done)
+		return 0;
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(c->method, methods[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Send the request on a parked connection of the same client to the same
+ * upstream, if there is one.  1 when under way, 0 when there is none.
+ */
+static int
+conn_take_pooled(struct conn *c)
+{
+	struct proxy *px = c->px;
+	struct upool_key k;
+	SSL *ssl = NULL;
+	int fd = -1;
+
+	if (conn_upool == NULL || c->is_pool_skip || c->is_connect ||
+	    upool_key_set(&k, c->client, c->host, c->port,
+	    c->is_intercept) == -1 ||
+	    upool_take(conn_upool, &k, px->store->generation, ev_now(px->ev),
+	    &fd, &ssl) != 1)
+		return 0;
+	c->ufd = fd;
+	xport_init(&c->ux, fd);
+	if (ssl != NULL)
+		xport_attach_ssl(&c->ux, ssl);
+	if (ev_io_add(px->ev, &c->uio, fd, 0) == -1) {
+		conn_close_upstream(c);
+		return 0;
+	}
+	snprintf(c->up_host, sizeof(c->up_host), "%s", c->host);
+	c->up_port = c->port;
+	snprintf(c->up_client, sizeof(c->up_client), "%s", c->client);
+	c->is_up_pooled = 1;
+	conn_buf_wipe_release(&c->retry);
+	if (conn_is_resendable(c)) {
+		buf_init(&c->retry, c->uout.max);
+		if (buf_append(&c->retry, buf_ptr(&c->uout), c->uout.len) == -1)
+			conn_buf_wipe_release(&c->retry);
+	}
+	log_debug("conn %llu: upstream %s:%u from the pool",
+	    (unsigned long long)c->id, c->host, c->port);
+	conn_set_state(c, CONN_FORWARD, LIMIT_IO_TIMEOUT_MS);
+	conn_drive(c);
+	return 1;
+}
+
 /* Start the upstream side for the current request (resolve or reuse). */
 static void
 conn_start_upstream(struct conn *c)
@@ -899,8 +1026,10 @@ conn_start_upstream(struct conn *c)
 	struct netaddr lit;
 
 	if (c->ufd != -1 && c->is_up_reusable && !c->is_connect &&
-	    strcmp(c->up_host, c->host) == 0 && c->up_port == c->port) {
-		/* keep-alive upstream for the same origin */
+	    strcmp(c->up_host, c->host) == 0 && c->up_port == c->port &&
+	    strcmp(c->up_client, c->client) == 0 &&
+	    (c->ux.ssl != NULL) == (c->is_intercept != 0)) {
+		/* keep-alive upstream for the same origin and client */
 		c->is_up_reusable = 0;
 		buf_release(&c->uin);
 		conn_set_state(c, CONN_FORWARD, LIMIT_IO_TIMEOUT_MS);
@@ -914,10 +1043,12 @@ conn_start_upstream(struct conn *c)
 
 		buf_init(&c->uout, keep.max);
 		c->has_secret_bytes = 0;
-		conn_close_upstream(c);
+		conn_release_upstream(c);
 		c->uout = keep;
 		c->has_secret_bytes = had_secret;
 	}
+	if (conn_take_pooled(c))
+		return;
 	if (netaddr_parse_literal(c->host, strlen(c->host), &lit) == 0) {
 		conn_resolve_cb(c, 0, &lit, 1, NULL);
 		return;
@@ -939,6 +1070,35 @@ conn_upstream_failed(struct conn *c, int status, const char *msg)
 	c->status = status;
 	conn_audit(c, conn_event_name(c), "error", msg);
 	conn_respond_close(c, status, msg);
+}
+
+/*
+ * A pooled upstream failed before any byte of its answer came back: most
+ * likely its idle close crossed our request.  A resendable request goes
+ * out once more on a new connection.  1 when under way (the caller stops
+ * touching c), 0 when the failure stands.
+ */
+static int
+conn_retry_fresh(struct conn *c)
+{
+	if (!c->is_up_pooled || c->retry.len == 0 || c->is_resp_head_done ||
+	    c->cout.len > 0)
+		return 0;
+	log_debug("conn %llu: pooled upstream %s:%u failed before answering: "
+	    "sending again on a new connection", (unsigned long long)c->id,
+	    c->host, c->port);
+	conn_close_upstream(c);
+	c->is_pool_skip = 1;
+	c->has_secret_bytes = 1; /* the head may carry a credential */
+	if (buf_append(&c->uout, buf_ptr(&c->retry), c->retry.len) == -1) {
+		conn_buf_wipe_release(&c->retry);
+		return 0;
+	}
+	conn_buf_wipe_release(&c->retry);
+	conn_start_upstream(c);
+	if (!c->is_closed)
+		conn_update_events(c);
+	return 1;
 }
 
 static void
@@ -992,6 +1152,12 @@ conn_dial_next(struct conn *c)
 
 		netaddr_to_sockaddr(a, c->port, &ss, &sslen);
 		fd = sock_connect_start((struct sockaddr *)&ss, sslen);
+		if (fd == -1 && (errno == EMFILE || errno == ENFILE) &&
+		    conn_upool != NULL && upool_evict_oldest(conn_upool)) {
+			/* a parked connection gives up its descriptor */
+			c->addr_idx--;
+			continue;
+		}
 		if (fd == -1)
 			continue;
 		sock_nodelay(fd);
@@ -1089,6 +1255,7 @@ conn_connected(struct conn *c)
 {
 	snprintf(c->up_host, sizeof(c->up_host), "%s", c->host);
 	c->up_port = c->port;
+	snprintf(c->up_client, sizeof(c->up_client), "%s", c->client);
 	if (c->is_connect) {
 		c->status = 200;
 		c->px->n_tunnels++;
@@ -1329,6 +1496,7 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 		conn_deny(c, 403, msg);
 		return;
 	}
+	c->req_generation = c->px->store->generation;
 	if (c->is_connect) {
 		buf_consume(&c->cin, req->head_len);
 		if (v.needs_intercept)
@@ -1382,7 +1550,9 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 	c->req_framing = req->framing;
 	c->req_remaining = req->content_length;
 	http1_chunked_init(&c->req_chunked);
-	c->is_req_done = req->framing == HTTP1_BODY_NONE;
+	/* Content-Length: 0 is a body that is already complete */
+	c->is_req_done = req->framing == HTTP1_BODY_NONE ||
+	    (req->framing == HTTP1_BODY_LENGTH && req->content_length == 0);
 	c->is_req_keep_alive = req->is_keep_alive;
 	c->is_req_http10 = req->version_minor == 0;
 	if (conn_build_upstream_head(c, req, sec) == -1) {
@@ -1618,6 +1788,7 @@ conn_pump_response(struct conn *c)
 		if (r.status == 401 && conn_oauth_retry(c))
 			return -3;
 		c->status = r.status;
+		c->is_resp_http11 = r.version_minor == 1;
 		c->is_resp_keep_alive = r.is_keep_alive &&
 		    r.framing != HTTP1_BODY_UNTIL_CLOSE &&
 		    !conn_is_event_stream(&r);
@@ -1696,12 +1867,23 @@ conn_finish_exchange(struct conn *c)
 	    c->is_req_done && !c->px->is_draining;
 
 	conn_audit(c, "request", "allow", NULL);
+	/*
+	 * The upstream serves again only from a clean message boundary: the
+	 * response was framed (not read until close) and not "Connection:
+	 * close", nothing stray came after it and nothing is left to send.
+	 * Parked for another client connection (conn_release_upstream) only
+	 * as HTTP/1.1 and when no upgrade was asked; SSE streams never get
+	 * here keep-alive.
+	 */
+	c->is_up_reusable = c->ufd != -1 && c->is_resp_keep_alive &&
+	    c->is_req_done && c->uin.len == 0 && c->uout.len == 0;
+	c->is_up_poolable = c->is_up_reusable && c->is_resp_http11 &&
+	    !c->is_upgrade;
+	c->up_generation = c->req_generation;
 	if (!keep) {
 		conn_close(c, "exchange done");
 		return;
 	}
-	/* an upstream with stray bytes after the response is not reused */
-	c->is_up_reusable = c->uin.len == 0;
 	if (!c->is_up_reusable)
 		conn_close_upstream(c);
 	buf_release(&c->uin);
@@ -1810,11 +1992,13 @@ conn_flush(struct conn *c)
 	    c->state == CONN_RELAY || c->state == CONN_TUNNEL)) {
 		n = xport_write(&c->ux, &c->uout);
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
-			if (c->state == CONN_FORWARD && !c->is_resp_head_done)
-				conn_upstream_failed(c, 502,
-				    "upstream write error");
-			else
+			if (c->state == CONN_FORWARD && !c->is_resp_head_done) {
+				if (!conn_retry_fresh(c))
+					conn_upstream_failed(c, 502,
+					    "upstream write error");
+			} else {
 				conn_close(c, "upstream write error");
+			}
 			return -1;
 		}
 		if (c->uout.len == 0) {
@@ -1984,8 +2168,10 @@ conn_read_upstream(struct conn *c)
 	    (c->ux.want_write && (c->u_ready & EPOLLOUT))))
 		return 0;
 	n = xport_read(&c->ux, &c->uin);
-	if (n > 0)
+	if (n > 0) {
+		c->is_up_pooled = 0; /* it answers: no resend any more */
 		return 0;
+	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR ||
 	    errno == ENOBUFS)) {
 		c->u_ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);
@@ -2000,6 +2186,8 @@ conn_read_upstream(struct conn *c)
 		return 0;
 	}
 	if (!c->is_resp_head_done && c->cout.len == 0) {
+		if (conn_retry_fresh(c))
+			return -1;
 		if (n == 0)
 			snprintf(msg, sizeof(msg),
 			    "upstream closed without a response");
@@ -2262,6 +2450,13 @@ conn_rejudge_all(struct proxy *px)
 	struct conn *c, *next;
 	int64_t now = parse_now_ms();
 
+	/* parked upstreams carry no request to judge; a policy change may
+	 * have deleted their client or moved their secrets: drop them all */
+	if (conn_upool != NULL &&
+	    conn_upool_generation != px->store->generation) {
+		upool_flush(conn_upool);
+		conn_upool_generation = px->store->generation;
+	}
 	for (c = px->conns; c != NULL; c = next) {
 		const struct client *cl;
 		struct policy_request prq;
@@ -2304,6 +2499,8 @@ conn_sweep(struct proxy *px)
 	struct conn *c, *next;
 	int64_t now = ev_now(px->ev);
 
+	if (conn_upool != NULL)
+		upool_expire(conn_upool, now);
 	for (c = px->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->deadline_ms > now)
@@ -2360,6 +2557,9 @@ conn_close_idle(struct proxy *px)
 {
 	struct conn *c, *next;
 
+	if (conn_upool != NULL)
+		upool_flush(conn_upool);
+
 	for (c = px->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->state == CONN_READ_HEAD && c->cin.len == 0)
@@ -2372,4 +2572,17 @@ conn_close_all(struct proxy *px)
 {
 	while (px->conns != NULL)
 		conn_close(px->conns, "shutdown");
+	/* after the connections: closing one may have parked its upstream */
+	upool_free(conn_upool);
+	conn_upool = NULL;
+}
+
+void
+conn_pool_stats(struct upool_stats *st)
+{
+	if (conn_upool == NULL) {
+		memset(st, 0, sizeof(*st));
+		return;
+	}
+	upool_get_stats(conn_upool, st);
 }

@@ -2,7 +2,9 @@
 /*
  * conn.h - one client connection on the proxy port: request heads, policy,
  * upstream dial, plain-HTTP forwarding with keep-alive on both sides, and
- * CONNECT tunnels spliced in the kernel.
+ * CONNECT tunnels spliced in the kernel.  Idle upstream connections of
+ * forwarded and intercepted HTTP outlive their client connection in a pool
+ * (upool.h) for the same client's next one.
  */
 #ifndef SLICER_CONN_H
 #define SLICER_CONN_H
@@ -16,6 +18,7 @@
 #include "slicer_limits.h"
 #include "netaddr.h"
 #include "proxy.h"
+#include "upool.h"
 
 enum conn_state {
 	CONN_READ_HEAD = 0, /* waiting for (the next) request head */
@@ -102,7 +105,25 @@ struct conn {
 	char deny_reason[96];       /* last address refused, for the 403 */
 	char up_host[LIMIT_HOSTNAME + 3]; /* identity of the open upstream */
 	uint16_t up_port;
-	int is_up_reusable;
+	char up_client[LIMIT_NAME]; /* the client it serves */
+	int is_up_reusable;         /* idle at a message boundary */
+	int is_up_poolable;         /* and fit to park for a later client
+				     * connection of up_client (HTTP/1.1, no
+				     * upgrade asked) */
+	uint64_t up_generation;     /* policy generation of its last request */
+
+	/* upstream pool (upool.h) */
+	uint64_t req_generation;    /* policy generation the request was
+				     * judged at */
+	int is_resp_http11;
+	int is_up_pooled;           /* the request went out on a pooled
+				     * connection and no response byte came
+				     * back yet: a close now may be the race
+				     * with the upstream's idle close */
+	int is_pool_skip;           /* resending: on a new connection */
+	struct buf retry;           /* the request as sent on a pooled
+				     * connection, for one resend (wiped on
+				     * release; bodiless idempotent only) */
 
 	/* OAuth secrets */
 	int is_oauth;               /* the request carries an oauth token */
@@ -126,5 +147,9 @@ struct conn {
 	int is_c_eof, is_u_eof, is_u_shut, is_c_shut;
 	uint64_t drained;
 };
+
+/* Counters of the pool of idle upstream connections (zero before the
+ * first connection is parked), for /metrics. */
+void conn_pool_stats(struct upool_stats *st);
 
 #endif

@@ -19,3 +19,5 @@ PROXY_SRCS += host-proxy/mitm.c
 UNIT_TESTS += host-proxy/tests/test_mitm.c
 PROXY_SRCS += host-proxy/oauth.c
 PROXY_SRCS += host-proxy/tlssess.c
+PROXY_SRCS += host-proxy/upool.c
+UNIT_TESTS += host-proxy/tests/test_upool.c

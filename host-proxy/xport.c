@@ -154,6 +154,36 @@ xport_pending(const struct xport *x)
 	return x->ssl != NULL && SSL_pending(x->ssl) > 0;
 }
 
+int
+xport_is_idle(const struct xport *x)
+{
+	if (x->is_eof || x->err != 0 || x->want_write)
+		return 0;
+	if (x->ssl == NULL)
+		return 1;
+	return SSL_is_init_finished(x->ssl) && SSL_get_shutdown(x->ssl) == 0 &&
+	    !SSL_has_pending(x->ssl);
+}
+
+SSL *
+xport_detach_ssl(struct xport *x)
+{
+	SSL *ssl = x->ssl;
+
+	x->ssl = NULL;
+	x->want_read = x->want_write = 0;
+	return ssl;
+}
+
+void
+xport_attach_ssl(struct xport *x, SSL *ssl)
+{
+	x->ssl = ssl;
+	x->want_read = x->want_write = 0;
+	x->is_eof = 0;
+	x->err = 0;
+}
+
 const char *
 xport_error(const struct xport *x, char *buf, size_t size)
 {

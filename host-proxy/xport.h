@@ -39,6 +39,17 @@ ssize_t xport_read(struct xport *x, struct buf *b);
 ssize_t xport_write(struct xport *x, struct buf *b);
 /* Decrypted bytes already buffered inside TLS (no socket event will come). */
 int xport_pending(const struct xport *x);
+/*
+ * Between two messages and fit for another: not at end of stream, no
+ * failure seen, and with TLS the handshake done, no close_notify sent or
+ * received and no decrypted or raw record bytes held inside OpenSSL.
+ */
+int xport_is_idle(const struct xport *x);
+/* Hand the TLS object (still bound to the socket) to the caller, for an
+ * idle connection kept for later; x is left plain.  NULL for plain. */
+SSL *xport_detach_ssl(struct xport *x);
+/* Take back a TLS object from xport_detach_ssl, bound to x->fd. */
+void xport_attach_ssl(struct xport *x, SSL *ssl);
 /* Short text for the last TLS failure, for 502 bodies and logs. */
 const char *xport_error(const struct xport *x, char *buf, size_t size);
 

@@ -763,6 +763,8 @@ api_metrics(struct api_conn *ac)
 	    "# TYPE slicer_upstream_tls_handshakes_total counter\n"
 	    "slicer_upstream_tls_handshakes_total{resumed=\"no\"} %llu\n"
 	    "slicer_upstream_tls_handshakes_total{resumed=\"yes\"} %llu\n"
+	    "# TYPE slicer_leaf_mint_limited_total counter\n"
+	    "slicer_leaf_mint_limited_total %llu\n"
 	    "# TYPE slicer_connections gauge\n"
 	    "slicer_connections %zu\n"
 	    "# TYPE slicer_clients gauge\n"
@@ -777,7 +779,8 @@ api_metrics(struct api_conn *ac)
 	    (unsigned long long)px->n_dns_denied,
 	    (unsigned long long)px->n_dns_limited,
 	    (unsigned long long)px->n_tls_full,
-	    (unsigned long long)px->n_tls_resumed, px->nconns,
+	    (unsigned long long)px->n_tls_resumed,
+	    (unsigned long long)px->n_leaf_limited, px->nconns,
 	    px->store->nclients,
 	    (unsigned long long)px->store->generation);
 	if (n < 0 || (size_t)n >= sizeof(body)) {

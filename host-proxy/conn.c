@@ -18,7 +18,6 @@
  * policy change, on drain and on shutdown.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -82,6 +80,7 @@ conn_status_text(int status)
 	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
 	case 421: return "Misdirected Request";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
@@ -145,94 +144,43 @@ conn_close_upstream(struct conn *c)
 		buf_release(&c->uout);
 }
 
-/*
- * Splice pipes come from a small shared pool and go back to it as soon as
- * they are empty, so an idle tunnel holds no pipe: thousands of idle
- * tunnels cost two sockets each, not six descriptors.
- */
-static int conn_pipe_pool[LIMIT_PIPE_POOL][2];
-static size_t conn_pipe_pool_len;
-
-static int
-conn_pipe_get(int p[2])
-{
-	if (conn_pipe_pool_len > 0) {
-		conn_pipe_pool_len--;
-		p[0] = conn_pipe_pool[conn_pipe_pool_len][0];
-		p[1] = conn_pipe_pool[conn_pipe_pool_len][1];
-		return 0;
-	}
-	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == -1)
-		return -1;
-	(void)fcntl(p[1], F_SETPIPE_SZ, LIMIT_SPLICE_PIPE);
-	return 0;
-}
-
-/* Give back an empty pipe (a pipe with bytes in it is closed instead). */
-static void
-conn_pipe_put(int p[2], int is_empty)
-{
-	if (p[0] == -1)
-		return;
-	if (is_empty && conn_pipe_pool_len < LIMIT_PIPE_POOL) {
-		conn_pipe_pool[conn_pipe_pool_len][0] = p[0];
-		conn_pipe_pool[conn_pipe_pool_len][1] = p[1];
-		conn_pipe_pool_len++;
-	} else {
-		close(p[0]);
-		close(p[1]);
-	}
-	p[0] = p[1] = -1;
-}
-
-static void
-conn_close_pipes(struct conn *c)
-{
-	conn_pipe_put(c->pipe_cu, c->pipe_cu_len == 0);
-	conn_pipe_put(c->pipe_uc, c->pipe_uc_len == 0);
-	c->pipe_cu_len = c->pipe_uc_len = 0;
-}
-
 /* The audit record for the current request. */
 static void
 conn_audit(struct conn *c, const char *event, const char *decision,
     const char *reason)
 {
-	json_t *rec = json_object();
+	struct audit_rec r;
 	int64_t now = parse_mono_ms();
 
-	json_object_set_new(rec, "event", json_string(event));
-	json_object_set_new(rec, "conn", json_integer((json_int_t)c->id));
-	json_object_set_new(rec, "peer", json_string(c->peer));
-	json_object_set_new(rec, "client",
-	    c->client[0] ? json_string(c->client) : json_null());
-	json_object_set_new(rec, "method",
-	    c->method[0] ? json_string(c->method) : json_null());
-	json_object_set_new(rec, "scheme", json_string(c->is_intercept ?
-	    "https" : c->is_connect ? "tunnel" : "http"));
-	json_object_set_new(rec, "host",
-	    c->host[0] ? json_string(c->host) : json_null());
-	json_object_set_new(rec, "port",
-	    c->port ? json_integer(c->port) : json_null());
-	json_object_set_new(rec, "path", c->path != NULL && c->path[0] ?
-	    json_string(c->path) : json_null());
-	json_object_set_new(rec, "decision", json_string(decision));
-	json_object_set_new(rec, "rule",
-	    c->rule_id[0] ? json_string(c->rule_id) : json_null());
-	json_object_set_new(rec, "reason",
-	    reason ? json_string(reason) : json_null());
-	json_object_set_new(rec, "status",
-	    c->status ? json_integer(c->status) : json_null());
-	json_object_set_new(rec, "bytes_in", json_integer((json_int_t)c->bytes_up));
-	json_object_set_new(rec, "bytes_out",
-	    json_integer((json_int_t)c->bytes_down));
-	json_object_set_new(rec, "duration_ms",
-	    json_integer(c->started_ms ? now - c->started_ms : 0));
-	json_object_set_new(rec, "secret",
-	    c->secret[0] ? json_string(c->secret) : json_null());
-	json_object_set_new(rec, "mode", json_string(c->is_intercept ?
-	    "intercept" : c->is_connect ? "tunnel" : "forward"));
-	audit_emit(c->px->audit, rec);
+	audit_rec_begin(&r, event);
+	audit_rec_int(&r, "conn", (long long)c->id);
+	audit_rec_str(&r, "peer", c->peer);
+	audit_rec_str(&r, "client", c->client[0] ? c->client : NULL);
+	audit_rec_str(&r, "method", c->method[0] ? c->method : NULL);
+	audit_rec_str(&r, "scheme", c->is_intercept ? "https" :
+	    c->is_connect ? "tunnel" : "http");
+	audit_rec_str(&r, "host", c->host[0] ? c->host : NULL);
+	if (c->port)
+		audit_rec_int(&r, "port", c->port);
+	else
+		audit_rec_null(&r, "port");
+	audit_rec_str(&r, "path", c->path != NULL && c->path[0] ?
+	    c->path : NULL);
+	audit_rec_str(&r, "decision", decision);
+	audit_rec_str(&r, "rule", c->rule_id[0] ? c->rule_id : NULL);
+	audit_rec_str(&r, "reason", reason);
+	if (c->status)
+		audit_rec_int(&r, "status", c->status);
+	else
+		audit_rec_null(&r, "status");
+	audit_rec_int(&r, "bytes_in", (long long)c->bytes_up);
+	audit_rec_int(&r, "bytes_out", (long long)c->bytes_down);
+	audit_rec_int(&r, "duration_ms",
+	    c->started_ms ? now - c->started_ms : 0);
+	audit_rec_str(&r, "secret", c->secret[0] ? c->secret : NULL);
+	audit_rec_str(&r, "mode", c->is_intercept ? "intercept" :
+	    c->is_connect ? "tunnel" : "forward");
+	audit_rec_emit(c->px->audit, &r);
 }
 
 /* The one way a connection ends. */
@@ -258,7 +206,8 @@ conn_close(struct conn *c, const char *reason)
 		c->ow = NULL;
 	}
 	conn_release_upstream(c);
-	conn_close_pipes(c);
+	relay_dir_close(&px->pipes, &c->cu);
+	relay_dir_close(&px->pipes, &c->uc);
 	xport_reset(&c->cx, 1);
 	ev_io_del(px->ev, &c->cio);
 	close(c->cfd);
@@ -380,7 +329,8 @@ conn_accept(struct proxy *px, int fd, const struct sockaddr *peer)
 	c->ufd = -1;
 	xport_init(&c->cx, fd);
 	xport_init(&c->ux, -1);
-	c->pipe_cu[0] = c->pipe_cu[1] = c->pipe_uc[0] = c->pipe_uc[1] = -1;
+	relay_dir_init(&c->cu);
+	relay_dir_init(&c->uc);
 	buf_init(&c->cin, LIMIT_HTTP_HEAD + LIMIT_RELAY_BACKLOG);
 	buf_init(&c->cout, CONN_OUT_MAX);
 	buf_init(&c->uin, LIMIT_HTTP_RESPONSE_HEAD + LIMIT_RELAY_BACKLOG);
@@ -1214,6 +1164,19 @@ conn_start_intercept(struct conn *c)
 		conn_deny(c, 400, "data sent before the tunnel was established");
 		return;
 	}
+	/* signing a new leaf costs CPU: bound how fast one client can ask */
+	if (!mitm_cache_fresh(c->px->leaves, c->host)) {
+		struct client *cl = store_client_find(c->px->store, c->client);
+
+		if (cl != NULL && !rate_take(&cl->leaf_mints,
+		    ev_now(c->px->ev), LIMIT_LEAF_MINTS_PER_SEC,
+		    LIMIT_LEAF_MINT_BURST)) {
+			c->px->n_leaf_limited++;
+			conn_deny(c, 429, "too many new intercepted host names "
+			    "at once; retry shortly");
+			return;
+		}
+	}
 	ctx = mitm_cache_ctx(c->px->leaves, c->host);
 	if (ctx == NULL) {
 		conn_deny(c, 400, "cannot mint a certificate for this host");
@@ -1900,71 +1863,34 @@ conn_finish_exchange(struct conn *c)
 
 /* --------------------------------------------------------- tunnels */
 
-/*
- * Move bytes from socket in to socket out through a pipe.  Reading is tried
- * only when epoll said in is readable (*ready), so an idle direction costs
- * no system call.  Returns -1 on a fatal error; sets *eof when in reached
- * end of stream.
- */
-static int
-conn_splice_dir(int in, uint32_t *ready, int pipefd[2], size_t *inpipe,
-    int out, int *eof, uint64_t *count, int64_t *progress, int64_t now)
-{
-	int is_readable = (*ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0;
-	ssize_t n;
-
-	if (!*eof && is_readable && *inpipe < LIMIT_SPLICE_PIPE) {
-		if (pipefd[0] == -1 && conn_pipe_get(pipefd) == -1)
-			return -1;
-		n = splice(in, NULL, pipefd[1], NULL, LIMIT_SPLICE_PIPE - *inpipe,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n == 0)
-			*eof = 1;
-		else if (n > 0) {
-			*inpipe += (size_t)n;
-			*progress = now;
-		} else if (errno == EAGAIN)
-			*ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);
-		else if (errno != EINTR)
-			return -1;
-	}
-	if (*inpipe > 0) {
-		n = splice(pipefd[0], NULL, out, NULL, *inpipe,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n > 0) {
-			*inpipe -= (size_t)n;
-			*count += (uint64_t)n;
-			*progress = now;
-		} else if (n == -1 && errno != EAGAIN && errno != EINTR)
-			return -1;
-	}
-	if (*inpipe == 0)
-		conn_pipe_put(pipefd, 1); /* idle again: no pipe held */
-	return 0;
-}
-
 static void
 conn_tunnel_io(struct conn *c)
 {
-	int64_t now = ev_now(c->px->ev), progress = 0;
+	int64_t now = ev_now(c->px->ev);
+	size_t cu0 = c->cu.inpipe, uc0 = c->uc.inpipe;
+	ssize_t up, down;
 
-	if (conn_splice_dir(c->cfd, &c->c_ready, c->pipe_cu, &c->pipe_cu_len,
-	    c->ufd, &c->is_c_eof, &c->bytes_up, &progress, now) == -1) {
+	up = relay_dir_splice(&c->px->pipes, &c->cu, c->cfd, &c->c_ready,
+	    c->ufd);
+	if (up == -1) {
 		conn_close(c, "tunnel: client side error");
 		return;
 	}
-	if (conn_splice_dir(c->ufd, &c->u_ready, c->pipe_uc, &c->pipe_uc_len,
-	    c->cfd, &c->is_u_eof, &c->bytes_down, &progress, now) == -1) {
+	c->bytes_up += (uint64_t)up;
+	down = relay_dir_splice(&c->px->pipes, &c->uc, c->ufd, &c->u_ready,
+	    c->cfd);
+	if (down == -1) {
 		conn_close(c, "tunnel: upstream side error");
 		return;
 	}
-	if (progress)
+	c->bytes_down += (uint64_t)down;
+	if (up > 0 || down > 0 || c->cu.inpipe != cu0 || c->uc.inpipe != uc0)
 		c->deadline_ms = now + LIMIT_TUNNEL_IDLE_MS;
-	if (c->is_c_eof && c->pipe_cu_len == 0 && !c->is_u_shut) {
+	if (c->cu.is_eof && c->cu.inpipe == 0 && !c->is_u_shut) {
 		shutdown(c->ufd, SHUT_WR);
 		c->is_u_shut = 1;
 	}
-	if (c->is_u_eof && c->pipe_uc_len == 0 && !c->is_c_shut) {
+	if (c->uc.is_eof && c->uc.inpipe == 0 && !c->is_c_shut) {
 		shutdown(c->cfd, SHUT_WR);
 		c->is_c_shut = 1;
 	}
@@ -2094,13 +2020,13 @@ conn_update_events(struct conn *c)
 				ue |= EPOLLOUT;
 			break;
 		}
-		if (!c->is_c_eof && c->pipe_cu_len < LIMIT_SPLICE_PIPE)
+		if (relay_dir_wants_read(&c->cu))
 			ce |= EPOLLIN;
-		if (!c->is_u_eof && c->pipe_uc_len < LIMIT_SPLICE_PIPE)
+		if (relay_dir_wants_read(&c->uc))
 			ue |= EPOLLIN;
-		if (c->pipe_cu_len > 0)
+		if (relay_dir_wants_write(&c->cu))
 			ue |= EPOLLOUT;
-		if (c->pipe_uc_len > 0)
+		if (relay_dir_wants_write(&c->uc))
 			ce |= EPOLLOUT;
 		break;
 	case CONN_DRAIN:

@@ -142,9 +142,8 @@ struct conn {
 	int is_dns_inflight;        /* counted in its client's dns_inflight */
 
 	/* tunnel */
-	int pipe_cu[2], pipe_uc[2]; /* -1 until first use */
-	size_t pipe_cu_len, pipe_uc_len;
-	int is_c_eof, is_u_eof, is_u_shut, is_c_shut;
+	struct relay_dir cu, uc;    /* tunnel directions; pipes from px->pipes */
+	int is_u_shut, is_c_shut;
 	uint64_t drained;
 };
 

@@ -479,6 +479,7 @@ daemon_main(int argc, char **argv)
 	int ch, rc = 1, is_dropping, state_fd = -1;
 
 	memset(&px, 0, sizeof(px));
+	relay_pool_init(&px.pipes);
 	px.cfg.http_port = 3128;
 	px.cfg.api_path = getenv("SLICER_URL") ? getenv("SLICER_URL") :
 	    "./slicer.sock";
@@ -757,6 +758,7 @@ out:
 	if (px.ev != NULL) {
 		front_close_all(&px);
 		conn_close_all(&px);
+		relay_pool_reset(&px.pipes);
 		oauth_free_all(&px);
 		api_free(px.api);
 		resolver_free(px.resolver);

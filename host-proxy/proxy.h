@@ -15,6 +15,7 @@
 
 #include <openssl/ssl.h>
 
+#include "relay.h"
 #include "ev.h"
 #include "netaddr.h"
 #include "store.h"
@@ -65,6 +66,7 @@ struct proxy {
 	int is_listen_paused;
 	struct ev_timer listen_resume;
 
+	struct relay_pool pipes;   /* empty splice pipes for tunnels */
 	struct conn *conns;        /* all client connections (list head) */
 	size_t nconns;
 	uint64_t next_conn_id;
@@ -82,6 +84,7 @@ struct proxy {
 	uint64_t n_requests, n_denied, n_auth_failed, n_tunnels, n_intercepts;
 	uint64_t n_dns_queries, n_dns_denied, n_dns_limited;
 	uint64_t n_tls_full, n_tls_resumed; /* upstream handshakes */
+	uint64_t n_leaf_limited;   /* CONNECTs refused: leaf mint rate */
 };
 
 /* conn.c: takes ownership of fd; peer is the client's address, for logs */

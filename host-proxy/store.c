@@ -1152,36 +1152,49 @@ token_slot(const struct store *st, const unsigned char hash[32])
 	return token_slot_in(st->hash_seed, hash, st->token_mask);
 }
 
-/* Make room in the token table for one more client.  0 or -1. */
-static int
-token_table_reserve(struct store *st)
+static size_t
+name_slot(const struct store *st, const char *name)
 {
-	struct client **slots, *c, *next;
+	return (size_t)hash_str(st->hash_seed, name, strlen(name)) &
+	       st->token_mask;
+}
+
+/* Make room in the token and name tables for one more client.  0 or -1. */
+static int
+client_tables_reserve(struct store *st)
+{
+	struct client **slots, **nslots_v, *c;
 	size_t nslots, i, j;
 
 	if (st->token_slots != NULL && st->nclients < st->token_mask + 1)
 		return 0;
 	nslots = st->token_slots == NULL ? 16 : (st->token_mask + 1) * 2;
 	slots = calloc(nslots, sizeof(*slots));
-	if (slots == NULL)
+	nslots_v = calloc(nslots, sizeof(*nslots_v));
+	if (slots == NULL || nslots_v == NULL) {
+		free(slots);
+		free(nslots_v);
 		return -1;
-	for (i = 0; st->token_slots != NULL && i <= st->token_mask; i++) {
-		for (c = st->token_slots[i]; c != NULL; c = next) {
-			next = c->token_next;
-			j = token_slot_in(st->hash_seed, c->token_hash,
-			    nslots - 1);
-			c->token_next = slots[j];
-			slots[j] = c;
-		}
 	}
 	free(st->token_slots);
+	free(st->name_slots);
 	st->token_slots = slots;
+	st->name_slots = nslots_v;
 	st->token_mask = nslots - 1;
+	for (i = 0; i < st->nclients; i++) {
+		c = st->clients[i];
+		j = token_slot(st, c->token_hash);
+		c->token_next = slots[j];
+		slots[j] = c;
+		j = name_slot(st, c->name);
+		c->name_next = nslots_v[j];
+		nslots_v[j] = c;
+	}
 	return 0;
 }
 
 static void
-token_table_remove(struct store *st, struct client *c)
+client_tables_remove(struct store *st, struct client *c)
 {
 	struct client **pp;
 
@@ -1192,7 +1205,15 @@ token_table_remove(struct store *st, struct client *c)
 		if (*pp == c) {
 			*pp = c->token_next;
 			c->token_next = NULL;
-			return;
+			break;
+		}
+	}
+	for (pp = &st->name_slots[name_slot(st, c->name)]; *pp != NULL;
+	     pp = &(*pp)->name_next) {
+		if (*pp == c) {
+			*pp = c->name_next;
+			c->name_next = NULL;
+			break;
 		}
 	}
 }
@@ -1239,11 +1260,14 @@ client_free(struct store *st, struct client *c)
 struct client *
 store_client_find(const struct store *st, const char *name)
 {
-	size_t i;
+	struct client *c;
 
-	for (i = 0; i < st->nclients; i++) {
-		if (strcmp(st->clients[i]->name, name) == 0)
-			return st->clients[i];
+	if (st->name_slots == NULL || name == NULL)
+		return NULL;
+	for (c = st->name_slots[name_slot(st, name)]; c != NULL;
+	     c = c->name_next) {
+		if (strcmp(c->name, name) == 0)
+			return c;
 	}
 	return NULL;
 }
@@ -1280,7 +1304,7 @@ client_insert(struct store *st, const char *name,
 	v = realloc(st->clients, (st->nclients + 1) * sizeof(*v));
 	if (v != NULL)
 		st->clients = v;
-	if (c == NULL || v == NULL || token_table_reserve(st) == -1) {
+	if (c == NULL || v == NULL || client_tables_reserve(st) == -1) {
 		free(c);
 		err_set(err, errsz, "out of memory");
 		return NULL;
@@ -1291,6 +1315,9 @@ client_insert(struct store *st, const char *name,
 	j = token_slot(st, token_hash);
 	c->token_next = st->token_slots[j];
 	st->token_slots[j] = c;
+	j = name_slot(st, c->name);
+	c->name_next = st->name_slots[j];
+	st->name_slots[j] = c;
 	st->clients[st->nclients++] = c;
 	return c;
 }
@@ -1312,7 +1339,7 @@ store_client_delete(struct store *st, const char *name)
 
 	for (i = 0; i < st->nclients; i++) {
 		if (strcmp(st->clients[i]->name, name) == 0) {
-			token_table_remove(st, st->clients[i]);
+			client_tables_remove(st, st->clients[i]);
 			client_free(st, st->clients[i]);
 			memmove(&st->clients[i], &st->clients[i + 1],
 			    (st->nclients - i - 1) * sizeof(st->clients[0]));
@@ -2381,6 +2408,7 @@ store_free(struct store *st)
 		client_free(st, st->clients[i]);
 	free(st->clients);
 	free(st->token_slots);
+	free(st->name_slots);
 	rule_table_free(&st->by_id);
 	for (i = 0; i < st->nsecrets; i++)
 		secret_free(st->secrets[i]);

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "slicer_limits.h"
+#include "rate.h"
 #include "secmem.h"
 
 enum secret_type {
@@ -71,6 +72,8 @@ struct client {
 	size_t rules_cap;
 	struct rule_table by_host;    /* the same rules by host pattern */
 	struct client *token_next;    /* store's token table chain */
+	struct client *name_next;     /* store's name table chain */
+	struct rate leaf_mints;       /* runtime: leaves minted for it */
 	unsigned int dns_inflight;    /* runtime only (never saved): upstream
 				       * DNS lookups in flight for it */
 };
@@ -97,6 +100,7 @@ struct store {
 	size_t nrules_total;
 	struct rule_table by_id;      /* every rule of every client */
 	struct client **token_slots;  /* chained by token_next */
+	struct client **name_slots;   /* chained by name_next, same size */
 	size_t token_mask;
 };
 

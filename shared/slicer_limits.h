@@ -46,6 +46,10 @@
 #define LIMIT_RULES_TOTAL 262144
 /* items in one batch create call (rules or clients) */
 #define LIMIT_API_BATCH 4096
+/* Leaf certificates one client may have signed: a burst, then per second
+ * (a cached leaf costs nothing; a new host name costs one ECDSA signature) */
+#define LIMIT_LEAF_MINT_BURST 200
+#define LIMIT_LEAF_MINTS_PER_SEC 50
 #define LIMIT_SECRETS 1024
 #define LIMIT_RULE_PORTS 16
 #define LIMIT_RULE_METHODS 16

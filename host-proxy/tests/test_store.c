@@ -2558,11 +2558,17 @@ test_token_many_clients(void **state)
 	}
 	for (i = 0; i < n; i++) {
 		snprintf(tok, sizeof(tok), "token-%zu", i);
-		if (i % 3 == 0)
+		snprintf(name, sizeof(name), "c%zu", i);
+		if (i % 3 == 0) {
 			assert_null(store_client_by_token(st, tok, strlen(tok)));
-		else
-			assert_non_null(
-			    store_client_by_token(st, tok, strlen(tok)));
+			assert_null(store_client_find(st, name));
+		} else {
+			assert_ptr_equal(
+			    store_client_by_token(st, tok, strlen(tok)),
+			    store_client_find(st, name));
+			assert_string_equal(store_client_find(st, name)->name,
+			    name);
+		}
 	}
 	/* a deleted client's token may be given to a new one */
 	client_new(st, "again", "token-0");

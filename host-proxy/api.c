@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,7 @@ api_commit(struct api_conn *ac)
 		return -1;
 	}
 	proxy_policy_changed(px);
+	malloc_trim(0);
 	return 0;
 }
 

@@ -45,8 +45,10 @@ struct redir;
 /* Draining a refused HTTP client after the answer (avoids an RST that
  * would destroy the answer). */
 #define REDIR_LINGER_MS 2000
-/* Connections at once. */
-#define REDIR_MAX_CONNS 4096
+/* Connections at once: each holds its two sockets (pipes only while bytes
+ * are in flight), so 16384 needs about 33,000 descriptors; the agent raises
+ * its soft limit to the hard one and its service unit sets 65536. */
+#define REDIR_MAX_CONNS 16384
 
 /*
  * The name addr was looked up by (the DNS stub's dns_stub_name_for): 1

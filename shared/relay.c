@@ -79,19 +79,28 @@ relay_dir_splice(struct relay_pool *pool, struct relay_dir *d, int in,
     uint32_t *ready, int out)
 {
 	ssize_t n, moved = 0;
+	size_t want;
 
 	if (!d->is_eof && (*ready & RELAY_READABLE) &&
 	    d->inpipe < RELAY_PIPE_MAX) {
 		if (d->pipe[0] == -1 && relay_pool_get(pool, d->pipe) == -1)
 			return -1;
-		n = splice(in, NULL, d->pipe[1], NULL,
-		    RELAY_PIPE_MAX - d->inpipe,
+		want = RELAY_PIPE_MAX - d->inpipe;
+		n = splice(in, NULL, d->pipe[1], NULL, want,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == 0) {
 			d->is_eof = 1;
 		} else if (n > 0) {
 			d->inpipe += (size_t)n;
 			d->is_full = 0;
+			/*
+			 * A short read took what the socket had: do not try
+			 * again (and meet EAGAIN) until epoll says there is
+			 * more.  The loop is level-triggered, so bytes that
+			 * are still there are reported again.
+			 */
+			if ((size_t)n < want)
+				*ready &= ~RELAY_READABLE;
 		} else if (errno == EAGAIN) {
 			/* in is drained, or the pipe's slots are all taken */
 			*ready &= ~RELAY_READABLE;

@@ -24,9 +24,6 @@ xport_set_ssl(struct xport *x, SSL *ssl)
 	x->ssl = ssl;
 	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-	/* read whole socket buffers, not a 5-byte header and then the record:
-	 * bytes read ahead are seen by xport_pending */
-	SSL_set_read_ahead(ssl, 1);
 	SSL_set_fd(ssl, x->fd);
 }
 
@@ -154,8 +151,7 @@ xport_write(struct xport *x, struct buf *b)
 int
 xport_pending(const struct xport *x)
 {
-	/* decrypted bytes or raw records read ahead from the socket */
-	return x->ssl != NULL && SSL_has_pending(x->ssl);
+	return x->ssl != NULL && SSL_pending(x->ssl) > 0;
 }
 
 int

@@ -37,8 +37,7 @@ ssize_t xport_read(struct xport *x, struct buf *b);
 /* Write from the front of b, consuming what was written: >=0 bytes, -1 with
  * errno EAGAIN or an error. */
 ssize_t xport_write(struct xport *x, struct buf *b);
-/* Bytes already buffered inside TLS, decrypted or read ahead (no socket
- * event will come for them). */
+/* Decrypted bytes already buffered inside TLS (no socket event will come). */
 int xport_pending(const struct xport *x);
 /*
  * Between two messages and fit for another: not at end of stream, no

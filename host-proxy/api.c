@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <malloc.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

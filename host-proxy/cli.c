@@ -487,10 +487,15 @@ cli_rule_batch(const struct cli *cli, const char *path, json_t *batch,
 		msg = json_string_value(json_object_get(reply, "error"));
 		/* the API numbers rules within the batch: "rules[K]: ..." */
 		if (msg != NULL && strncmp(msg, "rules[", 6) == 0 &&
-		    strchr(msg, ']') != NULL)
+		    strchr(msg, ']') != NULL) {
+			const char *rest = strchr(msg, ']') + 1;
+
+			if (rest[0] == ':' && rest[1] == ' ')
+				rest += 2;
 			cli_die("rule %zu of the file: %s (imported before it: "
 			    "%zu; they stay)", first + strtoul(msg + 6, NULL,
-			    10) + 1, strchr(msg, ']') + 3, *imported);
+			    10) + 1, rest, *imported);
+		}
 		cli_die("%s (imported before it: %zu; they stay)",
 		    msg ? msg : "request failed", *imported);
 	}

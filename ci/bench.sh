@@ -344,6 +344,15 @@ profile_target() {
 }
 
 measure_target() {
+	local rss anon
+	# idle, before any load: the whole RSS and the private (anonymous) part
+	# of it (the rest is shared library pages)
+	if [ ${#TREE[@]} -gt 0 ]; then
+		read -r _ rss _ _ anon <<<"$(ptree "${TREE[@]}")"
+		RUN=1
+		rec rss_start "$(calc "$rss / 1024")"
+		rec anon_start "$(calc "${anon:-0} / 1024")"
+	fi
 	check_target || { skip "$TGT" "check request failed"; return 1; }
 	rate_series
 	bulk_series

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # procstat.py ROOT_PID...: CPU and memory of process trees, from /proc.
-# Prints "TICKS RSS_KIB HWM_KIB NPROCS" summed over every ROOT and all its
+# Prints "TICKS RSS_KIB HWM_KIB NPROCS ANON_KIB" summed over every ROOT and all its
 # descendants: TICKS is utime+stime+cutime+cstime (clock ticks; a helper
 # that exited and was reaped is in its parent's cutime), RSS is VmRSS,
 # HWM is VmHWM (each process's peak; the sum is an upper bound of the
-# tree's peak).  A root that is gone counts as nothing.
+# tree's peak), ANON is RssAnon (the private part of RSS; the rest is
+# shared library and file pages).  A root that is gone counts as nothing.
 import os
 import sys
 
@@ -42,20 +43,22 @@ def main():
             continue
         seen.add(p)
         todo.extend(kids.get(p, []))
-    ticks = rss = hwm = n = 0
+    ticks = rss = hwm = n = anon = 0
     for p in seen:
         try:
             f = stat_fields(p)
             t = int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
             r = status_kib(p, "VmRSS")
             h = status_kib(p, "VmHWM")
+            a = status_kib(p, "RssAnon")
         except (OSError, ValueError, IndexError):
             continue
         ticks += t
         rss += r
         hwm += h
+        anon += a
         n += 1
-    print(ticks, rss, hwm, n)
+    print(ticks, rss, hwm, n, anon)
     return 0
 
 

@@ -157,14 +157,17 @@ def main():
     L.append("")
     L.append("Latency: %s, keep-alive on one connection (curl"
              " time_total, first request dropped). CPU per 10k: seconds of proxy CPU."
+             " Idle RSS: after start, before any load (in brackets its private,"
+             " anonymous part; the rest is shared library pages)."
              " Peak RSS: after the rate, bulk and latency runs. Per idle tunnel: RSS"
              " growth divided by the tunnels held open (CONNECT, TLS handshake, one"
              " request, then idle)." % meta.get("lat", "paced"))
     L.append("")
     stages = meta.get("tunnels", "1000,5000").split(",")
     hdr = ("| target | p50 ms | p99 ms | p50 xdir | CPU s/10k KA req | xsq |"
-           " CPU s/10k new conns | xsq | CPU s/GB | peak RSS MiB |")
-    sep = "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+           " CPU s/10k new conns | xsq | CPU s/GB | idle RSS MiB (private) |"
+           " peak RSS MiB |")
+    sep = "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
     for st in stages:
         hdr += " KiB/tunnel @%s |" % st
         sep += "--:|"
@@ -172,13 +175,16 @@ def main():
     L.append(sep)
     for t in order:
         if t in skipped and t not in med:
-            L.append("| %s | skipped: %s |" % (t, skipped[t]) + " |" * (8 + len(stages)))
+            L.append("| %s | skipped: %s |" % (t, skipped[t]) + " |" * (9 + len(stages)))
             continue
         row = [t, fmt(g(t, "lat_p50"), 3), fmt(g(t, "lat_p99"), 3),
                ratio(g(t, "lat_p50"), g("direct", "lat_p50")),
                fmt(g(t, "ka_cpu10k"), 3), ratio(g(t, "ka_cpu10k"), sq(t, "ka_cpu10k")),
                fmt(g(t, "nc_cpu10k"), 2), ratio(g(t, "nc_cpu10k"), sq(t, "nc_cpu10k")),
-               fmt(g(t, "bulk_cpugb"), 2), fmt(g(t, "rss_peak"), 1)]
+               fmt(g(t, "bulk_cpugb"), 2),
+               "-" if g(t, "rss_start") is None else "%s (%s)" % (
+                   fmt(g(t, "rss_start"), 1), fmt(g(t, "anon_start"), 1)),
+               fmt(g(t, "rss_peak"), 1)]
         for st in stages:
             row.append(fmt(g(t, "tun%s_kib" % st), 1))
         L.append("| " + " | ".join(row) + " |")

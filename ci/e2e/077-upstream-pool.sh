@@ -76,6 +76,13 @@ assert len(reqs) == 6 and len(conns) == 1
 EOF
 check "(a) the proxy parked and took it (debug log)" bash -c \
 	'[ "$(log_count "upstream api.bench.test:443 parked")" -ge 5 ] && [ "$(log_count "upstream api.bench.test:443 from the pool")" -ge 5 ]'
+check "(a) /metrics counts the pool: hits, parks and one idle connection" bash -c '
+	m=$(api GET /metrics); echo "$m" | grep "^slicer_upstream_pool"
+	h=$(sed -n "s/^slicer_upstream_pool_hits_total //p" <<<"$m")
+	p=$(sed -n "s/^slicer_upstream_pool_parked_total //p" <<<"$m")
+	i=$(sed -n "s/^slicer_upstream_pool_idle //p" <<<"$m")
+	[ "${h:-0}" -ge 5 ] && [ "${p:-0}" -ge 6 ] && [ "${i:-0}" -ge 1 ] &&
+		grep -q "^slicer_upstream_pool_closed_total{reason=\"flushed\"} " <<<"$m"'
 check "(a) one audit record per request, all allowed 200 with the secret named" py_check "$AUDIT" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]

@@ -82,6 +82,45 @@ wait_for() {
 	return 1
 }
 
+# guest_up: a guest inside the vm namespace for the agent tests: a process
+# (GPID) holding a private mount namespace there, with /etc (over a copy,
+# so nothing else changing this machine's /etc shows in the guest), /usr,
+# /var, /opt and /root as overlays whose upper layers live in $G, and /run
+# a tmpfs.  Checks that a file made in the guest's /etc is not in this
+# machine's.  1 when any of it fails.
+guest_up() {
+	local d k low
+	G=$DIR/guest
+	mkdir -p "$G"
+	spawn "$VNS" unshare --mount --propagation private sleep 3600
+	GPID=$SPAWNED_PID
+	GUEST_ENV=${GUEST_ENV:-}
+	export G GPID GUEST_ENV
+	wait_for 5 test -e "/proc/$GPID/ns/mnt" || return 1
+	cp -a /etc "$G/etc-lower" 2>/dev/null
+	for d in /etc /usr /var /opt /root; do
+		k=$(echo "$d" | tr / _)
+		low=$d
+		[ "$d" = /etc ] && low=$G/etc-lower
+		mkdir -p "$G/up$k" "$G/wk$k"
+		in_guest mount -t overlay overlay -o "lowerdir=$low,upperdir=$G/up$k,workdir=$G/wk$k" "$d" || return 1
+	done
+	in_guest mount -t tmpfs tmpfs /run || return 1
+	in_guest touch /etc/.spx-guest-marker || return 1
+	if [ -e /etc/.spx-guest-marker ]; then
+		rm -f /etc/.spx-guest-marker
+		return 1
+	fi
+	in_guest rm -f /etc/.spx-guest-marker
+}
+# in_guest CMD...: the guest's mount and network namespaces with a clean
+# environment (no proxy variables), plus $GUEST_ENV (NAME=VALUE words)
+in_guest() {
+	# shellcheck disable=SC2086 # GUEST_ENV is a list of words
+	nsenter -t "$GPID" -m -n -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		HOME=/root LANG=C ${GUEST_ENV:-} "$@"
+}
+
 bench_need() {
 	local c miss=()
 	for c in "$@"; do command -v "$c" >/dev/null || miss+=("$c"); done
@@ -399,7 +438,7 @@ print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$1"
 
 # helpers usable from "bash -c" inside checks
 export P PY SPX_CI SPX_ROOT PROXY_ADDR
-export -f in_host in_net in_vm cli api pcurl http_code connect_code rawsend vmpy jget
+export -f in_host in_net in_vm in_guest cli api pcurl http_code connect_code rawsend vmpy jget
 
 # ---- checks ----
 

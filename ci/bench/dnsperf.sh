@@ -77,31 +77,7 @@ cli ca >"$PCA"
 SHA=$(openssl x509 -in "$PCA" -outform DER | sha256sum | cut -d' ' -f1)
 
 # ---- the guest
-G=$DIR/guest
-mkdir -p "$G"
-spawn "$VNS" unshare --mount --propagation private sleep 3600
-GPID=$SPAWNED_PID
-wait_for 5 test -e "/proc/$GPID/ns/mnt" || fail "no guest namespace"
-in_guest() {
-	nsenter -t "$GPID" -m -n -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/root LANG=C "$@"
-}
-guest_setup() {
-	local d k low
-	cp -a /etc "$G/etc-lower" 2>/dev/null
-	for d in /etc /usr /var /opt /root; do
-		k=$(echo "$d" | tr / _)
-		low=$d
-		[ "$d" = /etc ] && low=$G/etc-lower
-		mkdir -p "$G/up$k" "$G/wk$k"
-		in_guest mount -t overlay overlay -o "lowerdir=$low,upperdir=$G/up$k,workdir=$G/wk$k" "$d" || return 1
-	done
-	in_guest mount -t tmpfs tmpfs /run || return 1
-	in_guest touch /etc/.spx-guest-marker || return 1
-	[ ! -e /etc/.spx-guest-marker ] || return 1
-	in_guest rm -f /etc/.spx-guest-marker
-}
-guest_setup || fail "could not build the guest's private file system"
+guest_up || fail "could not build the guest's private file system"
 # load sources: addresses of the vm's own
 for i in $(seq 1 "$NSRC"); do
 	ip -n "$VNS" addr add "192.168.222.$((100 + i))/24" dev eth0 nodad 2>/dev/null ||

@@ -12,35 +12,12 @@
 
 AGENT_BIN=$SPX_ROOT/$BUILD/slicer-agent
 case $BUILD in /*) AGENT_BIN=$BUILD/slicer-agent ;; esac
-GUEST_PID='' AGENT_PID='' GUEST_DIR=''
+GUEST_PID='' AGENT_PID='' GUEST_DIR='' GPID=''
 
-# in_guest CMD...: the guest's mount and network namespaces, clean environment
-in_guest() {
-	nsenter -t "$GUEST_PID" -m -n -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/root LANG=C "$@"
-}
-
+# the guest (guest_up and in_guest of ci/lib.sh), and the bench's name in it
 guest_make() {
-	local d k
-	GUEST_DIR=$DIR/guest
-	mkdir -p "$GUEST_DIR"
-	spawn "$VNS" unshare --mount --propagation private sleep 3600
-	GUEST_PID=$SPAWNED_PID
-	wait_for 5 test -e "/proc/$GUEST_PID/ns/mnt" || return 1
-	sleep 0.2
-	for d in /etc /usr /var /opt /root; do
-		k=$(echo "$d" | tr / _)
-		mkdir -p "$GUEST_DIR/up$k" "$GUEST_DIR/wk$k"
-		in_guest mount -t overlay overlay -o "lowerdir=$d,upperdir=$GUEST_DIR/up$k,workdir=$GUEST_DIR/wk$k" "$d" ||
-			return 1
-	done
-	in_guest mount -t tmpfs tmpfs /run || return 1
-	# the guest's /etc must not be this machine's
-	in_guest touch /etc/.spx-bench-guest || return 1
-	if [ -e /etc/.spx-bench-guest ]; then
-		rm -f /etc/.spx-bench-guest
-		return 1
-	fi
+	guest_up || return 1
+	GUEST_PID=$GPID GUEST_DIR=$G
 	in_guest sh -c "printf '%s %s\n' $FAST $HOST >>/etc/hosts"
 }
 

@@ -24,36 +24,7 @@ cli allow vm1 --host plain.bench.test --port 80 >/dev/null
 URL="http://proxy:$T@$PROXY_ADDR"
 
 # ---- the guest: a process holding a private mount namespace in the vm
-G=$DIR/guest
-mkdir -p "$G"
-spawn "$VNS" unshare --mount --propagation private sleep 3600
-GPID=$SPAWNED_PID
-wait_for 5 test -e "/proc/$GPID/ns/mnt"
-# in_guest CMD...: run in the guest's mount and network namespaces with a
-# clean environment (no proxy variables)
-in_guest() {
-	nsenter -t "$GPID" -m -n -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/root LANG=C "$@"
-}
-guest_setup() {
-	local d k low
-	# /etc over a copy, so nothing else changing this machine's /etc
-	# meanwhile (package installs, other benches) shows in the guest
-	cp -a /etc "$G/etc-lower" 2>/dev/null
-	for d in /etc /usr /var /opt /root; do
-		k=$(echo "$d" | tr / _)
-		low=$d
-		[ "$d" = /etc ] && low=$G/etc-lower
-		mkdir -p "$G/up$k" "$G/wk$k"
-		in_guest mount -t overlay overlay -o "lowerdir=$low,upperdir=$G/up$k,workdir=$G/wk$k" "$d" || return 1
-	done
-	in_guest mount -t tmpfs tmpfs /run || return 1
-	# proof that the guest's /etc is not this machine's
-	in_guest touch /etc/.spx-guest-marker || return 1
-	[ ! -e /etc/.spx-guest-marker ] || return 1
-	in_guest rm -f /etc/.spx-guest-marker
-}
-if ! guest_setup; then
+if ! guest_up; then
 	echo "FAIL could not build the private guest file system: stopping before any install"
 	rm -f /etc/.spx-guest-marker 2>/dev/null
 	echo "0 passed, 1 failed"

@@ -32,29 +32,9 @@ URL="http://proxy:$T@$PROXY_ADDR"
 PCA=$DIR/proxy-ca.crt
 cli ca >"$PCA"
 
-G=$DIR/guest
-mkdir -p "$G"
-spawn "$VNS" unshare --mount --propagation private sleep 3600
-GPID=$SPAWNED_PID
-wait_for 5 test -e "/proc/$GPID/ns/mnt"
-in_guest() {
-	nsenter -t "$GPID" -m -n -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/root LANG=C GIT_CONFIG_NOSYSTEM=1 "$@"
-}
+GUEST_ENV=GIT_CONFIG_NOSYSTEM=1
 guest_setup() {
-	local d k low
-	cp -a /etc "$G/etc-lower" 2>/dev/null
-	for d in /etc /usr /var /opt /root; do
-		k=$(echo "$d" | tr / _)
-		low=$d
-		[ "$d" = /etc ] && low=$G/etc-lower
-		mkdir -p "$G/up$k" "$G/wk$k"
-		in_guest mount -t overlay overlay -o "lowerdir=$low,upperdir=$G/up$k,workdir=$G/wk$k" "$d" || return 1
-	done
-	in_guest mount -t tmpfs tmpfs /run || return 1
-	in_guest touch /etc/.spx-guest-marker || return 1
-	[ ! -e /etc/.spx-guest-marker ] || return 1
-	in_guest rm -f /etc/.spx-guest-marker
+	guest_up || return 1
 	in_guest sh -c 'printf "127.0.0.1 localhost\n198.18.0.11 api.bench.test\n198.18.0.10 plain.bench.test git.bench.test\n198.18.0.11 other.bench.test\n" >/etc/hosts'
 }
 if ! guest_setup; then

@@ -84,29 +84,8 @@ PCA=$DIR/proxy-ca.crt
 cli ca >"$PCA"
 
 # ---- the guest
-G=$DIR/guest
-mkdir -p "$G"
-spawn "$VNS" unshare --mount --propagation private sleep 3600
-GPID=$SPAWNED_PID
-wait_for 5 test -e "/proc/$GPID/ns/mnt"
-in_guest() {
-	nsenter -t "$GPID" -m -n -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/root LANG=C "$@"
-}
 guest_setup() {
-	local d k low
-	cp -a /etc "$G/etc-lower" 2>/dev/null
-	for d in /etc /usr /var /opt /root; do
-		k=$(echo "$d" | tr / _)
-		low=$d
-		[ "$d" = /etc ] && low=$G/etc-lower
-		mkdir -p "$G/up$k" "$G/wk$k"
-		in_guest mount -t overlay overlay -o "lowerdir=$low,upperdir=$G/up$k,workdir=$G/wk$k" "$d" || return 1
-	done
-	in_guest mount -t tmpfs tmpfs /run || return 1
-	in_guest touch /etc/.spx-guest-marker || return 1
-	[ ! -e /etc/.spx-guest-marker ] || return 1
-	in_guest rm -f /etc/.spx-guest-marker
+	guest_up || return 1
 	# a resolver the vm cannot reach: only the stub can answer
 	in_guest sh -c 'rm -f /etc/resolv.conf; printf "nameserver 198.18.0.53\noptions timeout:2 attempts:2\n" >/etc/resolv.conf' || return 1
 	in_guest sh -c 'printf "127.0.0.1 localhost\n::1 localhost\n" >/etc/hosts'

@@ -5,6 +5,8 @@
 #   make test       unit tests (cmocka), ends with "N passed, N failed"
 #   make e2e        end-to-end tests in network namespaces (root)
 #   make asan       ASan+UBSan build in build-asan/, unit + e2e tests on it
+#   make tsan       ThreadSanitizer build in build-tsan/, unit tests and the
+#                   e2e scripts of the threaded paths (TSAN_E2E) on it
 #   make fuzz       build libFuzzer targets; RUN=http1 SECS=60 runs one
 #   make static     fully static guest agent
 #   make bench      benchmark against a local upstream (root)
@@ -15,8 +17,14 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SANITIZE ?=
 BUILD ?= build
+comma := ,
 ifneq ($(SANITIZE),)
+# ThreadSanitizer cannot be combined with the others: its own directory
+ifneq ($(filter thread,$(subst $(comma), ,$(SANITIZE))),)
+BUILD := build-tsan
+else
 BUILD := build-asan
+endif
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
@@ -106,6 +114,25 @@ asan:
 	$(Q)ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		BUILD=build-asan bash ci/run-e2e.sh
 
+# ThreadSanitizer: the unit tests of shared/ and host-proxy/ (the guest agent
+# has one thread) and the e2e scripts that drive the threaded paths: workers,
+# forwarding, tunnels, live policy, the API and the audit log, the resolver,
+# interception, secrets, the TLS port, the upstream pool, leaf signing, OAuth.
+# Where the kernel's mmap randomization is too wide for TSan, the runs go
+# under setarch -R.
+TSAN_UNIT := $(foreach t,$(filter shared/% host-proxy/%,$(UNIT_TESTS)),build-tsan/tests/$(notdir $(basename $(t))))
+TSAN_E2E ?= $(addprefix ci/e2e/,010-basic.sh 020-rules.sh 023-live-policy.sh 027-audit.sh \
+	028-api.sh 050-dns-endpoint.sh 070-intercept-basic.sh 071-secrets.sh 072-intercept-http.sh \
+	073-tls-port.sh 075-websocket-sse.sh 076-intercept-clients.sh 077-upstream-pool.sh \
+	078-leaf-limit.sh 079-workers.sh 080-oauth.sh)
+TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1
+tsan:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=thread build-tsan/slicer-proxy $(TSAN_UNIT)
+	$(Q)wrap=; if build-tsan/slicer-proxy --help 2>&1 | grep -q 'FATAL: ThreadSanitizer'; then \
+		wrap="setarch $$(uname -m) -R"; echo "tsan: running under $$wrap"; fi; \
+	$(TSAN_ENV) $$wrap bash ci/run-unit.sh $(TSAN_UNIT) && \
+	$(TSAN_ENV) BUILD=build-tsan $$wrap bash ci/run-e2e.sh $(TSAN_E2E)
+
 # libFuzzer targets: <dir>/fuzz/fuzz_X.c -> build-fuzz/fuzz_X
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -iquote shared -iquote host-proxy -iquote guest-agent -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 FUZZ_BINS := $(foreach f,$(FUZZ_TARGETS),build-fuzz/$(notdir $(basename $(f))))
@@ -136,8 +163,8 @@ fmt:
 	clang-format -i $(wildcard shared/*.[ch] host-proxy/*.[ch] guest-agent/*.[ch])
 
 clean:
-	rm -rf build build-asan build-fuzz build-static
+	rm -rf build build-asan build-tsan build-fuzz build-static
 
-.PHONY: all test tests e2e asan fuzz fuzz-smoke bench install fmt clean static
+.PHONY: all test tests e2e asan tsan fuzz fuzz-smoke bench install fmt clean static
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

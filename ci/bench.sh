@@ -46,6 +46,8 @@ CONNS=64 LAT_RATE=200 HOST=fast.bench.test FAST=198.18.0.20
 SMALL=/v1/small BIG=/v1/big ECHO=/v1/echo BIG_MB=64
 SECRET_VALUE=bench-secret-token-7f3a9c
 LOAD_CPU=0 PROXY_CPU=1
+# the proxy gets one core, so one event loop; BENCH_WORKERS=N to compare
+SPX_WORKERS=${BENCH_WORKERS:-1}
 T_START=$SECONDS
 
 fail() { echo "bench: $*" >&2; exit 1; }
@@ -404,7 +406,7 @@ spx_setup() {
 }
 spx_start() { # TOKEN_VARIABLE
 	spx_setup || return 1
-	start_proxy --upstream-ca "$CA" || return 1
+	start_proxy --upstream-ca "$CA" --workers "$SPX_WORKERS" || return 1
 	taskset -a -p -c "$PROXY_CPU" "$PROXY_PID" >/dev/null
 	KIND=explicit TREE=("$PROXY_PID") PX_TOKEN=${!1}
 	PX_ADDR=$PROXY_ADDR PX="http://proxy:$PX_TOKEN@$PROXY_ADDR"

@@ -496,12 +496,20 @@ expect_re() {
 # py_check: run python from stdin (for check "name" py_check ARGS <<'EOF')
 py_check() { "$PY" - "$@"; }
 
+# proxy_sanitized: is $P built with a sanitizer that reports at run time?
+proxy_sanitized() { grep -aqE '__(tsan|asan)_init' "$P" 2>/dev/null; }
+
 bench_finish() {
 	if [ "$SPX_PROXY_STARTED" = 1 ]; then
 		check "no connection ever reached a canary (loopback, own addresses, metadata)" \
 			expect 0 canary_hits
+		# a sanitized proxy is stopped here, so that what it reports while
+		# shutting down (threads joined, caches freed) is in the log too
+		if [ -n "$PROXY_PID" ] && proxy_sanitized; then
+			check "the sanitized proxy stops on SIGTERM" stop_proxy TERM
+		fi
 		check "no sanitizer report in the proxy's output" \
-			bash -c "! grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: .*Sanitizer' '$DIR/proxy.log'"
+			bash -c "! grep -E 'ERROR: (Address|Leak)Sanitizer|(WARNING|ERROR|FATAL): ThreadSanitizer|runtime error:|SUMMARY: .*Sanitizer' '$DIR/proxy.log'"
 	fi
 	if [ "$SPX_FAIL" -gt 0 ]; then
 		echo "failed: ${SPX_FAILED[*]}"

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Every test this project has, as CI runs it (root, Debian 12):
 # dependencies, build with -Werror, unit tests, end-to-end tests, the
-# ASan+UBSan build running unit and end-to-end tests again, and a short
-# run of every fuzz target.  Ends with one "N passed, N failed" line.
+# ASan+UBSan build running unit and end-to-end tests again, the
+# ThreadSanitizer build running the unit tests and the end-to-end tests of
+# the threaded paths, and a short run of every fuzz target.  Ends with one
+# "N passed, N failed" line.
 set -u
 cd "$(dirname "$0")/.."
 bash ci/install-deps.sh || exit 1
@@ -27,6 +29,7 @@ stage build bash -c 'make -j"$(nproc)" all tests static && echo "1 passed, 0 fai
 stage unit make --no-print-directory test
 stage e2e make --no-print-directory e2e
 stage asan make --no-print-directory -j"$(nproc)" asan
+stage tsan make --no-print-directory -j"$(nproc)" tsan
 stage fuzz make --no-print-directory fuzz-smoke SECS=${FUZZ_SECS:-15}
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

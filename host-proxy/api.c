@@ -33,6 +33,8 @@
 #include "secmem.h"
 #include "sock.h"
 #include "token.h"
+#include "upool.h"
+#include "worker.h"
 
 struct api_conn {
 	struct api *api;           /* borrowed */
@@ -742,8 +744,10 @@ static void
 api_metrics(struct api_conn *ac)
 {
 	struct proxy *px = ac->api->px;
-	struct upool_stats ps;
-	char body[4096];
+	struct upool_stats ps, one;
+	char body[8192];
+	uint64_t acc;
+	unsigned i;
 	int n, m;
 
 	n = snprintf(body, sizeof(body),
@@ -781,14 +785,26 @@ api_metrics(struct api_conn *ac)
 	    (unsigned long long)px->n_dns_limited,
 	    (unsigned long long)px->n_tls_full,
 	    (unsigned long long)px->n_tls_resumed,
-	    (unsigned long long)px->n_leaf_limited, px->nconns,
+	    (unsigned long long)px->n_leaf_limited, proxy_nconns(px),
 	    px->store->nclients,
 	    (unsigned long long)px->store->generation);
 	if (n < 0 || (size_t)n >= sizeof(body)) {
 		api_error(ac, 500, "metrics do not fit");
 		return;
 	}
-	conn_pool_stats(&ps);
+	memset(&ps, 0, sizeof(ps));
+	for (i = 0; i < px->nworkers; i++) {
+		upool_get_stats(px->workers[i]->upool, &one);
+		ps.hits += one.hits;
+		ps.misses += one.misses;
+		ps.parked += one.parked;
+		ps.refused += one.refused;
+		ps.evicted += one.evicted;
+		ps.expired += one.expired;
+		ps.dropped += one.dropped;
+		ps.flushed += one.flushed;
+		ps.idle += one.idle;
+	}
 	m = snprintf(body + n, sizeof(body) - (size_t)n,
 	    "# TYPE slicer_upstream_pool_hits_total counter\n"
 	    "slicer_upstream_pool_hits_total %llu\n"
@@ -809,6 +825,29 @@ api_metrics(struct api_conn *ac)
 	    (unsigned long long)ps.expired, (unsigned long long)ps.dropped,
 	    (unsigned long long)ps.flushed, (unsigned long long)ps.refused,
 	    ps.idle);
+	if (m < 0 || (size_t)m >= sizeof(body) - (size_t)n) {
+		api_error(ac, 500, "metrics do not fit");
+		return;
+	}
+	n += m;
+	m = snprintf(body + n, sizeof(body) - (size_t)n,
+	    "# TYPE slicer_leaf_certs gauge\n"
+	    "slicer_leaf_certs %zu\n"
+	    "# TYPE slicer_leaf_mints_total counter\n"
+	    "slicer_leaf_mints_total %llu\n"
+	    "# TYPE slicer_workers gauge\n"
+	    "slicer_workers %u\n"
+	    "# TYPE slicer_worker_connections_total counter\n",
+	    mitm_cache_count(px->leaves),
+	    (unsigned long long)mitm_cache_mints(px->leaves), px->nworkers);
+	for (i = 0; m >= 0 && (size_t)m < sizeof(body) - (size_t)n &&
+	    i < px->nworkers; i++) {
+		n += m;
+		acc = atomic_load(&px->workers[i]->n_accepted);
+		m = snprintf(body + n, sizeof(body) - (size_t)n,
+		    "slicer_worker_connections_total{worker=\"%u\"} %llu\n", i,
+		    (unsigned long long)acc);
+	}
 	if (m < 0 || (size_t)m >= sizeof(body) - (size_t)n) {
 		api_error(ac, 500, "metrics do not fit");
 		return;
@@ -862,8 +901,11 @@ api_route(struct api_conn *ac, const struct http1_request *req, json_t *body)
 	is_del = http1_slice_eq(req->method, "DELETE");
 
 	if (strcmp(path, "/healthz") == 0 && is_get) {
-		api_send_json(ac, 200, json_pack("{s:s,s:i}", "status", "ok",
-		    "connections", (int)ac->api->px->nconns));
+		struct proxy *px = ac->api->px;
+
+		api_send_json(ac, 200, json_pack("{s:s,s:i,s:i}", "status",
+		    "ok", "connections", (int)proxy_nconns(px), "workers",
+		    (int)px->nworkers));
 		return;
 	}
 	if (strcmp(path, "/metrics") == 0 && is_get) {
@@ -1000,7 +1042,10 @@ api_handle(struct api_conn *ac)
 			return;
 		}
 	}
+	/* the workers read the store meanwhile */
+	proxy_lock(ac->api->px);
 	api_route(ac, &req, body);
+	proxy_unlock(ac->api->px);
 	json_decref(body);
 }
 

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,9 +38,25 @@ struct audit_slot {
 	char *line;   /* owned; NUL-terminated, newline included */
 	size_t len;   /* with the newline */
 	size_t cap;   /* grows only when a longer line arrives */
+	/* what followers filter on */
+	int has_client;
+	int is_deny;
+	char client[64];
 };
 
+/*
+ * Any thread may emit; followers are fed on the thread that made the log
+ * (the main loop), from the ring, when its loop is about to wait: a line
+ * emitted elsewhere wakes it through the wake hook.
+ */
 struct audit {
+	pthread_mutex_t lock; /* recursive: all below */
+	pthread_t owner;      /* the thread that feeds followers */
+	void (*wake)(void *arg);
+	void *wake_arg;
+	int is_wake_pending;
+	uint64_t seq_next;    /* sequence number of the next ring line */
+	uint64_t seq_fed;     /* followers have had lines before this */
 	char *path;     /* owned; NULL for stdout or none */
 	int fd;         /* -1 when none */
 	int is_stdout;
@@ -72,11 +90,18 @@ struct audit *
 audit_new(const char *target, char *err, size_t errsz)
 {
 	struct audit *a = calloc(1, sizeof(*a));
+	pthread_mutexattr_t ma;
 
 	if (a == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return NULL;
 	}
+
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&a->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	a->owner = pthread_self();
 	a->fd = -1;
 	a->ts_sec = -1;
 	a->warn_sec = -1;
@@ -89,6 +114,7 @@ audit_new(const char *target, char *err, size_t errsz)
 			snprintf(err, errsz, "cannot open audit log %s: %s",
 			    target, strerror(errno));
 			free(a->path);
+			pthread_mutex_destroy(&a->lock);
 			free(a);
 			return NULL;
 		}
@@ -114,8 +140,11 @@ audit_flush(struct audit *a)
 {
 	size_t off = 0;
 
-	if (a == NULL || a->fd == -1)
+	if (a == NULL)
 		return;
+	pthread_mutex_lock(&a->lock);
+	if (a->fd == -1)
+		goto out;
 	while (off < a->out_len) {
 		ssize_t n = write(a->fd, a->out + off, a->out_len - off);
 
@@ -133,6 +162,45 @@ audit_flush(struct audit *a)
 		memmove(a->out, a->out + off, a->out_len - off);
 		a->out_len -= off;
 	}
+out:
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* Feed followers the ring lines they have not had (owner thread only). */
+static void
+audit_feed(struct audit *a)
+{
+	struct audit_follower *f, *next, **pp;
+	uint64_t first;
+
+	pthread_mutex_lock(&a->lock);
+	a->is_wake_pending = 0;
+	first = a->seq_next - a->ring_count; /* the oldest line still held */
+	if (a->seq_fed < first)
+		a->seq_fed = first; /* the ring turned over meanwhile */
+	for (; a->seq_fed < a->seq_next; a->seq_fed++) {
+		size_t slot = (a->ring_head + (size_t)(a->seq_fed - first)) %
+		    LIMIT_AUDIT_RING;
+		const struct audit_slot *sl = &a->ring[slot];
+
+		pp = &a->followers;
+		for (f = a->followers; f != NULL; f = next) {
+			next = f->next;
+			if ((f->client[0] != '\0' && (!sl->has_client ||
+			    strcmp(sl->client, f->client) != 0)) ||
+			    (f->is_denied_only && !sl->is_deny)) {
+				pp = &f->next;
+				continue;
+			}
+			if (f->write(f->arg, sl->line, sl->len) == -1) {
+				*pp = next;
+				f->gone(f->arg);
+				continue;
+			}
+			pp = &f->next;
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
 }
 
 void
@@ -140,14 +208,32 @@ audit_flush_hook(void *arg)
 {
 	struct audit *a = arg;
 
+	pthread_mutex_lock(&a->lock);
 	a->is_batched = 1;
 	audit_flush(a);
+	pthread_mutex_unlock(&a->lock);
+	if (pthread_equal(pthread_self(), a->owner))
+		audit_feed(a);
+}
+
+void
+audit_set_wake(struct audit *a, void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&a->lock);
+	a->wake = fn;
+	a->wake_arg = arg;
+	pthread_mutex_unlock(&a->lock);
 }
 
 unsigned long long
-audit_drops(const struct audit *a)
+audit_drops(struct audit *a)
 {
-	return a->drops;
+	unsigned long long n;
+
+	pthread_mutex_lock(&a->lock);
+	n = a->drops;
+	pthread_mutex_unlock(&a->lock);
+	return n;
 }
 
 void
@@ -184,16 +270,21 @@ audit_free(struct audit *a)
 	if (a->fd != -1 && !a->is_stdout)
 		close(a->fd);
 	free(a->path);
+	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
 
 int
 audit_reopen(struct audit *a)
 {
+	int rc = 0;
+
+	pthread_mutex_lock(&a->lock);
 	audit_flush(a);
-	if (a->path == NULL)
-		return 0;
-	return audit_open_file(a);
+	if (a->path != NULL)
+		rc = audit_open_file(a);
+	pthread_mutex_unlock(&a->lock);
+	return rc;
 }
 
 /* ------------------------------------------------------------ writer */
@@ -505,9 +596,11 @@ audit_out_put(struct audit *a, const char *line, size_t len)
 		audit_flush(a);
 }
 
-/* Into the ring of recent lines; slot storage is reused. */
+/* Into the ring of recent lines; slot storage is reused.  A line that
+ * cannot be stored takes its slot empty, so sequence numbers stay. */
 static void
-audit_ring_put(struct audit *a, const char *line, size_t len)
+audit_ring_put(struct audit *a, const struct audit_rec *r, const char *line,
+    size_t len)
 {
 	size_t slot = (a->ring_head + a->ring_count) % LIMIT_AUDIT_RING;
 	struct audit_slot *s = &a->ring[slot];
@@ -521,37 +614,40 @@ audit_ring_put(struct audit *a, const char *line, size_t len)
 		if (ncap > LIMIT_AUDIT_LINE + 1)
 			ncap = LIMIT_AUDIT_LINE + 1; /* len <= LIMIT_AUDIT_LINE */
 		p = realloc(s->line, ncap);
-		if (p == NULL)
-			return; /* the ring misses this line; the log has it */
-		s->line = p;
-		s->cap = ncap;
+		if (p == NULL) {
+			/* the ring misses this line; the log has it */
+			line = "";
+			len = 0;
+		} else {
+			s->line = p;
+			s->cap = ncap;
+		}
 	}
-	memcpy(s->line, line, len);
-	s->line[len] = '\0';
+	if (len > 0)
+		memcpy(s->line, line, len);
+	if (s->line != NULL)
+		s->line[len] = '\0';
 	s->len = len;
+	s->has_client = r->has_client;
+	s->is_deny = r->is_deny;
+	snprintf(s->client, sizeof(s->client), "%s", r->has_client ? r->client :
+	    "");
+	a->seq_next++;
 	if (a->ring_count == LIMIT_AUDIT_RING)
 		a->ring_head = (a->ring_head + 1) % LIMIT_AUDIT_RING;
 	else
 		a->ring_count++;
 }
 
-static int
-audit_rec_matches(const struct audit_rec *r, const struct audit_follower *f)
-{
-	if (f->client[0] != '\0' &&
-	    (!r->has_client || strcmp(r->client, f->client) != 0))
-		return 0;
-	return !f->is_denied_only || r->is_deny;
-}
-
 void
 audit_rec_emit(struct audit *a, struct audit_rec *r)
 {
-	struct audit_follower *f, *next, **pp;
 	char ts[AUDIT_TIME_LEN + 1];
+	int is_wake = 0;
 
 	if (a == NULL)
 		return;
+	pthread_mutex_lock(&a->lock);
 	/* the reserve in AUDIT_BODY_MAX guarantees room for all of this */
 	if (r->is_truncated) {
 		if (r->has_member)
@@ -571,21 +667,15 @@ audit_rec_emit(struct audit *a, struct audit_rec *r)
 	r->len += 3;
 
 	audit_out_put(a, r->buf, r->len);
-	audit_ring_put(a, r->buf, r->len);
-	pp = &a->followers;
-	for (f = a->followers; f != NULL; f = next) {
-		next = f->next;
-		if (!audit_rec_matches(r, f)) {
-			pp = &f->next;
-			continue;
-		}
-		if (f->write(f->arg, r->buf, r->len) == -1) {
-			*pp = next;
-			f->gone(f->arg);
-			continue;
-		}
-		pp = &f->next;
+	audit_ring_put(a, r, r->buf, r->len);
+	if (a->followers != NULL && a->wake != NULL && !a->is_wake_pending &&
+	    !pthread_equal(pthread_self(), a->owner)) {
+		a->is_wake_pending = 1;
+		is_wake = 1;
 	}
+	pthread_mutex_unlock(&a->lock);
+	if (is_wake)
+		a->wake(a->wake_arg);
 }
 
 void
@@ -673,18 +763,25 @@ audit_recent(struct audit *a, void (*fn)(void *arg, const char *line,
 {
 	size_t i;
 
+	pthread_mutex_lock(&a->lock);
 	for (i = 0; i < a->ring_count; i++) {
 		size_t slot = (a->ring_head + i) % LIMIT_AUDIT_RING;
 
-		fn(arg, a->ring[slot].line, a->ring[slot].len);
+		if (a->ring[slot].len > 0)
+			fn(arg, a->ring[slot].line, a->ring[slot].len);
 	}
+	pthread_mutex_unlock(&a->lock);
 }
 
 void
 audit_follow(struct audit *a, struct audit_follower *f)
 {
+	/* the others first: f gets only lines from now on */
+	audit_feed(a);
+	pthread_mutex_lock(&a->lock);
 	f->next = a->followers;
 	a->followers = f;
+	pthread_mutex_unlock(&a->lock);
 }
 
 void
@@ -692,10 +789,12 @@ audit_unfollow(struct audit *a, struct audit_follower *f)
 {
 	struct audit_follower **pp;
 
+	pthread_mutex_lock(&a->lock);
 	for (pp = &a->followers; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == f) {
 			*pp = f->next;
-			return;
+			break;
 		}
 	}
+	pthread_mutex_unlock(&a->lock);
 }

@@ -96,7 +96,11 @@ void audit_flush(struct audit *a);
  * output, then flushes. */
 void audit_flush_hook(void *arg);
 /* Lines dropped because the output could not take them. */
-unsigned long long audit_drops(const struct audit *a);
+unsigned long long audit_drops(struct audit *a);
+/* fn(arg) is called (from any thread, without locks held) when a line
+ * for followers was emitted off the thread that made the log: it must get
+ * that thread's loop to run the flush hook soon. */
+void audit_set_wake(struct audit *a, void (*fn)(void *arg), void *arg);
 
 /* Does a record line pass a follower-style filter? */
 int audit_line_matches(const char *line, const char *client, int denied_only);

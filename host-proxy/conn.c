@@ -44,6 +44,7 @@
 #include "tlssess.h"
 #include "token.h"
 #include "upool.h"
+#include "worker.h"
 
 #define CONN_OUT_MAX (LIMIT_RELAY_BACKLOG + 2 * LIMIT_HTTP_RESPONSE_HEAD)
 #define CONN_DRAIN_MAX (256 * 1024)
@@ -59,10 +60,6 @@ static void conn_process_head(struct conn *c);
 static void conn_buf_wipe_release(struct buf *b);
 static void conn_dns_done(struct conn *c);
 
-/* Idle upstream connections for later client connections of the same
- * client; made at the first park, freed by conn_close_all. */
-static struct upool *conn_upool;
-static uint64_t conn_upool_generation; /* policy generation it holds */
 
 static const char *
 conn_status_text(int status)
@@ -95,7 +92,7 @@ static void
 conn_set_state(struct conn *c, enum conn_state st, int64_t timeout_ms)
 {
 	c->state = st;
-	c->deadline_ms = ev_now(c->px->ev) + timeout_ms;
+	c->deadline_ms = ev_now(c->w->ev) + timeout_ms;
 }
 
 static void
@@ -129,7 +126,7 @@ conn_close_upstream(struct conn *c)
 	/* close_notify (best effort) also keeps the session resumable */
 	xport_reset(&c->ux, 1);
 	if (c->ufd != -1) {
-		ev_io_del(c->px->ev, &c->uio);
+		ev_io_del(c->w->ev, &c->uio);
 		close(c->ufd);
 		c->ufd = -1;
 	}
@@ -187,7 +184,7 @@ conn_audit(struct conn *c, const char *event, const char *decision,
 static void
 conn_close(struct conn *c, const char *reason)
 {
-	struct proxy *px = c->px;
+	struct worker *w = c->w;
 
 	if (c->is_closed)
 		return;
@@ -201,25 +198,26 @@ conn_close(struct conn *c, const char *reason)
 	}
 	if (c->is_dns_inflight)
 		conn_dns_done(c);
-	if (c->ow != NULL) {
-		oauth_cancel(px, c->ow);
-		c->ow = NULL;
-	}
+	/* a refresh run for us on the main loop finds us gone (by id) */
+	if (c->ow != NULL && !c->is_ow_remote)
+		oauth_cancel(c->px, c->ow);
+	c->ow = NULL;
+	c->is_ow_remote = 0;
 	conn_release_upstream(c);
-	relay_dir_close(&px->pipes, &c->cu);
-	relay_dir_close(&px->pipes, &c->uc);
+	relay_dir_close(&w->pipes, &c->cu);
+	relay_dir_close(&w->pipes, &c->uc);
 	xport_reset(&c->cx, 1);
-	ev_io_del(px->ev, &c->cio);
+	ev_io_del(w->ev, &c->cio);
 	close(c->cfd);
 	c->cfd = -1;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
-		px->conns = c->next;
+		w->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	px->nconns--;
-	ev_defer_free(px->ev, conn_free, c);
+	atomic_fetch_sub(&w->nconns, 1);
+	ev_defer_free(w->ev, conn_free, c);
 }
 
 /* Reset per-request fields before parsing the next head. */
@@ -309,12 +307,13 @@ conn_path_alloc(struct conn *c)
 }
 
 void
-conn_accept(struct proxy *px, int fd, const struct sockaddr *peer)
+conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 {
+	struct proxy *px = w->px;
 	struct conn *c;
 	struct netaddr na;
 
-	if (px->nconns >= LIMIT_CONNS) {
+	if (proxy_nconns(px) >= LIMIT_CONNS) {
 		close(fd);
 		return;
 	}
@@ -324,7 +323,8 @@ conn_accept(struct proxy *px, int fd, const struct sockaddr *peer)
 		return;
 	}
 	c->px = px;
-	c->id = ++px->next_conn_id;
+	c->w = w;
+	c->id = atomic_fetch_add(&px->next_conn_id, 1) + 1;
 	c->cfd = fd;
 	c->ufd = -1;
 	xport_init(&c->cx, fd);
@@ -344,16 +344,16 @@ conn_accept(struct proxy *px, int fd, const struct sockaddr *peer)
 	ev_io_init(&c->cio, conn_client_cb, c);
 	ev_io_init(&c->uio, conn_upstream_cb, c);
 	sock_nodelay(fd);
-	if (ev_io_add(px->ev, &c->cio, fd, EPOLLIN) == -1) {
+	if (ev_io_add(w->ev, &c->cio, fd, EPOLLIN) == -1) {
 		close(fd);
 		free(c);
 		return;
 	}
-	c->next = px->conns;
-	if (px->conns != NULL)
-		px->conns->prev = c;
-	px->conns = c;
-	px->nconns++;
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
+	atomic_fetch_add(&w->nconns, 1);
 	conn_set_state(c, CONN_READ_HEAD, LIMIT_HEAD_TIMEOUT_MS);
 }
 
@@ -481,10 +481,13 @@ conn_dns_addr_ok(const struct netaddr *a, void *arg)
 static void
 conn_dns_done(struct conn *c)
 {
-	struct client *cl = store_client_find(c->px->store, c->client);
+	struct client *cl;
 
+	proxy_lock(c->px);
+	cl = store_client_find(c->px->store, c->client);
 	if (cl != NULL && cl->dns_inflight > 0)
 		cl->dns_inflight--;
+	proxy_unlock(c->px);
 	c->is_dns_inflight = 0;
 }
 
@@ -498,6 +501,7 @@ conn_dns_answered(void *arg, int status, int rcode, const unsigned char *msg,
 	size_t outlen = 0, dropped = 0;
 	uint32_t min_ttl = CONN_DNS_TTL_MAX;
 	char reason[64];
+	int rc;
 
 	c->rq = NULL;
 	conn_dns_done(c);
@@ -505,8 +509,11 @@ conn_dns_answered(void *arg, int status, int rcode, const unsigned char *msg,
 		conn_close(c, "dns: query vanished");
 		return;
 	}
-	if (status != 0 || dns_filter_addrs(msg, len, conn_dns_addr_ok, c->px,
-	    out, sizeof(out), &outlen, &dropped) == -1 ||
+	proxy_lock(c->px); /* own changes */
+	rc = status != 0 || dns_filter_addrs(msg, len, conn_dns_addr_ok, c->px,
+	    out, sizeof(out), &outlen, &dropped) == -1;
+	proxy_unlock(c->px);
+	if (rc ||
 	    dns_cap_ttl(out, outlen, CONN_DNS_TTL_MAX, 0, &min_ttl) == -1) {
 		if (status == 0)
 			rcode = DNS_RCODE_SERVFAIL;
@@ -612,7 +619,7 @@ conn_dns_query(struct conn *c, const struct client *cl)
 	counted->dns_inflight++;
 	c->is_dns_inflight = 1;
 	conn_set_state(c, CONN_LOCAL_DNS, LIMIT_RESOLVE_TIMEOUT_MS);
-	c->rq = resolve_query_raw(c->px->resolver, q.name, q.qtype,
+	c->rq = resolve_query_raw(c->w->resolver, q.name, q.qtype,
 	    conn_dns_answered, c);
 }
 
@@ -871,12 +878,13 @@ static void
 conn_release_upstream(struct conn *c)
 {
 	struct proxy *px = c->px;
+	struct worker *w = c->w;
 	struct upool_key k;
 	SSL *ssl;
 	int fd;
 
 	if (c->ufd == -1 || !c->is_up_reusable || !c->is_up_poolable ||
-	    px->is_draining || c->up_client[0] == '\0' ||
+	    atomic_load(&px->is_draining) || c->up_client[0] == '\0' ||
 	    c->up_generation != px->store->generation || c->uin.len > 0 ||
 	    c->uout.len > 0 || !xport_is_idle(&c->ux) ||
 	    upool_key_set(&k, c->up_client, c->up_host, c->up_port,
@@ -884,20 +892,16 @@ conn_release_upstream(struct conn *c)
 		conn_close_upstream(c);
 		return;
 	}
-	if (conn_upool == NULL) {
-		conn_upool = upool_new(px->ev, NULL);
-		conn_upool_generation = px->store->generation;
-		if (conn_upool == NULL) {
-			conn_close_upstream(c);
-			return;
-		}
+	if (w->upool == NULL) {
+		conn_close_upstream(c);
+		return;
 	}
-	ev_io_del(px->ev, &c->uio);
+	ev_io_del(w->ev, &c->uio);
 	ssl = xport_detach_ssl(&c->ux);
 	fd = c->ufd;
 	c->ufd = -1;
-	if (upool_put(conn_upool, &k, c->up_generation, fd, ssl,
-	    ev_now(px->ev)) == 1)
+	if (upool_put(w->upool, &k, c->up_generation, fd, ssl,
+	    ev_now(w->ev)) == 1)
 		log_debug("conn %llu: upstream %s:%u parked",
 		    (unsigned long long)c->id, k.host, k.port);
 	conn_close_upstream(c);
@@ -933,22 +937,22 @@ conn_is_resendable(const struct conn *c)
 static int
 conn_take_pooled(struct conn *c)
 {
-	struct proxy *px = c->px;
+	struct worker *w = c->w;
 	struct upool_key k;
 	SSL *ssl = NULL;
 	int fd = -1;
 
-	if (conn_upool == NULL || c->is_pool_skip || c->is_connect ||
+	if (w->upool == NULL || c->is_pool_skip || c->is_connect ||
 	    upool_key_set(&k, c->client, c->host, c->port,
 	    c->is_intercept) == -1 ||
-	    upool_take(conn_upool, &k, px->store->generation, ev_now(px->ev),
+	    upool_take(w->upool, &k, c->px->store->generation, ev_now(w->ev),
 	    &fd, &ssl) != 1)
 		return 0;
 	c->ufd = fd;
 	xport_init(&c->ux, fd);
 	if (ssl != NULL)
 		xport_attach_ssl(&c->ux, ssl);
-	if (ev_io_add(px->ev, &c->uio, fd, 0) == -1) {
+	if (ev_io_add(w->ev, &c->uio, fd, 0) == -1) {
 		conn_close_upstream(c);
 		return 0;
 	}
@@ -1004,7 +1008,7 @@ conn_start_upstream(struct conn *c)
 		return;
 	}
 	conn_set_state(c, CONN_RESOLVE, LIMIT_RESOLVE_TIMEOUT_MS);
-	c->rq = resolve_start(c->px->resolver, c->host, conn_resolve_cb, c);
+	c->rq = resolve_start(c->w->resolver, c->host, conn_resolve_cb, c);
 }
 
 static const char *
@@ -1067,6 +1071,7 @@ conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
 		return;
 	}
 	c->naddrs = 0;
+	proxy_lock(c->px); /* own changes */
 	for (i = 0; i < n; i++) {
 		if (netaddr_check(&addrs[i], &c->px->own, &c->px->cfg.deny,
 		    &c->px->cfg.allow, &why))
@@ -1075,6 +1080,7 @@ conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
 			snprintf(c->deny_reason, sizeof(c->deny_reason), "%s %s",
 			    why, netaddr_ntop(&addrs[i], txt, sizeof(txt)));
 	}
+	proxy_unlock(c->px);
 	if (c->naddrs == 0) {
 		if (reason == NULL && n == 1)
 			snprintf(msg, sizeof(msg), "denied: %s is a denied "
@@ -1103,7 +1109,7 @@ conn_dial_next(struct conn *c)
 		netaddr_to_sockaddr(a, c->port, &ss, &sslen);
 		fd = sock_connect_start((struct sockaddr *)&ss, sslen);
 		if (fd == -1 && (errno == EMFILE || errno == ENFILE) &&
-		    conn_upool != NULL && upool_evict_oldest(conn_upool)) {
+		    c->w->upool != NULL && upool_evict_oldest(c->w->upool)) {
 			/* a parked connection gives up its descriptor */
 			c->addr_idx--;
 			continue;
@@ -1113,7 +1119,7 @@ conn_dial_next(struct conn *c)
 		sock_nodelay(fd);
 		c->ufd = fd;
 		xport_init(&c->ux, fd);
-		if (ev_io_add(c->px->ev, &c->uio, fd, EPOLLOUT) == -1) {
+		if (ev_io_add(c->w->ev, &c->uio, fd, EPOLLOUT) == -1) {
 			close(fd);
 			c->ufd = -1;
 			xport_init(&c->ux, -1);
@@ -1166,11 +1172,16 @@ conn_start_intercept(struct conn *c)
 	}
 	/* signing a new leaf costs CPU: bound how fast one client can ask */
 	if (!mitm_cache_fresh(c->px->leaves, c->host)) {
-		struct client *cl = store_client_find(c->px->store, c->client);
+		struct client *cl;
+		int is_limited;
 
-		if (cl != NULL && !rate_take(&cl->leaf_mints,
-		    ev_now(c->px->ev), LIMIT_LEAF_MINTS_PER_SEC,
-		    LIMIT_LEAF_MINT_BURST)) {
+		proxy_lock(c->px);
+		cl = store_client_find(c->px->store, c->client);
+		is_limited = cl != NULL && !rate_take(&cl->leaf_mints,
+		    ev_now(c->w->ev), LIMIT_LEAF_MINTS_PER_SEC,
+		    LIMIT_LEAF_MINT_BURST);
+		proxy_unlock(c->px);
+		if (is_limited) {
 			c->px->n_leaf_limited++;
 			conn_deny(c, 429, "too many new intercepted host names "
 			    "at once; retry shortly");
@@ -1212,6 +1223,19 @@ conn_start_intercept(struct conn *c)
 	conn_drive(c);
 }
 
+/*
+ * A tunnel or upgraded connection starts; its request was judged under
+ * policy generation gen.  Should the policy have changed since (it may
+ * change on another thread at any time), have the loop judge it again.
+ */
+static void
+conn_judged_at(struct conn *c, uint64_t gen)
+{
+	c->judged_generation = gen;
+	if (gen != atomic_load(&c->px->store->generation))
+		worker_signal(c->w, WORKER_REJUDGE);
+}
+
 /* Upstream TCP connected: start the tunnel, TLS, or the forward. */
 static void
 conn_connected(struct conn *c)
@@ -1231,9 +1255,9 @@ conn_connected(struct conn *c)
 			buf_consume(&c->cin, c->cin.len);
 		}
 		buf_release(&c->cin);
-		c->judged_generation = c->px->store->generation;
 		conn_audit(c, "connect", "allow", NULL);
 		conn_set_state(c, CONN_TUNNEL, LIMIT_TUNNEL_IDLE_MS);
+		conn_judged_at(c, c->req_generation);
 	} else if (c->is_intercept) {
 		conn_start_upstream_tls(c);
 		return;
@@ -1290,6 +1314,91 @@ conn_check_intercept_target(struct conn *c, const struct http1_request *req)
 
 static void conn_oauth_ready(void *arg, int ok, const char *reason);
 
+/* A refresh asked for by a connection of a worker other than 0. */
+struct conn_oauth_call {
+	struct worker *w;          /* the connection's */
+	uint64_t conn_id;
+	int force;
+	int ok;
+	char secret[LIMIT_NAME];
+	char reason[160];
+};
+
+/* On the connection's worker: the refresh ended. */
+static void
+conn_oauth_remote_ready(struct worker *w, void *arg)
+{
+	struct conn_oauth_call *call = arg;
+	struct conn *c;
+
+	for (c = w->conns; c != NULL; c = c->next)
+		if (c->id == call->conn_id)
+			break;
+	if (c != NULL && c->is_ow_remote &&
+	    c->ow == (struct oauth_wait *)(void *)call) {
+		c->is_ow_remote = 0;
+		conn_oauth_ready(c, call->ok, call->reason);
+	}
+	free(call);
+}
+
+/* On the main loop: pass the result back. */
+static void
+conn_oauth_remote_done(void *arg, int ok, const char *reason)
+{
+	struct conn_oauth_call *call = arg;
+
+	call->ok = ok;
+	snprintf(call->reason, sizeof(call->reason), "%s",
+	    reason != NULL ? reason : "");
+	if (worker_post(call->w, conn_oauth_remote_ready, call) == -1)
+		free(call); /* the connection times out waiting */
+}
+
+/* On the main loop: start the refresh, or join one in flight.  It is
+ * never cancelled: a connection gone by then is simply not found. */
+static void
+conn_oauth_remote_start(struct worker *w, void *arg)
+{
+	struct conn_oauth_call *call = arg;
+
+	(void)oauth_refresh(w->px, call->secret, call->force,
+	    conn_oauth_remote_done, call);
+}
+
+/* Refresh c's secret; OAuth flows run on the main loop only. */
+static void
+conn_oauth_refresh(struct conn *c, int force)
+{
+	struct conn_oauth_call *call;
+
+	conn_set_state(c, CONN_OAUTH_WAIT, LIMIT_CONNECT_TIMEOUT_MS * 2);
+	if (c->w->idx == 0) {
+		c->ow = oauth_refresh(c->px, c->secret, force, conn_oauth_ready,
+		    c);
+		return;
+	}
+	call = calloc(1, sizeof(*call));
+	if (call == NULL) {
+		conn_upstream_failed(c, 502, "out of memory");
+		return;
+	}
+	call->w = c->w;
+	call->conn_id = c->id;
+	call->force = force;
+	snprintf(call->secret, sizeof(call->secret), "%s", c->secret);
+	/* only a tag: the call belongs to the main loop until it comes back */
+	c->ow = (struct oauth_wait *)(void *)call;
+	c->is_ow_remote = 1;
+	if (worker_post(c->px->workers[0], conn_oauth_remote_start,
+	    call) == -1) {
+		free(call);
+		c->ow = NULL;
+		c->is_ow_remote = 0;
+		conn_upstream_failed(c, 502, "out of memory");
+	}
+}
+
 /*
  * Put the request for the upstream together from the saved head, a fresh
  * access token and (on a replay) the saved body, then send it; or wait for
@@ -1302,8 +1411,7 @@ conn_oauth_emit(struct conn *c, int force_refresh)
 	int rc;
 
 	if (force_refresh) {
-		conn_set_state(c, CONN_OAUTH_WAIT, LIMIT_CONNECT_TIMEOUT_MS * 2);
-		c->ow = oauth_refresh(c->px, c->secret, 1, conn_oauth_ready, c);
+		conn_oauth_refresh(c, 1);
 		return;
 	}
 	conn_buf_wipe_release(&c->uout);
@@ -1314,8 +1422,7 @@ conn_oauth_emit(struct conn *c, int force_refresh)
 	}
 	rc = oauth_append_auth(c->px, c->secret, &c->uout, err, sizeof(err));
 	if (rc == 1 && c->ow == NULL && c->state != CONN_OAUTH_WAIT) {
-		conn_set_state(c, CONN_OAUTH_WAIT, LIMIT_CONNECT_TIMEOUT_MS * 2);
-		c->ow = oauth_refresh(c->px, c->secret, 0, conn_oauth_ready, c);
+		conn_oauth_refresh(c, 0);
 		return;
 	}
 	if (rc != 0) {
@@ -1365,9 +1472,21 @@ conn_oauth_retry(struct conn *c)
 	return 1;
 }
 
-/* A complete request head is at the front of cin. */
-static void
-conn_handle_request(struct conn *c, const struct http1_request *req)
+/* What conn_judge_request left to do once the lock is released. */
+enum conn_next {
+	CONN_NEXT_DONE = 0, /* answered or refused */
+	CONN_NEXT_UPSTREAM,
+	CONN_NEXT_INTERCEPT,
+	CONN_NEXT_OAUTH,
+};
+
+/*
+ * A complete request head is at the front of cin: authenticate, judge,
+ * and build the upstream head (with the secret).  Called with the proxy's
+ * lock held: the store's pointers are used throughout.
+ */
+static enum conn_next
+conn_judge_request(struct conn *c, const struct http1_request *req)
 {
 	const struct client *cl;
 	const struct secret *sec = NULL;
@@ -1381,7 +1500,7 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 	c->px->n_requests++;
 	if (conn_copy_slice(c->method, sizeof(c->method), req->method) == -1) {
 		conn_deny(c, 400, "bad method");
-		return;
+		return CONN_NEXT_DONE;
 	}
 	c->is_connect = req->form == HTTP1_TARGET_AUTHORITY;
 	c->is_head = strcmp(c->method, "HEAD") == 0;
@@ -1390,26 +1509,26 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 		snprintf(c->host, sizeof(c->host), "%s", c->ihost);
 		c->port = c->iport;
 		if (conn_check_intercept_target(c, req) == -1)
-			return;
+			return CONN_NEXT_DONE;
 	} else {
 		if (req->form == HTTP1_TARGET_ORIGIN ||
 		    req->form == HTTP1_TARGET_ASTERISK) {
 			conn_handle_local(c, req);
-			return;
+			return CONN_NEXT_DONE;
 		}
 		if (conn_copy_slice(rawhost, sizeof(rawhost), req->host) == -1 ||
 		    match_host_canon(rawhost, strlen(rawhost), c->host,
 		    sizeof(c->host)) == -1) {
 			c->host[0] = '\0';
 			conn_deny(c, 400, "invalid host");
-			return;
+			return CONN_NEXT_DONE;
 		}
 		c->port = req->port;
 		if (!c->is_connect) {
 			if (!http1_slice_eq(req->scheme, "http")) {
 				conn_deny(c, 400, "only http:// URLs are proxied "
 				    "in the clear; use CONNECT for https");
-				return;
+				return CONN_NEXT_DONE;
 			}
 			if (c->port == 0)
 				c->port = 80;
@@ -1417,7 +1536,7 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 	}
 	if (!c->is_connect) {
 		if (conn_path_alloc(c) == -1)
-			return;
+			return CONN_NEXT_DONE;
 		if (req->path.len == 0)
 			n = match_path_normalize("/", 1, c->path, LIMIT_PATH + 1);
 		else
@@ -1426,7 +1545,7 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 		if (n < 0) {
 			c->path[0] = '\0';
 			conn_deny(c, 400, "invalid request path");
-			return;
+			return CONN_NEXT_DONE;
 		}
 	}
 
@@ -1435,13 +1554,13 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 		cl = store_client_find(c->px->store, c->client);
 		if (cl == NULL) {
 			conn_deny(c, 403, "denied: client deleted");
-			return;
+			return CONN_NEXT_DONE;
 		}
 	} else {
 		cl = conn_authenticate(c, req);
 		if (cl == NULL) {
 			conn_deny(c, 407, "missing or invalid proxy token");
-			return;
+			return CONN_NEXT_DONE;
 		}
 	}
 
@@ -1457,16 +1576,13 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 	if (!v.is_allowed) {
 		snprintf(msg, sizeof(msg), "denied: %s", v.reason);
 		conn_deny(c, 403, msg);
-		return;
+		return CONN_NEXT_DONE;
 	}
 	c->req_generation = c->px->store->generation;
 	if (c->is_connect) {
 		buf_consume(&c->cin, req->head_len);
-		if (v.needs_intercept)
-			conn_start_intercept(c);
-		else
-			conn_start_upstream(c);
-		return;
+		return v.needs_intercept ? CONN_NEXT_INTERCEPT :
+		    CONN_NEXT_UPSTREAM;
 	}
 
 	if (v.rule->secret[0] != '\0') {
@@ -1475,14 +1591,14 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 		if (sec == NULL) {
 			conn_deny(c, 403, "denied: the rule's secret no longer "
 			    "exists");
-			return;
+			return CONN_NEXT_DONE;
 		}
 		if (!match_host(sec->host, c->host)) {
 			snprintf(msg, sizeof(msg), "denied: secret %s is not for "
 			    "%s", sec->name, c->host);
 			c->secret[0] = '\0';
 			conn_deny(c, 403, msg);
-			return;
+			return CONN_NEXT_DONE;
 		}
 		if (!c->is_intercept && !v.rule->is_allow_plaintext) {
 			snprintf(msg, sizeof(msg), "denied: secret %s is sent "
@@ -1490,14 +1606,14 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 			    sec->name);
 			c->secret[0] = '\0';
 			conn_deny(c, 403, msg);
-			return;
+			return CONN_NEXT_DONE;
 		}
 		if (strcmp(c->method, "TRACE") == 0 ||
 		    strcmp(c->method, "TRACK") == 0) {
 			c->secret[0] = '\0';
 			conn_deny(c, 403, "denied: TRACE is never sent with a "
 			    "secret");
-			return;
+			return CONN_NEXT_DONE;
 		}
 	}
 	if (!c->is_connect && oauth_token_endpoint(c->px, c->host, c->port,
@@ -1520,7 +1636,7 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 	c->is_req_http10 = req->version_minor == 0;
 	if (conn_build_upstream_head(c, req, sec) == -1) {
 		conn_deny(c, 431, "request head too large");
-		return;
+		return CONN_NEXT_DONE;
 	}
 	buf_consume(&c->cin, req->head_len);
 	if (sec != NULL && sec->type == SECRET_OAUTH) {
@@ -1533,10 +1649,33 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 		buf_init(&c->replay, LIMIT_HTTP_HEAD + OAUTH_BODY_MAX);
 		buf_append(&c->replay, buf_ptr(&c->uout), c->uout.len);
 		c->replay_head_len = c->uout.len;
-		conn_oauth_emit(c, 0);
-		return;
+		return CONN_NEXT_OAUTH;
 	}
-	conn_start_upstream(c);
+	return CONN_NEXT_UPSTREAM;
+}
+
+/* A complete request head is at the front of cin. */
+static void
+conn_handle_request(struct conn *c, const struct http1_request *req)
+{
+	enum conn_next next;
+
+	proxy_lock(c->px);
+	next = conn_judge_request(c, req);
+	proxy_unlock(c->px);
+	switch (next) {
+	case CONN_NEXT_UPSTREAM:
+		conn_start_upstream(c);
+		break;
+	case CONN_NEXT_INTERCEPT:
+		conn_start_intercept(c);
+		break;
+	case CONN_NEXT_OAUTH:
+		conn_oauth_emit(c, 0);
+		break;
+	case CONN_NEXT_DONE:
+		break;
+	}
 }
 
 static void
@@ -1737,8 +1876,8 @@ conn_pump_response(struct conn *c)
 			c->resp_framing = HTTP1_BODY_UNTIL_CLOSE;
 			c->req_framing = HTTP1_BODY_UNTIL_CLOSE;
 			conn_audit(c, "request", "allow", "upgraded");
-			c->judged_generation = c->px->store->generation;
 			conn_set_state(c, CONN_RELAY, LIMIT_TUNNEL_IDLE_MS);
+			conn_judged_at(c, c->req_generation);
 			break;
 		}
 		if (r.status < 200) {
@@ -1827,7 +1966,7 @@ static void
 conn_finish_exchange(struct conn *c)
 {
 	int keep = c->is_req_keep_alive && c->is_resp_keep_alive &&
-	    c->is_req_done && !c->px->is_draining;
+	    c->is_req_done && !atomic_load(&c->px->is_draining);
 
 	conn_audit(c, "request", "allow", NULL);
 	/*
@@ -1866,18 +2005,18 @@ conn_finish_exchange(struct conn *c)
 static void
 conn_tunnel_io(struct conn *c)
 {
-	int64_t now = ev_now(c->px->ev);
+	int64_t now = ev_now(c->w->ev);
 	size_t cu0 = c->cu.inpipe, uc0 = c->uc.inpipe;
 	ssize_t up, down;
 
-	up = relay_dir_splice(&c->px->pipes, &c->cu, c->cfd, &c->c_ready,
+	up = relay_dir_splice(&c->w->pipes, &c->cu, c->cfd, &c->c_ready,
 	    c->ufd);
 	if (up == -1) {
 		conn_close(c, "tunnel: client side error");
 		return;
 	}
 	c->bytes_up += (uint64_t)up;
-	down = relay_dir_splice(&c->px->pipes, &c->uc, c->ufd, &c->u_ready,
+	down = relay_dir_splice(&c->w->pipes, &c->uc, c->ufd, &c->u_ready,
 	    c->cfd);
 	if (down == -1) {
 		conn_close(c, "tunnel: upstream side error");
@@ -2041,9 +2180,9 @@ conn_update_events(struct conn *c)
 		ce = conn_xport_events(&c->cx, ce);
 	if (c->state != CONN_TLS_CONNECT && c->ufd != -1)
 		ue = conn_xport_events(&c->ux, ue);
-	ev_io_set(c->px->ev, &c->cio, ce);
+	ev_io_set(c->w->ev, &c->cio, ce);
 	if (c->ufd != -1)
-		ev_io_set(c->px->ev, &c->uio, ue);
+		ev_io_set(c->w->ev, &c->uio, ue);
 }
 
 /* Read what the client side has for us; -1 when the connection ended. */
@@ -2225,7 +2364,7 @@ conn_drive_forward(struct conn *c)
 		conn_close(c, "early response");
 		return;
 	}
-	c->deadline_ms = ev_now(c->px->ev) + LIMIT_IO_TIMEOUT_MS;
+	c->deadline_ms = ev_now(c->w->ev) + LIMIT_IO_TIMEOUT_MS;
 }
 
 static void
@@ -2251,7 +2390,7 @@ conn_drive_relay(struct conn *c)
 		conn_close(c, "upgraded connection closed");
 		return;
 	}
-	c->deadline_ms = ev_now(c->px->ev) + LIMIT_TUNNEL_IDLE_MS;
+	c->deadline_ms = ev_now(c->w->ev) + LIMIT_TUNNEL_IDLE_MS;
 }
 
 static void
@@ -2348,7 +2487,7 @@ conn_upstream_cb(struct ev_io *io, uint32_t events)
 
 	if (c->state == CONN_CONNECT) {
 		if (sock_connect_result(c->ufd) == -1) {
-			ev_io_del(c->px->ev, &c->uio);
+			ev_io_del(c->w->ev, &c->uio);
 			close(c->ufd);
 			c->ufd = -1;
 			xport_init(&c->ux, -1);
@@ -2371,19 +2510,20 @@ conn_upstream_cb(struct ev_io *io, uint32_t events)
 /* ------------------------------------------------------- policy/time */
 
 void
-conn_rejudge_all(struct proxy *px)
+conn_rejudge_all(struct worker *w)
 {
+	struct proxy *px = w->px;
 	struct conn *c, *next;
 	int64_t now = parse_now_ms();
 
 	/* parked upstreams carry no request to judge; a policy change may
 	 * have deleted their client or moved their secrets: drop them all */
-	if (conn_upool != NULL &&
-	    conn_upool_generation != px->store->generation) {
-		upool_flush(conn_upool);
-		conn_upool_generation = px->store->generation;
+	if (w->upool != NULL && w->upool_generation != px->store->generation) {
+		upool_flush(w->upool);
+		w->upool_generation = px->store->generation;
 	}
-	for (c = px->conns; c != NULL; c = next) {
+	proxy_lock(px);
+	for (c = w->conns; c != NULL; c = next) {
 		const struct client *cl;
 		struct policy_request prq;
 		struct policy_verdict v;
@@ -2417,17 +2557,18 @@ conn_rejudge_all(struct proxy *px)
 		}
 		c->judged_generation = px->store->generation;
 	}
+	proxy_unlock(px);
 }
 
 void
-conn_sweep(struct proxy *px)
+conn_sweep(struct worker *w)
 {
 	struct conn *c, *next;
-	int64_t now = ev_now(px->ev);
+	int64_t now = ev_now(w->ev);
 
-	if (conn_upool != NULL)
-		upool_expire(conn_upool, now);
-	for (c = px->conns; c != NULL; c = next) {
+	if (w->upool != NULL)
+		upool_expire(w->upool, now);
+	for (c = w->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->deadline_ms > now)
 			continue;
@@ -2479,14 +2620,14 @@ conn_sweep(struct proxy *px)
 }
 
 void
-conn_close_idle(struct proxy *px)
+conn_close_idle(struct worker *w)
 {
 	struct conn *c, *next;
 
-	if (conn_upool != NULL)
-		upool_flush(conn_upool);
+	if (w->upool != NULL)
+		upool_flush(w->upool);
 
-	for (c = px->conns; c != NULL; c = next) {
+	for (c = w->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->state == CONN_READ_HEAD && c->cin.len == 0)
 			conn_close(c, "draining");
@@ -2494,21 +2635,11 @@ conn_close_idle(struct proxy *px)
 }
 
 void
-conn_close_all(struct proxy *px)
+conn_close_all(struct worker *w)
 {
-	while (px->conns != NULL)
-		conn_close(px->conns, "shutdown");
+	while (w->conns != NULL)
+		conn_close(w->conns, "shutdown");
 	/* after the connections: closing one may have parked its upstream */
-	upool_free(conn_upool);
-	conn_upool = NULL;
-}
-
-void
-conn_pool_stats(struct upool_stats *st)
-{
-	if (conn_upool == NULL) {
-		memset(st, 0, sizeof(*st));
-		return;
-	}
-	upool_get_stats(conn_upool, st);
+	if (w->upool != NULL)
+		upool_flush(w->upool);
 }

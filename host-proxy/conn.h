@@ -40,7 +40,8 @@ struct oauth_wait;
 
 struct conn {
 	struct proxy *px;           /* borrowed */
-	struct conn *next, *prev;   /* px->conns list */
+	struct worker *w;           /* the loop it lives on; borrowed */
+	struct conn *next, *prev;   /* w->conns list */
 	uint64_t id;
 	enum conn_state state;
 	int64_t deadline_ms;        /* monotonic; swept by conn_sweep */
@@ -128,6 +129,8 @@ struct conn {
 	/* OAuth secrets */
 	int is_oauth;               /* the request carries an oauth token */
 	struct oauth_wait *ow;      /* refresh we wait for */
+	int is_ow_remote;           /* ow only tags a refresh running on the
+				     * main loop for this (another) loop */
 	struct buf replay;          /* upstream head without the credential,
 				     * then the body: for one replay after a
 				     * 401 (wiped on release) */
@@ -142,13 +145,9 @@ struct conn {
 	int is_dns_inflight;        /* counted in its client's dns_inflight */
 
 	/* tunnel */
-	struct relay_dir cu, uc;    /* tunnel directions; pipes from px->pipes */
+	struct relay_dir cu, uc;    /* tunnel directions; pipes from w->pipes */
 	int is_u_shut, is_c_shut;
 	uint64_t drained;
 };
-
-/* Counters of the pool of idle upstream connections (zero before the
- * first connection is parked), for /metrics. */
-void conn_pool_stats(struct upool_stats *st);
 
 #endif

@@ -38,6 +38,7 @@
 #include "resolve.h"
 #include "sock.h"
 #include "tlssess.h"
+#include "worker.h"
 
 #define DAEMON_OWN_REFRESH_MS 30000
 #define DAEMON_LEAF_CACHE 1024
@@ -54,7 +55,10 @@ daemon_usage(FILE *f)
 	    "         [--api ./slicer.sock] [--state-dir DIR] "
 	    "[--deny-cidr CIDR]...\n"
 	    "         [--allow-cidr CIDR]... [--upstream-ca FILE] "
-	    "[--log FILE|-] [-v]\n");
+	    "[--log FILE|-] [-v]\n"
+	    "         [--workers N] [--hostgroup NAME] [--user USER] "
+	    "[--group GROUP]\n"
+	    "         [--drain-timeout DUR] [--dns-mode policy|forward]\n");
 }
 
 static void
@@ -68,15 +72,52 @@ daemon_refresh_own(struct proxy *px)
 		log_warn("getifaddrs");
 	if (netaddr_parse_cidr(px->cfg.bind_addr, &c) == 0)
 		netaddr_set_add(&fresh, &c);
+	proxy_lock(px);
 	px->own = fresh;
+	proxy_unlock(px);
 	px->own_refreshed_ms = ev_now(px->ev);
 }
 
-static void
-daemon_arm_expiry(struct proxy *px)
+void
+proxy_lock(struct proxy *px)
 {
-	int64_t next = store_next_expiry(px->store), now = parse_now_ms();
+	pthread_mutex_lock(&px->lock);
+}
 
+void
+proxy_unlock(struct proxy *px)
+{
+	pthread_mutex_unlock(&px->lock);
+}
+
+size_t
+proxy_nconns(struct proxy *px)
+{
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < px->nworkers; i++)
+		n += atomic_load(&px->workers[i]->nconns);
+	return n;
+}
+
+/* A line for `logs --follow` was emitted on another loop's thread. */
+static void
+daemon_audit_wake(void *arg)
+{
+	struct proxy *px = arg;
+
+	worker_signal(px->workers[0], 0);
+}
+
+void
+proxy_arm_expiry(struct proxy *px)
+{
+	int64_t next, now = parse_now_ms();
+
+	proxy_lock(px);
+	next = store_next_expiry(px->store);
+	proxy_unlock(px);
 	if (next == 0) {
 		ev_timer_stop(px->ev, &px->expiry);
 		return;
@@ -87,8 +128,10 @@ daemon_arm_expiry(struct proxy *px)
 void
 proxy_policy_changed(struct proxy *px)
 {
-	conn_rejudge_all(px);
-	daemon_arm_expiry(px);
+	unsigned i;
+
+	for (i = 0; i < px->nworkers; i++)
+		worker_signal(px->workers[i], WORKER_REJUDGE);
 }
 
 static void
@@ -98,6 +141,7 @@ daemon_expiry_cb(struct ev_timer *t)
 	char err[256];
 	int n;
 
+	proxy_lock(px);
 	n = store_expire(px->store, parse_now_ms());
 	if (n > 0) {
 		json_t *rec = json_pack("{s:s,s:s,s:i}", "event", "expire",
@@ -107,6 +151,7 @@ daemon_expiry_cb(struct ev_timer *t)
 		if (store_save(px->store, err, sizeof(err)) == -1)
 			log_warnx("state: %s", err);
 	}
+	proxy_unlock(px);
 	proxy_policy_changed(px);
 }
 
@@ -115,56 +160,23 @@ daemon_sweep_cb(struct ev_timer *t)
 {
 	struct proxy *px = t->arg;
 
-	conn_sweep(px);
-	if (px->is_draining) {
-		conn_close_idle(px);
-		if (px->nconns == 0 || ev_now(px->ev) >= px->drain_deadline_ms) {
-			log_info("drained: %zu connection(s) cut", px->nconns);
+	if (atomic_load(&px->is_draining)) {
+		size_t n = proxy_nconns(px);
+
+		if (n == 0 || ev_now(px->ev) >= px->drain_deadline_ms) {
+			log_info("drained: %zu connection(s) cut", n);
 			ev_break(px->ev);
 			return;
 		}
+		/* the workers close their idle connections themselves */
+		ev_timer_arm(px->ev, &px->sweep, 100);
+		return;
 	}
 	if (ev_now(px->ev) - px->own_refreshed_ms >= DAEMON_OWN_REFRESH_MS)
 		daemon_refresh_own(px);
 	if (ev_now(px->ev) - px->front_refreshed_ms >= DAEMON_FRONT_REFRESH_MS)
 		daemon_refresh_front(px);
 	ev_timer_arm(px->ev, &px->sweep, 1000);
-}
-
-static void
-daemon_resume_cb(struct ev_timer *t)
-{
-	struct proxy *px = t->arg;
-
-	px->is_listen_paused = 0;
-	ev_io_set(px->ev, &px->http_io, EPOLLIN);
-}
-
-static void
-daemon_accept_cb(struct ev_io *io, uint32_t events)
-{
-	struct proxy *px = io->arg;
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-	int i, fd;
-
-	(void)events;
-	for (i = 0; i < 64; i++) {
-		sslen = sizeof(ss);
-		fd = sock_accept(io->fd, (struct sockaddr *)&ss, &sslen);
-		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE) {
-				/* shed load for a second rather than spin */
-				log_warnx("out of file descriptors: pausing "
-				    "accept for 1 s");
-				px->is_listen_paused = 1;
-				ev_io_set(px->ev, &px->http_io, 0);
-				ev_timer_arm(px->ev, &px->listen_resume, 1000);
-			}
-			return;
-		}
-		conn_accept(px, fd, (struct sockaddr *)&ss);
-	}
 }
 
 /* The TLS client context for intercepted upstreams: verified, TLS 1.2+,
@@ -220,51 +232,26 @@ daemon_refresh_front(struct proxy *px)
 		log_warnx("cannot mint the TLS proxy port certificate");
 		return;
 	}
+	proxy_lock(px);
 	SSL_CTX_free(px->front_ctx);
 	px->front_ctx = ctx;
+	proxy_unlock(px);
 	px->front_refreshed_ms = ev_now(px->ev);
-}
-
-static void
-daemon_accept_tls_cb(struct ev_io *io, uint32_t events)
-{
-	struct proxy *px = io->arg;
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-	int i, fd;
-
-	(void)events;
-	for (i = 0; i < 64; i++) {
-		sslen = sizeof(ss);
-		fd = sock_accept(io->fd, (struct sockaddr *)&ss, &sslen);
-		if (fd == -1)
-			return;
-		sock_nodelay(fd);
-		front_accept(px, fd, (struct sockaddr *)&ss);
-	}
 }
 
 /* SIGTERM: stop accepting, let what is in flight finish, then exit. */
 static void
 daemon_drain(struct proxy *px)
 {
+	unsigned i;
+
 	log_info("draining: no new connections, %zu open, up to %lld s",
-	    px->nconns, (long long)(px->cfg.drain_ms / 1000));
-	px->is_draining = 1;
+	    proxy_nconns(px), (long long)(px->cfg.drain_ms / 1000));
+	atomic_store(&px->is_draining, 1);
 	px->drain_deadline_ms = ev_now(px->ev) + px->cfg.drain_ms;
-	if (px->http_fd != -1) {
-		ev_io_del(px->ev, &px->http_io);
-		close(px->http_fd);
-		px->http_fd = -1;
-	}
-	if (px->https_fd != -1) {
-		ev_io_del(px->ev, &px->https_io);
-		close(px->https_fd);
-		px->https_fd = -1;
-	}
-	conn_close_idle(px);
-	if (px->nconns == 0)
-		ev_break(px->ev);
+	for (i = 0; i < px->nworkers; i++)
+		worker_signal(px->workers[i], WORKER_DRAIN);
+	ev_timer_arm(px->ev, &px->sweep, 0);
 }
 
 /*
@@ -424,7 +411,7 @@ daemon_signal_cb(struct ev_io *io, uint32_t events)
 	while (read(s->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGTERM:
-			if (!s->px->is_draining) {
+			if (!atomic_load(&s->px->is_draining)) {
 				daemon_drain(s->px);
 				break;
 			}
@@ -442,6 +429,37 @@ daemon_signal_cb(struct ev_io *io, uint32_t events)
 			break;
 		}
 	}
+}
+
+/*
+ * One listener per event loop on port, into fds[0..workers-1].  Several
+ * loops share the port through SO_REUSEPORT; a first bind without it
+ * makes sure no other process holds the port already.  0, or -1 with a
+ * message on stderr.
+ */
+static int
+daemon_listen(struct proxy *px, uint16_t port, int *fds)
+{
+	unsigned i;
+	int fd;
+
+	if (px->cfg.workers > 1) {
+		fd = sock_tcp_listen(px->cfg.bind_addr, port, 1);
+		if (fd == -1)
+			goto fail;
+		close(fd);
+	}
+	for (i = 0; i < px->cfg.workers; i++) {
+		fds[i] = sock_tcp_listen_opt(px->cfg.bind_addr, port, 1024,
+		    px->cfg.workers > 1);
+		if (fds[i] == -1)
+			goto fail;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "slicer-proxy: cannot listen on %s port %u: %s\n",
+	    px->cfg.bind_addr, port, strerror(errno));
+	return -1;
 }
 
 int
@@ -463,6 +481,7 @@ daemon_main(int argc, char **argv)
 		{ "group", required_argument, NULL, 'G' },
 		{ "drain-timeout", required_argument, NULL, 'D' },
 		{ "dns-mode", required_argument, NULL, 'M' },
+		{ "workers", required_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -476,16 +495,26 @@ daemon_main(int argc, char **argv)
 	uid_t uid = 0;
 	gid_t gid = 0;
 	char state_path[PATH_MAX];
+	int http_fds[LIMIT_WORKERS], https_fds[LIMIT_WORKERS];
+	pthread_mutexattr_t ma;
+	unsigned i;
+	long ncpu;
 	int ch, rc = 1, is_dropping, state_fd = -1;
 
 	memset(&px, 0, sizeof(px));
-	relay_pool_init(&px.pipes);
+	for (i = 0; i < LIMIT_WORKERS; i++)
+		http_fds[i] = https_fds[i] = -1;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&px.lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	px.cfg.workers = ncpu < 1 ? 1 : ncpu > LIMIT_WORKERS ? LIMIT_WORKERS :
+	    (unsigned)ncpu;
 	px.cfg.http_port = 3128;
 	px.cfg.api_path = getenv("SLICER_URL") ? getenv("SLICER_URL") :
 	    "./slicer.sock";
 	px.cfg.state_dir = "/var/lib/slicer-proxy";
-	px.http_fd = -1;
-	px.https_fd = -1;
 	px.cfg.api_gid = (gid_t)-1;
 	px.cfg.drain_ms = 30000;
 	sigs.fd = -1;
@@ -544,6 +573,19 @@ daemon_main(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 'W': {
+			uint64_t n;
+
+			if (parse_u64(optarg, strlen(optarg), LIMIT_WORKERS,
+			    &n) == -1 || n < 1) {
+				fprintf(stderr, "slicer-proxy: invalid "
+				    "--workers: '%s' (1 to %d)\n", optarg,
+				    LIMIT_WORKERS);
+				return 1;
+			}
+			px.cfg.workers = (unsigned)n;
+			break;
+		}
 		case 'D':
 			if (parse_duration_ms(optarg, &px.cfg.drain_ms) == -1) {
 				fprintf(stderr, "slicer-proxy: invalid "
@@ -620,22 +662,11 @@ daemon_main(int argc, char **argv)
 	}
 	/* audit lines are written in batches, when the loop is about to wait */
 	ev_on_wait(px.ev, audit_flush_hook, px.audit);
-	px.http_fd = sock_tcp_listen(px.cfg.bind_addr, px.cfg.http_port, 1024);
-	if (px.http_fd == -1) {
-		fprintf(stderr, "slicer-proxy: cannot listen on %s port %u: %s\n",
-		    px.cfg.bind_addr, px.cfg.http_port, strerror(errno));
+	if (daemon_listen(&px, px.cfg.http_port, http_fds) == -1)
 		goto out;
-	}
-	if (px.cfg.https_port != 0) {
-		px.https_fd = sock_tcp_listen(px.cfg.bind_addr,
-		    px.cfg.https_port, 1024);
-		if (px.https_fd == -1) {
-			fprintf(stderr, "slicer-proxy: cannot listen on %s port "
-			    "%u: %s\n", px.cfg.bind_addr, px.cfg.https_port,
-			    strerror(errno));
-			goto out;
-		}
-	}
+	if (px.cfg.https_port != 0 &&
+	    daemon_listen(&px, px.cfg.https_port, https_fds) == -1)
+		goto out;
 	px.api = api_new(&px, px.cfg.api_path, err, sizeof(err));
 	if (px.api == NULL) {
 		fprintf(stderr, "slicer-proxy: %s\n", err);
@@ -698,24 +729,35 @@ daemon_main(int argc, char **argv)
 		    "cache\n");
 		goto out;
 	}
-	px.resolver = resolver_new(px.ev);
-	if (px.resolver == NULL) {
-		fprintf(stderr, "slicer-proxy: cannot start the resolver\n");
-		goto out;
-	}
-	ev_io_init(&px.http_io, daemon_accept_cb, &px);
-	ev_io_add(px.ev, &px.http_io, px.http_fd, EPOLLIN);
-	ev_timer_init(&px.listen_resume, daemon_resume_cb, &px);
-	if (px.https_fd != -1) {
+	if (px.cfg.https_port != 0) {
 		daemon_refresh_front(&px);
 		if (px.front_ctx == NULL) {
 			fprintf(stderr, "slicer-proxy: no certificate for the "
 			    "TLS proxy port\n");
 			goto out;
 		}
-		ev_io_init(&px.https_io, daemon_accept_tls_cb, &px);
-		ev_io_add(px.ev, &px.https_io, px.https_fd, EPOLLIN);
 	}
+	/* before any loop runs: the own-address check needs it */
+	daemon_refresh_own(&px);
+	ev_timer_init(&px.sweep, daemon_sweep_cb, &px);
+	ev_timer_arm(px.ev, &px.sweep, 1000);
+	ev_timer_init(&px.expiry, daemon_expiry_cb, &px);
+	/* every loop: its own listeners, resolver, pipes and pool */
+	px.workers = calloc(px.cfg.workers, sizeof(*px.workers));
+	if (px.workers == NULL)
+		fatal("calloc");
+	for (i = 0; i < px.cfg.workers; i++) {
+		px.workers[i] = worker_new(&px, i, http_fds[i], https_fds[i]);
+		http_fds[i] = https_fds[i] = -1;
+		if (px.workers[i] == NULL) {
+			fprintf(stderr, "slicer-proxy: cannot set up event "
+			    "loop %u\n", i);
+			goto out;
+		}
+		px.nworkers++;
+	}
+	audit_set_wake(px.audit, daemon_audit_wake, &px);
+	daemon_expiry_cb(&px.expiry); /* drop rules that expired while down */
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -728,17 +770,19 @@ daemon_main(int argc, char **argv)
 		fatal("signalfd");
 	ev_io_init(&sigs.io, daemon_signal_cb, &sigs);
 	ev_io_add(px.ev, &sigs.io, sigs.fd, EPOLLIN);
+	for (i = 1; i < px.nworkers; i++) {
+		if (worker_start(px.workers[i]) == -1) {
+			fprintf(stderr, "slicer-proxy: cannot start a thread: "
+			    "%s\n", strerror(errno));
+			goto out;
+		}
+	}
 
-	daemon_refresh_own(&px);
-	ev_timer_init(&px.sweep, daemon_sweep_cb, &px);
-	ev_timer_arm(px.ev, &px.sweep, 1000);
-	ev_timer_init(&px.expiry, daemon_expiry_cb, &px);
-	daemon_expiry_cb(&px.expiry); /* drop rules that expired while down */
 
-	log_info("listening on %s port %u (http)%s, api %s, state %s",
-	    px.cfg.bind_addr, px.cfg.http_port,
-	    px.cfg.https_port ? " and a TLS port" : "", px.cfg.api_path,
-	    px.cfg.state_dir);
+	log_info("listening on %s port %u (http)%s, %u event loop(s), api %s, "
+	    "state %s", px.cfg.bind_addr, px.cfg.http_port,
+	    px.cfg.https_port ? " and a TLS port" : "", px.nworkers,
+	    px.cfg.api_path, px.cfg.state_dir);
 	if (ev_run(px.ev) == -1)
 		log_warn("event loop");
 	rc = 0;
@@ -747,26 +791,26 @@ out:
 		ev_io_del(px.ev, &sigs.io);
 		close(sigs.fd);
 	}
-	if (px.http_fd != -1) {
-		ev_io_del(px.ev, &px.http_io);
-		close(px.http_fd);
+	for (i = 0; i < LIMIT_WORKERS; i++) {
+		if (http_fds[i] != -1)
+			close(http_fds[i]);
+		if (https_fds[i] != -1)
+			close(https_fds[i]);
 	}
-	if (px.https_fd != -1) {
-		ev_io_del(px.ev, &px.https_io);
-		close(px.https_fd);
-	}
+	/* the threads first (each closes its connections), then loop 0 */
+	for (i = px.nworkers; i-- > 0;)
+		worker_stop(px.workers[i]);
 	if (px.ev != NULL) {
-		front_close_all(&px);
-		conn_close_all(&px);
-		relay_pool_reset(&px.pipes);
 		oauth_free_all(&px);
 		api_free(px.api);
-		resolver_free(px.resolver);
 		ev_timer_stop(px.ev, &px.sweep);
 		ev_timer_stop(px.ev, &px.expiry);
-		ev_timer_stop(px.ev, &px.listen_resume);
-		ev_free(px.ev);
 	}
+	for (i = 0; i < px.nworkers; i++)
+		worker_free(px.workers[i]);
+	free(px.workers);
+	if (px.ev != NULL)
+		ev_free(px.ev);
 	audit_free(px.audit);
 	store_free(px.store);
 	SSL_CTX_free(px.front_ctx);
@@ -777,5 +821,6 @@ out:
 	daemon_hostgroup_down(&px);
 	if (state_fd != -1)
 		close(state_fd);
+	pthread_mutex_destroy(&px.lock);
 	return rc;
 }

@@ -17,13 +17,14 @@
 #include "buf.h"
 #include "conn.h"
 #include "front.h"
+#include "worker.h"
 #include "slicer_limits.h"
 #include "log.h"
 #include "xport.h"
 
 struct front {
-	struct proxy *px;        /* borrowed */
-	struct front *next, *prev;
+	struct worker *w;        /* the loop it lives on; borrowed */
+	struct front *next, *prev; /* w->fronts */
 	int fd;                  /* client socket */
 	struct ev_io io;
 	struct xport x;
@@ -36,8 +37,6 @@ struct front {
 	int is_closed;
 	struct ev_timer timer;   /* handshake deadline */
 };
-
-static struct front *front_list;
 
 static void front_drive(struct front *f);
 
@@ -57,19 +56,19 @@ front_close(struct front *f)
 	if (f->is_closed)
 		return;
 	f->is_closed = 1;
-	ev_timer_stop(f->px->ev, &f->timer);
+	ev_timer_stop(f->w->ev, &f->timer);
 	xport_reset(&f->x, 1);
-	ev_io_del(f->px->ev, &f->io);
-	ev_io_del(f->px->ev, &f->spio);
+	ev_io_del(f->w->ev, &f->io);
+	ev_io_del(f->w->ev, &f->spio);
 	close(f->fd);
 	close(f->sp);
 	if (f->prev)
 		f->prev->next = f->next;
 	else
-		front_list = f->next;
+		f->w->fronts = f->next;
 	if (f->next)
 		f->next->prev = f->prev;
-	ev_defer_free(f->px->ev, front_free, f);
+	ev_defer_free(f->w->ev, front_free, f);
 }
 
 static void
@@ -93,8 +92,8 @@ front_update(struct front *f)
 		if (f->to_sp.len > 0)
 			se |= EPOLLOUT;
 	}
-	ev_io_set(f->px->ev, &f->io, ce);
-	ev_io_set(f->px->ev, &f->spio, se);
+	ev_io_set(f->w->ev, &f->io, ce);
+	ev_io_set(f->w->ev, &f->spio, se);
 }
 
 static void
@@ -119,7 +118,7 @@ front_drive(struct front *f)
 			return;
 		}
 		f->is_handshaken = 1;
-		ev_timer_stop(f->px->ev, &f->timer);
+		ev_timer_stop(f->w->ev, &f->timer);
 	}
 	for (rounds = 0; rounds < 8; rounds++) {
 		int progress = 0;
@@ -196,13 +195,18 @@ front_timer_cb(struct ev_timer *t)
 }
 
 void
-front_accept(struct proxy *px, int fd, const struct sockaddr *peer)
+front_accept(struct worker *w, int fd, const struct sockaddr *peer)
 {
+	struct proxy *px = w->px;
 	struct front *f;
-	SSL *ssl;
+	SSL *ssl = NULL;
 	int sv[2];
 
-	if (px->front_ctx == NULL || (ssl = SSL_new(px->front_ctx)) == NULL) {
+	proxy_lock(px); /* the main loop renews front_ctx */
+	if (px->front_ctx != NULL)
+		ssl = SSL_new(px->front_ctx);
+	proxy_unlock(px);
+	if (ssl == NULL) {
 		close(fd);
 		return;
 	}
@@ -220,7 +224,7 @@ front_accept(struct proxy *px, int fd, const struct sockaddr *peer)
 		close(fd);
 		return;
 	}
-	f->px = px;
+	f->w = w;
 	f->fd = fd;
 	f->sp = sv[0];
 	buf_init(&f->to_sp, LIMIT_RELAY_BACKLOG);
@@ -231,9 +235,9 @@ front_accept(struct proxy *px, int fd, const struct sockaddr *peer)
 	ev_io_init(&f->io, front_io_cb, f);
 	ev_io_init(&f->spio, front_io_cb, f);
 	ev_timer_init(&f->timer, front_timer_cb, f);
-	if (ev_io_add(px->ev, &f->io, fd, EPOLLIN) == -1 ||
-	    ev_io_add(px->ev, &f->spio, f->sp, 0) == -1) {
-		ev_io_del(px->ev, &f->io);
+	if (ev_io_add(w->ev, &f->io, fd, EPOLLIN) == -1 ||
+	    ev_io_add(w->ev, &f->spio, f->sp, 0) == -1) {
+		ev_io_del(w->ev, &f->io);
 		xport_reset(&f->x, 0);
 		close(sv[0]);
 		close(sv[1]);
@@ -241,19 +245,18 @@ front_accept(struct proxy *px, int fd, const struct sockaddr *peer)
 		free(f);
 		return;
 	}
-	f->next = front_list;
-	if (front_list)
-		front_list->prev = f;
-	front_list = f;
-	ev_timer_arm(px->ev, &f->timer, LIMIT_HEAD_TIMEOUT_MS);
-	conn_accept(px, sv[1], peer);
+	f->next = w->fronts;
+	if (w->fronts)
+		w->fronts->prev = f;
+	w->fronts = f;
+	ev_timer_arm(w->ev, &f->timer, LIMIT_HEAD_TIMEOUT_MS);
+	conn_accept(w, sv[1], peer);
 	front_drive(f);
 }
 
 void
-front_close_all(struct proxy *px)
+front_close_all(struct worker *w)
 {
-	(void)px;
-	while (front_list != NULL)
-		front_close(front_list);
+	while (w->fronts != NULL)
+		front_close(w->fronts);
 }

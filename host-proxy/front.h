@@ -11,9 +11,11 @@
 
 #include "proxy.h"
 
-/* Take ownership of an accepted TLS-port socket. */
-void front_accept(struct proxy *px, int fd, const struct sockaddr *peer);
-/* Close every front connection (shutdown). */
-void front_close_all(struct proxy *px);
+struct worker;
+
+/* Take ownership of an accepted TLS-port socket, on w's loop. */
+void front_accept(struct worker *w, int fd, const struct sockaddr *peer);
+/* Close every front connection of w (shutdown). */
+void front_close_all(struct worker *w);
 
 #endif

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,10 @@ struct mitm_leaf {
 };
 
 struct mitm_cache {
+	/* every entry point takes it: loops on several threads share the
+	 * cache; a mint (one signature) runs under it, so two loops asking
+	 * for one new name get one leaf */
+	pthread_mutex_t lock;
 	X509 *ca_cert;    /* owned reference */
 	EVP_PKEY *ca_key; /* owned reference */
 	EVP_PKEY *key;    /* owned: the one leaf key */
@@ -934,6 +939,7 @@ mitm_cache_new(struct mitm_ca *ca, size_t max)
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
+	pthread_mutex_init(&c->lock, NULL);
 	c->max = max;
 	for (n = 16; n < max; n <<= 1)
 		;
@@ -995,6 +1001,7 @@ mitm_cache_free(struct mitm_cache *c)
 	EVP_PKEY_free(c->key);
 	EVP_PKEY_free(c->ca_key);
 	X509_free(c->ca_cert);
+	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
@@ -1141,18 +1148,22 @@ cache_find(const struct mitm_cache *c, const char *name, size_t len)
 }
 
 int
-mitm_cache_fresh(const struct mitm_cache *c, const char *name)
+mitm_cache_fresh(struct mitm_cache *c, const char *name)
 {
 	const struct mitm_leaf *l;
 	size_t len;
 	time_t now;
+	int is_fresh;
 
 	if (name_classify(name, &len) == MITM_NAME_BAD)
 		return 0;
+	pthread_mutex_lock(&c->lock);
 	l = cache_find(c, name, len);
 	now = cache_now(c);
-	return l != NULL && now >= l->not_before &&
-	       l->not_after - now >= MITM_LEAF_RENEW;
+	is_fresh = l != NULL && now >= l->not_before &&
+	    l->not_after - now >= MITM_LEAF_RENEW;
+	pthread_mutex_unlock(&c->lock);
+	return is_fresh;
 }
 
 /*
@@ -1229,17 +1240,22 @@ X509 *
 mitm_cache_get(struct mitm_cache *c, const char *name, EVP_PKEY **key)
 {
 	struct mitm_leaf *l;
+	X509 *x = NULL;
 
+	pthread_mutex_lock(&c->lock);
 	l = cache_leaf(c, name);
 	if (l == NULL)
-		return NULL;
+		goto out;
 	if (X509_up_ref(l->cert) != 1) {
 		errno = ENOMEM;
-		return NULL;
+		goto out;
 	}
 	if (key != NULL)
 		*key = c->key;
-	return l->cert;
+	x = l->cert;
+out:
+	pthread_mutex_unlock(&c->lock);
+	return x;
 }
 
 /* The server context for a leaf: cert, CA chain, shared key. */
@@ -1272,39 +1288,56 @@ SSL_CTX *
 mitm_cache_ctx(struct mitm_cache *c, const char *name)
 {
 	struct mitm_leaf *l;
+	SSL_CTX *ctx = NULL;
 
+	pthread_mutex_lock(&c->lock);
 	l = cache_leaf(c, name);
 	if (l == NULL)
-		return NULL;
+		goto out;
 	if (l->ctx == NULL) {
 		l->ctx = leaf_ctx_new(c, l->cert);
 		if (l->ctx == NULL) {
 			log_warnx("mitm: server context for %s failed", name);
 			errno = ENOMEM;
-			return NULL;
+			goto out;
 		}
 	}
 	if (SSL_CTX_up_ref(l->ctx) != 1) {
 		errno = ENOMEM;
-		return NULL;
+		goto out;
 	}
-	return l->ctx;
+	ctx = l->ctx;
+out:
+	pthread_mutex_unlock(&c->lock);
+	return ctx;
 }
 
 size_t
-mitm_cache_count(const struct mitm_cache *c)
+mitm_cache_count(struct mitm_cache *c)
 {
-	return c->count;
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->count;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 uint64_t
-mitm_cache_mints(const struct mitm_cache *c)
+mitm_cache_mints(struct mitm_cache *c)
 {
-	return c->mints;
+	uint64_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->mints;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 void
 mitm_cache_set_time(struct mitm_cache *c, time_t t)
 {
+	pthread_mutex_lock(&c->lock);
 	c->fixed_now = t;
+	pthread_mutex_unlock(&c->lock);
 }

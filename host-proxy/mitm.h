@@ -105,7 +105,7 @@ SSL_CTX *mitm_cache_ctx(struct mitm_cache *c, const char *name);
  * 1 when a leaf for name is cached and fresh, so that mitm_cache_ctx will
  * not mint (sign) one; 0 otherwise.  Lets the caller rate-limit mints.
  */
-int mitm_cache_fresh(const struct mitm_cache *c, const char *name);
+int mitm_cache_fresh(struct mitm_cache *c, const char *name);
 
 /*
  * The settings every interception server context gets: TLS 1.2 minimum,
@@ -118,9 +118,9 @@ int mitm_cache_fresh(const struct mitm_cache *c, const char *name);
 int mitm_ctx_setup(SSL_CTX *ctx);
 
 /* Leaves held now (<= max). */
-size_t mitm_cache_count(const struct mitm_cache *c);
+size_t mitm_cache_count(struct mitm_cache *c);
 /* Leaves minted since mitm_cache_new (misses and renewals). */
-uint64_t mitm_cache_mints(const struct mitm_cache *c);
+uint64_t mitm_cache_mints(struct mitm_cache *c);
 /* Use t instead of time(NULL) for validity and renewal; 0 restores the
  * clock.  For tests. */
 void mitm_cache_set_time(struct mitm_cache *c, time_t t);

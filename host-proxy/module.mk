@@ -19,5 +19,6 @@ PROXY_SRCS += host-proxy/mitm.c
 UNIT_TESTS += host-proxy/tests/test_mitm.c
 PROXY_SRCS += host-proxy/oauth.c
 PROXY_SRCS += host-proxy/tlssess.c
-PROXY_SRCS += host-proxy/upool.c
+PROXY_SRCS += host-proxy/upool.c host-proxy/worker.c
+PROXY_LIBS += -pthread
 UNIT_TESTS += host-proxy/tests/test_upool.c

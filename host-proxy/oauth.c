@@ -25,6 +25,7 @@
 #include "log.h"
 #include "match.h"
 #include "oauth.h"
+#include "worker.h"
 #include "parse.h"
 #include "resolve.h"
 #include "secmem.h"
@@ -208,8 +209,8 @@ oauth_load(struct proxy *px, const char *name, struct secret **secp)
 	return json_loadb((const char *)sec->value->p, sec->value->len, 0, NULL);
 }
 
-int
-oauth_append_auth(struct proxy *px, const char *name, struct buf *b,
+static int
+oauth_append_auth_locked(struct proxy *px, const char *name, struct buf *b,
     char *err, size_t errsz)
 {
 	json_t *j = oauth_load(px, name, NULL), *exp;
@@ -238,6 +239,18 @@ oauth_append_auth(struct proxy *px, const char *name, struct buf *b,
 out:
 	json_decref(j);
 	return rc;
+}
+
+int
+oauth_append_auth(struct proxy *px, const char *name, struct buf *b,
+    char *err, size_t errsz)
+{
+	int r;
+
+	proxy_lock(px);
+	r = oauth_append_auth_locked(px, name, b, err, errsz);
+	proxy_unlock(px);
+	return r;
 }
 
 /* ------------------------------------------------------ refresh client */
@@ -526,17 +539,28 @@ oauth_fetch_drive(struct oauth_fetch *f)
 	oauth_fetch_update(f);
 }
 
+/* The fetch runs on the main loop; what it touches is under the lock. */
 static void
 oauth_fetch_io_cb(struct ev_io *io, uint32_t events)
 {
+	struct oauth_fetch *f = io->arg;
+	struct proxy *px = f->px;
+
 	(void)events;
-	oauth_fetch_drive(io->arg);
+	proxy_lock(px);
+	oauth_fetch_drive(f);
+	proxy_unlock(px);
 }
 
 static void
 oauth_fetch_timer_cb(struct ev_timer *t)
 {
-	oauth_fetch_finish(t->arg, 0, "the token endpoint timed out");
+	struct oauth_fetch *f = t->arg;
+	struct proxy *px = f->px;
+
+	proxy_lock(px);
+	oauth_fetch_finish(f, 0, "the token endpoint timed out");
+	proxy_unlock(px);
 }
 
 static void
@@ -582,8 +606,8 @@ oauth_fetch_dial(struct oauth_fetch *f)
 }
 
 static void
-oauth_fetch_resolved(void *arg, int status, const struct netaddr *addrs,
-    size_t n, const char *reason)
+oauth_fetch_resolved_locked(void *arg, int status,
+    const struct netaddr *addrs, size_t n, const char *reason)
 {
 	struct oauth_fetch *f = arg;
 	const char *why = NULL;
@@ -604,6 +628,17 @@ oauth_fetch_resolved(void *arg, int status, const struct netaddr *addrs,
 		return;
 	}
 	oauth_fetch_dial(f);
+}
+
+static void
+oauth_fetch_resolved(void *arg, int status, const struct netaddr *addrs,
+    size_t n, const char *reason)
+{
+	struct proxy *px = ((struct oauth_fetch *)arg)->px;
+
+	proxy_lock(px);
+	oauth_fetch_resolved_locked(arg, status, addrs, n, reason);
+	proxy_unlock(px);
 }
 
 /* Start a refresh of t; 0, or -1 after telling the waiters why not. */
@@ -656,7 +691,7 @@ oauth_fetch_start(struct proxy *px, struct oauth_tok *t)
 	if (netaddr_parse_literal(f->host, strlen(f->host), &lit) == 0)
 		oauth_fetch_resolved(f, 0, &lit, 1, NULL);
 	else
-		f->rq = resolve_start(px->resolver, f->host,
+		f->rq = resolve_start(px->workers[0]->resolver, f->host,
 		    oauth_fetch_resolved, f);
 	return;
 fail:
@@ -675,9 +710,9 @@ fail:
 	}
 }
 
-struct oauth_wait *
-oauth_refresh(struct proxy *px, const char *name, int force, oauth_cb cb,
-    void *arg)
+static struct oauth_wait *
+oauth_refresh_locked(struct proxy *px, const char *name, int force,
+    oauth_cb cb, void *arg)
 {
 	struct oauth_tok *t = oauth_tok_get(name);
 	struct oauth_wait *w;
@@ -704,8 +739,20 @@ oauth_refresh(struct proxy *px, const char *name, int force, oauth_cb cb,
 	return NULL;
 }
 
-void
-oauth_cancel(struct proxy *px, struct oauth_wait *w)
+struct oauth_wait *
+oauth_refresh(struct proxy *px, const char *name, int force, oauth_cb cb,
+    void *arg)
+{
+	struct oauth_wait * r;
+
+	proxy_lock(px);
+	r = oauth_refresh_locked(px, name, force, cb, arg);
+	proxy_unlock(px);
+	return r;
+}
+
+static void
+oauth_cancel_locked(struct proxy *px, struct oauth_wait *w)
 {
 	struct oauth_tok *t;
 	struct oauth_wait **pp;
@@ -724,11 +771,19 @@ oauth_cancel(struct proxy *px, struct oauth_wait *w)
 	}
 }
 
+void
+oauth_cancel(struct proxy *px, struct oauth_wait *w)
+{
+	proxy_lock(px);
+	oauth_cancel_locked(px, w);
+	proxy_unlock(px);
+}
+
 /* ---------------------------------------------------- token endpoint */
 
-const char *
-oauth_token_endpoint(struct proxy *px, const char *host, uint16_t port,
-    const char *path)
+static const char *
+oauth_token_endpoint_locked(struct proxy *px, const char *host,
+    uint16_t port, const char *path)
 {
 	char h[LIMIT_HOSTNAME + 3], p[OAUTH_URL_MAX];
 	uint16_t pt;
@@ -761,9 +816,21 @@ oauth_token_endpoint(struct proxy *px, const char *host, uint16_t port,
 	return NULL;
 }
 
-int
-oauth_rewrite_answer(struct proxy *px, const char *name, const char *body,
-    size_t len, struct buf *out)
+const char *
+oauth_token_endpoint(struct proxy *px, const char *host, uint16_t port,
+    const char *path)
+{
+	const char * r;
+
+	proxy_lock(px);
+	r = oauth_token_endpoint_locked(px, host, port, path);
+	proxy_unlock(px);
+	return r;
+}
+
+static int
+oauth_rewrite_answer_locked(struct proxy *px, const char *name,
+    const char *body, size_t len, struct buf *out)
 {
 	static const char *const keys[] = { "access_token", "refresh_token",
 		"id_token", NULL };
@@ -792,8 +859,20 @@ out:
 	return rc;
 }
 
-void
-oauth_free_all(struct proxy *px)
+int
+oauth_rewrite_answer(struct proxy *px, const char *name, const char *body,
+    size_t len, struct buf *out)
+{
+	int r;
+
+	proxy_lock(px);
+	r = oauth_rewrite_answer_locked(px, name, body, len, out);
+	proxy_unlock(px);
+	return r;
+}
+
+static void
+oauth_free_all_locked(struct proxy *px)
 {
 	struct oauth_tok *t, *next;
 
@@ -805,4 +884,12 @@ oauth_free_all(struct proxy *px)
 	}
 	oauth_toks = NULL;
 	(void)px;
+}
+
+void
+oauth_free_all(struct proxy *px)
+{
+	proxy_lock(px);
+	oauth_free_all_locked(px);
+	proxy_unlock(px);
 }

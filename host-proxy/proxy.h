@@ -4,11 +4,17 @@
  * parts: connections (conn.c), resolver (resolve.c), control API (api.c),
  * audit log (audit.c) and the daemon itself (daemon.c).
  *
- * One single-threaded event loop owns everything here; nothing is locked.
+ * Threads: one worker (worker.h) per core, each with its own event loop,
+ * listeners and connections.  Worker 0's loop is the main loop: it also
+ * runs the control API, signals, OAuth refreshes and rule expiry.  What
+ * the workers share is guarded by px->lock (see below); counters are
+ * atomic.
  */
 #ifndef SLICER_PROXY_H
 #define SLICER_PROXY_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -26,6 +32,7 @@ struct mitm_cache;
 struct resolver;
 struct audit;
 struct api;
+struct worker;
 
 struct proxy_config {
 	const char *bind_addr;     /* borrowed from argv */
@@ -44,36 +51,36 @@ struct proxy_config {
 	gid_t api_gid;             /* resolved --group; (gid_t)-1: none */
 	int64_t drain_ms;          /* --drain-timeout */
 	int is_dns_forward;        /* --dns-mode forward: resolve any name */
+	unsigned workers;          /* --workers: event loops (threads) */
 };
 
 struct proxy {
-	struct ev *ev;
+	struct ev *ev;             /* the main loop (worker 0's) */
 	struct proxy_config cfg;
+
+	/*
+	 * Recursive; held briefly by any thread that reads or writes the
+	 * store (clients, rules, secrets and their runtime fields), the
+	 * OAuth token state, own and front_ctx.  Never held across a wait.
+	 * Lock order: lock, then the leaf cache's or the audit log's own.
+	 */
+	pthread_mutex_t lock;
 	struct store *store;       /* owned */
-	struct resolver *resolver; /* owned */
-	struct audit *audit;       /* owned */
-	struct api *api;           /* owned */
-	struct mitm_ca *ca;        /* owned */
-	struct mitm_cache *leaves; /* owned: leaf certificates by name */
+	struct audit *audit;       /* owned; locks itself */
+	struct api *api;           /* owned; main loop only */
+	struct mitm_ca *ca;        /* owned; read-only after start */
+	struct mitm_cache *leaves; /* owned: leaf certificates by name; locks
+				    * itself */
 	SSL_CTX *upstream_ctx;     /* owned: TLS client to upstreams */
 	SSL_CTX *front_ctx;        /* owned: TLS proxy port (NULL: none) */
 	struct netaddr_set own;    /* the proxy's own addresses */
 
-	int http_fd;               /* listener */
-	struct ev_io http_io;
-	int https_fd;              /* TLS proxy port listener, -1: none */
-	struct ev_io https_io;
-	int is_listen_paused;
-	struct ev_timer listen_resume;
+	struct worker **workers;   /* owned; [0] runs on the main loop */
+	unsigned nworkers;
+	atomic_uint_fast64_t next_conn_id;
 
-	struct relay_pool pipes;   /* empty splice pipes for tunnels */
-	struct conn *conns;        /* all client connections (list head) */
-	size_t nconns;
-	uint64_t next_conn_id;
-	uint64_t judged_generation; /* store generation tunnels were checked at */
-
-	struct ev_timer sweep;     /* 1 s: deadlines, own-address refresh */
-	int is_draining;           /* SIGTERM: no new connections */
+	struct ev_timer sweep;     /* 1 s: drain, own-address refresh */
+	atomic_int is_draining;    /* SIGTERM: no new connections */
 	int64_t drain_deadline_ms;
 	char hostgroup_if[16];     /* interface we created; "" if none */
 	struct ev_timer expiry;    /* next rule TTL expiry */
@@ -81,23 +88,33 @@ struct proxy {
 	int64_t front_refreshed_ms;
 
 	/* counters for /metrics and status */
-	uint64_t n_requests, n_denied, n_auth_failed, n_tunnels, n_intercepts;
-	uint64_t n_dns_queries, n_dns_denied, n_dns_limited;
-	uint64_t n_tls_full, n_tls_resumed; /* upstream handshakes */
-	uint64_t n_leaf_limited;   /* CONNECTs refused: leaf mint rate */
+	atomic_uint_fast64_t n_requests, n_denied, n_auth_failed, n_tunnels;
+	atomic_uint_fast64_t n_intercepts;
+	atomic_uint_fast64_t n_dns_queries, n_dns_denied, n_dns_limited;
+	/* upstream handshakes */
+	atomic_uint_fast64_t n_tls_full, n_tls_resumed;
+	atomic_uint_fast64_t n_leaf_limited; /* CONNECTs refused: mint rate */
 };
 
-/* conn.c: takes ownership of fd; peer is the client's address, for logs */
-void conn_accept(struct proxy *px, int fd, const struct sockaddr *peer);
-/* Close every tunnel that the current policy no longer allows. */
-void conn_rejudge_all(struct proxy *px);
-/* Close connections past their deadline. */
-void conn_sweep(struct proxy *px);
-void conn_close_all(struct proxy *px);
-/* Draining: close connections idle between requests. */
-void conn_close_idle(struct proxy *px);
+void proxy_lock(struct proxy *px);
+void proxy_unlock(struct proxy *px);
+/* Client connections open on all workers. */
+size_t proxy_nconns(struct proxy *px);
 
-/* daemon.c: called after every policy change made through the API. */
+/* conn.c: takes ownership of fd; peer is the client's address, for logs */
+void conn_accept(struct worker *w, int fd, const struct sockaddr *peer);
+/* Close every tunnel of w that the current policy no longer allows. */
+void conn_rejudge_all(struct worker *w);
+/* Close connections past their deadline. */
+void conn_sweep(struct worker *w);
+void conn_close_all(struct worker *w);
+/* Draining: close connections idle between requests. */
+void conn_close_idle(struct worker *w);
+
+/* daemon.c: called after every policy change (any thread): every worker
+ * judges its tunnels again, the main loop re-arms rule expiry. */
 void proxy_policy_changed(struct proxy *px);
+/* daemon.c, main loop: arm the timer of the next rule expiry. */
+void proxy_arm_expiry(struct proxy *px);
 
 #endif

@@ -3,7 +3,8 @@
  * store.h - the policy store: clients, their allow rules, secrets; the
  * decision function; and the state directory they persist to.
  *
- * Single-threaded owner: the event loop.  Every mutation bumps generation,
+ * Not locked here: callers hold the proxy's lock (proxy.h) around every
+ * use, the pointers handed out included.  Every mutation bumps generation,
  * so connections can tell that the policy they were judged under changed.
  * A mutation is persisted (store_save) before the API acknowledges it.
  *
@@ -18,6 +19,7 @@
 #ifndef SLICER_STORE_H
 #define SLICER_STORE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -92,7 +94,8 @@ struct store {
 	size_t nclients;
 	struct secret **secrets;      /* owned */
 	size_t nsecrets;
-	uint64_t generation;          /* bumped on every change */
+	atomic_uint_fast64_t generation; /* bumped on every change; read
+					  * without the proxy's lock */
 	char *dir;                    /* owned; NULL: in memory only (tests) */
 	/* private: indexes so that look-ups do not grow with the policy */
 	uint64_t hash_seed;           /* random, per process */

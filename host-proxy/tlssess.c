@@ -5,6 +5,7 @@
  * verified the upstream's chain and name, and are looked up by the same
  * host:port, so resuming never skips a check that would have mattered.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@ struct tlssess_slot {
 
 static struct tlssess_slot tlssess_slots[TLSSESS_SLOTS];
 static int tlssess_idx = -1;
+/* the slots are shared by every event loop's thread */
+static pthread_mutex_t tlssess_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned int
 tlssess_hash(const char *key)
@@ -54,10 +57,12 @@ tlssess_new_cb(SSL *ssl, SSL_SESSION *sess)
 	if (key == NULL)
 		return 0; /* not ours: OpenSSL frees it */
 	slot = &tlssess_slots[tlssess_hash(key)];
+	pthread_mutex_lock(&tlssess_lock);
 	if (slot->sess != NULL)
 		SSL_SESSION_free(slot->sess);
 	snprintf(slot->key, sizeof(slot->key), "%s", key);
 	slot->sess = sess; /* we keep the reference OpenSSL gave us */
+	pthread_mutex_unlock(&tlssess_lock);
 	return 1;
 }
 
@@ -92,9 +97,11 @@ tlssess_prepare(SSL *ssl, const char *host, uint16_t port)
 		return;
 	}
 	slot = &tlssess_slots[tlssess_hash(key)];
+	pthread_mutex_lock(&tlssess_lock);
 	if (slot->sess != NULL && strcmp(slot->key, key) == 0 &&
 	    SSL_SESSION_is_resumable(slot->sess))
-		SSL_set_session(ssl, slot->sess);
+		SSL_set_session(ssl, slot->sess); /* takes its own reference */
+	pthread_mutex_unlock(&tlssess_lock);
 }
 
 void
@@ -102,9 +109,11 @@ tlssess_free_all(void)
 {
 	size_t i;
 
+	pthread_mutex_lock(&tlssess_lock);
 	for (i = 0; i < TLSSESS_SLOTS; i++) {
 		SSL_SESSION_free(tlssess_slots[i].sess);
 		tlssess_slots[i].sess = NULL;
 		tlssess_slots[i].key[0] = '\0';
 	}
+	pthread_mutex_unlock(&tlssess_lock);
 }

@@ -10,6 +10,7 @@
  * epoll batch never touches freed memory.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -48,8 +49,13 @@ struct upool {
 	struct upool_entry **slots;       /* owned array of chain heads */
 	size_t mask;                      /* slots - 1 */
 	struct upool_entry *newest, *oldest;
-	size_t count;
-	struct upool_stats st;
+	/* the owner's loop changes these; upool_get_stats may read them from
+	 * another thread */
+	atomic_size_t count;
+	struct {
+		atomic_uint_fast64_t hits, misses, parked, refused, evicted;
+		atomic_uint_fast64_t expired, dropped, flushed;
+	} st;
 };
 
 static uint64_t
@@ -371,6 +377,13 @@ upool_count_key(const struct upool *p, const struct upool_key *k)
 void
 upool_get_stats(const struct upool *p, struct upool_stats *st)
 {
-	*st = p->st;
-	st->idle = p->count;
+	st->hits = atomic_load(&p->st.hits);
+	st->misses = atomic_load(&p->st.misses);
+	st->parked = atomic_load(&p->st.parked);
+	st->refused = atomic_load(&p->st.refused);
+	st->evicted = atomic_load(&p->st.evicted);
+	st->expired = atomic_load(&p->st.expired);
+	st->dropped = atomic_load(&p->st.dropped);
+	st->flushed = atomic_load(&p->st.flushed);
+	st->idle = atomic_load(&p->count);
 }

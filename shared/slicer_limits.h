@@ -76,7 +76,10 @@
 
 /* Client connections open at once (also bounded by RLIMIT_NOFILE). */
 #define LIMIT_CONNS 16384
-/* File descriptors held back so accept() can shed load on EMFILE. */
+/* Event loops (threads) of the proxy, --workers. */
+#define LIMIT_WORKERS 64
+/* File descriptors held back so accept() can shed load on EMFILE (one per
+ * event loop). */
 #define LIMIT_FD_RESERVE 1
 
 /* Timeouts (milliseconds). */
@@ -105,8 +108,9 @@
  * one-request client connections (make bench), 8 left about a third of
  * the requests dialing anew, 32 about one in a hundred. */
 #define LIMIT_UPSTREAM_POOL_PER_KEY 32
-/* Parked connections in all: each holds a descriptor and, with TLS, its
- * OpenSSL state (buffers released while idle); small next to LIMIT_CONNS. */
+/* Parked connections in all, per event loop: each holds a descriptor and,
+ * with TLS, its OpenSSL state (buffers released while idle); small next to
+ * LIMIT_CONNS. */
 #define LIMIT_UPSTREAM_POOL 1024
 /* deny/allow CIDR entries from the command line. */
 #define LIMIT_CIDRS 256

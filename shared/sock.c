@@ -11,21 +11,36 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "sock.h"
 
-static int sock_reserve_fd = -1;
+/* one per process; threads take it in turn (whoever finds it spends it) */
+static atomic_int sock_reserve_fd = -1;
 
 static void
 sock_reserve_open(void)
 {
-	if (sock_reserve_fd == -1)
-		sock_reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int fd, none = -1;
+
+	if (atomic_load(&sock_reserve_fd) != -1)
+		return;
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd != -1 &&
+	    !atomic_compare_exchange_strong(&sock_reserve_fd, &none, fd))
+		close(fd);
 }
 
 int
 sock_tcp_listen(const char *addr, unsigned short port, int backlog)
+{
+	return sock_tcp_listen_opt(addr, port, backlog, 0);
+}
+
+int
+sock_tcp_listen_opt(const char *addr, unsigned short port, int backlog,
+    int is_reuseport)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
@@ -53,6 +68,14 @@ sock_tcp_listen(const char *addr, unsigned short port, int backlog)
 	if (fd == -1)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (is_reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
@@ -134,14 +157,14 @@ sock_unix_connect(const char *path)
 int
 sock_accept(int lfd, struct sockaddr *sa, socklen_t *salen)
 {
-	int fd = accept4(lfd, sa, salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd, reserve;
 
+	fd = accept4(lfd, sa, salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1 && (errno == EMFILE || errno == ENFILE) &&
-	    sock_reserve_fd != -1) {
+	    (reserve = atomic_exchange(&sock_reserve_fd, -1)) != -1) {
 		int saved = errno, shed;
 
-		close(sock_reserve_fd);
-		sock_reserve_fd = -1;
+		close(reserve);
 		shed = accept(lfd, NULL, NULL);
 		if (shed != -1)
 			close(shed);

@@ -11,6 +11,10 @@
 
 /* Listen on addr:port (IPv4 or IPv6 text address).  -1 on error. */
 int sock_tcp_listen(const char *addr, unsigned short port, int backlog);
+/* The same; is_reuseport sets SO_REUSEPORT first, so that several
+ * sockets of this user share the port (the kernel spreads connections). */
+int sock_tcp_listen_opt(const char *addr, unsigned short port, int backlog,
+    int is_reuseport);
 /* Listen on a unix socket path created with mode (umask applied around
  * bind); an existing stale socket file is replaced.  -1 on error. */
 int sock_unix_listen(const char *path, unsigned int mode, int backlog);

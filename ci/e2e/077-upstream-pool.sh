@@ -10,12 +10,14 @@
 # parked; a revoked rule denies the next request although a connection is
 # parked, and any policy change empties the pool (the next handshake
 # resumes); no descriptor leaks; SIGTERM with parked connections exits
-# cleanly.
+# cleanly; with two event loops each loop reuses its own connection.
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
 bench_init
 bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
-# -v: the pool's debug lines (parked, taken, closed while idle) go to the log
-check "daemon starts" start_proxy --https-port 3129 --upstream-ca "$CA" -v
+# -v: the pool's debug lines (parked, taken, closed while idle) go to the log;
+# the pool is per event loop: one loop, so that every curl run finds what the
+# one before it parked (several loops: (g) at the end)
+check "daemon starts" start_proxy --workers 1 --https-port 3129 --upstream-ca "$CA" -v
 [ -n "$PROXY_PID" ] || bench_finish
 T1=$(new_client vm1)
 T2=$(new_client vm2)
@@ -274,4 +276,16 @@ drain_fast() {
 	[ "${PROXY_EXIT:-none}" = 0 ] && [ "$ms" -lt 5000 ]
 }
 check "SIGTERM with a parked connection: the daemon exits at once with status 0" drain_fast
+
+# ---- (g) several event loops: each keeps a pool of its own ----
+check "daemon starts again with --workers 2" start_proxy --workers 2 --https-port 3129 --upstream-ca "$CA"
+per_loop() {
+	local i n0 opened
+	n0=$(upconns 443)
+	for i in $(seq 1 12); do iconn "$T1" "/p/loop$i" >/dev/null || return 1; done
+	opened=$(($(upconns 443) - n0))
+	echo "upstream connections opened for 12 curl runs over 2 loops: $opened"
+	[ "$opened" -ge 1 ] && [ "$opened" -le 2 ]
+}
+check "(g) two event loops: 12 curl runs in a row open at most one upstream connection per loop" per_loop
 bench_finish

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -769,6 +770,9 @@ test_followers(void **state)
 	/* the jansson path filters the same way */
 	audit_emit(a, json_pack("{s:s,s:s,s:s}", "event", "oauth",
 	    "client", "c1", "decision", "deny"));
+	/* followers are fed when the owner's loop is about to wait */
+	assert_int_equal(all.got.n, 0);
+	audit_flush_hook(a);
 
 	assert_int_equal(all.got.n, 9);
 	assert_int_equal(c1.got.n, 5);
@@ -804,6 +808,81 @@ test_followers(void **state)
 	assert_int_equal(dropped.gone, 1);
 	for (k = 0; k < 5; k++)
 		lines_free(&fols[k]->got);
+}
+
+/* Lines emitted on another thread: one wake-up, fed on the owner's. */
+struct emitter {
+	struct audit *a;
+	int n;
+};
+
+static void *
+emitter_run(void *arg)
+{
+	struct emitter *e = arg;
+	struct audit_rec *r = malloc(sizeof(*r));
+	int i;
+
+	assert_non_null(r);
+	for (i = 0; i < e->n; i++) {
+		audit_rec_begin(r, "request");
+		audit_rec_str(r, "client", "c1");
+		audit_rec_int(r, "seq", i);
+		audit_rec_emit(e->a, r);
+	}
+	free(r);
+	return NULL;
+}
+
+static int wakes;
+
+static void
+count_wake(void *arg)
+{
+	(void)arg;
+	wakes++;
+}
+
+static void
+test_followers_other_thread(void **state)
+{
+	struct audit *a = audit_mem();
+	struct emitter e = { a, 3 };
+	struct fol all, late;
+	pthread_t t;
+	char want[32];
+	size_t i;
+
+	(void)state;
+	wakes = 0;
+	audit_set_wake(a, count_wake, NULL);
+	fol_init(&all, "", 0, 0);
+	audit_follow(a, &all.f);
+	assert_int_equal(pthread_create(&t, NULL, emitter_run, &e), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	/* woken once for the three lines; nothing fed off the owner thread */
+	assert_int_equal(wakes, 1);
+	assert_int_equal(all.got.n, 0);
+	/* a follower that comes later gets only what comes after it */
+	fol_init(&late, "", 0, 0);
+	audit_follow(a, &late.f);
+	assert_int_equal(all.got.n, 3);
+	for (i = 0; i < all.got.n; i++) {
+		snprintf(want, sizeof(want), "\"seq\":%zu,", i);
+		assert_non_null(strstr(all.got.v[i], want));
+	}
+	e.n = 2;
+	assert_int_equal(pthread_create(&t, NULL, emitter_run, &e), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(wakes, 2);
+	audit_flush_hook(a);
+	assert_int_equal(all.got.n, 5);
+	assert_int_equal(late.got.n, 2);
+	audit_unfollow(a, &all.f);
+	audit_unfollow(a, &late.f);
+	audit_free(a);
+	lines_free(&all.got);
+	lines_free(&late.got);
 }
 
 /* ---------------------------------------------------------- output */
@@ -1064,6 +1143,7 @@ main(void)
 		cmocka_unit_test(test_emit_json),
 		cmocka_unit_test(test_ring_order_and_reuse),
 		cmocka_unit_test(test_followers),
+		cmocka_unit_test(test_followers_other_thread),
 		cmocka_unit_test(test_file_batched),
 		cmocka_unit_test(test_stdout_blocked),
 		cmocka_unit_test(test_loop_hook),

@@ -124,7 +124,7 @@ TSAN_UNIT := $(foreach t,$(filter shared/% host-proxy/%,$(UNIT_TESTS)),build-tsa
 TSAN_E2E ?= $(addprefix ci/e2e/,010-basic.sh 020-rules.sh 023-live-policy.sh 027-audit.sh \
 	028-api.sh 050-dns-endpoint.sh 070-intercept-basic.sh 071-secrets.sh 072-intercept-http.sh \
 	073-tls-port.sh 075-websocket-sse.sh 076-intercept-clients.sh 077-upstream-pool.sh \
-	078-leaf-limit.sh 079-workers.sh 080-oauth.sh)
+	078-leaf-limit.sh 079-workers.sh 080-oauth.sh 081-resolver-cache.sh)
 TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1
 tsan:
 	$(Q)$(MAKE) --no-print-directory SANITIZE=thread build-tsan/slicer-proxy $(TSAN_UNIT)

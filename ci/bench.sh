@@ -308,7 +308,8 @@ check_target() {
 }
 
 # BENCH_PROFILE=1: perf profile of slicer-proxy under the keep-alive load
-# (self time by symbol, and with callers), to OUT/profile-TARGET*.txt
+# and under new connections (self time by symbol, and with callers), to
+# OUT/profile-TARGET*.txt
 profile_target() {
 	local pd=$RES/perf-$TGT.data secs=$((SECS + 4)) hp
 	case $TGT in spx-tunnel | spx-intercept) ;; *) return 0 ;; esac
@@ -327,6 +328,18 @@ profile_target() {
 		grep -v '^$' >"$OUT/profile-$TGT-children.txt"
 	echo "$TGT keep-alive load during the profile: $(awk '/Requests\/sec:/ {print $2}' "$RES/$TGT-profile-load.txt") req/s" \
 		>>"$OUT/profile-$TGT.txt"
+	# the same under new connections (one request per connection)
+	L timeout $((secs + 30)) hey -z "${secs}s" -c "$CONNS" -t 0 -disable-keepalive -x "$PX" \
+		"https://$HOST$SMALL" >"$RES/$TGT-profile-nc-load.txt" 2>&1 &
+	hp=$!
+	sleep 2
+	timeout $((SECS + 20)) perf record -q -o "$pd.nc" -F 997 --call-graph dwarf,16384 -p "$PROXY_PID" \
+		-- sleep "$SECS" >/dev/null 2>&1
+	wait "$hp" 2>/dev/null
+	perf report -i "$pd.nc" --no-children --sort dso,symbol --stdio --percent-limit 0.7 -g none 2>/dev/null |
+		grep -v '^$' >"$OUT/profile-$TGT-newconn.txt"
+	perf report -i "$pd.nc" --children --sort symbol --stdio --percent-limit 3 -g none 2>/dev/null |
+		grep -v '^$' >"$OUT/profile-$TGT-newconn-children.txt"
 	# system calls per request (strace slows the proxy; the counts still hold)
 	command -v strace >/dev/null || return 0
 	local n0 n1 a0 a1

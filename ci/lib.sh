@@ -254,6 +254,8 @@ bench_up() {
 	bench_log "bench up: $HNS $VNS $NNS, work dir $DIR"
 }
 
+# bench_dns: SPX_DNS_ARGS (an array a script may set before bench_up) adds
+# dnsmasq options, e.g. records of names only that script uses
 bench_dns() {
 	: >"$DIR/dns.log"
 	spawn "$NNS" "$PY" "$SPX_CI/dnsflip.py" 198.18.0.54 198.18.0.10 127.0.0.1 2>>"$DIR/dnsflip.log"
@@ -283,6 +285,7 @@ bench_dns() {
 		--host-record=selfnet.bench.test,198.18.0.1 \
 		--host-record=zero.bench.test,0.0.0.0 \
 		--address=/wild.bench.test/198.18.0.10 \
+		${SPX_DNS_ARGS[@]+"${SPX_DNS_ARGS[@]}"} \
 		2>>"$DIR/dnsmasq.err"
 	wait_for 10 in_net dig +time=1 +tries=1 +short @198.18.0.53 api.bench.test || {
 		bench_log "dnsmasq did not come up"; cat "$DIR/dnsmasq.err" >&2; return 1; }

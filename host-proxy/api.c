@@ -30,6 +30,7 @@
 #include "mitm.h"
 #include "oauth.h"
 #include "parse.h"
+#include "resolve.h"
 #include "secmem.h"
 #include "sock.h"
 #include "token.h"
@@ -745,6 +746,7 @@ api_metrics(struct api_conn *ac)
 {
 	struct proxy *px = ac->api->px;
 	struct upool_stats ps, one;
+	struct resolve_stats rs, rone;
 	char body[8192];
 	uint64_t acc;
 	unsigned i;
@@ -793,7 +795,13 @@ api_metrics(struct api_conn *ac)
 		return;
 	}
 	memset(&ps, 0, sizeof(ps));
+	memset(&rs, 0, sizeof(rs));
 	for (i = 0; i < px->nworkers; i++) {
+		resolver_get_stats(px->workers[i]->resolver, &rone);
+		rs.hits += rone.hits;
+		rs.joined += rone.joined;
+		rs.lookups += rone.lookups;
+		rs.cached += rone.cached;
 		upool_get_stats(px->workers[i]->upool, &one);
 		ps.hits += one.hits;
 		ps.misses += one.misses;
@@ -835,11 +843,21 @@ api_metrics(struct api_conn *ac)
 	    "slicer_leaf_certs %zu\n"
 	    "# TYPE slicer_leaf_mints_total counter\n"
 	    "slicer_leaf_mints_total %llu\n"
+	    "# TYPE slicer_resolve_cache_hits_total counter\n"
+	    "slicer_resolve_cache_hits_total %llu\n"
+	    "# TYPE slicer_resolve_joined_total counter\n"
+	    "slicer_resolve_joined_total %llu\n"
+	    "# TYPE slicer_resolve_lookups_total counter\n"
+	    "slicer_resolve_lookups_total %llu\n"
+	    "# TYPE slicer_resolve_cached gauge\n"
+	    "slicer_resolve_cached %zu\n"
 	    "# TYPE slicer_workers gauge\n"
 	    "slicer_workers %u\n"
 	    "# TYPE slicer_worker_connections_total counter\n",
 	    mitm_cache_count(px->leaves),
-	    (unsigned long long)mitm_cache_mints(px->leaves), px->nworkers);
+	    (unsigned long long)mitm_cache_mints(px->leaves),
+	    (unsigned long long)rs.hits, (unsigned long long)rs.joined,
+	    (unsigned long long)rs.lookups, rs.cached, px->nworkers);
 	for (i = 0; m >= 0 && (size_t)m < sizeof(body) - (size_t)n &&
 	    i < px->nworkers; i++) {
 		n += m;

@@ -204,6 +204,18 @@ audit_feed(struct audit *a)
 }
 
 void
+audit_flush_last(void *arg)
+{
+	struct audit *a = arg;
+
+	/* another thread may hold the lock for good: do not wait for it */
+	if (a == NULL || pthread_mutex_trylock(&a->lock) != 0)
+		return;
+	audit_flush(a);
+	pthread_mutex_unlock(&a->lock);
+}
+
+void
 audit_flush_hook(void *arg)
 {
 	struct audit *a = arg;

@@ -95,6 +95,9 @@ void audit_flush(struct audit *a);
 /* ev_on_wait() hook (arg: the struct audit): switches the log to batched
  * output, then flushes. */
 void audit_flush_hook(void *arg);
+/* log_on_fatal() hook (arg: the struct audit): one flush attempt, without
+ * waiting for a lock another thread holds. */
+void audit_flush_last(void *arg);
 /* Lines dropped because the output could not take them. */
 unsigned long long audit_drops(struct audit *a);
 /* fn(arg) is called (from any thread, without locks held) when a line

@@ -660,8 +660,10 @@ daemon_main(int argc, char **argv)
 		fprintf(stderr, "slicer-proxy: %s\n", err);
 		goto out;
 	}
-	/* audit lines are written in batches, when the loop is about to wait */
+	/* audit lines are written in batches, when the loop is about to wait,
+	 * and on the way out of a fatal error */
 	ev_on_wait(px.ev, audit_flush_hook, px.audit);
+	log_on_fatal(audit_flush_last, px.audit);
 	if (daemon_listen(&px, px.cfg.http_port, http_fds) == -1)
 		goto out;
 	if (px.cfg.https_port != 0 &&
@@ -811,6 +813,7 @@ out:
 	free(px.workers);
 	if (px.ev != NULL)
 		ev_free(px.ev);
+	log_on_fatal(NULL, NULL);
 	audit_free(px.audit);
 	store_free(px.store);
 	SSL_CTX_free(px.front_ctx);

@@ -22,3 +22,4 @@ PROXY_SRCS += host-proxy/tlssess.c
 PROXY_SRCS += host-proxy/upool.c host-proxy/worker.c
 PROXY_LIBS += -pthread
 UNIT_TESTS += host-proxy/tests/test_upool.c
+UNIT_TESTS += host-proxy/tests/test_resolve.c

@@ -25,8 +25,15 @@ typedef void (*resolve_cb)(void *arg, int status, const struct netaddr *addrs,
 struct resolver *resolver_new(struct ev *ev);
 void resolver_free(struct resolver *r);
 
-/* Start resolving name; returns a handle to cancel, or NULL when the
- * callback already ran (synchronously). */
+/*
+ * Start resolving name (canonical: compared as is); returns a handle to
+ * cancel, or NULL when the callback already ran (synchronously).  An
+ * answer is kept for its TTL (the lowest of its addresses and CNAMEs, at
+ * most LIMIT_RESOLVE_CACHE_TTL_MS) and then given synchronously; failures
+ * and TTL 0 answers are not kept.  A call for a name whose lookup is in
+ * flight joins it.  At most LIMIT_RESOLVE_CACHE names per resolver, the
+ * least recently used answer evicted first.
+ */
 struct resolve_req *resolve_start(struct resolver *r, const char *name,
     resolve_cb cb, void *arg);
 /*
@@ -42,5 +49,18 @@ struct resolve_req *resolve_query_raw(struct resolver *r, const char *name,
 
 /* The callback will not be called; safe with NULL. */
 void resolve_cancel(struct resolve_req *q);
+
+/* Use these DNS servers ("ip:port[,ip:port]") instead of resolv.conf
+ * (tests).  0 or -1. */
+int resolver_set_servers(struct resolver *r, const char *csv);
+
+struct resolve_stats {
+	uint64_t hits;     /* resolve_start answered from the cache */
+	uint64_t joined;   /* resolve_start joined a lookup in flight */
+	uint64_t lookups;  /* lookups sent (each is an A+AAAA pair) */
+	size_t cached;     /* names held: answers and lookups in flight */
+};
+/* Any thread (the counters are atomic). */
+void resolver_get_stats(struct resolver *r, struct resolve_stats *st);
 
 #endif

@@ -13,6 +13,9 @@
 
 static const char *log_prog = "slicer";
 static int log_verbosity;
+/* set once before threads start; read on the way out */
+static void (*log_fatal_fn)(void *arg);
+static void *log_fatal_arg;
 
 void
 log_init(const char *progname, int verbosity)
@@ -87,6 +90,24 @@ log_debug(const char *fmt, ...)
 }
 
 void
+log_on_fatal(void (*fn)(void *arg), void *arg)
+{
+	log_fatal_fn = fn;
+	log_fatal_arg = arg;
+}
+
+static void __attribute__((noreturn))
+log_fatal_exit(void)
+{
+	void (*fn)(void *) = log_fatal_fn;
+
+	log_fatal_fn = NULL; /* once, even if fn itself ends in fatal() */
+	if (fn != NULL)
+		fn(log_fatal_arg);
+	exit(1);
+}
+
+void
 fatal(const char *fmt, ...)
 {
 	int saved = errno;
@@ -95,7 +116,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite("fatal", 1, saved, fmt, ap);
 	va_end(ap);
-	exit(1);
+	log_fatal_exit();
 }
 
 void
@@ -106,5 +127,5 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite("fatal", 0, 0, fmt, ap);
 	va_end(ap);
-	exit(1);
+	log_fatal_exit();
 }

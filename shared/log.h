@@ -16,5 +16,8 @@ void fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
+/* fn(arg) runs once, after the fatal message and before exit: for the
+ * last writes that must not be lost (the audit log).  One hook. */
+void log_on_fatal(void (*fn)(void *arg), void *arg);
 
 #endif

@@ -97,6 +97,10 @@
 
 /* Addresses tried for one upstream name. */
 #define LIMIT_UPSTREAM_ADDRS 8
+/* Upstream names whose answer (or lookup in flight) a resolver keeps, per
+ * event loop, and the longest an answer is kept whatever its TTL. */
+#define LIMIT_RESOLVE_CACHE 1024
+#define LIMIT_RESOLVE_CACHE_TTL_MS 60000
 /* Idle upstream connections kept for reuse by later client connections of
  * the same client (host-proxy/upool.c).  A parked connection closes after
  * this long: below common server keep-alive timeouts (nginx 75 s), so a

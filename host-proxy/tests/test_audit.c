@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +24,7 @@
 #include <jansson.h>
 
 #include "audit.h"
+#include "log.h"
 #include "ev.h"
 #include "slicer_limits.h"
 
@@ -1130,6 +1132,56 @@ test_loop_hook(void **state)
 	unlink(path);
 }
 
+/* A record still buffered when the daemon dies of a fatal error is
+ * written by the log_on_fatal hook; without the hook it is lost. */
+static size_t
+fatal_child_lines(int with_hook)
+{
+	char path[] = "/tmp/test_audit.XXXXXX", err[256], buf[4096];
+	struct audit *a;
+	size_t lines = 0;
+	ssize_t n, i;
+	pid_t pid;
+	int fd, st;
+
+	fd = mkstemp(path);
+	assert_true(fd != -1);
+	close(fd);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		a = audit_new(path, err, sizeof(err));
+		if (a == NULL)
+			_exit(3);
+		audit_flush_hook(a); /* batched from now on */
+		audit_rec_begin(&rec, "request");
+		audit_rec_str(&rec, "client", "c1");
+		audit_rec_emit(a, &rec);
+		if (with_hook)
+			log_on_fatal(audit_flush_last, a);
+		fatalx("test: dying with a record in the buffer");
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	fd = open(path, O_RDONLY);
+	assert_true(fd != -1);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	close(fd);
+	unlink(path);
+	return lines;
+}
+
+static void
+test_fatal_flush(void **state)
+{
+	(void)state;
+	assert_int_equal(fatal_child_lines(0), 0);
+	assert_int_equal(fatal_child_lines(1), 1);
+}
+
 int
 main(void)
 {
@@ -1147,6 +1199,7 @@ main(void)
 		cmocka_unit_test(test_file_batched),
 		cmocka_unit_test(test_stdout_blocked),
 		cmocka_unit_test(test_loop_hook),
+		cmocka_unit_test(test_fatal_flush),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

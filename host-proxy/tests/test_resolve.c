@@ -1,0 +1,1209 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * test_resolve.c - the resolver's cache of answers and the joining of
+ * lookups in flight, against a DNS server of the test's own: a UDP socket
+ * on 127.0.0.1 served from the same event loop, answering A and AAAA from
+ * a table (with TTLs and CNAMEs), NXDOMAIN or SERVFAIL, and counting the
+ * queries it got per (name, type).
+ *
+ * Covered: answers held while their TTL lasts and delivered synchronously;
+ * TTL 0 and failures never held; a CNAME's lower TTL caps the time; lookups
+ * in flight joined, cancelling one joined request; the least recently used
+ * answer evicted past LIMIT_RESOLVE_CACHE, and lookups past the limit when
+ * every slot is in flight; raw queries neither held nor joined.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ev.h"
+#include "netaddr.h"
+#include "resolve.h"
+#include "slicer_limits.h"
+
+#define T_A 1
+#define T_CNAME 5
+#define T_AAAA 28
+#define RCODE_SERVFAIL 2
+#define RCODE_NXDOMAIN 3
+
+#define WAIT_MS 5000        /* bound of every wait for an answer */
+#define DNS_MAX 512         /* UDP message */
+#define COUNTS_MAX 8192     /* (name, type) pairs the server counts */
+#define ANSWER_BATCH 32     /* datagrams the server answers per wakeup */
+
+/* ---- the DNS server ---- */
+
+struct fixture;
+
+struct dns_entry {
+	const char *name;
+	int rcode;          /* 0, RCODE_NXDOMAIN or RCODE_SERVFAIL */
+	uint32_t ttl;       /* of the address records */
+	const char *v4;     /* NULL: no A record */
+	const char *v6;     /* NULL: no AAAA record */
+	const char *cname;  /* the name is an alias of this one */
+	uint32_t cname_ttl;
+};
+
+static const struct dns_entry dns_table[] = {
+	{ "ttl30.test", 0, 30, "198.51.100.30", "2001:db8::30", NULL, 0 },
+	{ "ttl0.test", 0, 0, "198.51.100.1", "2001:db8::1", NULL, 0 },
+	{ "join.test", 0, 30, "198.51.100.20", "2001:db8::20", NULL, 0 },
+	{ "cancel.test", 0, 30, "198.51.100.21", "2001:db8::21", NULL, 0 },
+	{ "raw.test", 0, 30, "198.51.100.22", "2001:db8::22", NULL, 0 },
+	{ "sentinel.test", 0, 0, "198.51.100.2", NULL, NULL, 0 },
+	{ "short.test", 0, 1, "198.51.100.41", "2001:db8::41", NULL, 0 },
+	{ "long.test", 0, 60, "198.51.100.60", "2001:db8::60", NULL, 0 },
+	/* alias.test -> target.test: the alias lasts 1 s, the address 60 s */
+	{ "alias.test", 0, 60, "198.51.100.42", "2001:db8::42", "target.test",
+	    1 },
+	{ "alias60.test", 0, 60, "198.51.100.43", "2001:db8::43",
+	    "target60.test", 60 },
+	{ "nx.test", RCODE_NXDOMAIN, 0, NULL, NULL, NULL, 0 },
+	{ "fail.test", RCODE_SERVFAIL, 0, NULL, NULL, NULL, 0 },
+	{ "empty.test", 0, 60, NULL, NULL, NULL, 0 }, /* no address */
+};
+
+struct qcount {
+	char name[LIMIT_HOSTNAME + 2];
+	uint16_t type;
+	unsigned n;
+};
+
+struct held {
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	size_t len;
+	uint8_t msg[DNS_MAX];
+};
+
+struct responder {
+	int fd;
+	uint16_t port;
+	struct ev_io io;
+	struct qcount *counts;
+	size_t ncounts;
+	unsigned long total;    /* queries received */
+	int is_holding;         /* keep the answers until released */
+	struct held *held;
+	size_t nheld, nsent, cap;
+	struct ev_timer release;
+	struct fixture *f;
+};
+
+/* ---- the fixture ---- */
+
+typedef int (*cond_fn)(const struct fixture *f);
+
+struct result {
+	struct fixture *f;
+	int calls;
+	int status;
+	int is_sync;        /* ran before resolve_start returned */
+	size_t n;
+	struct netaddr addrs[LIMIT_UPSTREAM_ADDRS];
+	const char *reason;
+};
+
+struct raw_result {
+	struct fixture *f;
+	int calls;
+	int status;
+	size_t len;
+};
+
+/* Results live in the fixture, not on a test's stack: after a failed
+ * assertion, lookups still pending end in resolver_free, in teardown. */
+#define RESULTS (LIMIT_RESOLVE_CACHE + 64)
+
+struct fixture {
+	struct ev *ev;
+	struct resolver *r;
+	struct responder rs;
+	struct ev_timer guard;
+	int timed_out;
+	cond_fn cond;       /* while running: break when true */
+	unsigned long target;
+	unsigned long done; /* callbacks run */
+	int in_start;       /* inside resolve_start */
+	struct result *res; /* RESULTS of them */
+	struct raw_result raw[4];
+};
+
+static void
+fixture_poke(struct fixture *f)
+{
+	if (f->cond != NULL && f->cond(f))
+		ev_break(f->ev);
+}
+
+/* "n17.many.test": i = 17; -1 for other names */
+static long
+many_index(const char *name)
+{
+	char back[64];
+	unsigned u;
+
+	if (sscanf(name, "n%u.many.test", &u) != 1 || u > 65535)
+		return -1;
+	snprintf(back, sizeof(back), "n%u.many.test", u);
+	return strcmp(back, name) == 0 ? (long)u : -1;
+}
+
+static void
+many_addrs(long i, char *v4, size_t v4size, char *v6, size_t v6size)
+{
+	snprintf(v4, v4size, "10.1.%ld.%ld", (i >> 8) & 255, i & 255);
+	snprintf(v6, v6size, "2001:db8:1::%lx", (unsigned long)i);
+}
+
+/* The entry for name; the *.many.test names answer from buf. */
+static const struct dns_entry *
+dns_lookup(const char *name, struct dns_entry *buf, char *v4, size_t v4size,
+    char *v6, size_t v6size)
+{
+	size_t i;
+	long k;
+
+	for (i = 0; i < sizeof(dns_table) / sizeof(dns_table[0]); i++)
+		if (strcasecmp(dns_table[i].name, name) == 0)
+			return &dns_table[i];
+	k = many_index(name);
+	if (k < 0)
+		return NULL;
+	many_addrs(k, v4, v4size, v6, v6size);
+	memset(buf, 0, sizeof(*buf));
+	buf->name = name;
+	buf->ttl = 60;
+	buf->v4 = v4;
+	buf->v6 = v6;
+	return buf;
+}
+
+static void
+qcount_add(struct responder *rs, const char *name, uint16_t type)
+{
+	size_t i;
+
+	rs->total++;
+	for (i = 0; i < rs->ncounts; i++) {
+		if (rs->counts[i].type == type &&
+		    strcmp(rs->counts[i].name, name) == 0) {
+			rs->counts[i].n++;
+			return;
+		}
+	}
+	assert_true(rs->ncounts < COUNTS_MAX);
+	snprintf(rs->counts[i].name, sizeof(rs->counts[i].name), "%s", name);
+	rs->counts[i].type = type;
+	rs->counts[i].n = 1;
+	rs->ncounts++;
+}
+
+/* Queries of (name, type) the server got. */
+static unsigned
+qcount(const struct fixture *f, const char *name, uint16_t type)
+{
+	size_t i;
+
+	for (i = 0; i < f->rs.ncounts; i++)
+		if (f->rs.counts[i].type == type &&
+		    strcmp(f->rs.counts[i].name, name) == 0)
+			return f->rs.counts[i].n;
+	return 0;
+}
+
+/* Read an uncompressed name at *off, lowercased, without the final dot. */
+static int
+dns_name_read(const uint8_t *p, size_t len, size_t *off, char *out,
+    size_t size)
+{
+	size_t o = *off, w = 0, i;
+	uint8_t l;
+
+	for (;;) {
+		if (o >= len)
+			return -1;
+		l = p[o++];
+		if (l == 0)
+			break;
+		if (l > 63 || o + l > len || w + l + 2 > size)
+			return -1;
+		if (w > 0)
+			out[w++] = '.';
+		for (i = 0; i < l; i++) {
+			char c = (char)p[o + i];
+
+			out[w++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+		}
+		o += l;
+	}
+	out[w] = '\0';
+	*off = o;
+	return 0;
+}
+
+static int
+put_bytes(uint8_t *buf, size_t size, size_t *off, const void *p, size_t n)
+{
+	if (*off + n > size)
+		return -1;
+	memcpy(buf + *off, p, n);
+	*off += n;
+	return 0;
+}
+
+static int
+put16(uint8_t *buf, size_t size, size_t *off, uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+
+	return put_bytes(buf, size, off, b, 2);
+}
+
+static int
+put32(uint8_t *buf, size_t size, size_t *off, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16),
+	    (uint8_t)(v >> 8), (uint8_t)v };
+
+	return put_bytes(buf, size, off, b, 4);
+}
+
+static int
+put_name(uint8_t *buf, size_t size, size_t *off, const char *name)
+{
+	const char *p = name, *dot;
+	size_t l;
+	uint8_t lb;
+
+	while (*p != '\0') {
+		dot = strchr(p, '.');
+		l = dot != NULL ? (size_t)(dot - p) : strlen(p);
+		if (l == 0 || l > 63)
+			return -1;
+		lb = (uint8_t)l;
+		if (put_bytes(buf, size, off, &lb, 1) == -1 ||
+		    put_bytes(buf, size, off, p, l) == -1)
+			return -1;
+		p += l;
+		if (*p == '.')
+			p++;
+	}
+	lb = 0;
+	return put_bytes(buf, size, off, &lb, 1);
+}
+
+/* One resource record; owner NULL: a pointer to the question's name. */
+static int
+put_rr(uint8_t *buf, size_t size, size_t *off, const char *owner,
+    uint16_t type, uint32_t ttl, const void *rdata, size_t rdlen)
+{
+	if (owner == NULL) {
+		if (put16(buf, size, off, 0xc00c) == -1)
+			return -1;
+	} else if (put_name(buf, size, off, owner) == -1)
+		return -1;
+	if (put16(buf, size, off, type) == -1 ||
+	    put16(buf, size, off, 1 /* IN */) == -1 ||
+	    put32(buf, size, off, ttl) == -1 ||
+	    put16(buf, size, off, (uint16_t)rdlen) == -1)
+		return -1;
+	return put_bytes(buf, size, off, rdata, rdlen);
+}
+
+/*
+ * The answer to the query q (qlen bytes), written to out: its length, or
+ * 0 when the query is not one to answer.  Counts the query.
+ */
+static size_t
+responder_answer(struct responder *rs, const uint8_t *q, size_t qlen,
+    uint8_t *out, size_t size)
+{
+	char name[LIMIT_HOSTNAME + 2], v4buf[32], v6buf[64];
+	uint8_t rdata[DNS_MAX];
+	struct dns_entry many;
+	const struct dns_entry *e;
+	size_t off = 12, qend, o, rdlen;
+	uint16_t type, flags, ancount = 0;
+	int rcode;
+
+	if (qlen < 12 || (q[2] & 0x80) != 0 || q[4] != 0 || q[5] != 1)
+		return 0;
+	if (dns_name_read(q, qlen, &off, name, sizeof(name)) == -1 ||
+	    off + 4 > qlen)
+		return 0;
+	type = (uint16_t)(q[off] << 8 | q[off + 1]);
+	qend = off + 4;
+	qcount_add(rs, name, type);
+	e = dns_lookup(name, &many, v4buf, sizeof(v4buf), v6buf,
+	    sizeof(v6buf));
+	rcode = e == NULL ? RCODE_NXDOMAIN : e->rcode;
+
+	o = 12;
+	/* the question, as it came */
+	memcpy(out, q, 12);
+	if (put_bytes(out, size, &o, q + 12, qend - 12) == -1)
+		return 0;
+	if (rcode == 0 && (type == T_A || type == T_AAAA)) {
+		const char *addr = type == T_A ? e->v4 : e->v6;
+		const char *owner = NULL;
+
+		if (e->cname != NULL && addr != NULL) {
+			rdlen = 0;
+			if (put_name(rdata, sizeof(rdata), &rdlen,
+			    e->cname) == -1 ||
+			    put_rr(out, size, &o, NULL, T_CNAME, e->cname_ttl,
+			    rdata, rdlen) == -1)
+				return 0;
+			ancount++;
+			owner = e->cname;
+		}
+		if (addr != NULL) {
+			rdlen = type == T_A ? 4 : 16;
+			if (inet_pton(type == T_A ? AF_INET : AF_INET6, addr,
+			    rdata) != 1 ||
+			    put_rr(out, size, &o, owner, type, e->ttl, rdata,
+			    rdlen) == -1)
+				return 0;
+			ancount++;
+		}
+	}
+	/* QR, the opcode and RD of the query, AA, RA, the rcode */
+	flags = (uint16_t)(0x8000 | (q[2] & 0x79) << 8 | 0x0400 | 0x0080 |
+	    rcode);
+	out[2] = (uint8_t)(flags >> 8);
+	out[3] = (uint8_t)flags;
+	out[4] = 0;
+	out[5] = 1;
+	out[6] = (uint8_t)(ancount >> 8);
+	out[7] = (uint8_t)ancount;
+	memset(out + 8, 0, 4);
+	return o;
+}
+
+static void
+responder_send(struct responder *rs, const struct held *h)
+{
+	ssize_t n;
+
+	n = sendto(rs->fd, h->msg, h->len, 0,
+	    (const struct sockaddr *)&h->peer, h->peerlen);
+	assert_int_equal(n, (ssize_t)h->len);
+}
+
+/* Held answers go out ANSWER_BATCH at a time, one batch a millisecond (a
+ * timer re-armed for 0 ms would fire again in the same turn), so the
+ * resolver's socket never overflows. */
+static void
+responder_release_cb(struct ev_timer *t)
+{
+	struct responder *rs = t->arg;
+	size_t i;
+
+	for (i = 0; i < ANSWER_BATCH && rs->nsent < rs->nheld; i++)
+		responder_send(rs, &rs->held[rs->nsent++]);
+	if (rs->nsent < rs->nheld)
+		ev_timer_arm(rs->f->ev, &rs->release, 1);
+}
+
+static void
+responder_release(struct responder *rs)
+{
+	rs->is_holding = 0;
+	ev_timer_arm(rs->f->ev, &rs->release, 0);
+}
+
+static void
+responder_io_cb(struct ev_io *io, uint32_t events)
+{
+	struct responder *rs = io->arg;
+	uint8_t q[DNS_MAX];
+	struct held h, *hp;
+	ssize_t n;
+	int i;
+
+	(void)events;
+	/* a batch per wakeup: the loop runs the resolver in between */
+	for (i = 0; i < ANSWER_BATCH; i++) {
+		h.peerlen = sizeof(h.peer);
+		n = recvfrom(rs->fd, q, sizeof(q), MSG_DONTWAIT,
+		    (struct sockaddr *)&h.peer, &h.peerlen);
+		if (n == -1) {
+			assert_true(errno == EAGAIN || errno == EINTR);
+			break;
+		}
+		h.len = responder_answer(rs, q, (size_t)n, h.msg,
+		    sizeof(h.msg));
+		if (h.len == 0)
+			continue;
+		if (!rs->is_holding) {
+			responder_send(rs, &h);
+			continue;
+		}
+		if (rs->nheld == rs->cap) {
+			rs->cap = rs->cap == 0 ? 256 : rs->cap * 2;
+			hp = realloc(rs->held, rs->cap * sizeof(*hp));
+			assert_non_null(hp);
+			rs->held = hp;
+		}
+		rs->held[rs->nheld++] = h;
+	}
+	fixture_poke(rs->f);
+}
+
+static int
+responder_open(struct fixture *f)
+{
+	struct responder *rs = &f->rs;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int buf = 1 << 20;
+
+	rs->f = f;
+	rs->counts = calloc(COUNTS_MAX, sizeof(*rs->counts));
+	if (rs->counts == NULL)
+		return -1;
+	rs->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (rs->fd == -1)
+		return -1;
+	/* room for the bursts of queries sent before the loop runs */
+	if (setsockopt(rs->fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf,
+	    sizeof(buf)) == -1)
+		(void)setsockopt(rs->fd, SOL_SOCKET, SO_RCVBUF, &buf,
+		    sizeof(buf));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(rs->fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    getsockname(rs->fd, (struct sockaddr *)&sin, &len) == -1)
+		return -1;
+	rs->port = ntohs(sin.sin_port);
+	ev_io_init(&rs->io, responder_io_cb, rs);
+	ev_timer_init(&rs->release, responder_release_cb, rs);
+	return ev_io_add(f->ev, &rs->io, rs->fd, EPOLLIN);
+}
+
+static void
+responder_close(struct fixture *f)
+{
+	struct responder *rs = &f->rs;
+
+	ev_timer_stop(f->ev, &rs->release);
+	ev_io_del(f->ev, &rs->io);
+	if (rs->fd != -1)
+		close(rs->fd);
+	free(rs->counts);
+	free(rs->held);
+}
+
+/* ---- running the loop ---- */
+
+static void
+guard_cb(struct ev_timer *t)
+{
+	struct fixture *f = t->arg;
+
+	f->timed_out = 1;
+	ev_break(f->ev);
+}
+
+/* Run the loop until cond holds (0), or -1 after ms. */
+static int
+run_until(struct fixture *f, cond_fn cond, int64_t ms)
+{
+	if (cond != NULL && cond(f))
+		return 0;
+	f->cond = cond;
+	f->timed_out = 0;
+	ev_timer_arm(f->ev, &f->guard, ms);
+	assert_int_equal(ev_run(f->ev), 0);
+	ev_timer_stop(f->ev, &f->guard);
+	f->cond = NULL;
+	return f->timed_out && (cond == NULL || !cond(f)) ? -1 : 0;
+}
+
+static int
+cond_done(const struct fixture *f)
+{
+	return f->done >= f->target;
+}
+
+static int
+cond_queries(const struct fixture *f)
+{
+	return f->rs.total >= f->target;
+}
+
+/* Wait until n callbacks have run since f->done was last zeroed. */
+static void
+wait_callbacks(struct fixture *f, unsigned long n)
+{
+	f->target = n;
+	assert_int_equal(run_until(f, cond_done, WAIT_MS), 0);
+}
+
+/* Wait until the server has received n queries in all. */
+static void
+wait_queries(struct fixture *f, unsigned long n)
+{
+	f->target = n;
+	assert_int_equal(run_until(f, cond_queries, WAIT_MS), 0);
+}
+
+/* Run the loop for ms, whatever happens. */
+static void
+run_for(struct fixture *f, int64_t ms)
+{
+	assert_int_equal(run_until(f, NULL, ms), -1);
+}
+
+static void
+result_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
+    const char *reason)
+{
+	struct result *res = arg;
+
+	res->calls++;
+	res->status = status;
+	res->is_sync = res->f->in_start;
+	res->reason = reason;
+	res->n = 0;
+	if (status == 0) {
+		assert_true(n >= 1 && n <= LIMIT_UPSTREAM_ADDRS);
+		memcpy(res->addrs, addrs, n * sizeof(*addrs));
+		res->n = n;
+	}
+	res->f->done++;
+	fixture_poke(res->f);
+}
+
+static struct resolve_req *
+start(struct fixture *f, const char *name, struct result *res)
+{
+	struct resolve_req *q;
+
+	memset(res, 0, sizeof(*res));
+	res->f = f;
+	f->in_start = 1;
+	q = resolve_start(f->r, name, result_cb, res);
+	f->in_start = 0;
+	/* a handle exactly when the callback has not run yet */
+	assert_int_equal(q == NULL, res->calls == 1);
+	return q;
+}
+
+/* Resolve name to the end; 1 when the answer came synchronously. */
+static int
+resolve_one(struct fixture *f, const char *name, struct result *res)
+{
+	struct resolve_req *q;
+
+	f->done = 0;
+	q = start(f, name, res);
+	if (q == NULL) {
+		assert_int_equal(res->is_sync, 1);
+		return 1;
+	}
+	wait_callbacks(f, 1);
+	assert_int_equal(res->calls, 1);
+	assert_int_equal(res->is_sync, 0);
+	return 0;
+}
+
+static int
+addr_equal(const struct netaddr *a, const struct netaddr *b)
+{
+	if (a->family != b->family)
+		return 0;
+	if (a->family == AF_INET)
+		return memcmp(&a->u.v4, &b->u.v4, sizeof(a->u.v4)) == 0;
+	return memcmp(&a->u.v6, &b->u.v6, sizeof(a->u.v6)) == 0;
+}
+
+static void
+assert_same_addrs(const struct result *a, const struct result *b)
+{
+	size_t i;
+
+	assert_int_equal(a->n, b->n);
+	for (i = 0; i < a->n; i++)
+		assert_true(addr_equal(&a->addrs[i], &b->addrs[i]));
+}
+
+static int
+result_has(const struct result *res, const char *lit)
+{
+	struct netaddr want;
+	size_t i;
+
+	assert_int_equal(netaddr_parse_literal(lit, strlen(lit), &want), 0);
+	for (i = 0; i < res->n; i++)
+		if (addr_equal(&res->addrs[i], &want))
+			return 1;
+	return 0;
+}
+
+/* Status 0 with exactly the addresses v4 and v6 (either may be NULL). */
+static void
+assert_answer(const struct result *res, const char *v4, const char *v6)
+{
+	assert_int_equal(res->calls, 1);
+	assert_int_equal(res->status, 0);
+	assert_int_equal(res->n, (size_t)(v4 != NULL) + (v6 != NULL));
+	if (v4 != NULL)
+		assert_true(result_has(res, v4));
+	if (v6 != NULL)
+		assert_true(result_has(res, v6));
+}
+
+static void
+stats(const struct fixture *f, struct resolve_stats *st)
+{
+	memset(st, 0xa5, sizeof(*st));
+	resolver_get_stats(f->r, st);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char csv[64];
+
+	if (f == NULL)
+		return -1;
+	f->rs.fd = -1;
+	*state = f;
+	f->res = calloc(RESULTS, sizeof(*f->res));
+	f->ev = ev_new();
+	if (f->res == NULL)
+		return -1;
+	if (f->ev == NULL || responder_open(f) == -1)
+		return -1;
+	ev_timer_init(&f->guard, guard_cb, f);
+	f->r = resolver_new(f->ev);
+	if (f->r == NULL)
+		return -1;
+	snprintf(csv, sizeof(csv), "127.0.0.1:%u", (unsigned)f->rs.port);
+	return resolver_set_servers(f->r, csv);
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f == NULL)
+		return 0;
+	resolver_free(f->r);
+	if (f->ev != NULL) {
+		ev_timer_stop(f->ev, &f->guard);
+		responder_close(f);
+		ev_free(f->ev);
+	}
+	free(f->res);
+	free(f);
+	return 0;
+}
+
+/* ---- the tests ---- */
+
+/* TTL 30: the second resolve is answered synchronously from the cache. */
+static void
+test_cache_hit(void **state)
+{
+	struct fixture *f = *state;
+	struct result *a = &f->res[0], *b = &f->res[1], *c = &f->res[2];
+	struct resolve_stats st;
+
+	stats(f, &st);
+	assert_int_equal(st.hits, 0);
+	assert_int_equal(st.joined, 0);
+	assert_int_equal(st.lookups, 0);
+	assert_int_equal(st.cached, 0);
+
+	assert_int_equal(resolve_one(f, "ttl30.test", a), 0);
+	assert_answer(a, "198.51.100.30", "2001:db8::30");
+	assert_int_equal(qcount(f, "ttl30.test", T_A), 1);
+	assert_int_equal(qcount(f, "ttl30.test", T_AAAA), 1);
+
+	/* from the cache: the callback ran inside resolve_start */
+	assert_int_equal(resolve_one(f, "ttl30.test", b), 1);
+	assert_answer(b, "198.51.100.30", "2001:db8::30");
+	assert_same_addrs(a, b);
+	assert_int_equal(qcount(f, "ttl30.test", T_A), 1);
+	assert_int_equal(qcount(f, "ttl30.test", T_AAAA), 1);
+	stats(f, &st);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.lookups, 1);
+	assert_int_equal(st.joined, 0);
+	assert_int_equal(st.cached, 1);
+
+	/* and again */
+	assert_int_equal(resolve_one(f, "ttl30.test", c), 1);
+	assert_same_addrs(a, c);
+	assert_int_equal(f->rs.total, 2);
+	stats(f, &st);
+	assert_int_equal(st.hits, 2);
+	assert_int_equal(st.lookups, 1);
+}
+
+/* TTL 0: never held, every resolve asks the server. */
+static void
+test_ttl_zero(void **state)
+{
+	struct fixture *f = *state;
+	struct result *a = &f->res[0], *b = &f->res[1];
+	struct resolve_stats st;
+
+	assert_int_equal(resolve_one(f, "ttl0.test", a), 0);
+	assert_answer(a, "198.51.100.1", "2001:db8::1");
+	assert_int_equal(resolve_one(f, "ttl0.test", b), 0);
+	assert_answer(b, "198.51.100.1", "2001:db8::1");
+	assert_int_equal(qcount(f, "ttl0.test", T_A), 2);
+	assert_int_equal(qcount(f, "ttl0.test", T_AAAA), 2);
+	stats(f, &st);
+	assert_int_equal(st.hits, 0);
+	assert_int_equal(st.lookups, 2);
+	assert_int_equal(st.cached, 0);
+}
+
+/* 20 resolves of one name before the loop runs: one lookup, 20 answers. */
+static void
+test_join(void **state)
+{
+	struct fixture *f = *state;
+	struct result *res = f->res, *late = &f->res[20];
+	struct resolve_req *q;
+	struct resolve_stats st;
+	size_t i;
+
+	f->done = 0;
+	for (i = 0; i < 20; i++) {
+		q = start(f, "join.test", &res[i]);
+		assert_non_null(q);
+	}
+	stats(f, &st);
+	assert_int_equal(st.lookups, 1);
+	assert_int_equal(st.joined, 19);
+	assert_int_equal(st.cached, 1);
+	wait_callbacks(f, 20);
+	for (i = 0; i < 20; i++) {
+		assert_answer(&res[i], "198.51.100.20", "2001:db8::20");
+		assert_same_addrs(&res[0], &res[i]);
+		assert_int_equal(res[i].is_sync, 0);
+	}
+	assert_int_equal(qcount(f, "join.test", T_A), 1);
+	assert_int_equal(qcount(f, "join.test", T_AAAA), 1);
+	/* the joined answer is held like any other */
+	assert_int_equal(resolve_one(f, "join.test", late), 1);
+	assert_same_addrs(&res[0], late);
+	stats(f, &st);
+	assert_int_equal(st.lookups, 1);
+	assert_int_equal(st.joined, 19);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(f->rs.total, 2);
+}
+
+/*
+ * Cancelled joined requests never see their callback, whoever started the
+ * lookup; the others get theirs.  A lookup after the answer (answered from
+ * the server with TTL 0) proves the loop went past the cancelled ones.
+ */
+static void
+test_join_cancel(void **state)
+{
+	static const int cancel[6] = { 1, 0, 0, 1, 0, 1 };
+	struct fixture *f = *state;
+	struct result *res = f->res, *sent = &f->res[6];
+	struct resolve_req *q[6];
+	struct resolve_stats st;
+	size_t i;
+
+	f->done = 0;
+	for (i = 0; i < 6; i++) {
+		q[i] = start(f, "cancel.test", &res[i]);
+		assert_non_null(q[i]);
+	}
+	/* the first one (which started the lookup), one in the middle and
+	 * the last */
+	for (i = 0; i < 6; i++)
+		if (cancel[i])
+			resolve_cancel(q[i]);
+	resolve_cancel(NULL);
+	wait_callbacks(f, 3);
+	/* the answers are in: one more lookup through the loop */
+	assert_int_equal(resolve_one(f, "sentinel.test", sent), 0);
+	for (i = 0; i < 6; i++) {
+		if (cancel[i]) {
+			assert_int_equal(res[i].calls, 0);
+			continue;
+		}
+		assert_answer(&res[i], "198.51.100.21", "2001:db8::21");
+	}
+	assert_int_equal(qcount(f, "cancel.test", T_A), 1);
+	assert_int_equal(qcount(f, "cancel.test", T_AAAA), 1);
+	stats(f, &st);
+	assert_int_equal(st.joined, 5);
+	assert_int_equal(st.lookups, 2);
+}
+
+/* Every request of a lookup cancelled: no callback at all, nothing breaks
+ * (under the sanitizers), and the name still resolves afterwards. */
+static void
+test_join_cancel_all(void **state)
+{
+	struct fixture *f = *state;
+	struct result *res = f->res, *sent = &f->res[4], *after = &f->res[5];
+	struct resolve_req *q[4];
+	size_t i;
+
+	f->done = 0;
+	for (i = 0; i < 4; i++) {
+		q[i] = start(f, "cancel.test", &res[i]);
+		assert_non_null(q[i]);
+	}
+	for (i = 0; i < 4; i++)
+		resolve_cancel(q[i]);
+	wait_queries(f, 2);
+	assert_int_equal(resolve_one(f, "sentinel.test", sent), 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(res[i].calls, 0);
+	/* held or asked again: either way one answer, the right one */
+	resolve_one(f, "cancel.test", after);
+	assert_answer(after, "198.51.100.21", "2001:db8::21");
+	for (i = 0; i < 4; i++)
+		assert_int_equal(res[i].calls, 0);
+}
+
+/* NXDOMAIN, SERVFAIL and an answer without an address: status -1 to every
+ * joined request, and never held. */
+static void
+test_failures_not_cached(void **state)
+{
+	static const char *names[] = { "nx.test", "fail.test", "empty.test",
+	    "unknown.test" };
+	struct fixture *f = *state;
+	struct result *res = f->res;
+	struct resolve_stats st;
+	unsigned a1, aaaa1;
+	size_t i, k, round;
+
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		a1 = aaaa1 = 0;
+		for (round = 1; round <= 2; round++) {
+			f->done = 0;
+			for (i = 0; i < 3; i++)
+				assert_non_null(start(f, names[k], &res[i]));
+			wait_callbacks(f, 3);
+			for (i = 0; i < 3; i++) {
+				assert_int_equal(res[i].calls, 1);
+				assert_int_equal(res[i].status, -1);
+				assert_int_equal(res[i].n, 0);
+				assert_non_null(res[i].reason);
+			}
+			if (round == 1) {
+				a1 = qcount(f, names[k], T_A);
+				aaaa1 = qcount(f, names[k], T_AAAA);
+				assert_true(a1 >= 1 && aaaa1 >= 1);
+			}
+		}
+		/* the second round asked the server as much as the first */
+		assert_int_equal(qcount(f, names[k], T_A), 2 * a1);
+		assert_int_equal(qcount(f, names[k], T_AAAA), 2 * aaaa1);
+	}
+	stats(f, &st);
+	assert_int_equal(st.hits, 0);
+	assert_int_equal(st.lookups, 2 * k);
+	assert_int_equal(st.joined, 2 * 2 * k);
+	assert_int_equal(st.cached, 0);
+}
+
+/*
+ * Expiry, with one wait of 1.2 s: a TTL of 1 s runs out; so does an alias
+ * whose CNAME lasts 1 s while its address lasts 60 s (the lower TTL caps
+ * the time); TTL 60 answers, with and without a CNAME, are still held.
+ */
+static void
+test_ttl_expiry(void **state)
+{
+	static const struct {
+		const char *name, *v4, *v6;
+		int expires;
+	} t[] = {
+		{ "short.test", "198.51.100.41", "2001:db8::41", 1 },
+		{ "alias.test", "198.51.100.42", "2001:db8::42", 1 },
+		{ "long.test", "198.51.100.60", "2001:db8::60", 0 },
+		{ "alias60.test", "198.51.100.43", "2001:db8::43", 0 },
+	};
+	const size_t nt = sizeof(t) / sizeof(t[0]);
+	struct fixture *f = *state;
+	struct result *res = f->res, *again = &f->res[4];
+	struct resolve_stats st;
+	size_t i;
+
+	f->done = 0;
+	for (i = 0; i < nt; i++)
+		assert_non_null(start(f, t[i].name, &res[i]));
+	wait_callbacks(f, nt);
+	for (i = 0; i < nt; i++)
+		assert_answer(&res[i], t[i].v4, t[i].v6);
+	/* at once: all held (the 1 s ones too) */
+	for (i = 0; i < nt; i++) {
+		assert_int_equal(resolve_one(f, t[i].name, again), 1);
+		assert_same_addrs(&res[i], again);
+	}
+	assert_int_equal(f->rs.total, 2 * nt);
+
+	run_for(f, 1200);
+
+	for (i = 0; i < nt; i++) {
+		assert_int_equal(resolve_one(f, t[i].name, again),
+		    !t[i].expires);
+		assert_answer(again, t[i].v4, t[i].v6);
+		assert_int_equal(qcount(f, t[i].name, T_A),
+		    t[i].expires ? 2 : 1);
+		assert_int_equal(qcount(f, t[i].name, T_AAAA),
+		    t[i].expires ? 2 : 1);
+	}
+	stats(f, &st);
+	assert_int_equal(st.lookups, nt + 2);
+	assert_int_equal(st.hits, nt + 2);
+}
+
+static void
+many_name(char *buf, size_t size, long i)
+{
+	snprintf(buf, size, "n%ld.many.test", i);
+}
+
+static void
+assert_many_answer(const struct result *res, long i)
+{
+	char v4[32], v6[64];
+
+	many_addrs(i, v4, sizeof(v4), v6, sizeof(v6));
+	assert_answer(res, v4, v6);
+}
+
+/*
+ * LIMIT_RESOLVE_CACHE + 10 names one after the other: never more than the
+ * limit held; the least recently used go first (name 1, used again when
+ * the cache was full, stays; names 0 and 2..10 go).
+ */
+static void
+test_evict_lru(void **state)
+{
+	const long total = LIMIT_RESOLVE_CACHE + 10;
+	struct fixture *f = *state;
+	struct result *res = f->res;
+	struct resolve_stats st;
+	char name[64];
+	long i;
+
+	for (i = 0; i < total; i++) {
+		many_name(name, sizeof(name), i);
+		assert_int_equal(resolve_one(f, name, res), 0);
+		assert_many_answer(res, i);
+		stats(f, &st);
+		assert_true(st.cached <= LIMIT_RESOLVE_CACHE);
+		assert_int_equal(st.cached,
+		    (size_t)(i + 1 < LIMIT_RESOLVE_CACHE ? i + 1 :
+		    LIMIT_RESOLVE_CACHE));
+		if (i == LIMIT_RESOLVE_CACHE - 1) {
+			/* full: using name 1 makes it the most recent */
+			many_name(name, sizeof(name), 1);
+			assert_int_equal(resolve_one(f, name, res), 1);
+			assert_many_answer(res, 1);
+		}
+	}
+	stats(f, &st);
+	assert_int_equal(st.lookups, (uint64_t)total);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.cached, LIMIT_RESOLVE_CACHE);
+
+	/* still held: the last, name 1, and name 11 (the oldest left) */
+	many_name(name, sizeof(name), total - 1);
+	assert_int_equal(resolve_one(f, name, res), 1);
+	assert_many_answer(res, total - 1);
+	many_name(name, sizeof(name), 1);
+	assert_int_equal(resolve_one(f, name, res), 1);
+	many_name(name, sizeof(name), 11);
+	assert_int_equal(resolve_one(f, name, res), 1);
+	assert_many_answer(res, 11);
+	assert_int_equal(f->rs.total, 2 * (unsigned long)total);
+	/* gone: name 0 and name 10 reach the server again */
+	many_name(name, sizeof(name), 0);
+	assert_int_equal(resolve_one(f, name, res), 0);
+	assert_many_answer(res, 0);
+	assert_int_equal(qcount(f, name, T_A), 2);
+	assert_int_equal(qcount(f, name, T_AAAA), 2);
+	many_name(name, sizeof(name), 10);
+	assert_int_equal(resolve_one(f, name, res), 0);
+	assert_int_equal(qcount(f, name, T_A), 2);
+	stats(f, &st);
+	assert_int_equal(st.cached, LIMIT_RESOLVE_CACHE);
+	assert_int_equal(st.lookups, (uint64_t)total + 2);
+	assert_int_equal(st.hits, 4);
+}
+
+/*
+ * Every slot a lookup in flight: LIMIT_RESOLVE_CACHE names wait on a server
+ * that holds its answers, 5 more are looked up anyway (uncached) and every
+ * one of them gets its answer.
+ */
+static void
+test_limit_in_flight(void **state)
+{
+	const long total = LIMIT_RESOLVE_CACHE + 5;
+	struct fixture *f = *state;
+	struct result *res = f->res, *again = &f->res[RESULTS - 1];
+	struct resolve_stats st;
+	char name[64];
+	long i;
+
+	f->rs.is_holding = 1;
+	f->done = 0;
+	for (i = 0; i < total; i++) {
+		many_name(name, sizeof(name), i);
+		assert_non_null(start(f, name, &res[i]));
+		/* let the server take each batch in, answering none */
+		if (i % 64 == 63 || i == total - 1)
+			wait_queries(f, 2 * (unsigned long)(i + 1));
+		stats(f, &st);
+		assert_true(st.cached <= LIMIT_RESOLVE_CACHE);
+	}
+	assert_int_equal(f->done, 0);
+	stats(f, &st);
+	assert_int_equal(st.lookups, (uint64_t)total);
+	assert_int_equal(st.joined, 0);
+	assert_int_equal(st.cached, LIMIT_RESOLVE_CACHE);
+
+	responder_release(&f->rs);
+	wait_callbacks(f, (unsigned long)total);
+	for (i = 0; i < total; i++)
+		assert_many_answer(&res[i], i);
+	stats(f, &st);
+	assert_true(st.cached <= LIMIT_RESOLVE_CACHE);
+	assert_int_equal(f->rs.total, 2 * (unsigned long)total);
+
+	/* a name that had a slot is held; one looked up past the limit
+	 * was not */
+	many_name(name, sizeof(name), 0);
+	assert_int_equal(resolve_one(f, name, again), 1);
+	assert_many_answer(again, 0);
+	many_name(name, sizeof(name), total - 1);
+	assert_int_equal(resolve_one(f, name, again), 0);
+	assert_many_answer(again, total - 1);
+	assert_int_equal(qcount(f, name, T_A), 2);
+}
+
+/* Raw queries (the DNS-over-HTTPS endpoint) are neither held nor joined,
+ * and they do not fill the cache of resolve_start. */
+
+static void
+raw_cb(void *arg, int status, int rcode, const unsigned char *msg,
+    size_t len)
+{
+	struct raw_result *rr = arg;
+
+	(void)rcode;
+	(void)msg;
+	rr->calls++;
+	rr->status = status;
+	rr->len = len;
+	rr->f->done++;
+	fixture_poke(rr->f);
+}
+
+static void
+test_raw_not_cached(void **state)
+{
+	struct fixture *f = *state;
+	struct raw_result *rr = f->raw;
+	struct result *res = f->res;
+	struct resolve_stats st;
+	size_t i;
+
+	/* two at once, then one more: three queries reach the server */
+	f->done = 0;
+	for (i = 0; i < 2; i++) {
+		rr[i].f = f;
+		assert_non_null(resolve_query_raw(f->r, "raw.test", T_A,
+		    raw_cb, &rr[i]));
+	}
+	wait_callbacks(f, 2);
+	assert_int_equal(qcount(f, "raw.test", T_A), 2);
+	f->done = 0;
+	rr[2].f = f;
+	assert_non_null(resolve_query_raw(f->r, "raw.test", T_A, raw_cb,
+	    &rr[2]));
+	wait_callbacks(f, 1);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(rr[i].calls, 1);
+		assert_int_equal(rr[i].status, 0);
+		assert_true(rr[i].len > 12);
+	}
+	assert_int_equal(qcount(f, "raw.test", T_A), 3);
+	/* nothing held for resolve_start either */
+	assert_int_equal(resolve_one(f, "raw.test", res), 0);
+	assert_answer(res, "198.51.100.22", "2001:db8::22");
+	assert_int_equal(qcount(f, "raw.test", T_A), 4);
+	/* and a name held by resolve_start is still asked raw */
+	assert_int_equal(resolve_one(f, "raw.test", res), 1);
+	f->done = 0;
+	memset(&rr[0], 0, sizeof(rr[0]));
+	rr[0].f = f;
+	assert_non_null(resolve_query_raw(f->r, "raw.test", T_A, raw_cb,
+	    &rr[0]));
+	wait_callbacks(f, 1);
+	assert_int_equal(qcount(f, "raw.test", T_A), 5);
+	stats(f, &st);
+	assert_int_equal(st.lookups, 1);
+	assert_int_equal(st.joined, 0);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.cached, 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_cache_hit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_ttl_zero, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_join, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_cancel, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_join_cancel_all, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_failures_not_cached,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ttl_expiry, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_evict_lru, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_limit_in_flight, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_raw_not_cached, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

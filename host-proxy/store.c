@@ -34,6 +34,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "buf.h"
 #include "slicer_limits.h"
 #include "parse.h"
 #include "secmem.h"
@@ -43,6 +44,9 @@
 #define STORE_VERSION 1
 #define STORE_STATE "state.json"
 #define STORE_STATE_TMP "state.json.tmp"
+/* ceiling of the text built for state.json: far above what the limits on
+ * clients and rules allow (some 100 MB) */
+#define STORE_STATE_MAX ((size_t)1 << 30)
 #define STORE_SECRETS "secrets"
 /* the same ceiling parse_duration_ms applies to "ttl" */
 #define STORE_TTL_MAX_S (366LL * 24 * 3600)
@@ -1982,95 +1986,184 @@ store_secret_delete(struct store *st, const char *name, char *err, size_t errsz)
 
 /* ---- state.json ---- */
 
-static json_t *
-state_rule_json(const struct rule *r)
+/*
+ * state.json is written straight into one buffer (no JSON tree: at 100,000
+ * rules building and freeing one cost most of a save), one rule per line.
+ * Strings are escaped as jansson escapes them; every string here came in
+ * as valid UTF-8 JSON through the API or state.json, so bytes from 0x80 up
+ * pass unchanged.
+ */
+static int
+state_put(struct buf *b, const char *text)
 {
-	json_t *o, *a;
-	size_t i;
-
-	o = json_object();
-	json_object_set_new(o, "id", json_string(r->id));
-	json_object_set_new(o, "host", json_string(r->host));
-	a = json_array();
-	for (i = 0; i < r->nports; i++)
-		json_array_append_new(a, json_integer(r->ports[i]));
-	json_object_set_new(o, "ports", a);
-	a = json_array();
-	for (i = 0; i < r->nmethods; i++)
-		json_array_append_new(a, json_string(r->methods[i]));
-	json_object_set_new(o, "methods", a);
-	a = json_array();
-	for (i = 0; i < r->npaths; i++)
-		json_array_append_new(a, json_string(r->paths[i]));
-	json_object_set_new(o, "paths", a);
-	if (r->secret[0] != '\0')
-		json_object_set_new(o, "secret", json_string(r->secret));
-	json_object_set_new(o, "inspect", json_boolean(r->is_inspect));
-	json_object_set_new(
-	    o, "allow_plaintext", json_boolean(r->is_allow_plaintext));
-	json_object_set_new(o, "created_ms", json_integer(r->created_ms));
-	json_object_set_new(o, "expires_ms", json_integer(r->expires_ms));
-	return o;
+	return buf_append(b, text, strlen(text));
 }
 
-static json_t *
-state_json(const struct store *st)
+static int
+state_put_str(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+	char esc[6];
+
+	if (buf_append(b, "\"", 1) == -1)
+		return -1;
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		size_t elen = 2;
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		if (buf_append(b, run, (size_t)(s - run)) == -1)
+			return -1;
+		run = s + 1;
+		esc[0] = '\\';
+		switch (ch) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[ch >> 4];
+			esc[5] = hex[ch & 15];
+			elen = 6;
+			break;
+		}
+		if (buf_append(b, esc, elen) == -1)
+			return -1;
+	}
+	if (buf_append(b, run, (size_t)(s - run)) == -1 ||
+	    buf_append(b, "\"", 1) == -1)
+		return -1;
+	return 0;
+}
+
+/* "key": "value" with a leading ", " unless first. */
+static int
+state_put_member(struct buf *b, const char *key, const char *val, int first)
+{
+	if ((!first && buf_append(b, ", ", 2) == -1) ||
+	    state_put_str(b, key) == -1 || buf_append(b, ": ", 2) == -1)
+		return -1;
+	return val != NULL ? state_put_str(b, val) : 0;
+}
+
+static int
+state_put_strings(struct buf *b, const char *key, char *const *v, size_t n)
+{
+	size_t i;
+
+	if (state_put_member(b, key, NULL, 0) == -1 ||
+	    buf_append(b, "[", 1) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((i > 0 && buf_append(b, ", ", 2) == -1) ||
+		    state_put_str(b, v[i]) == -1)
+			return -1;
+	return buf_append(b, "]", 1);
+}
+
+static int
+state_put_rule(struct buf *b, const struct rule *r)
+{
+	size_t i;
+
+	if (buf_append(b, "{", 1) == -1 ||
+	    state_put_member(b, "id", r->id, 1) == -1 ||
+	    state_put_member(b, "host", r->host, 0) == -1 ||
+	    state_put_member(b, "ports", NULL, 0) == -1 ||
+	    buf_append(b, "[", 1) == -1)
+		return -1;
+	for (i = 0; i < r->nports; i++)
+		if (buf_printf(b, i > 0 ? ", %u" : "%u",
+		    (unsigned)r->ports[i]) == -1)
+			return -1;
+	if (buf_append(b, "]", 1) == -1 ||
+	    state_put_member(b, "methods", NULL, 0) == -1 ||
+	    buf_append(b, "[", 1) == -1)
+		return -1;
+	for (i = 0; i < r->nmethods; i++)
+		if ((i > 0 && buf_append(b, ", ", 2) == -1) ||
+		    state_put_str(b, r->methods[i]) == -1)
+			return -1;
+	if (buf_append(b, "]", 1) == -1 ||
+	    state_put_strings(b, "paths", r->paths, r->npaths) == -1 ||
+	    (r->secret[0] != '\0' &&
+	    state_put_member(b, "secret", r->secret, 0) == -1) ||
+	    buf_printf(b, ", \"inspect\": %s, \"allow_plaintext\": %s, "
+	    "\"created_ms\": %lld, \"expires_ms\": %lld}",
+	    r->is_inspect ? "true" : "false",
+	    r->is_allow_plaintext ? "true" : "false",
+	    (long long)r->created_ms, (long long)r->expires_ms) == -1)
+		return -1;
+	return 0;
+}
+
+/* The whole of state.json into b (NUL-terminated).  0, or -1 when out of
+ * memory. */
+static int
+state_text(const struct store *st, struct buf *b)
 {
 	const struct client *c;
 	const struct secret *s;
-	json_t *root, *clients, *secrets, *o, *rules;
 	char hex[65];
 	size_t i, j;
 
-	root = json_object();
-	json_object_set_new(root, "version", json_integer(STORE_VERSION));
-	clients = json_array();
+	if (buf_printf(b, "{\n \"version\": %d,\n \"clients\": [",
+	    STORE_VERSION) == -1)
+		return -1;
 	for (i = 0; i < st->nclients; i++) {
 		c = st->clients[i];
-		o = json_object();
-		json_object_set_new(o, "name", json_string(c->name));
 		hex_encode(c->token_hash, 32, hex);
-		json_object_set_new(o, "token_sha256", json_string(hex));
-		json_object_set_new(
-		    o, "created_ms", json_integer(c->created_ms));
-		rules = json_array();
+		if (state_put(b, i > 0 ? ",\n  {" : "\n  {") == -1 ||
+		    state_put_member(b, "name", c->name, 1) == -1 ||
+		    state_put_member(b, "token_sha256", hex, 0) == -1 ||
+		    buf_printf(b, ", \"created_ms\": %lld, \"rules\": [",
+		    (long long)c->created_ms) == -1)
+			return -1;
 		for (j = 0; j < c->nrules; j++)
-			json_array_append_new(
-			    rules, state_rule_json(c->rules[j]));
-		json_object_set_new(o, "rules", rules);
-		json_array_append_new(clients, o);
+			if (state_put(b, j > 0 ? ",\n   " : "\n   ") == -1 ||
+			    state_put_rule(b, c->rules[j]) == -1)
+				return -1;
+		if (state_put(b, c->nrules > 0 ? "\n  ]}" : "]}") == -1)
+			return -1;
 	}
-	json_object_set_new(root, "clients", clients);
-	secrets = json_array();
+	if (state_put(b, st->nclients > 0 ? "\n ],\n \"secrets\": [" :
+	    "],\n \"secrets\": [") == -1)
+		return -1;
 	for (i = 0; i < st->nsecrets; i++) {
 		s = st->secrets[i];
-		o = json_object();
-		json_object_set_new(o, "name", json_string(s->name));
-		json_object_set_new(o, "host", json_string(s->host));
-		json_object_set_new(
-		    o, "type", json_string(store_secret_type_name(s->type)));
-		if (s->type == SECRET_HEADER)
-			json_object_set_new(
-			    o, "header", json_string(s->header));
-		json_object_set_new(
-		    o, "created_ms", json_integer(s->created_ms));
-		json_array_append_new(secrets, o);
+		if (state_put(b, i > 0 ? ",\n  {" : "\n  {") == -1 ||
+		    state_put_member(b, "name", s->name, 1) == -1 ||
+		    state_put_member(b, "host", s->host, 0) == -1 ||
+		    state_put_member(b, "type",
+		    store_secret_type_name(s->type), 0) == -1 ||
+		    (s->type == SECRET_HEADER &&
+		    state_put_member(b, "header", s->header, 0) == -1) ||
+		    buf_printf(b, ", \"created_ms\": %lld}",
+		    (long long)s->created_ms) == -1)
+			return -1;
 	}
-	json_object_set_new(root, "secrets", secrets);
-	return root;
+	if (state_put(b, st->nsecrets > 0 ? "\n ]\n}\n" : "]\n}\n") == -1)
+		return -1;
+	return buf_append(b, "", 1); /* the NUL */
 }
 
 int
 store_save(struct store *st, char *err, size_t errsz)
 {
-	json_t *root = NULL;
-	char *text = NULL;
+	struct buf text;
 	struct stat sb;
 	size_t i;
 	int dfd = -1, sfd = -1, rc = -1;
 
 	if (st->dir == NULL)
 		return 0;
+	buf_init(&text, STORE_STATE_MAX);
 	if (state_dirs_open(st, &dfd, &sfd, err, errsz) == -1)
 		goto out;
 	/* values are written by store_secret_add; this only fills a gap */
@@ -2088,22 +2181,19 @@ store_save(struct store *st, char *err, size_t errsz)
 		    -1)
 			goto out;
 	}
-	root = state_json(st);
-	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-	if (text == NULL) {
+	if (state_text(st, &text) == -1) {
 		err_set(err, errsz, "out of memory");
 		goto out;
 	}
-	if (file_write_atomic(dfd, st->dir, STORE_STATE, STORE_STATE_TMP, text,
-		strlen(text), err, errsz) == -1)
+	if (file_write_atomic(dfd, st->dir, STORE_STATE, STORE_STATE_TMP,
+	    buf_ptr(&text), text.len - 1, err, errsz) == -1)
 		goto out;
 	/* only now that no state.json names them */
 	if (secrets_sweep(st, sfd, err, errsz) == -1)
 		goto out;
 	rc = 0;
 out:
-	free(text);
-	json_decref(root);
+	buf_release(&text);
 	if (sfd != -1)
 		close(sfd);
 	if (dfd != -1)
@@ -2278,7 +2368,8 @@ state_load(struct store *st, int dfd, int sfd, char *err, size_t errsz)
 	json_t *root = NULL;
 	const json_t *ver, *a, *v;
 	struct stat sb;
-	size_t i;
+	char *text = NULL;
+	size_t i, got = 0;
 	int fd, rc = -1;
 
 	snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_STATE);
@@ -2296,7 +2387,30 @@ state_load(struct store *st, int dfd, int sfd, char *err, size_t errsz)
 	}
 	if (stat_check(&sb, path, 0, err, errsz) == -1)
 		goto out;
-	root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+	/* read whole, then parsed (json_loadfd reads a byte per call) */
+	if (sb.st_size < 0 || (uint64_t)sb.st_size > STORE_STATE_MAX) {
+		err_set(err, errsz, "%s: larger than %zu bytes", path,
+		    STORE_STATE_MAX);
+		goto out;
+	}
+	text = malloc((size_t)sb.st_size + 1);
+	if (text == NULL) {
+		err_set(err, errsz, "%s: out of memory", path);
+		goto out;
+	}
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, text + got, (size_t)sb.st_size - got);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err_set(err, errsz, "%s: %s", path, n == 0 ?
+			    "shorter than its size" : strerror(errno));
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	root = json_loadb(text, got, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		err_set(err, errsz, "%s: line %d column %d: %s", path,
 		    jerr.line, jerr.column, jerr.text);
@@ -2348,6 +2462,7 @@ state_load(struct store *st, int dfd, int sfd, char *err, size_t errsz)
 	rc = 0;
 out:
 	json_decref(root);
+	free(text); /* names and hashes, never a secret value */
 	close(fd);
 	return rc;
 }

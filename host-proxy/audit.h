@@ -8,9 +8,11 @@
  * Hot path: a record is written member by member into a struct audit_rec
  * (no allocation), then audit_rec_emit() appends the "time" member and
  * delivers the line.  File output is batched: lines collect in a 64 KiB
- * buffer written by audit_flush(), which the event loop calls through
+ * buffer written by audit_flush(), which every event loop calls through
  * audit_flush_hook() right before it waits.  Until that hook has run once,
- * every record is written at once.
+ * every record is written at once.  Any thread may emit (the log has its
+ * own lock); followers are fed on the thread that made the log, from the
+ * ring, by its flush hook (see audit_set_wake).
  */
 #ifndef SLICER_AUDIT_H
 #define SLICER_AUDIT_H

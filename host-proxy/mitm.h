@@ -4,8 +4,10 @@
  * certificates (and server SSL_CTXs) it mints for TLS interception.
  *
  * The CA is loaded from (or created in) the state directory once at
- * startup and is read-only afterwards.  A cache belongs to one event loop
- * (one worker): it takes no locks.  Nothing here does network I/O.
+ * startup and is read-only afterwards.  A cache is shared by every event
+ * loop: each entry point takes the cache's mutex (a mint, one signature,
+ * runs under it, so loops asking at once for one new name get one leaf).
+ * Nothing here does network I/O.
  */
 #ifndef SLICER_MITM_H
 #define SLICER_MITM_H

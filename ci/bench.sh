@@ -307,39 +307,37 @@ check_target() {
 	[ "$code" = 200 ] && [ "$seen" != "audit=NOT-IN-AUDIT-LOG(client $SPX_CLIENT)" ]
 }
 
-# BENCH_PROFILE=1: perf profile of slicer-proxy under the keep-alive load
-# and under new connections (self time by symbol, and with callers), to
-# OUT/profile-TARGET*.txt
-profile_target() {
-	local pd=$RES/perf-$TGT.data secs=$((SECS + 4)) hp
-	case $TGT in spx-tunnel | spx-intercept) ;; *) return 0 ;; esac
-	command -v perf >/dev/null || { echo "profile: perf is not installed" >>"$RES/notes.txt"; return 0; }
-	say "  $TGT: perf profile under keep-alive load"
-	L timeout $((secs + 30)) hey -z "${secs}s" -c "$CONNS" -t 0 -x "$PX" "https://$HOST$SMALL" \
-		>"$RES/$TGT-profile-load.txt" 2>&1 &
+# profile_load NAME [HEY ARGS...]: perf record of slicer-proxy while hey
+# loads it (with the extra arguments), reported to OUT/profile-NAME.txt
+# (self time by symbol) and OUT/profile-NAME-children.txt (with callees)
+profile_load() {
+	local name=$1 pd=$RES/perf-$1.data secs=$((SECS + 4)) hp
+	shift
+	L timeout $((secs + 30)) hey -z "${secs}s" -c "$CONNS" -t 0 "$@" -x "$PX" "https://$HOST$SMALL" \
+		>"$RES/$name-load.txt" 2>&1 &
 	hp=$!
 	sleep 2
 	timeout $((SECS + 20)) perf record -q -o "$pd" -F 997 --call-graph dwarf,16384 -p "$PROXY_PID" \
 		-- sleep "$SECS" >/dev/null 2>&1
 	wait "$hp" 2>/dev/null
 	perf report -i "$pd" --no-children --sort dso,symbol --stdio --percent-limit 0.7 -g none 2>/dev/null |
-		grep -v '^$' >"$OUT/profile-$TGT.txt"
-	perf report -i "$pd" --children --sort symbol --stdio --percent-limit 4 -g none 2>/dev/null |
-		grep -v '^$' >"$OUT/profile-$TGT-children.txt"
-	echo "$TGT keep-alive load during the profile: $(awk '/Requests\/sec:/ {print $2}' "$RES/$TGT-profile-load.txt") req/s" \
-		>>"$OUT/profile-$TGT.txt"
-	# the same under new connections (one request per connection)
-	L timeout $((secs + 30)) hey -z "${secs}s" -c "$CONNS" -t 0 -disable-keepalive -x "$PX" \
-		"https://$HOST$SMALL" >"$RES/$TGT-profile-nc-load.txt" 2>&1 &
-	hp=$!
-	sleep 2
-	timeout $((SECS + 20)) perf record -q -o "$pd.nc" -F 997 --call-graph dwarf,16384 -p "$PROXY_PID" \
-		-- sleep "$SECS" >/dev/null 2>&1
-	wait "$hp" 2>/dev/null
-	perf report -i "$pd.nc" --no-children --sort dso,symbol --stdio --percent-limit 0.7 -g none 2>/dev/null |
-		grep -v '^$' >"$OUT/profile-$TGT-newconn.txt"
-	perf report -i "$pd.nc" --children --sort symbol --stdio --percent-limit 3 -g none 2>/dev/null |
-		grep -v '^$' >"$OUT/profile-$TGT-newconn-children.txt"
+		grep -v '^$' >"$OUT/profile-$name.txt"
+	perf report -i "$pd" --children --sort symbol --stdio --percent-limit 3 -g none 2>/dev/null |
+		grep -v '^$' >"$OUT/profile-$name-children.txt"
+	echo "load during the profile: $(awk '/Requests\/sec:/ {print $2}' "$RES/$name-load.txt") req/s" \
+		>>"$OUT/profile-$name.txt"
+}
+
+# BENCH_PROFILE=1: perf profile of slicer-proxy under the keep-alive load
+# and under new connections (one request per connection), to
+# OUT/profile-TARGET*.txt, and its system calls per keep-alive request
+profile_target() {
+	local secs=$((SECS + 4)) hp
+	case $TGT in spx-tunnel | spx-intercept) ;; *) return 0 ;; esac
+	command -v perf >/dev/null || { echo "profile: perf is not installed" >>"$RES/notes.txt"; return 0; }
+	say "  $TGT: perf profile under keep-alive load and under new connections"
+	profile_load "$TGT"
+	profile_load "$TGT-newconn" -disable-keepalive
 	# system calls per request (strace slows the proxy; the counts still hold)
 	command -v strace >/dev/null || return 0
 	local n0 n1 a0 a1

@@ -36,6 +36,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "file.h"
 #include "log.h"
 #include "mitm.h"
 
@@ -150,79 +151,6 @@ pem_no_pass(char *buf, int size, int rwflag, void *u)
 }
 
 /* ---- files ---------------------------------------------------------- */
-
-static int
-fd_write_all(int fd, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Write name in dfd atomically with mode: tmp (a stale one removed,
- * created exclusively, no symlink followed), fsync, rename, fsync dfd.
- */
-static int
-file_write_atomic(int dfd, const char *dir, const char *name, const char *tmp,
-    const void *data, size_t len, mode_t mode, char *err, size_t errsz)
-{
-	int fd = -1, rc = -1;
-
-	if (unlinkat(dfd, tmp, 0) == -1 && errno != ENOENT) {
-		err_set(
-		    err, errsz, "%s/%s: unlink: %s", dir, tmp, strerror(errno));
-		goto out;
-	}
-	fd = openat(dfd, tmp,
-	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		err_set(err, errsz, "%s/%s: %s", dir, tmp, strerror(errno));
-		goto out;
-	}
-	if (fchmod(fd, mode) == -1 || fd_write_all(fd, data, len) == -1 ||
-	    fsync(fd) == -1) {
-		err_set(
-		    err, errsz, "%s/%s: write: %s", dir, tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) == -1) {
-		fd = -1;
-		err_set(
-		    err, errsz, "%s/%s: close: %s", dir, tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (renameat(dfd, tmp, dfd, name) == -1) {
-		err_set(err, errsz, "%s/%s: rename: %s", dir, name,
-		    strerror(errno));
-		goto out;
-	}
-	if (fsync(dfd) == -1) {
-		err_set(err, errsz, "%s: fsync: %s", dir, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd != -1)
-		close(fd);
-	if (rc == -1)
-		unlinkat(dfd, tmp, 0);
-	return rc;
-}
 
 /*
  * Read dir/name (at most MITM_FILE_MAX bytes) into a new buffer *out,

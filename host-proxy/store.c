@@ -35,6 +35,7 @@
 #include <openssl/rand.h>
 
 #include "buf.h"
+#include "file.h"
 #include "slicer_limits.h"
 #include "parse.h"
 #include "secmem.h"
@@ -1555,77 +1556,6 @@ secret_append(struct store *st, struct secret *s)
 
 /* ---- files ---- */
 
-static int
-fd_write_all(int fd, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Write name in dfd atomically: tmp (stale one removed first, created
- * exclusively, 0600, no symlink followed), fsync, rename, fsync dfd.
- * where names the directory in messages.
- */
-static int
-file_write_atomic(int dfd, const char *where, const char *name, const char *tmp,
-    const void *data, size_t len, char *err, size_t errsz)
-{
-	int fd = -1, rc = -1;
-
-	if (unlinkat(dfd, tmp, 0) == -1 && errno != ENOENT) {
-		err_set(err, errsz, "%s/%s: unlink: %s", where, tmp,
-		    strerror(errno));
-		goto out;
-	}
-	fd = openat(dfd, tmp,
-	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		err_set(err, errsz, "%s/%s: %s", where, tmp, strerror(errno));
-		goto out;
-	}
-	if (fchmod(fd, 0600) == -1 || fd_write_all(fd, data, len) == -1 ||
-	    fsync(fd) == -1) {
-		err_set(err, errsz, "%s/%s: write: %s", where, tmp,
-		    strerror(errno));
-		goto out;
-	}
-	if (close(fd) == -1) {
-		fd = -1;
-		err_set(err, errsz, "%s/%s: close: %s", where, tmp,
-		    strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (renameat(dfd, tmp, dfd, name) == -1) {
-		err_set(err, errsz, "%s/%s: rename: %s", where, name,
-		    strerror(errno));
-		goto out;
-	}
-	if (fsync(dfd) == -1) {
-		err_set(err, errsz, "%s: fsync: %s", where, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd != -1)
-		close(fd);
-	if (rc == -1)
-		unlinkat(dfd, tmp, 0);
-	return rc;
-}
-
 /* A file or directory we keep state in: ours (or root's), no group/world
  * bits. */
 static int
@@ -1749,8 +1679,8 @@ secret_file_write(const struct store *st, int sfd, const struct secret *s,
 
 	snprintf(where, sizeof(where), "%s/%s", st->dir, STORE_SECRETS);
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", s->name);
-	return file_write_atomic(
-	    sfd, where, s->name, tmp, s->value->p, s->value->len, err, errsz);
+	return file_write_atomic(sfd, where, s->name, tmp, s->value->p,
+	    s->value->len, 0600, err, errsz);
 }
 
 /* Read secrets/NAME (checked like state files) into a new secmem. */
@@ -2186,7 +2116,7 @@ store_save(struct store *st, char *err, size_t errsz)
 		goto out;
 	}
 	if (file_write_atomic(dfd, st->dir, STORE_STATE, STORE_STATE_TMP,
-	    buf_ptr(&text), text.len - 1, err, errsz) == -1)
+	    buf_ptr(&text), text.len - 1, 0600, err, errsz) == -1)
 		goto out;
 	/* only now that no state.json names them */
 	if (secrets_sweep(st, sfd, err, errsz) == -1)

@@ -885,7 +885,7 @@ conn_release_upstream(struct conn *c)
 
 	if (c->ufd == -1 || !c->is_up_reusable || !c->is_up_poolable ||
 	    atomic_load(&px->is_draining) || c->up_client[0] == '\0' ||
-	    c->up_generation != px->store->generation || c->uin.len > 0 ||
+	    c->uin.len > 0 ||
 	    c->uout.len > 0 || !xport_is_idle(&c->ux) ||
 	    upool_key_set(&k, c->up_client, c->up_host, c->up_port,
 	    c->ux.ssl != NULL) == -1) {
@@ -945,7 +945,7 @@ conn_take_pooled(struct conn *c)
 	if (w->upool == NULL || c->is_pool_skip || c->is_connect ||
 	    upool_key_set(&k, c->client, c->host, c->port,
 	    c->is_intercept) == -1 ||
-	    upool_take(w->upool, &k, c->px->store->generation, ev_now(w->ev),
+	    upool_take(w->upool, &k, c->req_pool_generation, ev_now(w->ev),
 	    &fd, &ssl) != 1)
 		return 0;
 	c->ufd = fd;
@@ -1579,6 +1579,7 @@ conn_judge_request(struct conn *c, const struct http1_request *req)
 		return CONN_NEXT_DONE;
 	}
 	c->req_generation = c->px->store->generation;
+	c->req_pool_generation = store_pool_generation(c->px->store, cl);
 	if (c->is_connect) {
 		buf_consume(&c->cin, req->head_len);
 		return v.needs_intercept ? CONN_NEXT_INTERCEPT :
@@ -1981,7 +1982,7 @@ conn_finish_exchange(struct conn *c)
 	    c->is_req_done && c->uin.len == 0 && c->uout.len == 0;
 	c->is_up_poolable = c->is_up_reusable && c->is_resp_http11 &&
 	    !c->is_upgrade;
-	c->up_generation = c->req_generation;
+	c->up_generation = c->req_pool_generation;
 	if (!keep) {
 		conn_close(c, "exchange done");
 		return;
@@ -2516,12 +2517,9 @@ conn_rejudge_all(struct worker *w)
 	struct conn *c, *next;
 	int64_t now = parse_now_ms();
 
-	/* parked upstreams carry no request to judge; a policy change may
-	 * have deleted their client or moved their secrets: drop them all */
-	if (w->upool != NULL && w->upool_generation != px->store->generation) {
-		upool_flush(w->upool);
-		w->upool_generation = px->store->generation;
-	}
+	/* parked upstreams carry no request to judge: one is taken only by a
+	 * request judged under the policy of its client it was parked at
+	 * (store_pool_generation); the others expire */
 	proxy_lock(px);
 	for (c = w->conns; c != NULL; c = next) {
 		const struct client *cl;

@@ -111,11 +111,13 @@ struct conn {
 	int is_up_poolable;         /* and fit to park for a later client
 				     * connection of up_client (HTTP/1.1, no
 				     * upgrade asked) */
-	uint64_t up_generation;     /* policy generation of its last request */
+	uint64_t up_generation;     /* pool generation of its last request
+				     * (store_pool_generation) */
 
 	/* upstream pool (upool.h) */
 	uint64_t req_generation;    /* policy generation the request was
 				     * judged at */
+	uint64_t req_pool_generation; /* its client's pool generation then */
 	int is_resp_http11;
 	int is_up_pooled;           /* the request went out on a pooled
 				     * connection and no response byte came

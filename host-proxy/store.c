@@ -971,7 +971,7 @@ store_rule_add(struct store *st, struct client *c, struct rule *r,
 		goto out;
 	if (id_out != NULL)
 		memcpy(id_out, nr->id, sizeof(nr->id));
-	st->generation++;
+	c->pool_generation = ++st->generation;
 	rc = 0;
 out:
 	store_rule_free_fields(r);
@@ -1016,7 +1016,7 @@ store_rules_add(struct store *st, struct client *c, struct rule *rs,
 		}
 	}
 	if (n > 0)
-		st->generation++;
+		c->pool_generation = ++st->generation;
 	rc = 0;
 out:
 	for (i = 0; i < n; i++)
@@ -1045,7 +1045,7 @@ client_rules_filter(struct store *st, struct client *c,
 	}
 	c->nrules = kept;
 	if (n > 0)
-		st->generation++;
+		c->pool_generation = ++st->generation;
 	return n;
 }
 
@@ -1327,13 +1327,24 @@ client_insert(struct store *st, const char *name,
 	return c;
 }
 
+uint64_t
+store_pool_generation(const struct store *st, const struct client *c)
+{
+	return c->pool_generation > st->secrets_generation ?
+	    c->pool_generation : st->secrets_generation;
+}
+
 int
 store_client_add(struct store *st, const char *name,
     const unsigned char token_hash[32], int64_t now_ms, char *err, size_t errsz)
 {
-	if (client_insert(st, name, token_hash, now_ms, err, errsz) == NULL)
+	struct client *c;
+
+	c = client_insert(st, name, token_hash, now_ms, err, errsz);
+	if (c == NULL)
 		return -1;
-	st->generation++;
+	/* a client of a name used before never gets its connections */
+	c->pool_generation = ++st->generation;
 	return 0;
 }
 
@@ -1833,7 +1844,7 @@ store_secret_add(struct store *st, const char *name, const char *host,
 		goto out;
 	}
 	s = NULL;
-	st->generation++;
+	st->secrets_generation = ++st->generation;
 	rc = 0;
 out:
 	secret_free(s);
@@ -1905,7 +1916,7 @@ store_secret_delete(struct store *st, const char *name, char *err, size_t errsz)
 			memmove(&st->secrets[i], &st->secrets[i + 1],
 			    (st->nsecrets - i - 1) * sizeof(st->secrets[0]));
 			st->nsecrets--;
-			st->generation++;
+			st->secrets_generation = ++st->generation;
 			return 0;
 		}
 	}

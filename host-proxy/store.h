@@ -76,6 +76,9 @@ struct client {
 	struct client *token_next;    /* store's token table chain */
 	struct client *name_next;     /* store's name table chain */
 	struct rate leaf_mints;       /* runtime: leaves minted for it */
+	uint64_t pool_generation;     /* runtime: generation of its last rule
+				       * change (or its creation); see
+				       * store_pool_generation */
 	unsigned int dns_inflight;    /* runtime only (never saved): upstream
 				       * DNS lookups in flight for it */
 };
@@ -96,6 +99,8 @@ struct store {
 	size_t nsecrets;
 	atomic_uint_fast64_t generation; /* bumped on every change; read
 					  * without the proxy's lock */
+	uint64_t secrets_generation;  /* generation of the last secret added
+				       * or deleted */
 	char *dir;                    /* owned; NULL: in memory only (tests) */
 	/* private: indexes so that look-ups do not grow with the policy */
 	uint64_t hash_seed;           /* random, per process */
@@ -120,6 +125,15 @@ int store_save(struct store *st, char *err, size_t errsz);
 
 /* Names: [A-Za-z0-9][A-Za-z0-9_.-]{0,62}.  1 when valid. */
 int store_name_valid(const char *name);
+
+/*
+ * The policy generation a pooled upstream connection of client c must
+ * have been parked at to be taken again: the last change of c's rules (or
+ * c's creation) or of the secrets, whichever came later.  Another client's
+ * change leaves c's pooled connections usable.
+ */
+uint64_t store_pool_generation(const struct store *st,
+    const struct client *c);
 
 /* Clients.  add fails (-1, err) on a bad or duplicate name or when full. */
 int store_client_add(struct store *st, const char *name,

@@ -213,7 +213,6 @@ worker_new(struct proxy *px, unsigned idx, int http_fd, int https_fd)
 		goto fail;
 	w->resolver = resolver_new(w->ev);
 	w->upool = upool_new(w->ev, NULL);
-	w->upool_generation = px->store->generation;
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->resolver == NULL || w->upool == NULL || w->wake_fd == -1 ||
 	    ev_io_add(w->ev, &w->wake_io, w->wake_fd, EPOLLIN) == -1 ||

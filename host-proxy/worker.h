@@ -34,8 +34,7 @@ struct worker {
 	struct ev *ev;             /* owned, except worker 0's (px->ev) */
 	struct resolver *resolver; /* owned */
 	struct relay_pool pipes;   /* empty splice pipes for tunnels */
-	struct upool *upool;       /* owned; made at the first park */
-	uint64_t upool_generation; /* policy generation it holds */
+	struct upool *upool;       /* owned */
 	struct conn *conns;        /* client connections (list head) */
 	atomic_size_t nconns;      /* read by other threads */
 	struct front *fronts;      /* TLS proxy port sessions (list head) */

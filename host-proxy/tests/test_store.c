@@ -1566,6 +1566,59 @@ test_json_views(void **state)
 
 /* ---- state directory ---- */
 
+/* Pooled upstream connections of a client outlive other clients' changes,
+ * not its own rule changes, a secret change, or its deletion. */
+static void
+test_pool_generation(void **state)
+{
+	struct store *st;
+	struct client *a, *b;
+	char err[256] = "";
+	uint64_t ga, gb, g;
+
+	(void)state;
+	st = store_open(NULL, err, sizeof(err));
+	assert_non_null(st);
+	a = client_new(st, "a", "tok-a");
+	b = client_new(st, "b", "tok-b");
+	ga = store_pool_generation(st, a);
+	gb = store_pool_generation(st, b);
+	assert_true(ga != gb);
+	/* b's rule: a unchanged, b moves on */
+	rule_new(st, b, "{\"host\":\"x.test\"}", NOW);
+	assert_true(store_pool_generation(st, a) == ga);
+	assert_true(store_pool_generation(st, b) > gb);
+	gb = store_pool_generation(st, b);
+	/* a's rule deleted: only a moves on */
+	rule_new(st, a, "{\"host\":\"y.test\"}", NOW);
+	g = store_pool_generation(st, a);
+	assert_true(g > ga);
+	assert_int_equal(store_rule_delete_all(st, a), 1);
+	assert_true(store_pool_generation(st, a) > g);
+	assert_true(store_pool_generation(st, b) == gb);
+	ga = store_pool_generation(st, a);
+	/* a rule that expires counts as a change of its client */
+	rule_new(st, b, "{\"host\":\"z.test\",\"ttl_seconds\":1}", NOW);
+	gb = store_pool_generation(st, b);
+	assert_int_equal(store_expire(st, NOW + 2000), 1);
+	assert_true(store_pool_generation(st, b) > gb);
+	assert_true(store_pool_generation(st, a) == ga);
+	gb = store_pool_generation(st, b);
+	/* a secret: everybody moves on */
+	secret_new(st, "s", "api.test", SECRET_BEARER, NULL, "v");
+	assert_true(store_pool_generation(st, a) > ga);
+	assert_true(store_pool_generation(st, b) > gb);
+	ga = store_pool_generation(st, a);
+	assert_int_equal(store_secret_delete(st, "s", err, sizeof(err)), 0);
+	assert_true(store_pool_generation(st, a) > ga);
+	/* deleted and made again: never the old generation */
+	ga = store_pool_generation(st, a);
+	assert_int_equal(store_client_delete(st, "a"), 0);
+	a = client_new(st, "a", "tok-a2");
+	assert_true(store_pool_generation(st, a) > ga);
+	store_free(st);
+}
+
 static void
 test_persist_round_trip(void **state)
 {
@@ -2604,6 +2657,7 @@ main(void)
 	    cmocka_unit_test(test_decide_edge),
 	    cmocka_unit_test(test_host_allowed),
 	    cmocka_unit_test(test_json_views),
+	    cmocka_unit_test(test_pool_generation),
 	    cmocka_unit_test(test_persist_round_trip),
 	    cmocka_unit_test(test_persist_modes),
 	    cmocka_unit_test(test_persist_refuse_modes),

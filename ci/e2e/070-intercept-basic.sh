@@ -99,11 +99,12 @@ check "inspect: the upstream leg is TLS (the proxy connected with TLS)" expect_r
 	icurl https://api.bench.test/i3
 resumed() { api GET /metrics | sed -n 's/^slicer_upstream_tls_handshakes_total{resumed="yes"} //p'; }
 R0=$(resumed)
-# any policy change empties the pool of idle upstream connections, so each
+# a new secret retires every client's parked upstream connections, so each
 # request below dials again: those handshakes resume the session
-cli client create pool-flush1 >/dev/null
+printf 'x\n' >"$DIR/flush.txt"
+cli secret create pool-flush1 --host other.bench.test --from-file "$DIR/flush.txt" >/dev/null
 icurl -o /dev/null https://api.bench.test/r1
-cli client create pool-flush2 >/dev/null
+cli secret create pool-flush2 --host other.bench.test --from-file "$DIR/flush.txt" >/dev/null
 icurl -o /dev/null https://api.bench.test/r2
 check "inspect: later upstream handshakes resume the TLS session" bash -c \
 	"r=\$(curl -q -s --unix-socket '$S' http://x/metrics | sed -n 's/^slicer_upstream_tls_handshakes_total{resumed=\"yes\"} //p'); echo \"before $R0 after \$r\"; [ \"\$r\" -ge \$(( ${R0:-0} + 1 )) ]"

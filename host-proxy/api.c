@@ -232,7 +232,7 @@ api_commit(struct api_conn *ac)
 	char err[256];
 	struct proxy *px = ac->api->px;
 
-	if (store_save(px->store, err, sizeof(err)) == -1) {
+	if (proxy_save(px, err, sizeof(err)) == -1) {
 		log_warnx("state: %s", err);
 		api_error(ac, 500, "change applied in memory but not saved: %s",
 		    err);

@@ -82,12 +82,32 @@ void
 proxy_lock(struct proxy *px)
 {
 	pthread_mutex_lock(&px->lock);
+	px->lock_depth++;
 }
 
 void
 proxy_unlock(struct proxy *px)
 {
+	px->lock_depth--;
 	pthread_mutex_unlock(&px->lock);
+}
+
+int
+proxy_save(struct proxy *px, char *err, size_t errsz)
+{
+	int rc;
+
+	/*
+	 * Only the main loop changes the store, and it is busy here, so the
+	 * store holds still without the lock: the workers only read it.
+	 * Held more than once (a caller up the stack), it stays held.
+	 */
+	if (px->lock_depth != 1)
+		return store_save(px->store, err, errsz);
+	proxy_unlock(px);
+	rc = store_save(px->store, err, errsz);
+	proxy_lock(px);
+	return rc;
 }
 
 size_t
@@ -148,7 +168,7 @@ daemon_expiry_cb(struct ev_timer *t)
 		    "decision", "revoke", "rules", n);
 
 		audit_emit(px->audit, rec);
-		if (store_save(px->store, err, sizeof(err)) == -1)
+		if (proxy_save(px, err, sizeof(err)) == -1)
 			log_warnx("state: %s", err);
 	}
 	proxy_unlock(px);

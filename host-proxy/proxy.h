@@ -65,7 +65,8 @@ struct proxy {
 	 * Lock order: lock, then the leaf cache's or the audit log's own.
 	 */
 	pthread_mutex_t lock;
-	struct store *store;       /* owned */
+	int lock_depth;            /* of the thread holding lock */
+	struct store *store;       /* owned; changed on the main loop only */
 	struct audit *audit;       /* owned; locks itself */
 	struct api *api;           /* owned; main loop only */
 	struct mitm_ca *ca;        /* owned; read-only after start */
@@ -98,6 +99,12 @@ struct proxy {
 
 void proxy_lock(struct proxy *px);
 void proxy_unlock(struct proxy *px);
+/*
+ * Write the store to the state directory (store_save).  Main loop only,
+ * with the lock held once: it is let go for the writes and fsyncs, so the
+ * workers go on judging requests meanwhile, and held again on return.
+ */
+int proxy_save(struct proxy *px, char *err, size_t errsz);
 /* Client connections open on all workers. */
 size_t proxy_nconns(struct proxy *px);
 

@@ -3,6 +3,7 @@
  * daemon.c - `slicer-proxy up`: options, listeners, the event loop, signals,
  * rule expiry and the periodic sweep.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -201,6 +202,51 @@ daemon_sweep_cb(struct ev_timer *t)
 
 /* The TLS client context for intercepted upstreams: verified, TLS 1.2+,
  * http/1.1 only, sessions cached for resumption. */
+/* A certificate directory in OpenSSL's hashed layout (c_rehash,
+ * update-ca-certificates): it has at least one HHHHHHHH.N entry. */
+static int
+daemon_is_hashed_dir(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	size_t i;
+	int found = 0;
+
+	if (d == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+
+		for (i = 0; i < 8 && isxdigit((unsigned char)n[i]) &&
+		    !isupper((unsigned char)n[i]); i++)
+			;
+		found = i == 8 && n[8] == '.' &&
+		    isdigit((unsigned char)n[9]);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The system trust store.  From a hashed directory a CA is read when a
+ * chain first needs it, and kept: an idle proxy holds none of the ~150
+ * certificates of the bundle (about 1 MiB of heap when parsed at start).
+ * SSL_CERT_FILE or SSL_CERT_DIR in the environment, or a directory
+ * without hashes, fall back to OpenSSL's default paths (the bundle file,
+ * read whole).  -1 on failure.
+ */
+static int
+daemon_load_system_trust(SSL_CTX *ctx)
+{
+	const char *dir = X509_get_default_cert_dir();
+
+	if (getenv(X509_get_default_cert_file_env()) == NULL &&
+	    getenv(X509_get_default_cert_dir_env()) == NULL &&
+	    daemon_is_hashed_dir(dir))
+		return SSL_CTX_load_verify_dir(ctx, dir) == 1 ? 0 : -1;
+	return SSL_CTX_set_default_verify_paths(ctx) == 1 ? 0 : -1;
+}
+
 static SSL_CTX *
 daemon_upstream_ctx(const char *cafile, char *err, size_t errsz)
 {
@@ -226,7 +272,7 @@ daemon_upstream_ctx(const char *cafile, char *err, size_t errsz)
 			SSL_CTX_free(ctx);
 			return NULL;
 		}
-	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+	} else if (daemon_load_system_trust(ctx) == -1) {
 		snprintf(err, errsz, "cannot load the system trust store");
 		SSL_CTX_free(ctx);
 		return NULL;

@@ -63,6 +63,10 @@ class BadBody(Exception):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60
+    # head and body go out as two writes: without this, Nagle holds the
+    # body for the peer's delayed ACK (40 ms) once a keep-alive connection
+    # leaves quick-ACK mode, as nginx's tcp_nodelay avoids
+    disable_nagle_algorithm = True
     server_version = "bench-upstream"
     sys_version = ""
 

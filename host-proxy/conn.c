@@ -49,8 +49,11 @@
 #define CONN_OUT_MAX (LIMIT_RELAY_BACKLOG + 2 * LIMIT_HTTP_RESPONSE_HEAD)
 #define CONN_DRAIN_MAX (256 * 1024)
 #define CONN_DRAIN_MS 2000
+/* rounds of one drive before the rest waits for the next loop turn */
+#define CONN_DRIVE_ROUNDS 8
 
 static void conn_drive(struct conn *c);
+static void conn_kick_cb(struct ev_timer *t);
 static void conn_client_cb(struct ev_io *io, uint32_t events);
 static void conn_upstream_cb(struct ev_io *io, uint32_t events);
 static void conn_dial_next(struct conn *c);
@@ -207,6 +210,7 @@ conn_close(struct conn *c, const char *reason)
 	relay_dir_close(&w->pipes, &c->cu);
 	relay_dir_close(&w->pipes, &c->uc);
 	xport_reset(&c->cx, 1);
+	ev_timer_stop(w->ev, &c->kick);
 	ev_io_del(w->ev, &c->cio);
 	close(c->cfd);
 	c->cfd = -1;
@@ -343,6 +347,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 		snprintf(c->peer, sizeof(c->peer), "unknown");
 	ev_io_init(&c->cio, conn_client_cb, c);
 	ev_io_init(&c->uio, conn_upstream_cb, c);
+	ev_timer_init(&c->kick, conn_kick_cb, c);
 	sock_nodelay(fd);
 	if (ev_io_add(w->ev, &c->cio, fd, EPOLLIN) == -1) {
 		close(fd);
@@ -2394,17 +2399,32 @@ conn_drive_relay(struct conn *c)
 	c->deadline_ms = ev_now(c->w->ev) + LIMIT_TUNNEL_IDLE_MS;
 }
 
+/*
+ * Move the connection as far as it can go now: flush, read, parse, relay.
+ * Called again from inside (a request that starts its upstream, say), it
+ * does not nest: the drive on the stack goes round once more.  A client
+ * that keeps a fast upstream busy with back-to-back requests could
+ * otherwise recurse once per request until the stack runs out.  After
+ * CONN_DRIVE_ROUNDS rounds that all made progress the rest waits for the
+ * next turn of the loop (the kick timer), after the other connections.
+ */
 static void
 conn_drive(struct conn *c)
 {
 	enum conn_state before;
-	int rounds;
+	int rounds, is_progress = 0;
 
-	/* a few rounds: a state change may make more work possible now */
-	for (rounds = 0; rounds < 8 && !c->is_closed; rounds++) {
+	if (c->is_driving) {
+		c->is_drive_again = 1;
+		return;
+	}
+	c->is_driving = 1;
+	for (rounds = 0; rounds < CONN_DRIVE_ROUNDS && !c->is_closed;
+	    rounds++) {
 		before = c->state;
+		c->is_drive_again = 0;
 		if (conn_flush(c) == -1)
-			return;
+			break;
 		switch (c->state) {
 		case CONN_TLS_ACCEPT:
 			conn_tls_accept_step(c);
@@ -2414,19 +2434,19 @@ conn_drive(struct conn *c)
 			break;
 		case CONN_READ_HEAD:
 			if (conn_read_client(c) == -1)
-				return;
+				break;
 			conn_process_head(c);
 			break;
 		case CONN_FORWARD:
 			if (conn_read_client(c) == -1 ||
 			    conn_read_upstream(c) == -1)
-				return;
+				break;
 			conn_drive_forward(c);
 			break;
 		case CONN_RELAY:
 			if (conn_read_client(c) == -1 ||
 			    conn_read_upstream(c) == -1)
-				return;
+				break;
 			conn_drive_relay(c);
 			break;
 		case CONN_TUNNEL:
@@ -2448,13 +2468,24 @@ conn_drive(struct conn *c)
 			break;
 		}
 		if (c->is_closed)
-			return;
-		if (c->state == before && !xport_pending(&c->cx) &&
+			break;
+		is_progress = c->state != before || c->is_drive_again;
+		if (!is_progress && !xport_pending(&c->cx) &&
 		    !(c->ufd != -1 && xport_pending(&c->ux)))
 			break;
 	}
-	if (!c->is_closed)
-		conn_update_events(c);
+	c->is_driving = 0;
+	if (c->is_closed)
+		return;
+	if (rounds == CONN_DRIVE_ROUNDS && is_progress)
+		ev_timer_arm(c->w->ev, &c->kick, 0);
+	conn_update_events(c);
+}
+
+static void
+conn_kick_cb(struct ev_timer *t)
+{
+	conn_drive(t->arg);
 }
 
 static void

@@ -46,6 +46,9 @@ struct conn {
 	enum conn_state state;
 	int64_t deadline_ms;        /* monotonic; swept by conn_sweep */
 	int is_closed;
+	int is_driving;             /* conn_drive is on the stack */
+	int is_drive_again;         /* asked for while driving: go round */
+	struct ev_timer kick;       /* drive again on the next loop turn */
 
 	int cfd;                    /* client socket */
 	struct ev_io cio;

@@ -21,7 +21,7 @@
  * (dns_stub_name_for).
  *
  * Everything runs on the caller's ev loop (single thread); every count,
- * size and wait is bounded by the LIMIT_DNS_* values below.
+ * size and wait is bounded by the LIMIT_DNS_* values (slicer_limits.h).
  */
 #ifndef SLICER_DNS_STUB_H
 #define SLICER_DNS_STUB_H
@@ -30,103 +30,11 @@
 #include <stdint.h>
 
 #include "netaddr.h"
+#include "slicer_limits.h"
 
 struct ev;
 struct dns_stub;
 struct tlsc_ctx;
-
-/*
- * Ceilings.  XXX: these belong in shared/limits.h; guarded so they can move
- * there unchanged.
- */
-#ifndef LIMIT_DNS_UPSTREAM_CONNS
-/* Connections to the proxy: one query in flight on each, so a slow answer
- * never holds up the others (musl sends A and AAAA together). */
-#define LIMIT_DNS_UPSTREAM_CONNS 8
-#endif
-#ifndef LIMIT_DNS_SOURCE_UPSTREAM
-/* Connections one source address may occupy at once: two are always left
- * for everyone else. */
-#define LIMIT_DNS_SOURCE_UPSTREAM (LIMIT_DNS_UPSTREAM_CONNS - 2)
-#endif
-#ifndef LIMIT_DNS_INFLIGHT
-/* Queries waiting for the proxy, all sources together. */
-#define LIMIT_DNS_INFLIGHT 256
-#endif
-#ifndef LIMIT_DNS_SOURCE_INFLIGHT
-/* Queries waiting for the proxy from one source address; more are dropped
- * (UDP: the client retries) or answered SERVFAIL (TCP). */
-#define LIMIT_DNS_SOURCE_INFLIGHT 32
-#endif
-#ifndef LIMIT_DNS_SOURCE_RATE
-/* Queries per second from one source address (token bucket, cache hits
- * included), and the burst it may spend at once. */
-#define LIMIT_DNS_SOURCE_RATE 500
-#define LIMIT_DNS_SOURCE_BURST 1000
-#endif
-#ifndef LIMIT_DNS_SOURCES
-/* Source addresses tracked for the two limits above (the VM, its
- * containers); when full, an idle one is forgotten. */
-#define LIMIT_DNS_SOURCES 256
-#endif
-#ifndef LIMIT_DNS_TCP_CLIENTS
-/* TCP client connections at once; past it new ones are closed. */
-#define LIMIT_DNS_TCP_CLIENTS 64
-#endif
-#ifndef LIMIT_DNS_TCP_PIPELINE
-/* Queries in flight on one TCP connection (RFC 7766 pipelining); reading
- * pauses at this many. */
-#define LIMIT_DNS_TCP_PIPELINE 16
-#endif
-#ifndef LIMIT_DNS_TCP_OUT
-/* Answers queued for a TCP client that does not read; past it: closed. */
-#define LIMIT_DNS_TCP_OUT (256 * 1024)
-#endif
-#ifndef LIMIT_DNS_TCP_IDLE_MS
-/* A TCP client with nothing in flight that neither completed a message
- * nor was sent anything for this long is closed (RFC 7766 6.2.3 suggests
- * seconds); bytes trickling in do not keep it open. */
-#define LIMIT_DNS_TCP_IDLE_MS 10000
-#endif
-#ifndef LIMIT_DNS_QUERY_TIMEOUT_MS
-/* A query the proxy has not answered by then gets SERVFAIL: before the
- * 5 s retry timer of glibc and musl, so they move on at once. */
-#define LIMIT_DNS_QUERY_TIMEOUT_MS 4000
-#endif
-#ifndef LIMIT_DNS_UPSTREAM_CONNECT_MS
-/* TCP connect to the proxy, and the TLS handshake after it. */
-#define LIMIT_DNS_UPSTREAM_CONNECT_MS 3000
-#endif
-#ifndef LIMIT_DNS_UPSTREAM_IDLE_MS
-/* An idle proxy connection is closed first by us, before the proxy's own
- * keep-alive timeout (LIMIT_IDLE_TIMEOUT_MS) can race a new query. */
-#define LIMIT_DNS_UPSTREAM_IDLE_MS 30000
-#endif
-#ifndef LIMIT_DNS_CACHE_ENTRIES
-/* Cached answers (LRU), and their total size. */
-#define LIMIT_DNS_CACHE_ENTRIES 1024
-#define LIMIT_DNS_CACHE_BYTES (2 * 1024 * 1024)
-#endif
-#ifndef LIMIT_DNS_CACHE_TTL
-/* Positive TTLs are capped at this (seconds), in the cache and in the
- * answers clients get; revoking access is the proxy's job, per connection. */
-#define LIMIT_DNS_CACHE_TTL 60
-#endif
-#ifndef LIMIT_DNS_NODATA_TTL
-/* NODATA (NOERROR, no answer) is cached this long (seconds). */
-#define LIMIT_DNS_NODATA_TTL 2
-#endif
-#ifndef LIMIT_DNS_NAMES
-/* Address -> name entries for the redirector (LRU), and the least time
- * one is kept (seconds): clients often connect after the TTL ran out. */
-#define LIMIT_DNS_NAMES 4096
-#define LIMIT_DNS_NAME_MIN_TTL 300
-#endif
-#ifndef LIMIT_DNS_UDP_BATCH
-/* Datagrams read per wakeup of one UDP socket, so TCP and the proxy
- * connections get their turn under a flood. */
-#define LIMIT_DNS_UDP_BATCH 64
-#endif
 
 struct dns_stub_config {
 	uint16_t port;             /* 15053: UDP and TCP, 0.0.0.0 and [::] */

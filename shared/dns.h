@@ -31,40 +31,7 @@
 #include "slicer_limits.h"
 #include "netaddr.h"
 
-/*
- * Ceilings.  XXX: these belong in shared/limits.h; they are guarded so the
- * definitions can move there unchanged.
- */
-#ifndef LIMIT_DNS_MESSAGE
-/* Largest message: TCP and DoH carry a 16-bit length. */
-#define LIMIT_DNS_MESSAGE 65535
-#endif
-#ifndef LIMIT_DNS_LABEL
-/* One label (RFC 1035 2.3.4). */
-#define LIMIT_DNS_LABEL 63
-#endif
-#ifndef LIMIT_DNS_POINTERS
-/* Compression pointers followed in one name; backwards-only pointers end
- * anyway, this bounds the work (a 255-byte name has at most 127 labels). */
-#define LIMIT_DNS_POINTERS 127
-#endif
-#ifndef LIMIT_DNS_RRS
-/* Resource records walked in one message (a 64 KiB answer of minimal
- * records could hold ~5000; real answers hold tens). */
-#define LIMIT_DNS_RRS 1024
-#endif
-#ifndef LIMIT_DNS_CNAME_CHAIN
-/* CNAME hops followed from the question name (resolvers use 8-16). */
-#define LIMIT_DNS_CNAME_CHAIN 16
-#endif
-#ifndef LIMIT_DNS_UDP_MIN
-/* UDP payload without EDNS, and the floor of an advertised EDNS size. */
-#define LIMIT_DNS_UDP_MIN 512
-#endif
-#ifndef LIMIT_DNS_UDP_MAX
-/* Ceiling of the EDNS UDP size we honour (and of a UDP query we read). */
-#define LIMIT_DNS_UDP_MAX 4096
-#endif
+/* The ceilings (LIMIT_DNS_*) are in slicer_limits.h. */
 
 /* UDP payload size we advertise in the OPT records we write (DNS flag day
  * 2020 value: no fragmentation on any usual path). */

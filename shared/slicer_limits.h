@@ -90,10 +90,87 @@
 #define LIMIT_IO_TIMEOUT_MS 120000    /* no progress on a request/response */
 #define LIMIT_TUNNEL_IDLE_MS 3600000  /* a tunnel with no bytes either way */
 
+/*
+ * DNS: the wire format, the proxy's /slicer/dns-query endpoint and the
+ * guest's stub.
+ */
+/* The wire format (shared/dns.c). */
+/* Largest message: TCP and DoH carry a 16-bit length. */
+#define LIMIT_DNS_MESSAGE 65535
+/* One label (RFC 1035 2.3.4). */
+#define LIMIT_DNS_LABEL 63
+/* Compression pointers followed in one name; backwards-only pointers end
+ * anyway, this bounds the work (a 255-byte name has at most 127 labels). */
+#define LIMIT_DNS_POINTERS 127
+/* Resource records walked in one message (a 64 KiB answer of minimal
+ * records could hold ~5000; real answers hold tens). */
+#define LIMIT_DNS_RRS 1024
+/* CNAME hops followed from the question name (resolvers use 8-16). */
+#define LIMIT_DNS_CNAME_CHAIN 16
+/* UDP payload without EDNS, and the floor of an advertised EDNS size. */
+#define LIMIT_DNS_UDP_MIN 512
+/* Ceiling of the EDNS UDP size we honour (and of a UDP query we read). */
+#define LIMIT_DNS_UDP_MAX 4096
+
+/* The proxy's /slicer/dns-query endpoint (host-proxy/conn.c). */
 /* Upstream DNS lookups one client may have in flight through
  * /slicer/dns-query; past it queries get SERVFAIL at once, so one VM's
  * flood cannot starve the resolver for the others. */
 #define LIMIT_DNS_INFLIGHT_PER_CLIENT 64
+
+/* The guest's stub (guest-agent/dns_stub.c). */
+/* Connections to the proxy: one query in flight on each, so a slow answer
+ * never holds up the others (musl sends A and AAAA together). */
+#define LIMIT_DNS_UPSTREAM_CONNS 8
+/* Connections one source address may occupy at once: two are always left
+ * for everyone else. */
+#define LIMIT_DNS_SOURCE_UPSTREAM (LIMIT_DNS_UPSTREAM_CONNS - 2)
+/* Queries waiting for the proxy, all sources together. */
+#define LIMIT_DNS_INFLIGHT 256
+/* Queries waiting for the proxy from one source address; more are dropped
+ * (UDP: the client retries) or answered SERVFAIL (TCP). */
+#define LIMIT_DNS_SOURCE_INFLIGHT 32
+/* Queries per second from one source address (token bucket, cache hits
+ * included), and the burst it may spend at once. */
+#define LIMIT_DNS_SOURCE_RATE 500
+#define LIMIT_DNS_SOURCE_BURST 1000
+/* Source addresses tracked for the two limits above (the VM, its
+ * containers); when full, an idle one is forgotten. */
+#define LIMIT_DNS_SOURCES 256
+/* TCP client connections at once; past it new ones are closed. */
+#define LIMIT_DNS_TCP_CLIENTS 64
+/* Queries in flight on one TCP connection (RFC 7766 pipelining); reading
+ * pauses at this many. */
+#define LIMIT_DNS_TCP_PIPELINE 16
+/* Answers queued for a TCP client that does not read; past it: closed. */
+#define LIMIT_DNS_TCP_OUT (256 * 1024)
+/* A TCP client with nothing in flight that neither completed a message
+ * nor was sent anything for this long is closed (RFC 7766 6.2.3 suggests
+ * seconds); bytes trickling in do not keep it open. */
+#define LIMIT_DNS_TCP_IDLE_MS 10000
+/* A query the proxy has not answered by then gets SERVFAIL: before the
+ * 5 s retry timer of glibc and musl, so they move on at once. */
+#define LIMIT_DNS_QUERY_TIMEOUT_MS 4000
+/* TCP connect to the proxy, and the TLS handshake after it. */
+#define LIMIT_DNS_UPSTREAM_CONNECT_MS 3000
+/* An idle proxy connection is closed first by us, before the proxy's own
+ * keep-alive timeout (LIMIT_IDLE_TIMEOUT_MS) can race a new query. */
+#define LIMIT_DNS_UPSTREAM_IDLE_MS 30000
+/* Cached answers (LRU), and their total size. */
+#define LIMIT_DNS_CACHE_ENTRIES 1024
+#define LIMIT_DNS_CACHE_BYTES (2 * 1024 * 1024)
+/* Positive TTLs are capped at this (seconds), in the cache and in the
+ * answers clients get; revoking access is the proxy's job, per connection. */
+#define LIMIT_DNS_CACHE_TTL 60
+/* NODATA (NOERROR, no answer) is cached this long (seconds). */
+#define LIMIT_DNS_NODATA_TTL 2
+/* Address -> name entries for the redirector (LRU), and the least time
+ * one is kept (seconds): clients often connect after the TTL ran out. */
+#define LIMIT_DNS_NAMES 4096
+#define LIMIT_DNS_NAME_MIN_TTL 300
+/* Datagrams read per wakeup of one UDP socket, so TCP and the proxy
+ * connections get their turn under a flood. */
+#define LIMIT_DNS_UDP_BATCH 64
 
 /* Addresses tried for one upstream name. */
 #define LIMIT_UPSTREAM_ADDRS 8

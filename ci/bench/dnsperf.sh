@@ -159,5 +159,5 @@ for r in "${results[@]}"; do
 	[ -n "$OUTF" ] && printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$link" "${run%-*}" "$n" "$qps" "$lost" "$p50" "$p99" >>"$OUTF"
 done
 echo "(one source is held to the stub's per-source limit of $(grep -m1 -oE 'LIMIT_DNS_SOURCE_RATE [0-9]+' \
-	"$SPX_ROOT/guest-agent/dns_stub.h" | cut -d' ' -f2)/s after a burst)"
+	"$SPX_ROOT/shared/slicer_limits.h" | cut -d' ' -f2)/s after a burst)"
 exit 0

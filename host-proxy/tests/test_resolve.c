@@ -10,7 +10,13 @@
  * TTL 0 and failures never held; a CNAME's lower TTL caps the time; lookups
  * in flight joined, cancelling one joined request; the least recently used
  * answer evicted past LIMIT_RESOLVE_CACHE, and lookups past the limit when
- * every slot is in flight; raw queries neither held nor joined.
+ * every slot is in flight; raw queries neither held nor joined; TTLs at
+ * and past LIMIT_RESOLVE_CACHE_TTL_MS; lookups that time out never held;
+ * names too long for the cache looked up each time.
+ *
+ * Times of a minute and c-ares' retry timeouts are not waited for: the
+ * test's clock_gettime() runs CLOCK_MONOTONIC ahead on demand (see
+ * clock_skip_to).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -40,11 +48,18 @@
 #define T_AAAA 28
 #define RCODE_SERVFAIL 2
 #define RCODE_NXDOMAIN 3
+#define RCODE_SILENT (-1) /* the server never answers */
 
 #define WAIT_MS 5000        /* bound of every wait for an answer */
 #define DNS_MAX 512         /* UDP message */
 #define COUNTS_MAX 8192     /* (name, type) pairs the server counts */
 #define ANSWER_BATCH 32     /* datagrams the server answers per wakeup */
+#define CAP_S (LIMIT_RESOLVE_CACHE_TTL_MS / 1000)
+#define SKIP_MS 20000       /* clock skip past one c-ares try (2, 4, 8 s) */
+#define SKIPS_MAX 10        /* bound of the skips to a timeout */
+#define BIG_SUFFIX ".big.test" /* any name under it answers BIG_V4/V6 */
+#define BIG_V4 "198.51.100.80"
+#define BIG_V6 "2001:db8::80"
 
 /* ---- the DNS server ---- */
 
@@ -52,7 +67,8 @@ struct fixture;
 
 struct dns_entry {
 	const char *name;
-	int rcode;          /* 0, RCODE_NXDOMAIN or RCODE_SERVFAIL */
+	int rcode;          /* 0, RCODE_NXDOMAIN, RCODE_SERVFAIL or
+			     * RCODE_SILENT */
 	uint32_t ttl;       /* of the address records */
 	const char *v4;     /* NULL: no A record */
 	const char *v6;     /* NULL: no AAAA record */
@@ -77,6 +93,19 @@ static const struct dns_entry dns_table[] = {
 	{ "nx.test", RCODE_NXDOMAIN, 0, NULL, NULL, NULL, 0 },
 	{ "fail.test", RCODE_SERVFAIL, 0, NULL, NULL, NULL, 0 },
 	{ "empty.test", 0, 60, NULL, NULL, NULL, 0 }, /* no address */
+	/* around the cap of the time an answer is held */
+	{ "below.cap.test", 0, CAP_S - 1, "198.51.100.71", "2001:db8::71",
+	    NULL, 0 },
+	{ "at.cap.test", 0, CAP_S, "198.51.100.72", "2001:db8::72", NULL, 0 },
+	{ "past.cap.test", 0, CAP_S + 1, "198.51.100.73", "2001:db8::73",
+	    NULL, 0 },
+	{ "far.cap.test", 0, 3600, "198.51.100.74", "2001:db8::74", NULL, 0 },
+	{ "alias.cap.test", 0, 3600, "198.51.100.75", "2001:db8::75",
+	    "target.cap.test", 3600 },
+	/* the top bit set: 0 (RFC 2181 8) */
+	{ "msb.cap.test", 0, 0x80000000u, "198.51.100.76", "2001:db8::76",
+	    NULL, 0 },
+	{ "silent.test", RCODE_SILENT, 0, NULL, NULL, NULL, 0 },
 };
 
 struct qcount {
@@ -115,6 +144,7 @@ struct result {
 	int calls;
 	int status;
 	int is_sync;        /* ran before resolve_start returned */
+	int64_t at_ms;      /* ev_now() when it ran */
 	size_t n;
 	struct netaddr addrs[LIMIT_UPSTREAM_ADDRS];
 	const char *reason;
@@ -172,7 +202,8 @@ many_addrs(long i, char *v4, size_t v4size, char *v6, size_t v6size)
 	snprintf(v6, v6size, "2001:db8:1::%lx", (unsigned long)i);
 }
 
-/* The entry for name; the *.many.test names answer from buf. */
+/* The entry for name; the *.many.test and *.big.test names answer from
+ * buf. */
 static const struct dns_entry *
 dns_lookup(const char *name, struct dns_entry *buf, char *v4, size_t v4size,
     char *v6, size_t v6size)
@@ -183,6 +214,15 @@ dns_lookup(const char *name, struct dns_entry *buf, char *v4, size_t v4size,
 	for (i = 0; i < sizeof(dns_table) / sizeof(dns_table[0]); i++)
 		if (strcasecmp(dns_table[i].name, name) == 0)
 			return &dns_table[i];
+	if (strlen(name) > strlen(BIG_SUFFIX) &&
+	    strcmp(name + strlen(name) - strlen(BIG_SUFFIX), BIG_SUFFIX) == 0) {
+		memset(buf, 0, sizeof(*buf));
+		buf->name = name;
+		buf->ttl = 60;
+		buf->v4 = BIG_V4;
+		buf->v6 = BIG_V6;
+		return buf;
+	}
 	k = many_index(name);
 	if (k < 0)
 		return NULL;
@@ -354,6 +394,8 @@ responder_answer(struct responder *rs, const uint8_t *q, size_t qlen,
 	e = dns_lookup(name, &many, v4buf, sizeof(v4buf), v6buf,
 	    sizeof(v6buf));
 	rcode = e == NULL ? RCODE_NXDOMAIN : e->rcode;
+	if (rcode == RCODE_SILENT)
+		return 0;
 
 	o = 12;
 	/* the question, as it came */
@@ -512,6 +554,43 @@ responder_close(struct fixture *f)
 	free(rs->held);
 }
 
+/* ---- the clock ---- */
+
+/*
+ * CLOCK_MONOTONIC runs clock_skip_ms ahead of the kernel's.  This
+ * definition takes the place of the C library's in the whole program: the
+ * event loop (ev.c) and c-ares (libcares, which the link exports it to)
+ * both read their time here.  The skip only grows, so the clock stays
+ * monotonic from one test to the next.
+ */
+static int64_t clock_skip_ms;
+
+int
+clock_gettime(clockid_t id, struct timespec *ts)
+{
+	if (syscall(SYS_clock_gettime, id, ts) != 0)
+		return -1;
+	if (id == CLOCK_MONOTONIC) {
+		ts->tv_sec += (time_t)(clock_skip_ms / 1000);
+		ts->tv_nsec += (long)(clock_skip_ms % 1000) * 1000000L;
+		if (ts->tv_nsec >= 1000000000L) {
+			ts->tv_sec++;
+			ts->tv_nsec -= 1000000000L;
+		}
+	}
+	return 0;
+}
+
+/* The clock as ev.c reads it (ms). */
+static int64_t
+clock_now_ms(void)
+{
+	struct timespec ts;
+
+	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- running the loop ---- */
 
 static void
@@ -573,6 +652,39 @@ run_for(struct fixture *f, int64_t ms)
 	assert_int_equal(run_until(f, NULL, ms), -1);
 }
 
+/*
+ * Move the clock forward to when_ms (ev_now's time base) and run the loop
+ * once, so that ev_now() is there (checked: proves the skip took effect).
+ */
+static void
+clock_skip_to(struct fixture *f, int64_t when_ms)
+{
+	int64_t now = clock_now_ms();
+
+	if (when_ms > now)
+		clock_skip_ms += when_ms - now;
+	run_for(f, 1);
+	assert_true(ev_now(f->ev) >= when_ms);
+}
+
+/*
+ * Wait for n callbacks of lookups the server never answers: the clock
+ * jumps SKIP_MS at a time, past each of c-ares' tries, at most SKIPS_MAX
+ * times.
+ */
+static void
+wait_callbacks_skipping(struct fixture *f, unsigned long n)
+{
+	int i;
+
+	f->target = n;
+	for (i = 0; i < SKIPS_MAX && !cond_done(f); i++) {
+		clock_skip_ms += SKIP_MS;
+		(void)run_until(f, cond_done, 20);
+	}
+	assert_true(cond_done(f));
+}
+
 static void
 result_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
     const char *reason)
@@ -582,6 +694,7 @@ result_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
 	res->calls++;
 	res->status = status;
 	res->is_sync = res->f->in_start;
+	res->at_ms = ev_now(res->f->ev);
 	res->reason = reason;
 	res->n = 0;
 	if (status == 0) {
@@ -1180,6 +1293,205 @@ test_raw_not_cached(void **state)
 	assert_int_equal(st.cached, 1);
 }
 
+/*
+ * TTLs around the cap, LIMIT_RESOLVE_CACHE_TTL_MS, with the clock moved
+ * instead of waited for: an answer is held until min(TTL, cap) after it
+ * came (still held 1 s before) and not from then on, whatever its TTL
+ * (one second under the cap, at it, one past, 3600, through a CNAME of
+ * TTL 3600); a TTL with the top bit set counts as 0 and is not held.
+ * After the time ran out the server is asked again and the new answer is
+ * held anew.
+ */
+static void
+test_ttl_cap(void **state)
+{
+	static const struct {
+		const char *name, *v4, *v6;
+		int64_t kept_ms; /* 0: not held */
+	} t[] = {
+		{ "below.cap.test", "198.51.100.71", "2001:db8::71",
+		    (CAP_S - 1) * 1000 },
+		{ "at.cap.test", "198.51.100.72", "2001:db8::72",
+		    LIMIT_RESOLVE_CACHE_TTL_MS },
+		{ "past.cap.test", "198.51.100.73", "2001:db8::73",
+		    LIMIT_RESOLVE_CACHE_TTL_MS },
+		{ "far.cap.test", "198.51.100.74", "2001:db8::74",
+		    LIMIT_RESOLVE_CACHE_TTL_MS },
+		{ "alias.cap.test", "198.51.100.75", "2001:db8::75",
+		    LIMIT_RESOLVE_CACHE_TTL_MS },
+		{ "msb.cap.test", "198.51.100.76", "2001:db8::76", 0 },
+	};
+	const size_t nt = sizeof(t) / sizeof(t[0]);
+	struct fixture *f = *state;
+	struct result *a = &f->res[0], *b = &f->res[1];
+	struct resolve_stats st;
+	uint64_t lookups = 0, hits = 0;
+	int64_t t0;
+	size_t i;
+
+	for (i = 0; i < nt; i++) {
+		assert_int_equal(resolve_one(f, t[i].name, a), 0);
+		assert_answer(a, t[i].v4, t[i].v6);
+		lookups++;
+		t0 = a->at_ms;
+		if (t[i].kept_ms > 0) {
+			/* a second before the end: held */
+			clock_skip_to(f, t0 + t[i].kept_ms - 1000);
+			assert_true(ev_now(f->ev) < t0 + t[i].kept_ms);
+			assert_int_equal(resolve_one(f, t[i].name, b), 1);
+			assert_same_addrs(a, b);
+			hits++;
+			assert_int_equal(qcount(f, t[i].name, T_A), 1);
+			assert_int_equal(qcount(f, t[i].name, T_AAAA), 1);
+		}
+		/* at the end: asked again */
+		clock_skip_to(f, t0 + t[i].kept_ms);
+		assert_int_equal(resolve_one(f, t[i].name, b), 0);
+		assert_answer(b, t[i].v4, t[i].v6);
+		lookups++;
+		assert_int_equal(qcount(f, t[i].name, T_A), 2);
+		assert_int_equal(qcount(f, t[i].name, T_AAAA), 2);
+		/* and the new answer held (or not) like the first */
+		assert_int_equal(resolve_one(f, t[i].name, a),
+		    t[i].kept_ms > 0);
+		assert_answer(a, t[i].v4, t[i].v6);
+		if (t[i].kept_ms > 0)
+			hits++;
+		else
+			lookups++;
+		assert_int_equal(qcount(f, t[i].name, T_A),
+		    t[i].kept_ms > 0 ? 2 : 3);
+		stats(f, &st);
+		assert_int_equal(st.lookups, lookups);
+		assert_int_equal(st.hits, hits);
+		assert_int_equal(st.joined, 0);
+	}
+}
+
+/*
+ * A server that never answers: the lookup (two requests, one joined) ends
+ * with status -1 once c-ares' tries have timed out, and nothing is held:
+ * a second round asks the server as much as the first, again through the
+ * server and not from the cache.
+ */
+static void
+test_timeout_not_cached(void **state)
+{
+	struct fixture *f = *state;
+	struct result *res = f->res;
+	struct resolve_stats st;
+	unsigned a1 = 0, aaaa1 = 0;
+	size_t i, round;
+
+	for (round = 1; round <= 2; round++) {
+		f->done = 0;
+		for (i = 0; i < 2; i++)
+			assert_non_null(start(f, "silent.test", &res[i]));
+		stats(f, &st);
+		assert_int_equal(st.lookups, round);
+		assert_int_equal(st.joined, round);
+		assert_int_equal(st.cached, 1); /* in flight */
+		wait_callbacks_skipping(f, 2);
+		for (i = 0; i < 2; i++) {
+			assert_int_equal(res[i].calls, 1);
+			assert_int_equal(res[i].status, -1);
+			assert_int_equal(res[i].n, 0);
+			assert_int_equal(res[i].is_sync, 0);
+			assert_non_null(res[i].reason);
+			assert_non_null(strstr(res[i].reason, "timed out"));
+		}
+		stats(f, &st);
+		assert_int_equal(st.cached, 0);
+		assert_int_equal(st.hits, 0);
+		if (round == 1) {
+			a1 = qcount(f, "silent.test", T_A);
+			aaaa1 = qcount(f, "silent.test", T_AAAA);
+			assert_true(a1 >= 1 && aaaa1 >= 1);
+		}
+	}
+	assert_int_equal(qcount(f, "silent.test", T_A), 2 * a1);
+	assert_int_equal(qcount(f, "silent.test", T_AAAA), 2 * aaaa1);
+}
+
+/* A name of len characters under BIG_SUFFIX, labels of up to 63. */
+static void
+big_name(char *buf, size_t size, size_t len)
+{
+	size_t body, w;
+
+	assert_true(len < size && len > strlen(BIG_SUFFIX));
+	body = len - strlen(BIG_SUFFIX);
+	/* every 64th character a dot, never the last */
+	for (w = 0; w < body; w++)
+		buf[w] = (w % 64 == 63 && w + 1 < body) ? '.' :
+		    (char)('a' + (w / 64) % 26);
+	snprintf(buf + w, size - w, "%s", BIG_SUFFIX);
+	assert_int_equal(strlen(buf), len);
+}
+
+/*
+ * Names at the length of the cache key: LIMIT_HOSTNAME characters (the
+ * longest name) are held; the same name with a trailing dot (a valid name,
+ * one character longer) does not fit the key: it resolves, each time
+ * through the server, never counted as a hit nor held.  Past it (a name
+ * longer than DNS allows) the lookup fails without a query.
+ */
+static void
+test_long_name_bypass(void **state)
+{
+	struct fixture *f = *state;
+	struct result *res = f->res;
+	struct resolve_stats st;
+	char name[LIMIT_HOSTNAME + 8], dotted[LIMIT_HOSTNAME + 9];
+	unsigned long total;
+	int round;
+
+	big_name(name, sizeof(name), LIMIT_HOSTNAME);
+	snprintf(dotted, sizeof(dotted), "%s.", name);
+	assert_int_equal(strlen(dotted), LIMIT_HOSTNAME + 1);
+
+	/* one past the key: through the server every time */
+	for (round = 1; round <= 2; round++) {
+		f->done = 0;
+		assert_non_null(start(f, dotted, res));
+		stats(f, &st);
+		assert_int_equal(st.cached, 0); /* not even in flight */
+		wait_callbacks(f, 1);
+		assert_answer(res, BIG_V4, BIG_V6);
+		assert_int_equal(res->is_sync, 0);
+		assert_int_equal(qcount(f, name, T_A), (unsigned)round);
+		assert_int_equal(qcount(f, name, T_AAAA), (unsigned)round);
+		stats(f, &st);
+		assert_int_equal(st.hits, 0);
+		assert_int_equal(st.joined, 0);
+		assert_int_equal(st.lookups, (uint64_t)round);
+		assert_int_equal(st.cached, 0);
+	}
+
+	/* at the key's length: held */
+	assert_int_equal(resolve_one(f, name, res), 0);
+	assert_answer(res, BIG_V4, BIG_V6);
+	assert_int_equal(resolve_one(f, name, res), 1);
+	assert_answer(res, BIG_V4, BIG_V6);
+	assert_int_equal(qcount(f, name, T_A), 3);
+	stats(f, &st);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.lookups, 3);
+	assert_int_equal(st.cached, 1);
+
+	/* too long for DNS (256 bytes on the wire): fails, no query */
+	big_name(name, sizeof(name), LIMIT_HOSTNAME + 1);
+	total = f->rs.total;
+	resolve_one(f, name, res);
+	assert_int_equal(res->calls, 1);
+	assert_int_equal(res->status, -1);
+	assert_non_null(res->reason);
+	assert_int_equal(f->rs.total, total);
+	stats(f, &st);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.cached, 1);
+}
+
 int
 main(void)
 {
@@ -1202,6 +1514,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_limit_in_flight, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_raw_not_cached, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_ttl_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_not_cached,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_name_bypass, setup,
 		    teardown),
 	};
 

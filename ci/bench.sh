@@ -354,6 +354,43 @@ profile_target() {
 		awk -v n=$((n1 - n0)) '$1 ~ /^[0-9.]+$/ && NF >= 5 && n > 0 {
 			printf "  %-16s %6.2f per request (%s errors)\n", $NF, $4 / n, (NF == 6 ? $5 : 0)}' "$RES/$TGT-strace.txt"
 	} >"$OUT/profile-$TGT-syscalls.txt"
+	profile_allocs
+}
+
+# allocations per keep-alive request: uprobes on libc's malloc, calloc and
+# realloc in the proxy (perf probe), counted over a few seconds of load
+profile_allocs() {
+	local libc fn ev=() hp n0 n1 secs=$((SECS + 4))
+	libc=$(awk '$NF ~ /\/libc\.so/ {print $NF; exit}' "/proc/$PROXY_PID/maps")
+	[ -n "$libc" ] || return 0
+	for fn in malloc calloc realloc; do
+		perf probe -q -x "$libc" -a "spx_$fn=$fn" >/dev/null 2>&1
+		perf probe -l 2>/dev/null | grep -q "spx_$fn" && ev+=(-e "probe_libc:spx_$fn")
+	done
+	[ ${#ev[@]} -gt 0 ] || { echo "profile: perf probe (uprobes) unavailable" >>"$RES/notes.txt"; return 0; }
+	L timeout $((secs + 30)) hey -z "${secs}s" -c "$CONNS" -t 0 -x "$PX" "https://$HOST$SMALL" \
+		>"$RES/$TGT-alloc-load.txt" 2>&1 &
+	hp=$!
+	sleep 2
+	read -r _ n0 <<<"$(nginx_counts)"
+	timeout $((SECS + 20)) perf stat -x, "${ev[@]}" -p "$PROXY_PID" -o "$RES/$TGT-allocs.csv" \
+		-- sleep "$SECS" >/dev/null 2>&1
+	read -r _ n1 <<<"$(nginx_counts)"
+	# and where they come from: the callers, by share of the calls
+	timeout $((SECS + 20)) perf record -q -o "$RES/perf-$TGT-allocs.data" "${ev[@]}" \
+		--call-graph dwarf,8192 -p "$PROXY_PID" -- sleep 2 >/dev/null 2>&1
+	wait "$hp" 2>/dev/null
+	for fn in malloc calloc realloc; do perf probe -q -d "probe_libc:spx_$fn" >/dev/null 2>&1; done
+	{
+		echo "allocations per keep-alive request ($((n1 - n0)) requests, libc uprobes):"
+		awk -F, -v n=$((n1 - n0)) '$1 ~ /^[0-9]+$/ && n > 0 {
+			sub(/^probe_libc:spx_/, "", $3); t += $1
+			printf "  %-8s %6.2f per request\n", $3, $1 / n}
+			END {if (n > 0) printf "  %-8s %6.2f per request\n", "total", t / n}' "$RES/$TGT-allocs.csv"
+		echo "callers (share of the calls, with callees' callers folded in):"
+		perf report -i "$RES/perf-$TGT-allocs.data" --children --sort symbol --stdio \
+			--percent-limit 2 -g none 2>/dev/null | grep -v '^#' | grep -v '^$'
+	} >"$OUT/profile-$TGT-allocs.txt"
 }
 
 measure_target() {

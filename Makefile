@@ -119,7 +119,7 @@ asan:
 # forwarding, tunnels, live policy, the API and the audit log, the resolver,
 # interception, secrets, the TLS port, the upstream pool, leaf signing, OAuth,
 # bad input on both, address checks, the agent in front, drain and privileges,
-# the system trust store and long pipelines.
+# the system trust store, long pipelines and relays under backpressure.
 # Where the kernel's mmap randomization is too wide for TSan, the runs go
 # under setarch -R.
 TSAN_UNIT := $(foreach t,$(filter shared/% host-proxy/%,$(UNIT_TESTS)),build-tsan/tests/$(notdir $(basename $(t))))
@@ -128,7 +128,7 @@ TSAN_E2E ?= $(addprefix ci/e2e/,010-basic.sh 020-rules.sh 022-addresses.sh 023-l
 	061-privileges.sh 070-intercept-basic.sh 071-secrets.sh 072-intercept-http.sh 073-tls-port.sh \
 	074-intercept-bad-input.sh 075-websocket-sse.sh 076-intercept-clients.sh 077-upstream-pool.sh \
 	078-leaf-limit.sh 079-workers.sh 080-oauth.sh 081-resolver-cache.sh 083-system-trust.sh \
-	084-pipelining-depth.sh)
+	082-relay-backpressure.sh 084-pipelining-depth.sh)
 TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/ci/tsan.supp
 tsan:
 	$(Q)$(MAKE) --no-print-directory SANITIZE=thread build-tsan/slicer-proxy build-tsan/slicer-agent $(TSAN_UNIT)

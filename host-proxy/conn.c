@@ -2379,14 +2379,17 @@ conn_drive_relay(struct conn *c)
 	conn_pump_relay(c);
 	if (conn_flush(c) == -1)
 		return;
+	/* an end passed on: close_notify where TLS, then FIN; the other
+	 * direction goes on until its own end */
 	if (c->cx.is_eof && c->cin.len == 0 && c->uout.len == 0 &&
 	    !c->is_u_shut) {
+		xport_shutdown(&c->ux);
 		shutdown(c->ufd, SHUT_WR);
 		c->is_u_shut = 1;
 	}
 	if (c->ux.is_eof && c->uin.len == 0 && c->cout.len == 0 &&
 	    !c->is_c_shut) {
-		xport_reset(&c->cx, 1);
+		xport_shutdown(&c->cx);
 		shutdown(c->cfd, SHUT_WR);
 		c->is_c_shut = 1;
 	}
@@ -2406,7 +2409,8 @@ conn_drive_relay(struct conn *c)
  * that keeps a fast upstream busy with back-to-back requests could
  * otherwise recurse once per request until the stack runs out.  After
  * CONN_DRIVE_ROUNDS rounds that all made progress the rest waits for the
- * next turn of the loop (the kick timer), after the other connections.
+ * next turn of the loop (the kick timer), after the other connections;
+ * so do decrypted bytes left inside TLS that the connection can take.
  */
 static void
 conn_drive(struct conn *c)
@@ -2477,7 +2481,12 @@ conn_drive(struct conn *c)
 	c->is_driving = 0;
 	if (c->is_closed)
 		return;
-	if (rounds == CONN_DRIVE_ROUNDS && is_progress)
+	/* decrypted bytes held inside TLS get no socket event: read them on
+	 * the next turn too */
+	if ((rounds == CONN_DRIVE_ROUNDS && is_progress) ||
+	    (xport_pending(&c->cx) && conn_wants_client_input(c)) ||
+	    (c->ufd != -1 && xport_pending(&c->ux) &&
+	    conn_wants_upstream_input(c)))
 		ev_timer_arm(c->w->ev, &c->kick, 0);
 	conn_update_events(c);
 }

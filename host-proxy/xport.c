@@ -76,6 +76,16 @@ xport_ssl_result(struct xport *x, int rc)
 	}
 }
 
+void
+xport_shutdown(struct xport *x)
+{
+	/* best effort: a close_notify that would block is not sent */
+	if (x->ssl != NULL && SSL_is_init_finished(x->ssl) &&
+	    !(SSL_get_shutdown(x->ssl) & SSL_SENT_SHUTDOWN))
+		(void)SSL_shutdown(x->ssl);
+	ERR_clear_error();
+}
+
 int
 xport_handshake(struct xport *x)
 {
@@ -102,8 +112,13 @@ xport_read(struct xport *x, struct buf *b)
 	char tmp[16384];
 	int rc;
 
-	if (x->ssl == NULL)
-		return buf_read_fd(b, x->fd);
+	if (x->ssl == NULL) {
+		ssize_t n = buf_read_fd(b, x->fd);
+
+		if (n == 0)
+			x->is_eof = 1;
+		return n;
+	}
 	if (want == 0) {
 		errno = ENOBUFS;
 		return -1;

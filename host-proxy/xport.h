@@ -29,6 +29,10 @@ void xport_set_ssl(struct xport *x, SSL *ssl);
 /* Free the TLS state (after a best-effort close_notify when sent). */
 void xport_reset(struct xport *x, int send_close_notify);
 
+/* End our direction: close_notify (TLS), while still reading what the
+ * peer sends until its own end.  Plain: nothing (the caller shuts the
+ * socket's write side). */
+void xport_shutdown(struct xport *x);
 /* Drive the handshake: 1 done, 0 in progress (see want_*), -1 failed. */
 int xport_handshake(struct xport *x);
 /* Read into b up to its ceiling: >0 bytes, 0 end of stream, -1 with errno

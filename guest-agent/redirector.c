@@ -773,9 +773,16 @@ rconn_watch(struct rconn *c)
 	case RC_WAIT:
 		break;
 	}
-	ev_io_set(ev, &c->cio, ce);
+	/*
+	 * epoll reports EPOLLHUP and EPOLLERR whatever is asked for, and a
+	 * level-triggered watch reports them on every wait while they hold:
+	 * a socket wanted for nothing now (its direction ended, or the pipe
+	 * it feeds is full) is watched edge-triggered, so that they wake the
+	 * loop once, when they happen, instead of spinning it.
+	 */
+	ev_io_set(ev, &c->cio, ce != 0 ? ce : EPOLLET);
 	if (c->ufd != -1)
-		ev_io_set(ev, &c->uio, ue);
+		ev_io_set(ev, &c->uio, ue != 0 ? ue : EPOLLET);
 }
 
 static void
@@ -819,8 +826,21 @@ static void
 rconn_io_cb(struct ev_io *io, uint32_t events)
 {
 	struct rconn *c = io->arg;
+	int is_c = io == &c->cio;
 
-	if (io == &c->cio)
+	/*
+	 * A reset after the end of stream: nothing from that side is left to
+	 * relay and nothing can reach it; with no bytes moving, no read or
+	 * write would ever see the error.  (A reset before the end is met by
+	 * the read that reaches it, after the bytes that came first.)
+	 */
+	if ((events & EPOLLERR) && c->state == RC_TUNNEL &&
+	    (is_c ? c->cu.is_eof : c->uc.is_eof) &&
+	    sock_connect_result(io->fd) == -1) {
+		rconn_close(c, is_c ? "client reset" : "proxy reset");
+		return;
+	}
+	if (is_c)
 		c->c_ready |= events;
 	else
 		c->u_ready |= events;

@@ -2186,9 +2186,43 @@ conn_update_events(struct conn *c)
 		ce = conn_xport_events(&c->cx, ce);
 	if (c->state != CONN_TLS_CONNECT && c->ufd != -1)
 		ue = conn_xport_events(&c->ux, ue);
-	ev_io_set(c->w->ev, &c->cio, ce);
+	/*
+	 * epoll reports EPOLLHUP and EPOLLERR whatever is asked for, and a
+	 * level-triggered watch reports them on every wait while they hold:
+	 * a socket wanted for nothing now (its direction ended, or what it
+	 * feeds is full) is watched edge-triggered, so that they wake the
+	 * loop once, when they happen, instead of spinning it.
+	 */
+	ev_io_set(c->w->ev, &c->cio, ce != 0 ? ce : EPOLLET);
 	if (c->ufd != -1)
-		ev_io_set(c->w->ev, &c->uio, ue);
+		ev_io_set(c->w->ev, &c->uio, ue != 0 ? ue : EPOLLET);
+}
+
+/*
+ * A reset of a side whose end of stream the relay already has: nothing
+ * from it is left to relay and nothing can reach it; with no bytes moving,
+ * no read or write would ever see the error.  (A reset before the end is
+ * met by the read that reaches it, after the bytes that came first.)
+ * Closes c and returns 1 then.
+ */
+static int
+conn_reset_after_end(struct conn *c, int is_client, uint32_t events)
+{
+	int is_eof;
+
+	if (!(events & EPOLLERR))
+		return 0;
+	if (c->state == CONN_TUNNEL)
+		is_eof = is_client ? c->cu.is_eof : c->uc.is_eof;
+	else if (c->state == CONN_RELAY)
+		is_eof = is_client ? c->cx.is_eof : c->ux.is_eof;
+	else
+		return 0;
+	if (!is_eof ||
+	    sock_connect_result(is_client ? c->cfd : c->ufd) != -1)
+		return 0;
+	conn_close(c, is_client ? "client reset" : "upstream reset");
+	return 1;
 }
 
 /* Read what the client side has for us; -1 when the connection ended. */
@@ -2517,6 +2551,8 @@ conn_client_cb(struct ev_io *io, uint32_t events)
 		}
 		return;
 	}
+	if (conn_reset_after_end(c, 1, events))
+		return;
 	c->c_ready |= events;
 	conn_drive(c);
 }
@@ -2544,6 +2580,8 @@ conn_upstream_cb(struct ev_io *io, uint32_t events)
 		conn_update_events(c);
 		return;
 	}
+	if (conn_reset_after_end(c, 0, events))
+		return;
 	c->u_ready |= events;
 	conn_drive(c);
 }

@@ -415,6 +415,13 @@ measure_target() {
 	fi
 	[ ${#TREE[@]} -gt 0 ] && tunnel_series
 	[ "${BENCH_PROFILE:-0}" = 1 ] && profile_target
+	# a proxy that died during the run shows only as load errors: say so
+	local p
+	for p in "${TREE[@]}"; do
+		kill -0 "$p" 2>/dev/null && continue
+		echo "$TGT: its process $p died during the run (see the load tools' errors)" >>"$RES/notes.txt"
+		say "  $TGT: process $p died during the run"
+	done
 	return 0
 }
 

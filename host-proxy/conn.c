@@ -183,17 +183,21 @@ conn_audit(struct conn *c, const char *event, const char *decision,
 	audit_rec_emit(c->px->audit, &r);
 }
 
-/* The one way a connection ends. */
+/*
+ * The one way a connection ends.  A tunnel or an upgraded connection gets
+ * its close record here, however it ends (decision "deny" when the policy
+ * ended it).
+ */
 static void
-conn_close(struct conn *c, const char *reason)
+conn_close_as(struct conn *c, const char *decision, const char *reason)
 {
 	struct worker *w = c->w;
 
 	if (c->is_closed)
 		return;
 	c->is_closed = 1;
-	if (c->state == CONN_TUNNEL)
-		conn_audit(c, "close", "allow", reason);
+	if (c->state == CONN_TUNNEL || c->state == CONN_RELAY)
+		conn_audit(c, "close", decision, reason);
 	log_debug("conn %llu: close: %s", (unsigned long long)c->id, reason);
 	if (c->rq != NULL) {
 		resolve_cancel(c->rq);
@@ -222,6 +226,12 @@ conn_close(struct conn *c, const char *reason)
 		c->next->prev = c->prev;
 	atomic_fetch_sub(&w->nconns, 1);
 	ev_defer_free(w->ev, conn_free, c);
+}
+
+static void
+conn_close(struct conn *c, const char *reason)
+{
+	conn_close_as(c, "allow", reason);
 }
 
 /* Reset per-request fields before parsing the next head. */
@@ -2429,7 +2439,6 @@ conn_drive_relay(struct conn *c)
 	}
 	if ((c->is_u_shut && c->is_c_shut) ||
 	    ((c->cx.err || c->ux.err) && c->cout.len == 0)) {
-		conn_audit(c, "close", "allow", "upgraded connection closed");
 		conn_close(c, "upgraded connection closed");
 		return;
 	}
@@ -2626,9 +2635,8 @@ conn_rejudge_all(struct worker *w)
 		    (c->state == CONN_TUNNEL && v.needs_intercept)) {
 			snprintf(msg, sizeof(msg), "revoked: %s",
 			    cl == NULL ? "client deleted" : v.reason);
-			if (c->state == CONN_RELAY)
-				conn_audit(c, "close", "deny", msg);
-			conn_close(c, msg);
+			conn_close_as(c, c->state == CONN_RELAY ? "deny" :
+			    "allow", msg);
 			continue;
 		}
 		c->judged_generation = px->store->generation;

@@ -705,17 +705,23 @@ rconn_tunnel(struct rconn *c)
 	cu_len = c->tls != NULL ? c->uout.len : c->cu.inpipe;
 	uc_len = c->tls != NULL ? c->uin.len : c->uc.inpipe;
 	if (c->cu.is_eof && cu_len == 0 && !c->is_u_shut) {
-		if (c->tls == NULL)
+		/* over TLS: close_notify first, the proxy reads on until it */
+		if (c->tls != NULL && tlsc_close_notify(c->tls) == -1) {
+			if (errno != EAGAIN) {
+				rconn_close(c, "tunnel error");
+				return;
+			}
+		} else {
 			shutdown(c->ufd, SHUT_WR);
-		c->is_u_shut = 1;
+			c->is_u_shut = 1;
+		}
 	}
 	if (c->uc.is_eof && uc_len == 0 && c->uin.len == 0 &&
 	    !c->is_c_shut) {
 		shutdown(c->cfd, SHUT_WR);
 		c->is_c_shut = 1;
 	}
-	/* over TLS the proxy's end of stream closes the tunnel */
-	if (c->is_c_shut && (c->is_u_shut || c->tls != NULL))
+	if (c->is_c_shut && c->is_u_shut)
 		rconn_close(c, "tunnel done");
 }
 

@@ -218,6 +218,15 @@ tlsc_write(struct tlsc *t, const void *buf, size_t len)
 }
 
 int
+tlsc_close_notify(struct tlsc *t)
+{
+	/* a call that met WANT_WRITE flushes the queued alert on the next */
+	int rc = mbedtls_ssl_close_notify(&t->ssl);
+
+	return rc == 0 ? 0 : tlsc_fail(t, rc);
+}
+
+int
 tlsc_wants_write(const struct tlsc *t)
 {
 	return t->wants_write;
@@ -315,6 +324,14 @@ tlsc_write(struct tlsc *t, const void *buf, size_t len)
 	(void)t;
 	(void)buf;
 	(void)len;
+	errno = ENOTSUP;
+	return -1;
+}
+
+int
+tlsc_close_notify(struct tlsc *t)
+{
+	(void)t;
 	errno = ENOTSUP;
 	return -1;
 }

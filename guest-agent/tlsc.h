@@ -46,6 +46,12 @@ void tlsc_free(struct tlsc *t);
 int tlsc_handshake(struct tlsc *t);
 ssize_t tlsc_read(struct tlsc *t, void *buf, size_t len);
 ssize_t tlsc_write(struct tlsc *t, const void *buf, size_t len);
+/*
+ * Send close_notify: the end of what this side sends (the peer may still
+ * send; reading goes on).  0 once it is out; -1 with errno EAGAIN: call
+ * again when the socket is writable (tlsc_wants_write()).
+ */
+int tlsc_close_notify(struct tlsc *t);
 int tlsc_wants_write(const struct tlsc *t);
 /* Bytes already decrypted and buffered (readable without the socket). */
 size_t tlsc_pending(const struct tlsc *t);

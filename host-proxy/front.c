@@ -20,6 +20,7 @@
 #include "worker.h"
 #include "slicer_limits.h"
 #include "log.h"
+#include "sock.h"
 #include "xport.h"
 
 struct front {
@@ -33,7 +34,7 @@ struct front {
 	struct buf to_sp;        /* decrypted from the client */
 	struct buf to_client;    /* from the connection, to encrypt */
 	int is_handshaken;
-	int is_client_eof, is_sp_eof, is_sp_shut;
+	int is_client_eof, is_sp_eof, is_sp_shut, is_client_shut;
 	int is_closed;
 	struct ev_timer timer;   /* handshake deadline */
 };
@@ -92,8 +93,10 @@ front_update(struct front *f)
 		if (f->to_sp.len > 0)
 			se |= EPOLLOUT;
 	}
-	ev_io_set(f->w->ev, &f->io, ce);
-	ev_io_set(f->w->ev, &f->spio, se);
+	/* nothing wanted: edge-triggered, so that EPOLLHUP and EPOLLERR,
+	 * reported whatever is asked for, wake the loop once, not forever */
+	ev_io_set(f->w->ev, &f->io, ce != 0 ? ce : EPOLLET);
+	ev_io_set(f->w->ev, &f->spio, se != 0 ? se : EPOLLET);
 }
 
 static void
@@ -170,8 +173,15 @@ front_drive(struct front *f)
 		shutdown(f->sp, SHUT_WR);
 		f->is_sp_shut = 1;
 	}
-	if (f->is_sp_eof && f->to_client.len == 0) {
-		front_close(f); /* sends close_notify */
+	/* each end passed on alone (close_notify, then FIN): the other
+	 * direction goes on until its own end */
+	if (f->is_sp_eof && f->to_client.len == 0 && !f->is_client_shut) {
+		xport_shutdown(&f->x);
+		shutdown(f->fd, SHUT_WR);
+		f->is_client_shut = 1;
+	}
+	if (f->is_client_shut && f->is_sp_shut) {
+		front_close(f);
 		return;
 	}
 	if (f->to_sp.len == 0)
@@ -184,8 +194,16 @@ front_drive(struct front *f)
 static void
 front_io_cb(struct ev_io *io, uint32_t events)
 {
-	(void)events;
-	front_drive(io->arg);
+	struct front *f = io->arg;
+
+	/* the client reset after its end: nothing of it is left to pass
+	 * on, and no read would see the error */
+	if ((events & EPOLLERR) && io == &f->io && f->is_client_eof &&
+	    sock_connect_result(f->fd) == -1) {
+		front_close(f);
+		return;
+	}
+	front_drive(f);
 }
 
 static void

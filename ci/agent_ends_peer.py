@@ -45,25 +45,21 @@ After the steps, a peer that has not closed waits (bounded) for its read
 side to end, then closes.  Every wait is bounded by a deadline.
 """
 import argparse
-import errno
 import json
 import os
-import random
 import select
 import socket
-import struct
 import sys
-import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import peerlib  # noqa: E402
 
 PERIOD = (1 << 20) + 7  # the stream repeats after this many bytes
 CHUNK = 65536
 RCHUNK = 262144
 DEADLINE = 30.0  # a peer gives up after this long (a hang)
 AFTER = 10.0  # after its steps, a peer waits this long for the end
-
-K = 1024
-M = 1024 * 1024
 
 # A peer that stops reading for 4.5 s after the steps given, and meanwhile
 # samples the CPU the agent and the proxy use (from 2.5 s to 4.5 s: the
@@ -163,40 +159,21 @@ CASES = {
 }
 
 
-def size(s):
-    s = s.strip()
-    mul = {"K": K, "M": M}.get(s[-1:].upper(), 1)
-    return int(s[:-1] if mul != 1 else s) * mul
+size = peerlib.size_arg
 
 
 def now():
     return time.time()
 
 
-class Stream:
+def stream(seed):
     """The bytes of one direction: a seeded pattern, repeated."""
-
-    def __init__(self, seed):
-        p = random.Random(seed).randbytes(PERIOD)
-        self.buf = p + p[:RCHUNK]
-        self.off = 0
-
-    def next(self, n):
-        o = self.off % PERIOD
-        return self.buf[o:o + min(n, RCHUNK)]
-
-    def check(self, data):
-        o = self.off % PERIOD
-        ok = self.buf[o:o + len(data)] == data
-        self.off += len(data)
-        return ok
+    return peerlib.periodic(seed, PERIOD)
 
 
 def ticks(pid):
     try:
-        with open("/proc/%d/stat" % pid) as f:
-            w = f.read().rsplit(")", 1)[1].split()
-        return int(w[11]) + int(w[12])
+        return peerlib.cpu_ticks(pid)
     except (OSError, ValueError, IndexError):
         return None
 
@@ -204,7 +181,7 @@ def ticks(pid):
 def ename(e):
     if isinstance(e, ConnectionResetError):
         return "reset"
-    return errno.errorcode.get(e.errno, str(e.errno)) if e.errno else str(e)
+    return peerlib.err_name(e, plain=str, unknown=lambda x: str(x.errno))
 
 
 class Peer:
@@ -215,8 +192,8 @@ class Peer:
         self.role = role
         self.id = cid
         self.steps = [x for x in steps.split(",") if x]
-        self.tx = Stream(txseed)
-        self.rx = Stream(rxseed)
+        self.tx = peerlib.Source(stream(txseed))
+        self.rx = peerlib.Sink(stream(rxseed))
         self.watch = watch
         self.dir = d
         self.r = dict(id=cid, role=role, steps=steps, tx=0, rx=0, rx_ok=True,
@@ -244,7 +221,8 @@ class Peer:
         if not b:
             self.end_rx("eof")
             return
-        if not self.rx.check(b):
+        self.rx.feed(b)
+        if self.rx.bad_at is not None:
             self.r["rx_ok"] = False
         self.r["rx"] += len(b)
 
@@ -255,7 +233,7 @@ class Peer:
 
     def do_write(self, limit):
         try:
-            n = self.s.send(self.tx.next(min(limit, CHUNK)))
+            n = self.s.send(self.tx.peek(min(limit, CHUNK)))
         except BlockingIOError:
             return 0
         except OSError as e:
@@ -272,9 +250,9 @@ class Peer:
             return
         t = now()  # before the act: the other side reacts to it
         if linger0:
-            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                              struct.pack("ii", 1, 0))
-        self.s.close()
+            peerlib.reset(self.s)
+        else:
+            self.s.close()
         self.closed = True
         self.r[key] = t
         if self.r["rx_end"] is None:
@@ -421,7 +399,7 @@ def parse_watch(s):
 
 # ------------------------------------------------------------- server
 
-def serve_one(conn, log, lock, d):
+def serve_one(conn, log, d):
     cid = "?"
     try:
         conn.settimeout(10)
@@ -444,25 +422,14 @@ def serve_one(conn, log, lock, d):
     except OSError as e:
         r = dict(id=cid, role="server", err="header: %s" % e)
         conn.close()
-    with lock:
-        with open(log, "a") as f:
-            f.write("DONE %s\n" % json.dumps(r))
+    peerlib.append_line(log, "DONE %s" % json.dumps(r))
 
 
 def serve(a):
-    fam = socket.AF_INET6 if ":" in a.addr else socket.AF_INET
-    ls = socket.socket(fam, socket.SOCK_STREAM)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((a.addr, a.port))
-    ls.listen(128)
-    lock = threading.Lock()
-    if a.ready:
-        with open(a.ready, "w") as f:
-            f.write("ok\n")
-    while True:
-        c, _ = ls.accept()
-        threading.Thread(target=serve_one, args=(c, a.log, lock, a.dir),
-                         daemon=True).start()
+    ls = peerlib.listen_tcp(a.addr, a.port)
+    peerlib.write_ready(a.ready, "ok\n")
+    peerlib.accept_forever([(ls, None)],
+                           lambda c, peer, tag, n: serve_one(c, a.log, a.dir))
 
 
 # ------------------------------------------------------------- client
@@ -470,10 +437,7 @@ def serve(a):
 def run(a):
     c = CASES[a.case]
     watch = parse_watch(a.watch)
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if c.get("rcvbuf"):
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, c["rcvbuf"])
-    s.settimeout(10)
+    s = peerlib.tcp_socket(c.get("rcvbuf"))
     r = None
     try:
         s.connect((a.addr, a.port))
@@ -493,20 +457,15 @@ def run(a):
 
 def verify(a):
     c = CASES[a.case]
-    cr = json.load(open(a.client))
-    sr = None
-    t_end = time.monotonic() + a.wait
-    while sr is None and time.monotonic() < t_end:
-        try:
-            for line in open(a.log):
-                if line.startswith("DONE "):
-                    x = json.loads(line[5:])
-                    if x.get("id") == a.id:
-                        sr = x
-        except OSError:
-            pass
-        if sr is None:
-            time.sleep(0.1)
+    with open(a.client) as f:
+        cr = json.load(f)
+
+    def server_record():  # the last the upstream logged of this ID
+        m = [x for x in peerlib.read_json_lines(a.log, "DONE ", skip_bad=False)
+             if x.get("id") == a.id]
+        return m[-1] if m else None
+
+    sr = peerlib.wait_until(server_record, a.wait, done=lambda x: x is not None)
     bad = []
     if sr is None:
         if c["c2s"] != "any":

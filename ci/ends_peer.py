@@ -58,22 +58,24 @@ A step that waits gives up at the end of the stream, on an error or at the
 connection's time limit; the result says which steps were cut short.
 """
 import argparse
-import base64
 import errno
+import functools
 import json
 import os
 import random
 import select
 import socket
 import ssl
-import struct
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 
-PROXY = ("192.168.222.1", 3128)
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import peerlib  # noqa: E402
+from peerlib import PROXY, cpu_ticks, err_name, log_json, wait_until  # noqa: E402
+
 HOST_TUNNEL = "api.bench.test"     # 198.18.0.10: a host rule, so a tunnel
 HOST_TLS = "other.bench.test"      # 198.18.0.11: a path rule, so interception
 UP_ADDR = {HOST_TUNNEL: "198.18.0.10", HOST_TLS: "198.18.0.11"}
@@ -82,60 +84,14 @@ BLK = 65536
 MIB = 1 << 20
 LIMIT = 40.0                       # seconds a connection may take, whatever it does
 IDLE_TICKS = 20                    # CPU ticks in 2 s that still count as idle
-LOCK = threading.Lock()
 AFTER_CLOSE = ("sleep", "idle", "gone", "state", "held")  # steps that still run once this end closed
 
 
-def log_json(path, rec):
-    rec["t"] = round(time.time(), 3)
-    with LOCK:
-        with open(path, "a") as f:
-            f.write(json.dumps(rec) + "\n")
-
-
 # ------------------------------------------------------------ byte streams
-
-def block(seed, j):
-    return random.Random(seed * 1000003 + j).randbytes(BLK)
-
-
-class Gen:
-    """The bytes of one end's stream, from offset 0 on."""
-
-    def __init__(self, seed):
-        self.seed, self.off = seed, 0
-
-    def take(self, n):
-        out = bytearray()
-        while n > 0:
-            j, o = divmod(self.off, BLK)
-            k = min(n, BLK - o)
-            out += block(self.seed, j)[o:o + k]
-            self.off += k
-            n -= k
-        return bytes(out)
-
-
-class Verify:
-    """What arrived must be the peer's stream from its start: counted, and
-    the first byte that differs remembered."""
-
-    def __init__(self, seed):
-        self.seed, self.n, self.bad_at = seed, 0, None
-        self.j, self.cur = -1, b""
-
-    def feed(self, d):
-        i = 0
-        while i < len(d):
-            j, o = divmod(self.n, BLK)
-            if j != self.j:
-                self.j, self.cur = j, block(self.seed, j)
-            k = min(len(d) - i, BLK - o)
-            if self.bad_at is None and d[i:i + k] != self.cur[o:o + k]:
-                self.bad_at = self.n
-            self.n += k
-            i += k
-
+#
+# Each end's stream: blocks of BLK bytes, each from a seed of its own
+# (peerlib.blocks); a receiver remembers the offset of the first block
+# that differs.
 
 class Stream:
     """A non-blocking byte stream over a socket, plain or TLS (an SSLObject
@@ -208,29 +164,11 @@ class Stream:
                 return b""
             self.inbio.write(d)
 
-    def read_head(self, limit=65536):
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            d = self.recv_some()
-            if not d:
-                raise ConnectionError("closed in the head")
-            buf += d
-            if len(buf) > limit:
-                raise ValueError("head too long")
-        head, _, rest = buf.partition(b"\r\n\r\n")
-        return head.decode("latin-1").split("\r\n"), rest
+    def read_head(self):
+        return peerlib.read_head(self.recv_some)
 
-    def read_line(self, rest, limit=65536):
-        buf = rest
-        while b"\n" not in buf:
-            d = self.recv_some()
-            if not d:
-                raise ConnectionError("closed in the first line")
-            buf += d
-            if len(buf) > limit:
-                raise ValueError("first line too long")
-        line, _, rest = buf.partition(b"\n")
-        return line, rest
+    def read_line(self, rest):
+        return peerlib.read_until(self.recv_some, b"\n", "first line", buf=rest)
 
     # non-blocking, for the engine
     def room(self):
@@ -308,8 +246,7 @@ class Stream:
 
     def rst(self):
         if not self.closed:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.sock.close()
+            peerlib.reset(self.sock)
             self.closed = True
 
     def close(self):
@@ -318,23 +255,14 @@ class Stream:
             self.closed = True
 
 
-def err_name(e):
-    return errno.errorcode.get(e.errno, str(e)) if isinstance(e, OSError) and e.errno else repr(e)
-
-
-def cpu_ticks(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        w = f.read().rsplit(")", 1)[1].split()
-    return int(w[11]) + int(w[12])
-
-
 class Engine:
     """Runs one end's script over a stream, reading all the while."""
 
     def __init__(self, st, script, tx_seed, rx_seed, rx_pre=b"", pid=None, gone=None,
                  sockets=None, limit=LIMIT):
         self.st, self.script = st, script
-        self.gen, self.ver = Gen(tx_seed), Verify(rx_seed)
+        self.gen = peerlib.Source(peerlib.blocks(tx_seed, BLK))
+        self.ver = peerlib.Sink(peerlib.blocks(rx_seed, BLK))
         self.rx_pre = rx_pre
         self.pid, self.gone, self.sockets = pid, gone, sockets
         self.fill_q = [None, 0]   # "fill": the receive queue last seen, how often
@@ -563,10 +491,7 @@ def serve_one(args, kind, s, peer, lport):
             lines, rest = st.read_head()
             target = lines[0].split(" ")[1]
             u = urllib.parse.urlsplit(target)
-            hd = {}
-            for l in lines[1:]:
-                k, _, v = l.partition(":")
-                hd[k.strip().lower()] = v.strip()
+            hd = peerlib.headers(lines[1:])
             up = "websocket" in hd.get("upgrade", "").lower()
             cid = u.path.rsplit("/", 1)[-1]
             log_json(args.log, dict(info, ev="head", id=cid,
@@ -579,8 +504,7 @@ def serve_one(args, kind, s, peer, lport):
                 while st.recv_some():
                     pass
                 return
-            st.send_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                        b"Connection: Upgrade\r\n\r\n")
+            st.send_all(peerlib.switching_protocols())
         line, rest = st.read_line(rest)
         if not line.startswith(b"ENDS "):
             raise ValueError("no ENDS line: %r" % line[:80])
@@ -601,33 +525,14 @@ def serve_one(args, kind, s, peer, lport):
 
 
 def serve(args):
-    args.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    args.ctx.load_cert_chain(args.cert, args.key)
-    listeners = {}
+    args.ctx = peerlib.tls_server_ctx(args.cert, args.key)
+    listeners = []
     for kind, base in (("raw", args.port_raw), ("tls", args.port_tls), ("http", args.port_http)):
         for k in range(args.slots):
-            ls = socket.socket(socket.AF_INET)
-            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            ls.bind(("0.0.0.0", base + k))
-            ls.listen(64)
-            ls.setblocking(False)
-            listeners[ls.fileno()] = (ls, kind, base + k)
-    if args.ready:
-        with open(args.ready, "w") as f:
-            f.write("%d\n" % os.getpid())
-    p = select.poll()
-    for fd in listeners:
-        p.register(fd, select.POLLIN)
-    while True:
-        for fd, _ in p.poll(1000):
-            ls, kind, port = listeners[fd]
-            try:
-                s, peer = ls.accept()
-            except BlockingIOError:
-                continue
-            s.setblocking(True)
-            threading.Thread(target=serve_one, args=(args, kind, s, peer, port),
-                             daemon=True).start()
+            listeners.append((peerlib.listen_tcp("0.0.0.0", base + k, 64), (kind, base + k)))
+    peerlib.write_ready(args.ready, "%d\n" % os.getpid())
+    peerlib.accept_forever(listeners, lambda s, peer, tag, n: serve_one(args, tag[0], s, peer,
+                                                                          tag[1]))
 
 
 # ------------------------------------------------------------------ cases
@@ -704,18 +609,7 @@ CASES = {
 }
 
 
-def read_log(path):
-    out = []
-    try:
-        with open(path) as f:
-            for l in f:
-                try:
-                    out.append(json.loads(l))
-                except ValueError:
-                    pass
-    except OSError:
-        pass
-    return out
+read_log = peerlib.read_json_lines
 
 
 def ss_lines(hns):
@@ -841,35 +735,27 @@ class Case:
 
     def open(self):
         a = self.args
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.settimeout(10)
-        s.connect(PROXY)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s = peerlib.dial(PROXY)
         self.lport = s.getsockname()[1]
-        auth = base64.b64encode(("proxy:" + a.token).encode()).decode()
         if a.path == "forward":
             self.host, self.port = HOST_TUNNEL, a.port_http + self.slot
             hp = "%s:%d" % (self.host, self.port)
             q = "?force101=1" if self.name == "probe101" else ""
-            s.sendall(("GET http://%s/ends/%s%s HTTP/1.1\r\nHost: %s\r\n"
-                       "Proxy-Authorization: Basic %s\r\nUpgrade: websocket\r\n"
-                       "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                       "Sec-WebSocket-Version: 13\r\n\r\n" %
-                       (hp, self.id, q, hp, auth,
-                        base64.b64encode(os.urandom(16)).decode())).encode())
+            s.sendall(peerlib.upgrade_request(
+                "http://%s/ends/%s%s" % (hp, self.id, q), hp,
+                "Proxy-Authorization: Basic %s\r\n" % peerlib.basic_auth(a.token)))
             st = Stream(s)
             lines, rest = st.read_head()
-            self.status = int(lines[0].split(" ")[1])
+            self.status = int(peerlib.status(lines))
             return st, rest
         if a.path == "tunnel":
             self.host, self.port = HOST_TUNNEL, a.port_raw + self.slot
         else:
             self.host, self.port = HOST_TLS, a.port_tls + self.slot
         hp = "%s:%d" % (self.host, self.port)
-        s.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\nProxy-Authorization: Basic %s\r\n\r\n" %
-                   (hp, hp, auth)).encode())
+        s.sendall(peerlib.connect_request(hp, a.token))
         lines, rest = Stream(s).read_head()
-        self.status = int(lines[0].split(" ")[1])
+        self.status = int(peerlib.status(lines))
         if self.status != 200 or rest:
             raise ValueError("CONNECT: %s" % lines[0])
         if a.path == "tunnel":
@@ -877,12 +763,9 @@ class Case:
         ctx = ssl.create_default_context(cafile=a.ca)
         st = Stream(s, ctx, hostname=self.host)
         st.handshake()
-        st.send_all(("GET /ends/%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n" %
-                     (self.id, hp, base64.b64encode(os.urandom(16)).decode())).encode())
+        st.send_all(peerlib.upgrade_request("/ends/%s" % self.id, hp))
         lines, rest = st.read_head()
-        self.status = int(lines[0].split(" ")[1])
+        self.status = int(peerlib.status(lines))
         if self.status != 101:
             raise ValueError("upgrade: %s" % lines[0])
         return st, rest
@@ -925,16 +808,11 @@ class Case:
 
     def settle(self):
         t0 = time.monotonic()
-        while True:
-            bad = self.left(True)
-            if not bad:
-                self.info["proxy_let_go_s"] = round(time.monotonic() - t0, 2)
-                return
-            if time.monotonic() - t0 > 5:
-                self.fail.append("5 s after the client's end the proxy still has: " +
-                                 "; ".join(bad))
-                return
-            time.sleep(0.1)
+        bad = wait_until(functools.partial(self.left, True), 5, done=lambda b: not b)
+        if not bad:
+            self.info["proxy_let_go_s"] = round(time.monotonic() - t0, 2)
+        else:
+            self.fail.append("5 s after the client's end the proxy still has: " + "; ".join(bad))
 
     # phase 2: the upstream's result, the bytes, the audit record
     def phase2(self, audit_off):
@@ -942,12 +820,7 @@ class Case:
             return self.check_refused(audit_off)
         if self.res_c is None:
             return
-        t0 = time.monotonic()
-        while True:
-            d = self.upstream_done()
-            if d or time.monotonic() - t0 > 20:
-                break
-            time.sleep(0.1)
+        d = wait_until(self.upstream_done, 20)
         if d is None:
             self.fail.append("the upstream's end never finished")
             return
@@ -1028,12 +901,8 @@ class Case:
         return (close[-1] if close else None), mine
 
     def check_audit(self, audit_off, c, u):
-        t0 = time.monotonic()
-        while True:
-            rec, mine = self.audit_close(audit_off)
-            if rec or time.monotonic() - t0 > 5:
-                break
-            time.sleep(0.1)
+        rec, mine = wait_until(functools.partial(self.audit_close, audit_off), 5,
+                               done=lambda v: v[0])
         if rec is None:
             self.fail.append("no close record in the audit log (records of it: %s)" %
                              json.dumps([{k: r.get(k) for k in ("event", "decision", "reason",
@@ -1076,12 +945,8 @@ class Case:
         if self.info.get("client_end") != "eof" or self.info.get("client_end_s", 9) > 3:
             self.fail.append("the client's connection did not end (%s after %s s)" %
                              (self.info.get("client_end"), self.info.get("client_end_s")))
-        t0 = time.monotonic()
-        while True:
-            d = self.upstream_done()
-            if d is not None or self.name == "probe" or time.monotonic() - t0 > 10:
-                break
-            time.sleep(0.1)
+        d = wait_until(self.upstream_done, 10,
+                       done=lambda v: v is not None or self.name == "probe")
         if self.name == "probe101" and (d is None or "no ENDS" not in d.get("err", "") and
                                         "closed" not in d.get("err", "")):
             self.fail.append("the upstream connection did not end: %s" % (d,))
@@ -1138,12 +1003,7 @@ def run(args):
         fails.append("a case did not finish in %d s" % (LIMIT + 30))
     # no socket of these connections left inside the proxy (those ss cannot
     # see too: a reset socket is in no table but still holds a descriptor)
-    t0 = time.monotonic()
-    while True:
-        leak = proxy_leaks(args.proxy_pid, before)
-        if not leak or time.monotonic() - t0 > 5:
-            break
-        time.sleep(0.1)
+    leak = wait_until(lambda: proxy_leaks(args.proxy_pid, before), 5, done=lambda v: not v)
     if leak:
         fails.append("the proxy still holds %d TCP socket(s) it opened for these connections"
                      % len(leak))
@@ -1159,12 +1019,9 @@ def run(args):
     for t in ths:
         t.join(60)
     res = [c.summary() for c in cases]
-    for r in res:
-        print(json.dumps(r))
+    peerlib.print_json(res)
     print(json.dumps({"proxy_idle_ticks_2s": idle, "leaked_sockets": len(leak)}))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"cases": res, "idle": idle, "leak": len(leak)}, f)
+    peerlib.dump_json(args.json, {"cases": res, "idle": idle, "leak": len(leak)})
     for r in res:
         for m in r["fail"]:
             fails.append("%s: %s" % (r["case"], m))

@@ -49,7 +49,6 @@ intact and in order.  Used only inside the bench's network namespaces.
       relay is intact.
 """
 import argparse
-import base64
 import collections
 import hashlib
 import json
@@ -62,47 +61,21 @@ import ssl
 import struct
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 
-PROXY = ("192.168.222.1", 3128)
-SIZES = [1, 2, 7, 125, 126, 127, 1000, 4095, 4097, 16383, 16384, 16385, 16397,
-         32769, 65535, 65536, 65537, 100003, 262147, 1048573]
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import peerlib  # noqa: E402
+from peerlib import PROXY, Tally, gen_bursts, gen_frames, size_arg  # noqa: E402
+
 CUTS = [1, 5, 517, 4096, 16383, 16384, 16385, 16389, 32768, 65536]
 FILL = 1 << 20          # payload generated ahead of the socket
-LOCK = threading.Lock()
 
 
 def log(msg):
-    with LOCK:
+    with peerlib.LOCK:
         sys.stderr.write("%.3f %s\n" % (time.time(), msg))
         sys.stderr.flush()
-
-
-def size_arg(s):
-    m = re.fullmatch(r"(\d+)([KkMm]?)", s)
-    if not m:
-        raise ValueError("bad size %r" % s)
-    return int(m.group(1)) << {"": 0, "k": 10, "m": 20}[m.group(2).lower()]
-
-
-def gen_frames(seed, total):
-    """Payloads of mixed sizes, total bytes in all, the same for a seed."""
-    r = random.Random(seed)
-    left = total
-    while left > 0:
-        n = r.choice(SIZES) if r.random() < 0.5 else r.randint(1, 70000)
-        n = min(n, left)
-        left -= n
-        yield r.randbytes(n)
-
-
-def gen_bursts(seed, rounds, burst):
-    """Bursts of small payloads (1 to 40 bytes), the same for a seed."""
-    r = random.Random(seed)
-    for _ in range(rounds):
-        yield [r.randbytes(r.randint(1, 40)) for _ in range(burst)]
 
 
 def xor_mask(data, mask):
@@ -389,9 +362,8 @@ class ServerPump(Pump):
         self.per_frame = q.get("rec") == "frame"
         self.gen = gen_frames(int(q.get("seed", 1)), int(q.get("n", 0))) \
             if self.mode == "push" else None
-        self.rx = hashlib.sha256()
-        self.tx = hashlib.sha256()
-        self.rx_len = self.tx_len = self.rx_frames = 0
+        self.rx, self.tx = Tally(), Tally()
+        self.rx_frames = 0
         self.got_close = False
         self.sent_close = False
         self.shut = False
@@ -403,8 +375,7 @@ class ServerPump(Pump):
             if p is None:
                 self.gen = None
                 break
-            self.tx.update(p)
-            self.tx_len += len(p)
+            self.tx.add(p)
             self.queue(frame(2, p, False))
 
     def rx_open(self):
@@ -416,12 +387,10 @@ class ServerPump(Pump):
         if not masked:
             raise ProtoError("client frame not masked")
         if op in (1, 2):
-            self.rx.update(payload)
-            self.rx_len += len(payload)
+            self.rx.add(payload)
             self.rx_frames += 1
             if self.mode == "echo":
-                self.tx.update(payload)
-                self.tx_len += len(payload)
+                self.tx.add(payload)
                 self.queue(frame(op, payload, False))
         elif op == 9:
             self.queue(frame(10, payload, False))
@@ -443,9 +412,9 @@ class ServerPump(Pump):
 
     def step(self, now):
         if self.got_close and not self.sent_close and self.gen is None:
-            summary = {"id": self.id, "rx_len": self.rx_len, "rx_sha256": self.rx.hexdigest(),
-                       "rx_frames": self.rx_frames, "tx_len": self.tx_len,
-                       "tx_sha256": self.tx.hexdigest(), "auth_ok": self.auth_ok}
+            summary = {"id": self.id, "rx_len": self.rx.n, "rx_sha256": self.rx.hex(),
+                       "rx_frames": self.rx_frames, "tx_len": self.tx.n,
+                       "tx_sha256": self.tx.hex(), "auth_ok": self.auth_ok}
             self.queue(frame(1, json.dumps(summary).encode(), False))
             self.queue(frame(8, struct.pack("!H", 1000), False))
             self.sent_close = True
@@ -465,17 +434,8 @@ class ServerPump(Pump):
         self.finish()
 
 
-def read_head(sock, limit=65536):
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        d = sock.recv(65536)
-        if not d:
-            raise ProtoError("closed in the head")
-        buf += d
-        if len(buf) > limit:
-            raise ProtoError("head too long")
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    return head.decode("latin-1").split("\r\n"), rest
+def read_head(sock):
+    return peerlib.read_head(peerlib.sock_recv(sock), closed=ProtoError, too_long=ProtoError)
 
 
 def serve_one(s, args, n):
@@ -485,10 +445,7 @@ def serve_one(s, args, n):
         t = args.ctx.wrap_socket(s, server_side=True)
         lines, rest = read_head(t)
         method, target, _ = lines[0].split(" ", 2)
-        h = {}
-        for l in lines[1:]:
-            k, _, v = l.partition(":")
-            h[k.strip().lower()] = v.strip()
+        h = peerlib.headers(lines[1:])
         u = urllib.parse.urlsplit(target)
         q = dict(urllib.parse.parse_qsl(u.query))
         log("REQ conn=%d %s %s" % (n, method, target))
@@ -501,10 +458,7 @@ def serve_one(s, args, n):
         if args.auth_sha256:
             auth_ok = auth is not None and \
                 hashlib.sha256(auth.encode()).hexdigest() == args.auth_sha256
-        acc = base64.b64encode(hashlib.sha1(h["sec-websocket-key"].encode() +
-                                            b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
-        t.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                  b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc + b"\r\n\r\n")
+        t.sendall(peerlib.switching_protocols(peerlib.ws_accept(h["sec-websocket-key"])))
         t.setblocking(False)
         q["id"] = u.path[len("/ws/pump/"):]
         p = ServerPump(t, rest, q, auth_ok)
@@ -513,8 +467,8 @@ def serve_one(s, args, n):
             log("HANG id=%s %s %s" % (p.id, why, json.dumps(p.state(now))))
         run([p], 170, 120, report)
         log("DONE " + json.dumps({
-            "id": p.id, "mode": p.mode, "err": p.err, "rx_len": p.rx_len,
-            "rx_frames": p.rx_frames, "tx_len": p.tx_len, "wire_rx": p.wire_rx,
+            "id": p.id, "mode": p.mode, "err": p.err, "rx_len": p.rx.n,
+            "rx_frames": p.rx_frames, "tx_len": p.tx.n, "wire_rx": p.wire_rx,
             "wire_tx": p.wire_tx, "extra": p.extra(), "slow_rx": p.slow_rx,
             "tx_blocked_s": round(p.tx_blocked, 2)}))
     except (ProtoError, OSError, ssl.SSLError, ValueError) as e:
@@ -527,22 +481,13 @@ def serve_one(s, args, n):
 
 
 def serve(args):
-    args.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    args.ctx.load_cert_chain(args.cert, args.key)
-    ls = socket.socket(socket.AF_INET6 if ":" in args.addr else socket.AF_INET)
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((args.addr, args.port))
-    ls.listen(128)
-    if args.ready:
-        with open(args.ready, "w") as f:
-            f.write("%d\n" % os.getpid())
+    args.ctx = peerlib.tls_server_ctx(args.cert, args.key)
+    ls = peerlib.listen_tcp(args.addr, args.port)
+    peerlib.write_ready(args.ready, "%d\n" % os.getpid())
     log("READY %s:%d" % (args.addr, args.port))
-    n = 0
-    while True:
-        s, peer = ls.accept()
-        n += 1
-        log("CONN conn=%d from %s:%d" % (n, peer[0], peer[1]))
-        threading.Thread(target=serve_one, args=(s, args, n), daemon=True).start()
+    peerlib.accept_forever(
+        [(ls, None)], lambda s, peer, tag, n: serve_one(s, args, n),
+        note=lambda s, peer, tag, n: log("CONN conn=%d from %s:%d" % (n, peer[0], peer[1])))
 
 
 # ------------------------------------------------------------------ client
@@ -558,22 +503,16 @@ class ClientPump(Pump):
         self.per_frame = self.kind == "chatter"
         self.waiting = 0            # chatter: echoes of the last burst still due
         self.rounds_done = 0
-        self.sent = hashlib.sha256()
-        self.sent_len = 0
+        self.sent = Tally()
         self.sent_lens = collections.deque()
-        self.rx = hashlib.sha256()
-        self.rx_len = self.rx_frames = 0
+        self.rx = Tally()
+        self.rx_frames = 0
         self.sent_close = False
         self.summary = None
         self.got_close = False
         self.t_done = None
         self.close_notify = args.close_notify
-        want = hashlib.sha256()
-        n = 0
-        for p in gen_frames(spec["sseed"], spec["recv"]):
-            want.update(p)
-            n += len(p)
-        self.want_push = (n, want.hexdigest())
+        self.want_push = Tally(gen_frames(spec["sseed"], spec["recv"])).key()
 
     def refill(self):
         while self.gen is not None and len(self.obuf) < FILL and not self.waiting:
@@ -586,14 +525,12 @@ class ClientPump(Pump):
             if self.kind == "chatter":
                 # a burst, then nothing until every echo of it is back
                 for b in p:
-                    self.sent.update(b)
-                    self.sent_len += len(b)
+                    self.sent.add(b)
                     self.sent_lens.append(len(b))
                     self.queue(frame(2, b, True))
                 self.waiting = len(p)
                 break
-            self.sent.update(p)
-            self.sent_len += len(p)
+            self.sent.add(p)
             self.sent_lens.append(len(p))
             self.queue(frame(2, p, True))
 
@@ -610,8 +547,7 @@ class ClientPump(Pump):
                 if w != len(payload):
                     raise ProtoError("echoed frame %d: %d bytes, sent %d" %
                                      (self.rx_frames, len(payload), w))
-            self.rx.update(payload)
-            self.rx_len += len(payload)
+            self.rx.add(payload)
             self.rx_frames += 1
             if self.waiting:
                 self.waiting -= 1
@@ -638,7 +574,7 @@ class ClientPump(Pump):
         r = {"id": self.id, "kind": self.kind, "send": self.spec["send"],
              "recv_push": self.spec["recv"], "slow": self.spec["slow"], "srx": self.spec["srx"],
              "port": self.spec["lport"], "wire_tx": self.wire_tx, "wire_rx": self.wire_rx,
-             "rx_len": self.rx_len, "rx_frames": self.rx_frames, "slow_rx": self.slow_rx,
+             "rx_len": self.rx.n, "rx_frames": self.rx_frames, "slow_rx": self.slow_rx,
              "rounds_done": self.rounds_done,
              "tx_blocked_s": round(self.tx_blocked, 2), "max_gap_s": round(self.max_gap, 2),
              "secs": round((self.t_done or time.monotonic()) - self.t0, 2),
@@ -648,16 +584,16 @@ class ClientPump(Pump):
         if self.err:
             errs.append(self.err)
         if self.kind in ("echo", "chatter"):
-            if (self.rx_len, self.rx.hexdigest()) != (self.sent_len, self.sent.hexdigest()):
-                errs.append("echo differs: got %d bytes, sent %d" % (self.rx_len, self.sent_len))
-        elif (self.rx_len, self.rx.hexdigest()) != self.want_push:
-            errs.append("pushed stream differs: got %d bytes of %d" % (self.rx_len, self.want_push[0]))
+            if self.rx.key() != self.sent.key():
+                errs.append("echo differs: got %d bytes, sent %d" % (self.rx.n, self.sent.n))
+        elif self.rx.key() != self.want_push:
+            errs.append("pushed stream differs: got %d bytes of %d" % (self.rx.n, self.want_push[0]))
         s = self.summary or {}
         if not self.summary:
             errs.append("no summary from the server")
-        elif (s.get("rx_len"), s.get("rx_sha256")) != (self.sent_len, self.sent.hexdigest()):
+        elif (s.get("rx_len"), s.get("rx_sha256")) != self.sent.key():
             errs.append("server received %s bytes, sent %d (or a different hash)" %
-                        (s.get("rx_len"), self.sent_len))
+                        (s.get("rx_len"), self.sent.n))
         if self.summary and self.spec["need_auth"] and s.get("auth_ok") is not True:
             errs.append("the secret did not reach the upstream: auth_ok=%r" % s.get("auth_ok"))
         r["ok"] = not errs
@@ -691,19 +627,12 @@ def parse_spec(text, i):
 
 
 def open_relay(args, sp):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if args.rcvbuf:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, args.rcvbuf)
-    s.settimeout(10)
-    s.connect(PROXY)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s = peerlib.dial(PROXY, args.rcvbuf)
     sp["lport"] = s.getsockname()[1]
-    auth = base64.b64encode(("proxy:" + args.token).encode()).decode()
     hp = "%s:%d" % (args.host, args.port)
-    s.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\nProxy-Authorization: Basic %s\r\n\r\n" %
-               (hp, hp, auth)).encode())
+    s.sendall(peerlib.connect_request(hp, args.token))
     lines, rest = read_head(s)
-    if lines[0].split(" ")[1] != "200" or rest:
+    if peerlib.status(lines) != "200" or rest:
         raise ProtoError("CONNECT: %s" % lines[0])
     ctx = ssl.create_default_context(cafile=args.ca)
     t = ctx.wrap_socket(s, server_hostname=args.host)
@@ -714,12 +643,9 @@ def open_relay(args, sp):
     if sp["kind"] == "chatter":
         q["rec"] = "frame"
     q = urllib.parse.urlencode(q)
-    key = base64.b64encode(os.urandom(16)).decode()
-    t.sendall(("GET /ws/pump/%s?%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
-               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" %
-               (sp["id"], q, hp, key)).encode())
+    t.sendall(peerlib.upgrade_request("/ws/pump/%s?%s" % (sp["id"], q), hp))
     lines, rest = read_head(t)
-    if lines[0].split(" ")[1] != "101":
+    if peerlib.status(lines) != "101":
         raise ProtoError("upgrade %s: %s" % (sp["id"], lines[0]))
     t.setblocking(False)
     return ClientPump(t, rest, sp, args)
@@ -772,8 +698,8 @@ def client(args):
         hang.append("HANG: %s" % why)
         for p in pumps:
             st = p.state(now)
-            st.update({"id": p.id, "port": p.spec["lport"], "rx_len": p.rx_len,
-                       "sent_len": p.sent_len, "sent_close": p.sent_close,
+            st.update({"id": p.id, "port": p.spec["lport"], "rx_len": p.rx.n,
+                       "sent_len": p.sent.n, "sent_close": p.sent_close,
                        "rounds_done": p.rounds_done, "echoes_due": p.waiting,
                        "got_close": p.got_close})
             hang.append("  relay " + json.dumps(st))
@@ -781,15 +707,12 @@ def client(args):
     ok = run(pumps, args.limit, args.stall, report)
     res = [p.result() for p in pumps]
     out = {"relays": res, "spread": spread, "finished": ok}
-    for r in res:
-        print(json.dumps(r))
+    peerlib.print_json(res)
     for line in hang:
         print(line)
     if spread is not None:
         print("connections accepted per event loop: %s" % json.dumps(spread))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f)
+    peerlib.dump_json(args.json, out)
     bad = [r["id"] for r in res if not r["ok"]]
     if bad or not ok:
         print("FAILED: %s" % (" ".join(bad) or "hang"))

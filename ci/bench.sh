@@ -19,7 +19,8 @@
 # Knobs: BENCH_QUICK=1 (about 2 minutes: one run each, fewer targets),
 # BENCH_RUNS, BENCH_SECS (seconds per rate run), BENCH_TARGETS (names,
 # space separated), BENCH_GROWTH=0 (skip the growth series),
-# BENCH_TUNNELS ("1000,5000"), BENCH_OUT (results directory), BENCH_PROFILE=1
+# BENCH_TUNNELS ("1000,5000"), BENCH_BULK_N (downloads of the 64 MiB file
+# per bulk run, 4), BENCH_OUT (results directory), BENCH_PROFILE=1
 # (perf profiles of slicer-proxy under keep-alive load, to OUT/profile-*.txt).
 # Needs root.  Every loop and every load is bounded in time.
 
@@ -43,7 +44,7 @@ fi
 GROWTH=${BENCH_GROWTH:-1}
 OUT=${BENCH_OUT:-$SPX_ROOT/bench/results}
 CONNS=64 LAT_RATE=200 HOST=fast.bench.test FAST=198.18.0.20
-SMALL=/v1/small BIG=/v1/big ECHO=/v1/echo BIG_MB=64
+SMALL=/v1/small BIG=/v1/big ECHO=/v1/echo BIG_MB=64 BULK_N=${BENCH_BULK_N:-4}
 SECRET_VALUE=bench-secret-token-7f3a9c
 LOAD_CPU=0 PROXY_CPU=1
 # the proxy gets one core, so one event loop; BENCH_WORKERS=N to compare
@@ -90,7 +91,6 @@ command -v gnuplot >/dev/null && HAVE_GNUPLOT=1
 # every process started from here inherits this
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 16384 2>/dev/null
 NOFILE=$(ulimit -n)
-CLK=$(getconf CLK_TCK)
 
 bench_init bench
 say "setting up the bench (quick=$QUICK runs=$RUNS secs=$SECS targets: $TARGETS)"
@@ -182,22 +182,22 @@ rate_series() {
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		for ld in "${loads[@]}"; do
 			IFS=: read -r kind nc url <<<"$ld"
-			read -r t0 _ <<<"$(ptree "${TREE[@]}")"
-			read -r g0 _ <<<"$(ptree "${AGENT_TREE[@]}")"
+			read -r _ _ _ _ _ t0 <<<"$(ptree "${TREE[@]}")"
+			read -r _ _ _ _ _ g0 <<<"$(ptree "${AGENT_TREE[@]}")"
 			read -r a0 n0 <<<"$(nginx_counts)"
 			read -r r e <<<"$(load_run "$RES/${TFILE:-$TGT}-$kind-$RUN.txt" "$nc" "$url")"
-			read -r t1 _ <<<"$(ptree "${TREE[@]}")"
-			read -r g1 _ <<<"$(ptree "${AGENT_TREE[@]}")"
+			read -r _ _ _ _ _ t1 <<<"$(ptree "${TREE[@]}")"
+			read -r _ _ _ _ _ g1 <<<"$(ptree "${AGENT_TREE[@]}")"
 			read -r a1 n1 <<<"$(nginx_counts)"
 			rr=$((n1 - n0)) ra=$((a1 - a0))
 			rec "${kind}_rps" "$r"
 			rec "${kind}_err" "$e"
 			[ "$rr" -gt 0 ] && rec "${kind}_upconn" "$(calc "$ra / $rr")"
 			if [ ${#TREE[@]} -gt 0 ] && [ "$rr" -gt 0 ]; then
-				rec "${kind}_cpu10k" "$(calc "($t1 - $t0) / $CLK / $rr * 10000")"
+				rec "${kind}_cpu10k" "$(calc "($t1 - $t0) / 1e9 / $rr * 10000")"
 			fi
 			if [ ${#AGENT_TREE[@]} -gt 0 ] && [ "$rr" -gt 0 ]; then
-				rec "${kind}_agentcpu10k" "$(calc "($g1 - $g0) / $CLK / $rr * 10000")"
+				rec "${kind}_agentcpu10k" "$(calc "($g1 - $g0) / 1e9 / $rr * 10000")"
 			fi
 			say "  $TGT $kind run $RUN: $r req/s, $e errors, $rr upstream requests, $ra upstream conns"
 		done
@@ -212,18 +212,26 @@ tcurl() {
 }
 
 bulk_series() {
-	local v t0 t1 code
+	local v t0 t1 code i outs=() urls=()
+	# BULK_N downloads of the file on one connection per run: MB/s is
+	# their bytes over their transfer time, CPU per GB is over all of them
+	for ((i = 0; i < BULK_N; i++)); do
+		outs+=(-o /dev/null) urls+=("https://$HOST$BIG")
+	done
 	tcurl -m 60 -o /dev/null "https://$HOST$BIG" # warm-up
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
-		read -r t0 _ <<<"$(ptree "${TREE[@]}")"
-		read -r v code <<<"$(tcurl -m 120 -o /dev/null -w '%{speed_download} %{http_code}' "https://$HOST$BIG")"
-		read -r t1 _ <<<"$(ptree "${TREE[@]}")"
+		read -r _ _ _ _ _ t0 <<<"$(ptree "${TREE[@]}")"
+		read -r v code <<<"$(tcurl -m 240 "${outs[@]}" \
+			-w '%{size_download} %{time_total} %{http_code}\n' "${urls[@]}" |
+			awk '{b += $1; t += $2} $3 != 200 {bad = 1}
+				END {printf "%s %s\n", (t > 0 ? b / t : 0), (bad || NR != '"$BULK_N"' ? "bad" : 200)}')"
+		read -r _ _ _ _ _ t1 <<<"$(ptree "${TREE[@]}")"
 		if [ "$code" != 200 ]; then
 			rec bulk_err 1
 			continue
 		fi
 		rec bulk_mbs "$(calc "$v / 1e6")"
-		[ ${#TREE[@]} -gt 0 ] && rec bulk_cpugb "$(calc "($t1 - $t0) / $CLK * 1024 / $BIG_MB")"
+		[ ${#TREE[@]} -gt 0 ] && rec bulk_cpugb "$(calc "($t1 - $t0) / 1e9 * 1024 / ($BIG_MB * $BULK_N)")"
 		say "  $TGT bulk run $RUN: $(calc "$v / 1e6") MB/s"
 	done
 }

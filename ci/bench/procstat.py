@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # procstat.py ROOT_PID...: CPU and memory of process trees, from /proc.
-# Prints "TICKS RSS_KIB HWM_KIB NPROCS ANON_KIB" summed over every ROOT and all its
-# descendants: TICKS is utime+stime+cutime+cstime (clock ticks; a helper
-# that exited and was reaped is in its parent's cutime), RSS is VmRSS,
+# Prints "TICKS RSS_KIB HWM_KIB NPROCS ANON_KIB NS" summed over every ROOT and all
+# its descendants: TICKS is utime+stime+cutime+cstime (clock ticks; a helper
+# that exited and was reaped is in its parent's cutime), NS the same CPU time
+# in nanoseconds from each live thread's schedstat (a tick is 10 ms: too
+# coarse for a run of a tenth of a second) plus the reaped children's ticks,
+# never less than TICKS says (a thread that exited is only there), RSS is VmRSS,
 # HWM is VmHWM (each process's peak; the sum is an upper bound of the
 # tree's peak), ANON is RssAnon (the private part of RSS; the rest is
 # shared library and file pages).  A root that is gone counts as nothing.
@@ -25,7 +28,24 @@ def status_kib(pid, key):
     return 0
 
 
+def task_ns(pid):
+    """CPU nanoseconds of the live threads of pid (0 without schedstat)."""
+    ns = 0
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return 0
+    for t in tasks:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                ns += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return ns
+
+
 def main():
+    tick_ns = 1e9 / os.sysconf("SC_CLK_TCK")
     roots = [int(x) for x in sys.argv[1:] if x.isdigit()]
     kids = {}
     for d in os.listdir("/proc"):
@@ -43,7 +63,7 @@ def main():
             continue
         seen.add(p)
         todo.extend(kids.get(p, []))
-    ticks = rss = hwm = n = anon = 0
+    ticks = rss = hwm = n = anon = ns = 0
     for p in seen:
         try:
             f = stat_fields(p)
@@ -51,14 +71,16 @@ def main():
             r = status_kib(p, "VmRSS")
             h = status_kib(p, "VmHWM")
             a = status_kib(p, "RssAnon")
+            own_ns = task_ns(p) + (int(f[13]) + int(f[14])) * tick_ns
         except (OSError, ValueError, IndexError):
             continue
+        ns += max(own_ns, t * tick_ns)
         ticks += t
         rss += r
         hwm += h
         anon += a
         n += 1
-    print(ticks, rss, hwm, n, anon)
+    print(ticks, rss, hwm, n, anon, int(ns))
     return 0
 
 

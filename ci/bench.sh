@@ -406,7 +406,7 @@ measure_target() {
 	# idle, before any load: the whole RSS and the private (anonymous) part
 	# of it (the rest is shared library pages)
 	if [ ${#TREE[@]} -gt 0 ]; then
-		read -r _ rss _ _ anon <<<"$(ptree "${TREE[@]}")"
+		read -r _ rss _ _ anon _ <<<"$(ptree "${TREE[@]}")"
 		RUN=1
 		rec rss_start "$(calc "$rss / 1024")"
 		rec anon_start "$(calc "${anon:-0} / 1024")"

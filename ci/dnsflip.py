@@ -5,8 +5,13 @@ answered with the next address of a fixed list, TTL 0 (so a resolver that asks
 twice gets two different answers).  Other query types get an empty NOERROR.
 UDP only.  Used only inside the bench's network namespaces.
 
-usage: dnsflip.py LISTEN_ADDR ADDR1 [ADDR2 ...]
+Options: --port N listens on another port than 53; --ttl N gives the A
+records that TTL; --drop TYPE (repeatable, e.g. 28 for AAAA) never answers
+queries of that type, as a middlebox that drops them.
+
+usage: dnsflip.py [--port N] [--ttl N] [--drop TYPE]... LISTEN_ADDR ADDR1 [ADDR2 ...]
 """
+import argparse
 import socket
 import struct
 import sys
@@ -38,9 +43,16 @@ def parse_question(msg):
 
 
 def main():
-    listen, addrs = sys.argv[1], sys.argv[2:]
+    ap = argparse.ArgumentParser(description="rebinding / dropping DNS responder")
+    ap.add_argument("--port", type=int, default=53)
+    ap.add_argument("--ttl", type=int, default=0)
+    ap.add_argument("--drop", type=int, action="append", default=[])
+    ap.add_argument("listen")
+    ap.add_argument("addrs", nargs="+")
+    opt = ap.parse_args()
+    listen, addrs = opt.listen, opt.addrs
     s = socket.socket(socket.AF_INET6 if ":" in listen else socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((listen, 53))
+    s.bind((listen, opt.port))
     k = 0
     while True:
         msg, peer = s.recvfrom(4096)
@@ -48,6 +60,10 @@ def main():
         if not q:
             continue
         end, qtype, name = q
+        if qtype in opt.drop:
+            sys.stderr.write("%.3f type%d %s -> dropped\n" % (time.time(), qtype, name))
+            sys.stderr.flush()
+            continue
         # header: same id, QR=1, AA=1, RD copied, RA=1, rcode 0
         flags = 0x8400 | (struct.unpack("!H", msg[2:4])[0] & 0x0100) | 0x0080
         answers = b""
@@ -55,7 +71,7 @@ def main():
         if qtype == 1:
             a = addrs[k % len(addrs)]
             k += 1
-            answers = (b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 0, 4) +
+            answers = (b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, opt.ttl, 4) +
                        socket.inet_aton(a))
             an = 1
             sys.stderr.write("%.3f A %s -> %s\n" % (time.time(), name, a))

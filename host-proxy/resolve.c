@@ -9,6 +9,28 @@
  * host costs one A+AAAA pair.  One table per resolver (per event loop):
  * a hash of names and a list in order of use; only answered names are
  * evicted.
+ *
+ * The pair is two c-ares lookups, AAAA and A, each with its own callback
+ * (RFC 8305 section 3).  When both have answered, the answer goes out.
+ * When one family has answered with addresses and the other has not,
+ * LIMIT_DNS_RESOLUTION_DELAY_MS later the answer goes out with what there
+ * is and is kept for its own TTL; the family answering after that is added
+ * to the kept answer (a failure then changes nothing).  A family without
+ * addresses (NXDOMAIN, NODATA, an error) starts no delay: the other is
+ * waited for.  A family answered synchronously (the hosts file) is the
+ * answer at once, as c-ares gives it for AF_UNSPEC; a later DNS answer of
+ * the other family is not added to it.
+ *
+ * Addresses go out in the order c-ares' RFC 6724 sorting gives them for
+ * AF_UNSPEC: destinations the host cannot route to (a UDP connect() fails)
+ * last, IPv6 before IPv4 otherwise, each family in the order of its
+ * answer.
+ *
+ * Ownership: a pair (struct resolve_lookup) is owned by c-ares until both
+ * of its callbacks have run, then freed by the second one; c-ares never
+ * sees a name entry.  A name entry dropped from the table (stale, evicted,
+ * failed) while a family is still pending is freed at once: the pair
+ * forgets it (lookup->e = NULL) and its late answer goes nowhere.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +40,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <ares.h>
 
@@ -26,11 +50,45 @@
 #include "slicer_limits.h"
 
 #define RESOLVE_BUCKETS 2048 /* power of two, >= LIMIT_RESOLVE_CACHE */
+#define RESOLVE_AAAA 0       /* index of the AAAA family in a pair */
+#define RESOLVE_A 1
+/* The UDP port connect() is given to find a route (no packet is sent). */
+#define RESOLVE_ROUTE_PORT 9
 
 struct resolver_fd {
 	struct ev_io io;
 	struct resolver *r;
 	struct resolver_fd *next;
+};
+
+struct resolve_lookup;
+
+/* One family of a pair: its c-ares lookup and, once done, its answer. */
+struct resolve_half {
+	struct resolve_lookup *l;           /* the pair it belongs to */
+	int family;                         /* AF_INET6 or AF_INET */
+	int is_done;                        /* its callback ran */
+	int status;                         /* ARES_* */
+	int64_t ttl;                        /* s: lowest of addresses, CNAMEs */
+	size_t n;
+	unsigned unroutable;                /* bit i: addrs[i] */
+	struct netaddr addrs[LIMIT_UPSTREAM_ADDRS];
+};
+
+/* The AAAA and A lookups of one name (see the file comment). */
+struct resolve_lookup {
+	struct resolver *r;
+	struct resolve_name *e;             /* borrowed: the entry it answers;
+					     * NULL when uncached or dropped */
+	struct resolve_req *waiters;        /* until the answer went out */
+	struct resolve_half half[2];        /* RESOLVE_AAAA, RESOLVE_A */
+	const struct resolve_half *last;    /* the one done last */
+	struct ev_timer delay;              /* the resolution delay */
+	int npending;                       /* callbacks c-ares owes */
+	int is_starting;                    /* inside resolve_start */
+	int is_delivered;                   /* the answer went out */
+	int is_final;                       /* answered from the hosts file:
+					     * nothing added later */
 };
 
 /* A name: its answer while fresh, or its lookup while in flight. */
@@ -39,12 +97,12 @@ struct resolve_name {
 	struct resolve_name *newer, *older; /* use order (lru) */
 	struct resolver *r;
 	uint64_t hash;
-	int is_listed;                      /* in the table (else a lookup
-					     * made uncached, for one caller) */
-	int is_inflight;
-	struct resolve_req *waiters;        /* in flight: who gets the answer */
+	int is_inflight;                    /* lookup has waiters */
+	struct resolve_lookup *lookup;      /* borrowed: in flight, or a late
+					     * family still pending */
 	int64_t expires_ms;                 /* answered: fresh until (ev_now) */
 	size_t naddrs;
+	unsigned unroutable;                /* bit i: addrs[i] */
 	struct netaddr addrs[LIMIT_UPSTREAM_ADDRS];
 	char name[LIMIT_HOSTNAME + 1];
 };
@@ -66,7 +124,7 @@ struct resolve_req {
 	resolve_cb cb;
 	resolve_raw_cb raw_cb;
 	void *arg;
-	struct resolve_req *next; /* resolve_name waiters */
+	struct resolve_req *next; /* resolve_lookup waiters */
 	int is_cancelled;
 	int is_done;     /* callback ran (possibly synchronously) */
 	int is_started;  /* resolve_start returned a handle */
@@ -188,7 +246,9 @@ resolver_free(struct resolver *r)
 
 	if (r == NULL)
 		return;
-	ares_destroy(r->channel); /* runs pending callbacks with ARES_EDESTRUCTION */
+	/* runs the callbacks of every lookup with ARES_EDESTRUCTION: each
+	 * pair answers its waiters and frees itself */
+	ares_destroy(r->channel);
 	while (r->oldest != NULL)
 		resolve_name_drop(r->oldest);
 	for (rf = r->fds; rf != NULL; rf = next) {
@@ -252,17 +312,16 @@ resolve_lru_front(struct resolve_name *e)
 		r->oldest = e;
 }
 
-/* Out of the table and freed; its waiters must have been handed off. */
+/* Out of the table and freed; its waiters must have been handed off.  A
+ * family still pending forgets the entry. */
 static void
 resolve_name_drop(struct resolve_name *e)
 {
 	struct resolver *r = e->r;
 	struct resolve_name **pp;
 
-	if (!e->is_listed) {
-		free(e);
-		return;
-	}
+	if (e->lookup != NULL)
+		e->lookup->e = NULL;
 	for (pp = &r->buckets[e->hash & (RESOLVE_BUCKETS - 1)]; *pp != NULL;
 	    pp = &(*pp)->hnext) {
 		if (*pp == e) {
@@ -296,7 +355,6 @@ resolve_name_new(struct resolver *r, const char *name, uint64_t h)
 		return NULL;
 	e->r = r;
 	e->hash = h;
-	e->is_listed = 1;
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->hnext = r->buckets[h & (RESOLVE_BUCKETS - 1)];
 	r->buckets[h & (RESOLVE_BUCKETS - 1)] = e;
@@ -319,55 +377,129 @@ resolve_deliver(struct resolve_req *q, int status, const struct netaddr *addrs,
 		free(q);
 }
 
-static void
-resolve_done(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+/*
+ * Can the host route to a?  A UDP socket connected to it (which sends
+ * nothing), as c-ares' RFC 6724 sorting finds usable destinations.  A
+ * socket that cannot be had for another reason than the family (out of
+ * descriptors) says nothing about the address: routable.
+ */
+static int
+resolve_addr_is_routable(const struct netaddr *a)
 {
-	struct resolve_name *e = arg;
-	struct resolver *r = e->r;
+	struct sockaddr_storage ss;
+	unsigned int len;
+	int fd, is_routable;
+
+	netaddr_to_sockaddr(a, RESOLVE_ROUTE_PORT, &ss, &len);
+	fd = socket(a->family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fd == -1)
+		return errno != EAFNOSUPPORT;
+	is_routable = connect(fd, (struct sockaddr *)&ss, len) == 0;
+	close(fd);
+	return is_routable;
+}
+
+/*
+ * Two lists of addresses (a 1 bit of *_unroutable marks one the host
+ * cannot route to) as one in the resolver's order: routable IPv6, routable
+ * IPv4, unroutable IPv6, unroutable IPv4, each in the order given; at most
+ * LIMIT_UPSTREAM_ADDRS.  Returns how many went to out.
+ */
+static size_t
+resolve_addrs_order(struct netaddr *out, unsigned *out_unroutable,
+    const struct netaddr *a, size_t na, unsigned a_unroutable,
+    const struct netaddr *b, size_t nb, unsigned b_unroutable)
+{
+	size_t n = 0, i, k;
+	int pass;
+
+	*out_unroutable = 0;
+	for (pass = 0; pass < 4; pass++) {
+		unsigned want_unroutable = pass >= 2;
+		int want_family = pass % 2 == 0 ? AF_INET6 : AF_INET;
+
+		for (k = 0; k < na + nb && n < LIMIT_UPSTREAM_ADDRS; k++) {
+			const struct netaddr *x = k < na ? &a[k] : &b[k - na];
+			unsigned bad = k < na ? (a_unroutable >> k) & 1 :
+			    (b_unroutable >> (k - na)) & 1;
+
+			if (bad != want_unroutable ||
+			    x->family != want_family)
+				continue;
+			i = n++;
+			out[i] = *x;
+			*out_unroutable |= bad << i;
+		}
+	}
+	return n;
+}
+
+/* Why a pair without addresses failed: as c-ares says it for AF_UNSPEC,
+ * the status of the family that answered last. */
+static const char *
+resolve_reason(const struct resolve_lookup *l)
+{
+	int status = l->last->status;
+
+	if (status == ARES_ENOTFOUND || status == ARES_ENODATA ||
+	    status == ARES_SUCCESS)
+		return "name does not resolve";
+	if (status == ARES_ETIMEOUT)
+		return "name resolution timed out";
+	return "name resolution failed";
+}
+
+/*
+ * The answer goes out: the addresses of the families done (both, or one
+ * when the delay ran out or the hosts file answered), kept in the entry
+ * when they have a TTL, then to every waiter.  The pair stays while a
+ * family is pending.
+ */
+static void
+resolve_lookup_deliver(struct resolve_lookup *l)
+{
+	const struct resolve_half *v6 = &l->half[RESOLVE_AAAA];
+	const struct resolve_half *v4 = &l->half[RESOLVE_A];
+	struct resolver *r = l->r;
 	struct netaddr addrs[LIMIT_UPSTREAM_ADDRS];
-	struct ares_addrinfo_node *node;
-	struct ares_addrinfo_cname *cn;
+	struct resolve_name *e = l->e;
 	struct resolve_req *q, *next;
 	const char *reason = NULL;
 	int64_t ttl = LIMIT_RESOLVE_CACHE_TTL_MS / 1000;
-	size_t n = 0;
+	unsigned unroutable;
+	int is_destroyed = 0, i;
+	size_t n;
 
-	(void)timeouts;
-	if (status == ARES_SUCCESS && res != NULL) {
-		for (node = res->nodes; node != NULL; node = node->ai_next) {
-			if (n < LIMIT_UPSTREAM_ADDRS &&
-			    netaddr_from_sockaddr(node->ai_addr, &addrs[n]) == 0)
-				n++;
-			if (node->ai_ttl < ttl)
-				ttl = node->ai_ttl < 0 ? 0 : node->ai_ttl;
-		}
-		for (cn = res->cnames; cn != NULL; cn = cn->next)
-			if (cn->ttl < ttl)
-				ttl = cn->ttl < 0 ? 0 : cn->ttl;
+	n = resolve_addrs_order(addrs, &unroutable, v6->addrs,
+	    v6->is_done ? v6->n : 0, v6->unroutable, v4->addrs,
+	    v4->is_done ? v4->n : 0, v4->unroutable);
+	for (i = 0; i < 2; i++) {
+		const struct resolve_half *h = &l->half[i];
+
+		if (h->is_done && h->n > 0 && h->ttl < ttl)
+			ttl = h->ttl;
+		if (h->is_done && h->status == ARES_EDESTRUCTION)
+			is_destroyed = 1;
 	}
-	if (res != NULL)
-		ares_freeaddrinfo(res);
-	if (n == 0) {
-		if (status == ARES_ENOTFOUND || status == ARES_ENODATA ||
-		    status == ARES_SUCCESS)
-			reason = "name does not resolve";
-		else if (status == ARES_ETIMEOUT)
-			reason = "name resolution timed out";
-		else
-			reason = "name resolution failed";
-	}
+	if (n == 0)
+		reason = resolve_reason(l);
+	ev_timer_stop(r->ev, &l->delay);
 
 	/* settle the entry before any callback: one may ask for the name
 	 * again, and must then find an answer or start a new lookup */
-	q = e->waiters;
-	e->waiters = NULL;
-	e->is_inflight = 0;
-	if (n > 0 && ttl > 0 && e->is_listed && status != ARES_EDESTRUCTION) {
-		memcpy(e->addrs, addrs, n * sizeof(addrs[0]));
-		e->naddrs = n;
-		e->expires_ms = ev_now(r->ev) + ttl * 1000;
-	} else {
-		resolve_name_drop(e);
+	q = l->waiters;
+	l->waiters = NULL;
+	l->is_delivered = 1;
+	if (e != NULL) {
+		e->is_inflight = 0;
+		if (n > 0 && ttl > 0 && !is_destroyed) {
+			memcpy(e->addrs, addrs, n * sizeof(addrs[0]));
+			e->naddrs = n;
+			e->unroutable = unroutable;
+			e->expires_ms = ev_now(r->ev) + ttl * 1000;
+		} else {
+			resolve_name_drop(e); /* l->e = NULL */
+		}
 	}
 	for (; q != NULL; q = next) {
 		next = q->next;
@@ -378,14 +510,134 @@ resolve_done(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 	}
 }
 
+/* A family answered after the answer went out: its addresses join the
+ * kept answer, which lasts no longer than the lower of the two TTLs. */
+static void
+resolve_lookup_merge(struct resolve_lookup *l, const struct resolve_half *h)
+{
+	struct resolve_name *e = l->e;
+	struct netaddr addrs[LIMIT_UPSTREAM_ADDRS];
+	unsigned unroutable;
+	int64_t expires_ms;
+	size_t n;
+
+	if (e == NULL || l->is_final || h->n == 0)
+		return;
+	if (h->ttl <= 0) {
+		resolve_name_drop(e); /* TTL 0: the whole answer is not kept */
+		return;
+	}
+	n = resolve_addrs_order(addrs, &unroutable, e->addrs, e->naddrs,
+	    e->unroutable, h->addrs, h->n, h->unroutable);
+	memcpy(e->addrs, addrs, n * sizeof(addrs[0]));
+	e->naddrs = n;
+	e->unroutable = unroutable;
+	expires_ms = ev_now(l->r->ev) + h->ttl * 1000;
+	if (expires_ms < e->expires_ms)
+		e->expires_ms = expires_ms;
+	log_debug("resolver: %s: %s addresses added after the answer",
+	    e->name, h->family == AF_INET6 ? "IPv6" : "IPv4");
+}
+
+static void
+resolve_lookup_free(struct resolve_lookup *l)
+{
+	ev_timer_stop(l->r->ev, &l->delay);
+	if (l->e != NULL)
+		l->e->lookup = NULL;
+	free(l);
+}
+
+/*
+ * After a family's callback (h) or the start of the pair (h NULL): answer
+ * when both are done, start the delay when one has addresses, add a late
+ * family to the kept answer; free the pair once c-ares owes it nothing.
+ */
+static void
+resolve_lookup_settle(struct resolve_lookup *l, const struct resolve_half *h)
+{
+	const struct resolve_half *v6 = &l->half[RESOLVE_AAAA];
+	const struct resolve_half *v4 = &l->half[RESOLVE_A];
+
+	if (l->is_starting)
+		return;
+	if (!l->is_delivered) {
+		if (v6->is_done && v4->is_done)
+			resolve_lookup_deliver(l);
+		else if (((v6->is_done && v6->n > 0) ||
+		    (v4->is_done && v4->n > 0)) &&
+		    !ev_timer_armed(&l->delay))
+			ev_timer_arm(l->r->ev, &l->delay,
+			    LIMIT_DNS_RESOLUTION_DELAY_MS);
+	} else if (h != NULL) {
+		resolve_lookup_merge(l, h);
+	}
+	if (l->npending == 0)
+		resolve_lookup_free(l);
+}
+
+/* The resolution delay ran out: answer with the family there is. */
+static void
+resolve_lookup_delay_cb(struct ev_timer *t)
+{
+	struct resolve_lookup *l = t->arg;
+
+	if (l->e != NULL)
+		log_debug("resolver: %s: answered without %s after %d ms",
+		    l->e->name, l->half[RESOLVE_AAAA].is_done ? "IPv4" : "IPv6",
+		    LIMIT_DNS_RESOLUTION_DELAY_MS);
+	resolve_lookup_deliver(l);
+}
+
+/* c-ares' callback of one family. */
+static void
+resolve_half_done(void *arg, int status, int timeouts,
+    struct ares_addrinfo *res)
+{
+	struct resolve_half *h = arg;
+	struct resolve_lookup *l = h->l;
+	struct ares_addrinfo_node *node;
+	struct ares_addrinfo_cname *cn;
+	int64_t ttl = LIMIT_RESOLVE_CACHE_TTL_MS / 1000;
+	size_t n = 0;
+
+	(void)timeouts;
+	if (status == ARES_SUCCESS && res != NULL) {
+		for (node = res->nodes; node != NULL; node = node->ai_next) {
+			if (n < LIMIT_UPSTREAM_ADDRS &&
+			    netaddr_from_sockaddr(node->ai_addr,
+			    &h->addrs[n]) == 0) {
+				if (!resolve_addr_is_routable(&h->addrs[n]))
+					h->unroutable |= 1u << n;
+				n++;
+			}
+			if (node->ai_ttl < ttl)
+				ttl = node->ai_ttl < 0 ? 0 : node->ai_ttl;
+		}
+		for (cn = res->cnames; cn != NULL; cn = cn->next)
+			if (cn->ttl < ttl)
+				ttl = cn->ttl < 0 ? 0 : cn->ttl;
+	}
+	if (res != NULL)
+		ares_freeaddrinfo(res);
+	h->n = n;
+	h->ttl = ttl;
+	h->status = status;
+	h->is_done = 1;
+	l->last = h;
+	l->npending--;
+	resolve_lookup_settle(l, h);
+}
+
 struct resolve_req *
 resolve_start(struct resolver *r, const char *name, resolve_cb cb, void *arg)
 {
 	struct ares_addrinfo_hints hints;
+	struct resolve_lookup *l;
 	struct resolve_name *e;
 	struct resolve_req *q;
 	uint64_t h = resolve_hash(name);
-	int is_cacheable = strlen(name) < sizeof(e->name);
+	int is_cacheable = strlen(name) < sizeof(e->name), i;
 
 	e = is_cacheable ? resolve_name_find(r, name, h) : NULL;
 	if (e != NULL && !e->is_inflight) {
@@ -414,32 +666,53 @@ resolve_start(struct resolver *r, const char *name, resolve_cb cb, void *arg)
 	q->arg = arg;
 	if (e != NULL) {
 		/* joins the lookup in flight */
-		q->next = e->waiters;
-		e->waiters = q;
+		q->next = e->lookup->waiters;
+		e->lookup->waiters = q;
 		q->is_started = 1;
 		atomic_fetch_add(&r->n_joined, 1);
 		return q;
 	}
-	e = is_cacheable ? resolve_name_new(r, name, h) : NULL;
-	if (e == NULL) {
-		/* no slot (or a name too long to keep): a lookup of its own,
-		 * answered to q alone; the name itself goes to c-ares */
-		e = calloc(1, sizeof(*e));
-		if (e == NULL) {
-			free(q);
-			cb(arg, -1, NULL, 0, "out of memory");
-			return NULL;
-		}
-		e->r = r;
-		e->hash = h;
+	l = calloc(1, sizeof(*l));
+	if (l == NULL) {
+		free(q);
+		cb(arg, -1, NULL, 0, "out of memory");
+		return NULL;
 	}
-	e->is_inflight = 1;
-	e->waiters = q;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
+	/* no slot (or a name too long to keep): a pair of its own, answered
+	 * to q alone; the name itself goes to c-ares */
+	e = is_cacheable ? resolve_name_new(r, name, h) : NULL;
+	l->r = r;
+	l->e = e;
+	l->waiters = q;
+	ev_timer_init(&l->delay, resolve_lookup_delay_cb, l);
+	l->half[RESOLVE_AAAA].family = AF_INET6;
+	l->half[RESOLVE_A].family = AF_INET;
+	if (e != NULL) {
+		e->is_inflight = 1;
+		e->lookup = l;
+	}
 	atomic_fetch_add(&r->n_lookups, 1);
-	ares_getaddrinfo(r->channel, name, NULL, &hints, resolve_done, e);
+	/* AAAA first (RFC 8305 section 3); answers that come synchronously
+	 * (the hosts file, errors) wait until both are asked */
+	l->npending = 2;
+	l->is_starting = 1;
+	for (i = 0; i < 2; i++) {
+		l->half[i].l = l;
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = l->half[i].family;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = ARES_AI_NOSORT; /* ordered here, both together */
+		ares_getaddrinfo(r->channel, name, NULL, &hints,
+		    resolve_half_done, &l->half[i]);
+	}
+	l->is_starting = 0;
+	if (l->npending == 1 && (l->half[RESOLVE_AAAA].n > 0 ||
+	    l->half[RESOLVE_A].n > 0)) {
+		/* the hosts file has the name: that is the answer */
+		l->is_final = 1;
+		resolve_lookup_deliver(l);
+	}
+	resolve_lookup_settle(l, NULL);
 	if (q->is_done) {
 		free(q);
 		return NULL;

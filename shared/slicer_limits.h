@@ -178,6 +178,12 @@
  * event loop, and the longest an answer is kept whatever its TTL. */
 #define LIMIT_RESOLVE_CACHE 1024
 #define LIMIT_RESOLVE_CACHE_TTL_MS 60000
+/* The A and AAAA lookups of a name go out side by side.  Once one family
+ * has answered with addresses, the other gets this long before the answer
+ * goes out without it: the "Resolution Delay" of RFC 8305 section 3 (which
+ * recommends 50 ms), so a resolver that drops one type of query costs 50 ms
+ * instead of every retry of the lookup. */
+#define LIMIT_DNS_RESOLUTION_DELAY_MS 50
 /* Idle upstream connections kept for reuse by later client connections of
  * the same client (host-proxy/upool.c).  A parked connection closes after
  * this long: below common server keep-alive timeouts (nginx 75 s), so a

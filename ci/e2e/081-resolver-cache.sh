@@ -6,7 +6,10 @@
 # name is asked on every CONNECT; /metrics counts hits, joins and lookups;
 # a cached name does not bypass policy (a revoked rule denies, a cached
 # denied address is still refused); with two workers, at most one lookup
-# per loop.
+# per loop.  A name whose AAAA queries a resolver drops (ci/dnsflip.py
+# --drop 28 behind dnsmasq) is answered with its A address after the
+# resolution delay (RFC 8305 section 3): CONNECTs to it succeed well under
+# c-ares' first retry (2 s), and a burst of them joins the one lookup.
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
 # names only this script uses, with a TTL (dnsmasq's own records are TTL 0)
 # shellcheck disable=SC2034,SC2054 # read by bench_dns; the commas are dnsmasq's
@@ -17,9 +20,14 @@ SPX_DNS_ARGS=(
 	--host-record=czero.bench.test,198.18.0.10
 	--host-record=cmeta.bench.test,169.254.169.254,60
 	--host-record=cwork.bench.test,198.18.0.10,60
+	--server=/noaaaa.bench.test/198.18.0.54#5354
 )
 bench_init
 bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
+# noaaaa.bench.test and the names under it: A 198.18.0.10 (TTL 60), AAAA
+# never answered
+spawn "$NNS" "$PY" "$SPX_CI/dnsflip.py" --port 5354 --ttl 60 --drop 28 \
+	198.18.0.54 198.18.0.10 2>>"$DIR/noaaaa.log"
 
 # dns_n TYPE NAME: queries of that type for NAME that reached dnsmasq
 dns_n() { grep -c "query\[$1\] $2 from" "$DIR/dns.log" 2>/dev/null || true; }
@@ -51,12 +59,16 @@ repeat() { local i out=""; for ((i = 0; i < $1; i++)); do out="$out $2"; done; e
 check "dnsmasq answers this script's names with their TTL" expect_re \
 	'^cttl\.bench\.test\.[[:space:]]+60[[:space:]]+IN[[:space:]]+A[[:space:]]+198\.18\.0\.10$' \
 	in_net dig +time=1 +tries=1 +noall +answer @198.18.0.53 cttl.bench.test A
+check "the AAAA-dropping resolver answers A through dnsmasq" wait_for 10 \
+	bash -c "[ \"\$(ip netns exec '$NNS' dig +time=1 +tries=1 +short @198.18.0.53 probe.noaaaa.bench.test A)\" = 198.18.0.10 ]"
+check "... and never AAAA" bash -c \
+	"! ip netns exec '$NNS' dig +time=1 +tries=1 @198.18.0.53 probe.noaaaa.bench.test AAAA >/dev/null"
 
 check "daemon starts with --workers 1" start_proxy --workers 1
 [ -n "$PROXY_PID" ] || bench_finish
 T=$(new_client cache1)
 RID=$(cli allow cache1 --host cseq.bench.test --port 443 2>>"$DIR/cli.err")
-for n in cburst czero cmeta cwork; do
+for n in cburst czero cmeta cwork noaaaa burst.noaaaa; do
 	cli allow cache1 --host "$n.bench.test" --port 443 >/dev/null 2>>"$DIR/cli.err"
 done
 check "/metrics has the resolver counters" expect_re '^[0-9]+ [0-9]+ [0-9]+$' snap
@@ -95,8 +107,55 @@ joined_ok() { # one lookup; the 19 others joined it or hit the cache
 	[ "$l" -eq 1 ] && [ $((h + j)) -eq 19 ]
 }
 check "... /metrics: 1 lookup, 19 joined or cache hits" joined_ok "$S0"
-check "... /metrics: slicer_resolve_joined_total rose" bash -c \
-	"read -r h j l <<<\"$S0\"; n=\$(api GET /metrics | sed -n 's/^slicer_resolve_joined_total //p'); echo \"joined \$j -> \$n\"; [ \"\$n\" -gt \"\$j\" ]"
+
+# ---- a name whose AAAA queries are dropped ----
+# timed_connect URL: "CODE MS", the CONNECT status and how long curl took
+timed_connect() {
+	local t0 code
+	t0=${EPOCHREALTIME/./}
+	code=$(connect_code "$T" "$1")
+	echo "$code $(((${EPOCHREALTIME/./} - t0) / 1000))"
+}
+fast_ok() { # 200 in under a second (c-ares' first retry is at 2 s)
+	local code ms
+	read -r code ms <<<"$(timed_connect "$1")"
+	echo "code $code in $ms ms"
+	[ "$code" = 200 ] && [ "$ms" -lt 1000 ]
+}
+S0=$(snap)
+check "CONNECT to a name whose AAAA is dropped: 200 in under 1 s" fast_ok https://noaaaa.bench.test/
+check "... its AAAA query went to the resolver that drops it" \
+	grep -q 'type28 noaaaa.bench.test -> dropped' "$DIR/noaaaa.log"
+check "... again: 200 in under 1 s" fast_ok https://noaaaa.bench.test/
+check "... the A answer was kept: one A query" expect 1 dns_n A noaaaa.bench.test
+check "... /metrics: 1 hit, no join, 1 lookup" expect "1 0 1" delta "$S0"
+burst_noaaaa() { # 20 CONNECTs together: their status codes
+	vmpy - "$T" <<'EOF'
+import sys, spxclient
+tok = sys.argv[1]
+conns = [spxclient.Conn() for _ in range(20)]
+req = ("CONNECT burst.noaaaa.bench.test:443 HTTP/1.1\r\n"
+       "Host: burst.noaaaa.bench.test:443\r\n"
+       "Proxy-Authorization: %s\r\n\r\n" % spxclient.basic(tok)).encode()
+for c in conns:
+    c.send(req)
+codes = [c.read_head()[0] for c in conns]
+for c in conns:
+    c.close()
+print(" ".join(map(str, codes)))
+EOF
+}
+joined_noaaaa() { # the lookup stays in flight for the delay: joined
+	local h j l
+	read -r h j l <<<"$(delta "$1")"
+	echo "hits $h joined $j lookups $l"
+	[ "$l" -eq 1 ] && [ "$j" -ge 1 ] && [ $((h + j)) -eq 19 ]
+}
+S0=$(snap)
+check "20 CONNECTs together to another name whose AAAA is dropped: all 200" \
+	expect "$(repeat 20 200)" burst_noaaaa
+check "... one A query for it" expect 1 dns_n A burst.noaaaa.bench.test
+check "... /metrics: 1 lookup, joined by some, the rest cache hits" joined_noaaaa "$S0"
 
 # ---- a TTL 0 name is asked every time ----
 S0=$(snap)

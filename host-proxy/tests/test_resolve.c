@@ -14,9 +14,19 @@
  * and past LIMIT_RESOLVE_CACHE_TTL_MS; lookups that time out never held;
  * names too long for the cache looked up each time.
  *
+ * The two families of a name (RFC 8305 section 3), the server keeping
+ * silent for one type of query of a name, or holding its answer until the
+ * test lets it go (dns_quirks): one family dropped answered after
+ * LIMIT_DNS_RESOLUTION_DELAY_MS, far sooner than c-ares' retries; a late
+ * family joining the kept answer, in order, with the lower TTL; no delay
+ * when both answer or one has no address; the order of the answer
+ * (unroutable last, IPv6 first); entries stale or evicted while a family
+ * is pending; resolver_free with lookups in every state; the hosts file.
+ *
  * Times of a minute and c-ares' retry timeouts are not waited for: the
  * test's clock_gettime() runs CLOCK_MONOTONIC ahead on demand (see
- * clock_skip_to).
+ * clock_skip_to), or stops it (clock_freeze) to show that no timer was
+ * waited for.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -33,6 +43,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,6 +117,68 @@ static const struct dns_entry dns_table[] = {
 	{ "msb.cap.test", 0, 0x80000000u, "198.51.100.76", "2001:db8::76",
 	    NULL, 0 },
 	{ "silent.test", RCODE_SILENT, 0, NULL, NULL, NULL, 0 },
+	/* one family silent or late (dns_quirks) */
+	{ "noaaaa.test", 0, 30, "198.51.100.91", "2001:db8::91", NULL, 0 },
+	{ "noa.test", 0, 30, "198.51.100.92", "2001:db8::92", NULL, 0 },
+	{ "late6.test", 0, 30, "127.0.0.93", "::1", NULL, 0 },
+	{ "late4.test", 0, 30, "127.0.0.94", "::1", NULL, 0 },
+	{ "short.late6.test", 0, 1, "127.0.0.95", "::1", NULL, 0 },
+	{ "evict.late6.test", 0, 60, "127.0.0.96", "::1", NULL, 0 },
+	{ "free.late6.test", 0, 30, "127.0.0.97", "::1", NULL, 0 },
+	/* the order of the answer: fe80::1 without an interface and the
+	 * broadcast address cannot be connected to */
+	{ "quick.test", 0, 30, "127.0.0.98", "::1", NULL, 0 },
+	{ "unroutable6.test", 0, 30, "127.0.0.99", "fe80::1", NULL, 0 },
+	{ "unroutable4.test", 0, 30, "255.255.255.255", "::1", NULL, 0 },
+	/* one family without an address */
+	{ "nx6.test", 0, 30, "198.51.100.101", "2001:db8::101", NULL, 0 },
+	{ "nodata6.test", 0, 30, "198.51.100.102", NULL, NULL, 0 },
+	{ "nodata4.test", 0, 30, NULL, "2001:db8::103", NULL, 0 },
+	{ "late4.nodata6.test", 0, 30, "198.51.100.104", NULL, NULL, 0 },
+	{ "late6.nodata6.test", 0, 30, "198.51.100.105", NULL, NULL, 0 },
+	{ "late4.nx6.test", 0, 30, "198.51.100.106", "2001:db8::106", NULL,
+	    0 },
+	{ "nx4.drop6.test", 0, 30, "198.51.100.107", "2001:db8::107", NULL,
+	    0 },
+	/* a late family's TTL (dns_quirks): 1 s, 0, and 30 s after an A of
+	 * TTL 1 s */
+	{ "ttl1.late6.test", 0, 30, "127.0.0.108", "::1", NULL, 0 },
+	{ "ttl0.late6.test", 0, 30, "127.0.0.109", "::1", NULL, 0 },
+	{ "ttl30.late6.test", 0, 30, "127.0.0.110", "::1", NULL, 0 },
+};
+
+/* What the server does with one type of query for a name (a name that
+ * starts with a dot: every name under it): flags. */
+#define QUIRK_DROP 1        /* never answered (a middlebox drops it) */
+#define QUIRK_LATE 2        /* held until responder_send_late() */
+#define QUIRK_NXDOMAIN 4    /* NXDOMAIN for this type only */
+#define QUIRK_TTL 8         /* the address record has the quirk's TTL */
+
+static const struct dns_quirk {
+	const char *name;
+	uint16_t type;
+	int flags;
+	uint32_t ttl;
+} dns_quirks[] = {
+	{ "noaaaa.test", T_AAAA, QUIRK_DROP, 0 },
+	{ "noa.test", T_A, QUIRK_DROP, 0 },
+	{ ".noaaaa.big.test", T_AAAA, QUIRK_DROP, 0 },
+	{ "late6.test", T_AAAA, QUIRK_LATE, 0 },
+	{ "late4.test", T_A, QUIRK_LATE, 0 },
+	{ "short.late6.test", T_AAAA, QUIRK_LATE, 0 },
+	{ "evict.late6.test", T_AAAA, QUIRK_LATE, 0 },
+	{ "free.late6.test", T_AAAA, QUIRK_LATE, 0 },
+	{ "ttl1.late6.test", T_AAAA, QUIRK_LATE | QUIRK_TTL, 1 },
+	{ "ttl0.late6.test", T_AAAA, QUIRK_LATE | QUIRK_TTL, 0 },
+	{ "ttl30.late6.test", T_A, QUIRK_TTL, 1 },
+	{ "ttl30.late6.test", T_AAAA, QUIRK_LATE, 0 },
+	{ "nx6.test", T_AAAA, QUIRK_NXDOMAIN, 0 },
+	{ "late4.nodata6.test", T_A, QUIRK_LATE, 0 },
+	{ "late6.nodata6.test", T_AAAA, QUIRK_LATE, 0 },
+	{ "late4.nx6.test", T_A, QUIRK_LATE, 0 },
+	{ "late4.nx6.test", T_AAAA, QUIRK_NXDOMAIN, 0 },
+	{ "nx4.drop6.test", T_A, QUIRK_NXDOMAIN, 0 },
+	{ "nx4.drop6.test", T_AAAA, QUIRK_DROP, 0 },
 };
 
 struct qcount {
@@ -131,6 +204,8 @@ struct responder {
 	int is_holding;         /* keep the answers until released */
 	struct held *held;
 	size_t nheld, nsent, cap;
+	struct held *late;      /* QUIRK_LATE answers not sent yet */
+	size_t nlate, latecap;
 	struct ev_timer release;
 	struct fixture *f;
 };
@@ -202,8 +277,14 @@ many_addrs(long i, char *v4, size_t v4size, char *v6, size_t v6size)
 	snprintf(v6, v6size, "2001:db8:1::%lx", (unsigned long)i);
 }
 
-/* The entry for name; the *.many.test and *.big.test names answer from
- * buf. */
+/* A name of the hosts file that the server also answers (TTL 60),
+ * HOSTS_V4 and HOSTS_V6; "" for none. */
+static char hosts_name[64];
+#define HOSTS_V4 "198.51.100.77"
+#define HOSTS_V6 "2001:db8::77"
+
+/* The entry for name; the *.many.test and *.big.test names and hosts_name
+ * answer from buf. */
 static const struct dns_entry *
 dns_lookup(const char *name, struct dns_entry *buf, char *v4, size_t v4size,
     char *v6, size_t v6size)
@@ -214,6 +295,14 @@ dns_lookup(const char *name, struct dns_entry *buf, char *v4, size_t v4size,
 	for (i = 0; i < sizeof(dns_table) / sizeof(dns_table[0]); i++)
 		if (strcasecmp(dns_table[i].name, name) == 0)
 			return &dns_table[i];
+	if (hosts_name[0] != '\0' && strcasecmp(name, hosts_name) == 0) {
+		memset(buf, 0, sizeof(*buf));
+		buf->name = name;
+		buf->ttl = 60;
+		buf->v4 = HOSTS_V4;
+		buf->v6 = HOSTS_V6;
+		return buf;
+	}
 	if (strlen(name) > strlen(BIG_SUFFIX) &&
 	    strcmp(name + strlen(name) - strlen(BIG_SUFFIX), BIG_SUFFIX) == 0) {
 		memset(buf, 0, sizeof(*buf));
@@ -367,22 +456,45 @@ put_rr(uint8_t *buf, size_t size, size_t *off, const char *owner,
 	return put_bytes(buf, size, off, rdata, rdlen);
 }
 
+/* The quirk of (name, type), NULL for none. */
+static const struct dns_quirk *
+dns_quirk(const char *name, uint16_t type)
+{
+	size_t i, l, nl = strlen(name);
+
+	for (i = 0; i < sizeof(dns_quirks) / sizeof(dns_quirks[0]); i++) {
+		const char *qn = dns_quirks[i].name;
+
+		if (dns_quirks[i].type != type)
+			continue;
+		l = strlen(qn);
+		if (qn[0] == '.' ? nl > l && strcmp(name + nl - l, qn) == 0 :
+		    strcmp(name, qn) == 0)
+			return &dns_quirks[i];
+	}
+	return NULL;
+}
+
 /*
  * The answer to the query q (qlen bytes), written to out: its length, or
- * 0 when the query is not one to answer.  Counts the query.
+ * 0 when the query is not one to answer.  Counts the query.  *is_late:
+ * the answer is one to hold until responder_send_late().
  */
 static size_t
 responder_answer(struct responder *rs, const uint8_t *q, size_t qlen,
-    uint8_t *out, size_t size)
+    uint8_t *out, size_t size, int *is_late)
 {
 	char name[LIMIT_HOSTNAME + 2], v4buf[32], v6buf[64];
 	uint8_t rdata[DNS_MAX];
 	struct dns_entry many;
 	const struct dns_entry *e;
 	size_t off = 12, qend, o, rdlen;
+	const struct dns_quirk *quirk;
 	uint16_t type, flags, ancount = 0;
-	int rcode;
+	uint32_t ttl;
+	int rcode, qflags;
 
+	*is_late = 0;
 	if (qlen < 12 || (q[2] & 0x80) != 0 || q[4] != 0 || q[5] != 1)
 		return 0;
 	if (dns_name_read(q, qlen, &off, name, sizeof(name)) == -1 ||
@@ -394,8 +506,14 @@ responder_answer(struct responder *rs, const uint8_t *q, size_t qlen,
 	e = dns_lookup(name, &many, v4buf, sizeof(v4buf), v6buf,
 	    sizeof(v6buf));
 	rcode = e == NULL ? RCODE_NXDOMAIN : e->rcode;
-	if (rcode == RCODE_SILENT)
+	quirk = dns_quirk(name, type);
+	qflags = quirk != NULL ? quirk->flags : 0;
+	if (rcode == RCODE_SILENT || (qflags & QUIRK_DROP))
 		return 0;
+	if (qflags & QUIRK_NXDOMAIN)
+		rcode = RCODE_NXDOMAIN;
+	*is_late = (qflags & QUIRK_LATE) != 0;
+	ttl = (qflags & QUIRK_TTL) ? quirk->ttl : e != NULL ? e->ttl : 0;
 
 	o = 12;
 	/* the question, as it came */
@@ -420,7 +538,7 @@ responder_answer(struct responder *rs, const uint8_t *q, size_t qlen,
 			rdlen = type == T_A ? 4 : 16;
 			if (inet_pton(type == T_A ? AF_INET : AF_INET6, addr,
 			    rdata) != 1 ||
-			    put_rr(out, size, &o, owner, type, e->ttl, rdata,
+			    put_rr(out, size, &o, owner, type, ttl, rdata,
 			    rdlen) == -1)
 				return 0;
 			ancount++;
@@ -471,14 +589,41 @@ responder_release(struct responder *rs)
 	ev_timer_arm(rs->f->ev, &rs->release, 0);
 }
 
+/* Send the QUIRK_LATE answers held so far; how many. */
+static size_t
+responder_send_late(struct responder *rs)
+{
+	size_t i, n = rs->nlate;
+
+	for (i = 0; i < n; i++)
+		responder_send(rs, &rs->late[i]);
+	rs->nlate = 0;
+	return n;
+}
+
+static void
+responder_keep(struct held **list, size_t *n, size_t *cap,
+    const struct held *h)
+{
+	struct held *hp;
+
+	if (*n == *cap) {
+		*cap = *cap == 0 ? 256 : *cap * 2;
+		hp = realloc(*list, *cap * sizeof(*hp));
+		assert_non_null(hp);
+		*list = hp;
+	}
+	(*list)[(*n)++] = *h;
+}
+
 static void
 responder_io_cb(struct ev_io *io, uint32_t events)
 {
 	struct responder *rs = io->arg;
 	uint8_t q[DNS_MAX];
-	struct held h, *hp;
+	struct held h;
 	ssize_t n;
-	int i;
+	int i, is_late;
 
 	(void)events;
 	/* a batch per wakeup: the loop runs the resolver in between */
@@ -491,20 +636,15 @@ responder_io_cb(struct ev_io *io, uint32_t events)
 			break;
 		}
 		h.len = responder_answer(rs, q, (size_t)n, h.msg,
-		    sizeof(h.msg));
+		    sizeof(h.msg), &is_late);
 		if (h.len == 0)
 			continue;
-		if (!rs->is_holding) {
+		if (is_late)
+			responder_keep(&rs->late, &rs->nlate, &rs->latecap, &h);
+		else if (rs->is_holding)
+			responder_keep(&rs->held, &rs->nheld, &rs->cap, &h);
+		else
 			responder_send(rs, &h);
-			continue;
-		}
-		if (rs->nheld == rs->cap) {
-			rs->cap = rs->cap == 0 ? 256 : rs->cap * 2;
-			hp = realloc(rs->held, rs->cap * sizeof(*hp));
-			assert_non_null(hp);
-			rs->held = hp;
-		}
-		rs->held[rs->nheld++] = h;
 	}
 	fixture_poke(rs->f);
 }
@@ -552,6 +692,7 @@ responder_close(struct fixture *f)
 		close(rs->fd);
 	free(rs->counts);
 	free(rs->held);
+	free(rs->late);
 }
 
 /* ---- the clock ---- */
@@ -561,13 +702,21 @@ responder_close(struct fixture *f)
  * definition takes the place of the C library's in the whole program: the
  * event loop (ev.c) and c-ares (libcares, which the link exports it to)
  * both read their time here.  The skip only grows, so the clock stays
- * monotonic from one test to the next.
+ * monotonic from one test to the next.  While clock_frozen_ms >= 0 the
+ * clock stands there (clock_freeze): no timer of the loop or of c-ares
+ * can fire.
  */
 static int64_t clock_skip_ms;
+static int64_t clock_frozen_ms = -1;
 
 int
 clock_gettime(clockid_t id, struct timespec *ts)
 {
+	if (id == CLOCK_MONOTONIC && clock_frozen_ms >= 0) {
+		ts->tv_sec = (time_t)(clock_frozen_ms / 1000);
+		ts->tv_nsec = (long)(clock_frozen_ms % 1000) * 1000000L;
+		return 0;
+	}
 	if (syscall(SYS_clock_gettime, id, ts) != 0)
 		return -1;
 	if (id == CLOCK_MONOTONIC) {
@@ -591,6 +740,21 @@ clock_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Stop the clock where it is (ms, ev_now's time base); clock_thaw lets it
+ * run on from the kernel's time, so it never goes back. */
+static int64_t
+clock_freeze(void)
+{
+	clock_frozen_ms = clock_now_ms();
+	return clock_frozen_ms;
+}
+
+static void
+clock_thaw(void)
+{
+	clock_frozen_ms = -1;
+}
+
 /* ---- running the loop ---- */
 
 static void
@@ -598,6 +762,16 @@ guard_cb(struct ev_timer *t)
 {
 	struct fixture *f = t->arg;
 
+	f->timed_out = 1;
+	ev_break(f->ev);
+}
+
+static void
+guard_io_cb(struct ev_io *io, uint32_t events)
+{
+	struct fixture *f = io->arg;
+
+	(void)events;
 	f->timed_out = 1;
 	ev_break(f->ev);
 }
@@ -613,6 +787,37 @@ run_until(struct fixture *f, cond_fn cond, int64_t ms)
 	ev_timer_arm(f->ev, &f->guard, ms);
 	assert_int_equal(ev_run(f->ev), 0);
 	ev_timer_stop(f->ev, &f->guard);
+	f->cond = NULL;
+	return f->timed_out && (cond == NULL || !cond(f)) ? -1 : 0;
+}
+
+/*
+ * run_until with the clock stopped (clock_freeze): the bound is a timerfd
+ * of the kernel's clock, which the stopped one does not hold back.
+ */
+static int
+run_frozen_until(struct fixture *f, cond_fn cond, int64_t ms)
+{
+	struct itimerspec its;
+	struct ev_io io;
+	int fd;
+
+	assert_true(clock_frozen_ms >= 0);
+	if (cond != NULL && cond(f))
+		return 0;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	assert_true(fd != -1);
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)(ms / 1000);
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	assert_int_equal(timerfd_settime(fd, 0, &its, NULL), 0);
+	ev_io_init(&io, guard_io_cb, f);
+	assert_int_equal(ev_io_add(f->ev, &io, fd, EPOLLIN), 0);
+	f->cond = cond;
+	f->timed_out = 0;
+	assert_int_equal(ev_run(f->ev), 0);
+	ev_io_del(f->ev, &io);
+	close(fd);
 	f->cond = NULL;
 	return f->timed_out && (cond == NULL || !cond(f)) ? -1 : 0;
 }
@@ -1413,20 +1618,27 @@ test_timeout_not_cached(void **state)
 	assert_int_equal(qcount(f, "silent.test", T_AAAA), 2 * aaaa1);
 }
 
-/* A name of len characters under BIG_SUFFIX, labels of up to 63. */
+/* A name of len characters under suffix, labels of up to 63. */
 static void
-big_name(char *buf, size_t size, size_t len)
+big_name_under(char *buf, size_t size, size_t len, const char *suffix)
 {
 	size_t body, w;
 
-	assert_true(len < size && len > strlen(BIG_SUFFIX));
-	body = len - strlen(BIG_SUFFIX);
+	assert_true(len < size && len > strlen(suffix));
+	body = len - strlen(suffix);
 	/* every 64th character a dot, never the last */
 	for (w = 0; w < body; w++)
 		buf[w] = (w % 64 == 63 && w + 1 < body) ? '.' :
 		    (char)('a' + (w / 64) % 26);
-	snprintf(buf + w, size - w, "%s", BIG_SUFFIX);
+	snprintf(buf + w, size - w, "%s", suffix);
 	assert_int_equal(strlen(buf), len);
+}
+
+/* A name of len characters under BIG_SUFFIX. */
+static void
+big_name(char *buf, size_t size, size_t len)
+{
+	big_name_under(buf, size, len, BIG_SUFFIX);
 }
 
 /*
@@ -1492,6 +1704,577 @@ test_long_name_bypass(void **state)
 	assert_int_equal(st.cached, 1);
 }
 
+/* ---- one family late or never (RFC 8305 section 3) ---- */
+
+/* Can this host route to the literal?  (A UDP connect(), as the resolver
+ * and c-ares ask.) */
+static int
+routable(const char *lit)
+{
+	struct sockaddr_storage ss;
+	struct netaddr a;
+	unsigned int len;
+	int fd, ok;
+
+	assert_int_equal(netaddr_parse_literal(lit, strlen(lit), &a), 0);
+	netaddr_to_sockaddr(&a, 9, &ss, &len);
+	fd = socket(a.family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return 0;
+	ok = connect(fd, (struct sockaddr *)&ss, len) == 0;
+	close(fd);
+	return ok;
+}
+
+/* Status 0 with exactly the addresses first, second (second may be
+ * NULL), in this order. */
+static void
+assert_answer_order(const struct result *res, const char *first,
+    const char *second)
+{
+	struct netaddr want;
+
+	assert_int_equal(res->calls, 1);
+	assert_int_equal(res->status, 0);
+	assert_int_equal(res->n, second != NULL ? 2 : 1);
+	assert_int_equal(netaddr_parse_literal(first, strlen(first), &want),
+	    0);
+	assert_true(addr_equal(&res->addrs[0], &want));
+	if (second == NULL)
+		return;
+	assert_int_equal(netaddr_parse_literal(second, strlen(second), &want),
+	    0);
+	assert_true(addr_equal(&res->addrs[1], &want));
+}
+
+/*
+ * Resolve name from the cache (synchronously) until its answer has n
+ * addresses: a late family is added when its answer has been read, in a
+ * turn of the loop after it was sent.  At most WAIT_MS.
+ */
+static void
+wait_cached_addrs(struct fixture *f, const char *name, struct result *res,
+    size_t n)
+{
+	int i;
+
+	for (i = 0; i < WAIT_MS / 10; i++) {
+		assert_int_equal(resolve_one(f, name, res), 1);
+		if (res->n == n)
+			return;
+		run_for(f, 10);
+	}
+	fail_msg("%s: %zu addresses, not %zu", name, res->n, n);
+}
+
+/*
+ * A resolver that never answers one type of query (a middlebox dropping
+ * AAAA, or A): the answer comes with the other family's address once the
+ * resolution delay has run out, far sooner than c-ares' first retry (2 s),
+ * without moving the clock; it is kept, and answered from the cache.
+ */
+static void
+test_family_dropped(void **state)
+{
+	static const struct {
+		const char *name, *v4, *v6;
+		uint16_t dropped;
+	} t[] = {
+		{ "noaaaa.test", "198.51.100.91", NULL, T_AAAA },
+		{ "noa.test", NULL, "2001:db8::92", T_A },
+	};
+	const size_t nt = sizeof(t) / sizeof(t[0]);
+	struct fixture *f = *state;
+	struct result *a = &f->res[0], *b = &f->res[1];
+	struct resolve_stats st;
+	int64_t t0;
+	size_t i;
+
+	for (i = 0; i < nt; i++) {
+		t0 = clock_now_ms();
+		assert_int_equal(resolve_one(f, t[i].name, a), 0);
+		assert_answer(a, t[i].v4, t[i].v6);
+		assert_true(a->at_ms - t0 >= LIMIT_DNS_RESOLUTION_DELAY_MS);
+		assert_true(a->at_ms - t0 < 1000);
+		assert_int_equal(qcount(f, t[i].name, T_A), 1);
+		assert_int_equal(qcount(f, t[i].name, T_AAAA), 1);
+		/* kept: from the cache, the same answer */
+		assert_int_equal(resolve_one(f, t[i].name, b), 1);
+		assert_same_addrs(a, b);
+		assert_int_equal(qcount(f, t[i].name, T_A), 1);
+		assert_int_equal(qcount(f, t[i].name, T_AAAA), 1);
+		stats(f, &st);
+		assert_int_equal(st.lookups, i + 1);
+		assert_int_equal(st.hits, i + 1);
+		assert_int_equal(st.cached, i + 1);
+	}
+	/* the dropped lookups are still pending: resolver_free ends them */
+}
+
+/*
+ * One family answers after the resolution delay: the first caller gets
+ * the other family alone (a cancelled joined request nothing); the late
+ * answer, once read, joins the kept answer, in the resolver's order (IPv6
+ * first when this host routes ::1), without a query more.
+ */
+static void
+test_family_late(void **state)
+{
+	static const struct {
+		const char *name, *v4, *v6;
+		uint16_t late;
+	} t[] = {
+		{ "late6.test", "127.0.0.93", "::1", T_AAAA },
+		{ "late4.test", "127.0.0.94", "::1", T_A },
+	};
+	const size_t nt = sizeof(t) / sizeof(t[0]);
+	struct fixture *f = *state;
+	struct result *a = &f->res[0], *c = &f->res[1], *b = &f->res[2];
+	struct resolve_req *qc;
+	struct resolve_stats st;
+	int v6first = routable("::1");
+	int64_t t0;
+	size_t i;
+
+	for (i = 0; i < nt; i++) {
+		f->done = 0;
+		t0 = clock_now_ms();
+		assert_non_null(start(f, t[i].name, a));
+		qc = start(f, t[i].name, c);
+		assert_non_null(qc);
+		resolve_cancel(qc);
+		wait_callbacks(f, 1);
+		assert_true(a->at_ms - t0 >= LIMIT_DNS_RESOLUTION_DELAY_MS);
+		assert_true(a->at_ms - t0 < 1000);
+		if (t[i].late == T_AAAA)
+			assert_answer(a, t[i].v4, NULL);
+		else
+			assert_answer(a, NULL, t[i].v6);
+		assert_int_equal(c->calls, 0);
+
+		assert_int_equal(responder_send_late(&f->rs), 1);
+		wait_cached_addrs(f, t[i].name, b, 2);
+		if (v6first)
+			assert_answer_order(b, t[i].v6, t[i].v4);
+		else
+			assert_answer_order(b, t[i].v4, t[i].v6);
+		/* one delivery to the first caller, none to the cancelled */
+		assert_int_equal(a->calls, 1);
+		assert_int_equal(c->calls, 0);
+		assert_int_equal(qcount(f, t[i].name, T_A), 1);
+		assert_int_equal(qcount(f, t[i].name, T_AAAA), 1);
+		stats(f, &st);
+		assert_int_equal(st.lookups, i + 1);
+		assert_int_equal(st.joined, i + 1);
+	}
+}
+
+/*
+ * Both families answer at once: one delivery with both addresses, with
+ * the clock stopped (so no timer was waited for), in the resolver's order:
+ * an address the host cannot route to last (fe80::1 without an interface,
+ * the broadcast address), IPv6 before IPv4 otherwise.
+ */
+static void
+test_both_quick(void **state)
+{
+	static const struct {
+		const char *name, *v4, *v6;
+	} t[] = {
+		{ "quick.test", "127.0.0.98", "::1" },
+		{ "unroutable6.test", "127.0.0.99", "fe80::1" },
+		{ "unroutable4.test", "255.255.255.255", "::1" },
+	};
+	const size_t nt = sizeof(t) / sizeof(t[0]);
+	struct fixture *f = *state;
+	struct result *a = &f->res[0], *b = &f->res[1];
+	int64_t t0;
+	size_t i;
+
+	assert_false(routable("fe80::1"));
+	assert_false(routable("255.255.255.255"));
+	for (i = 0; i < nt; i++) {
+		f->done = 0;
+		t0 = clock_freeze();
+		assert_non_null(start(f, t[i].name, a));
+		f->target = 1;
+		assert_int_equal(run_frozen_until(f, cond_done, WAIT_MS), 0);
+		clock_thaw();
+		assert_int_equal(a->calls, 1);
+		assert_int_equal(a->at_ms, t0);
+		/* unroutable6: IPv4 first; unroutable4: IPv6 first (::1 is
+		 * routable or both are not) */
+		if (routable(t[i].v6) || !routable(t[i].v4))
+			assert_answer_order(a, t[i].v6, t[i].v4);
+		else
+			assert_answer_order(a, t[i].v4, t[i].v6);
+		/* kept in that order */
+		assert_int_equal(resolve_one(f, t[i].name, b), 1);
+		assert_same_addrs(a, b);
+	}
+}
+
+/*
+ * One family without an address (NXDOMAIN for one type, NODATA) and the
+ * other with one: answered as soon as both are in, with the clock stopped
+ * (no resolution delay).  Then with one of them late: the family without
+ * an address first (no delay is started: nothing goes out before the
+ * other), or the one with an address first (the delay is running; the
+ * answer without an address ends the wait).
+ */
+static void
+test_no_address_family(void **state)
+{
+	static const struct {
+		const char *name, *v4, *v6;
+		int is_late;
+	} t[] = {
+		{ "nx6.test", "198.51.100.101", NULL, 0 },
+		{ "nodata6.test", "198.51.100.102", NULL, 0 },
+		{ "nodata4.test", NULL, "2001:db8::103", 0 },
+		{ "late4.nodata6.test", "198.51.100.104", NULL, 1 },
+		{ "late6.nodata6.test", "198.51.100.105", NULL, 1 },
+		{ "late4.nx6.test", "198.51.100.106", NULL, 1 },
+	};
+	const size_t nt = sizeof(t) / sizeof(t[0]);
+	struct fixture *f = *state;
+	struct result *a = &f->res[0], *b = &f->res[1];
+	int64_t t0;
+	size_t i;
+
+	for (i = 0; i < nt; i++) {
+		f->done = 0;
+		t0 = clock_freeze();
+		assert_non_null(start(f, t[i].name, a));
+		if (t[i].is_late) {
+			f->target = f->rs.total + 2;
+			assert_int_equal(run_frozen_until(f, cond_queries,
+			    WAIT_MS), 0);
+			/* the prompt answer read; the other one held */
+			assert_int_equal(run_frozen_until(f, NULL, 50), -1);
+			assert_int_equal(a->calls, 0);
+			assert_int_equal(responder_send_late(&f->rs), 1);
+		}
+		f->target = 1;
+		assert_int_equal(run_frozen_until(f, cond_done, WAIT_MS), 0);
+		clock_thaw();
+		assert_answer(a, t[i].v4, t[i].v6);
+		assert_int_equal(a->at_ms, t0);
+		assert_int_equal(qcount(f, t[i].name, T_A), 1);
+		assert_int_equal(qcount(f, t[i].name, T_AAAA), 1);
+		assert_int_equal(resolve_one(f, t[i].name, b), 1);
+		assert_same_addrs(a, b);
+	}
+}
+
+/*
+ * The entry of a name goes while its late family is still pending: first
+ * stale (TTL 1 s: the clock moved past it; the name is looked up anew),
+ * then evicted (LIMIT_RESOLVE_CACHE other names looked up).  The late
+ * answers come after that: nothing breaks (under the sanitizers), the
+ * answer of the old lookup goes nowhere, the new lookup's joins its own
+ * answer.  The last lookup is left pending for resolver_free.
+ */
+static void
+test_late_after_drop(void **state)
+{
+	const long total = LIMIT_RESOLVE_CACHE;
+	struct fixture *f = *state;
+	struct result *res = f->res, *a = &f->res[RESULTS - 2],
+	    *b = &f->res[RESULTS - 1];
+	struct resolve_stats st;
+	char name[64];
+	unsigned long q0;
+	long i;
+
+	/* stale */
+	assert_int_equal(resolve_one(f, "short.late6.test", a), 0);
+	assert_answer(a, "127.0.0.95", NULL);
+	clock_skip_to(f, a->at_ms + 1000);
+	assert_int_equal(resolve_one(f, "short.late6.test", a), 0);
+	assert_answer(a, "127.0.0.95", NULL);
+	assert_int_equal(qcount(f, "short.late6.test", T_A), 2);
+	assert_int_equal(qcount(f, "short.late6.test", T_AAAA), 2);
+	assert_int_equal(responder_send_late(&f->rs), 2);
+	wait_cached_addrs(f, "short.late6.test", b, 2);
+	assert_true(result_has(b, "127.0.0.95") && result_has(b, "::1"));
+
+	/* evicted */
+	assert_int_equal(resolve_one(f, "evict.late6.test", a), 0);
+	assert_answer(a, "127.0.0.96", NULL);
+	f->done = 0;
+	q0 = f->rs.total;
+	for (i = 0; i < total; i++) {
+		many_name(name, sizeof(name), i);
+		assert_non_null(start(f, name, &res[i]));
+		if (i % 64 == 63 || i == total - 1)
+			wait_queries(f, q0 + 2 * (unsigned long)(i + 1));
+	}
+	wait_callbacks(f, (unsigned long)total);
+	for (i = 0; i < total; i++)
+		assert_many_answer(&res[i], i);
+	stats(f, &st);
+	assert_int_equal(st.cached, LIMIT_RESOLVE_CACHE);
+	assert_int_equal(responder_send_late(&f->rs), 1);
+	run_for(f, 50);
+	/* gone from the cache: asked again, answered again without IPv6 */
+	assert_int_equal(resolve_one(f, "evict.late6.test", a), 0);
+	assert_answer(a, "127.0.0.96", NULL);
+	assert_int_equal(qcount(f, "evict.late6.test", T_A), 2);
+	assert_int_equal(qcount(f, "evict.late6.test", T_AAAA), 2);
+	stats(f, &st);
+	assert_int_equal(st.cached, LIMIT_RESOLVE_CACHE);
+}
+
+/*
+ * resolver_free with lookups pending: an answered name whose AAAA was
+ * dropped (nothing more for its caller), a name inside its resolution
+ * delay (the clock stopped: its caller gets the IPv4 answer now), a name
+ * nobody answers (its caller gets a failure).  Afterwards the loop runs
+ * on with no timer of the resolver left in it (the sanitizers watch).
+ */
+static void
+test_free_pending(void **state)
+{
+	struct fixture *f = *state;
+	struct result *a = &f->res[0], *b = &f->res[1], *c = &f->res[2];
+
+	assert_int_equal(resolve_one(f, "noaaaa.test", a), 0);
+	assert_answer(a, "198.51.100.91", NULL);
+	f->done = 0;
+	clock_freeze();
+	assert_non_null(start(f, "free.late6.test", b));
+	assert_non_null(start(f, "silent.test", c));
+	f->target = f->rs.total + 4;
+	assert_int_equal(run_frozen_until(f, cond_queries, WAIT_MS), 0);
+	assert_int_equal(run_frozen_until(f, NULL, 50), -1);
+	assert_int_equal(b->calls, 0);
+	assert_int_equal(c->calls, 0);
+
+	resolver_free(f->r);
+	f->r = NULL;
+	clock_thaw();
+	assert_int_equal(a->calls, 1);
+	assert_answer(b, "127.0.0.97", NULL);
+	assert_int_equal(c->calls, 1);
+	assert_int_equal(c->status, -1);
+	assert_non_null(c->reason);
+	run_for(f, 2 * LIMIT_DNS_RESOLUTION_DELAY_MS);
+	assert_int_equal(f->done, 2);
+}
+
+/*
+ * A name too long for the cache's key whose AAAA is dropped: answered
+ * with its IPv4 address after the delay, looked up again each time.
+ */
+static void
+test_long_name_dropped(void **state)
+{
+	struct fixture *f = *state;
+	struct result *res = f->res;
+	struct resolve_stats st;
+	char name[LIMIT_HOSTNAME + 8], dotted[LIMIT_HOSTNAME + 9];
+	int64_t t0;
+	int round;
+
+	big_name_under(name, sizeof(name), LIMIT_HOSTNAME, ".noaaaa.big.test");
+	snprintf(dotted, sizeof(dotted), "%s.", name);
+	for (round = 1; round <= 2; round++) {
+		t0 = clock_now_ms();
+		assert_int_equal(resolve_one(f, dotted, res), 0);
+		assert_answer(res, BIG_V4, NULL);
+		assert_true(res->at_ms - t0 >= LIMIT_DNS_RESOLUTION_DELAY_MS);
+		assert_true(res->at_ms - t0 < 1000);
+		assert_int_equal(qcount(f, name, T_A), (unsigned)round);
+		stats(f, &st);
+		assert_int_equal(st.lookups, (uint64_t)round);
+		assert_int_equal(st.hits, 0);
+		assert_int_equal(st.cached, 0);
+	}
+}
+
+/* Run the loop until the resolver holds n names; at most WAIT_MS. */
+static void
+wait_cached_count(struct fixture *f, size_t n)
+{
+	struct resolve_stats st;
+	int i;
+
+	stats(f, &st);
+	for (i = 0; i < WAIT_MS / 10 && st.cached != n; i++) {
+		run_for(f, 10);
+		stats(f, &st);
+	}
+	assert_int_equal(st.cached, n);
+}
+
+/*
+ * The TTL of an answer a late family joined: the lower of the two.  A
+ * late AAAA of TTL 1 s after an A of 30 s: gone 1 s after it came; of
+ * TTL 0: the answer is dropped when it comes; of 30 s after an A of 1 s:
+ * gone 1 s after the A came.  Each name is then asked again.
+ */
+static void
+test_late_ttl(void **state)
+{
+	enum { GONE_AFTER_LATE, GONE_AT_ONCE, GONE_AFTER_FIRST };
+	static const struct {
+		const char *name, *v4;
+		int gone;
+	} t[] = {
+		{ "ttl1.late6.test", "127.0.0.108", GONE_AFTER_LATE },
+		{ "ttl0.late6.test", "127.0.0.109", GONE_AT_ONCE },
+		{ "ttl30.late6.test", "127.0.0.110", GONE_AFTER_FIRST },
+	};
+	const size_t nt = sizeof(t) / sizeof(t[0]);
+	struct fixture *f = *state;
+	struct result *a = &f->res[0], *b = &f->res[1], *c = &f->res[2];
+	struct resolve_stats st;
+	size_t i, c0;
+
+	for (i = 0; i < nt; i++) {
+		stats(f, &st);
+		c0 = st.cached;
+		assert_int_equal(resolve_one(f, t[i].name, a), 0);
+		assert_answer(a, t[i].v4, NULL);
+		stats(f, &st);
+		assert_int_equal(st.cached, c0 + 1);
+		assert_int_equal(responder_send_late(&f->rs), 1);
+		if (t[i].gone == GONE_AT_ONCE) {
+			wait_cached_count(f, c0);
+		} else {
+			wait_cached_addrs(f, t[i].name, b, 2);
+			assert_answer(b, t[i].v4, "::1");
+			/* held until 1 s after the first answer at least */
+			clock_skip_to(f, a->at_ms + 500);
+			assert_int_equal(resolve_one(f, t[i].name, c), 1);
+			assert_same_addrs(b, c);
+			clock_skip_to(f, (t[i].gone == GONE_AFTER_FIRST ?
+			    a->at_ms : b->at_ms) + 1000);
+		}
+		/* asked again: the same again */
+		assert_int_equal(resolve_one(f, t[i].name, c), 0);
+		assert_answer(c, t[i].v4, NULL);
+		assert_int_equal(qcount(f, t[i].name, T_A), 2);
+		assert_int_equal(qcount(f, t[i].name, T_AAAA), 2);
+		assert_int_equal(responder_send_late(&f->rs), 1);
+		if (t[i].gone == GONE_AT_ONCE)
+			wait_cached_count(f, c0);
+		else
+			wait_cached_addrs(f, t[i].name, c, 2);
+	}
+}
+
+/*
+ * No address from either family, the reason as c-ares gives it for
+ * AF_UNSPEC (the family that answered last): NXDOMAIN for A, AAAA dropped
+ * until its tries time out: "timed out".  Not kept.
+ */
+static void
+test_mixed_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct result *res = f->res;
+	struct resolve_stats st;
+
+	f->done = 0;
+	assert_non_null(start(f, "nx4.drop6.test", res));
+	wait_callbacks_skipping(f, 1);
+	assert_int_equal(res->calls, 1);
+	assert_int_equal(res->status, -1);
+	assert_non_null(res->reason);
+	assert_non_null(strstr(res->reason, "timed out"));
+	stats(f, &st);
+	assert_int_equal(st.cached, 0);
+}
+
+/* A name of /etc/hosts with IPv4 addresses only (not localhost), into
+ * name; 0 when there is none. */
+static int
+hosts_v4_only_name(char *name, size_t size)
+{
+	char line[512], cand[64][64], *tok, *save;
+	int is_v6[64] = { 0 }, is_v4[64] = { 0 };
+	size_t ncand = 0, i;
+	int v6, found = 0;
+	FILE *fp;
+
+	fp = fopen("/etc/hosts", "r");
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "#\n")] = '\0';
+		tok = strtok_r(line, " \t", &save);
+		if (tok == NULL)
+			continue;
+		v6 = strchr(tok, ':') != NULL;
+		while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
+			if (strlen(tok) >= sizeof(cand[0]) ||
+			    strcasecmp(tok, "localhost") == 0 ||
+			    strchr(tok, '.') == tok)
+				continue;
+			for (i = 0; i < ncand; i++)
+				if (strcasecmp(cand[i], tok) == 0)
+					break;
+			if (i == ncand) {
+				if (ncand == 64)
+					continue;
+				snprintf(cand[ncand++], sizeof(cand[0]), "%s",
+				    tok);
+			}
+			if (v6)
+				is_v6[i] = 1;
+			else
+				is_v4[i] = 1;
+		}
+	}
+	fclose(fp);
+	for (i = 0; i < ncand && !found; i++) {
+		if (is_v4[i] && !is_v6[i]) {
+			snprintf(name, size, "%s", cand[i]);
+			found = 1;
+		}
+	}
+	return found;
+}
+
+/*
+ * A name the hosts file gives IPv4 addresses for (and the DNS server both
+ * families): answered at once, synchronously, with the file's IPv4
+ * addresses, as c-ares answers AF_UNSPEC from the file.  The AAAA lookup,
+ * which goes on to the DNS server, adds nothing, then or later.
+ */
+static void
+test_hosts_file(void **state)
+{
+	struct fixture *f = *state;
+	struct result *a = &f->res[0], *b = &f->res[1];
+	size_t i;
+	int round;
+
+	if (!hosts_v4_only_name(hosts_name, sizeof(hosts_name)))
+		skip();
+	for (round = 1; round <= 2; round++) {
+		f->done = 0;
+		assert_null(start(f, hosts_name, a));
+		assert_int_equal(a->calls, 1);
+		assert_int_equal(a->status, 0);
+		assert_true(a->n >= 1);
+		for (i = 0; i < a->n; i++)
+			assert_int_equal(a->addrs[i].family, AF_INET);
+		assert_false(result_has(a, HOSTS_V4));
+		/* the server's AAAA answer (if asked) read by now */
+		run_for(f, 2 * LIMIT_DNS_RESOLUTION_DELAY_MS);
+		assert_int_equal(a->calls, 1);
+		assert_true(qcount(f, hosts_name, T_AAAA) <= (unsigned)round);
+	}
+	/* the same answer, whether kept or not */
+	resolve_one(f, hosts_name, b);
+	assert_same_addrs(a, b);
+	assert_int_equal(qcount(f, hosts_name, T_A), 0);
+	hosts_name[0] = '\0';
+}
+
 int
 main(void)
 {
@@ -1519,6 +2302,26 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_timeout_not_cached,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_name_bypass, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_family_dropped, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_family_late, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_both_quick, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_no_address_family, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_late_after_drop, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_free_pending, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_long_name_dropped, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_late_ttl, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_mixed_failure, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hosts_file, setup,
 		    teardown),
 	};
 

@@ -11,11 +11,18 @@ Used only inside the bench's network namespaces.  Endpoints (any method):
   /status?code=N      answers with status N
   /redirect           302 to http://other.bench.test/landed (never followed by a proxy)
   /close              echoes with Connection: close, then closes
-  /eof                echoes without Content-Length or chunking (ends at close)
+  /eof                echoes without Content-Length or chunking (ends at close,
+                      over TLS with close_notify)
   /http10             echoes as HTTP/1.0 with Connection: keep-alive, keeps the
                       connection open
   /bighead?n=BYTES    a response head with an n-byte header
   /garbage            a broken status line, then close
+  /cut?framing=F&n=N&how=H
+                      a 200 whose body is framed F (close: read until close,
+                      length: Content-Length 1 MiB, chunked), then n bytes of
+                      body, then the connection ends: how=rst (a reset),
+                      fin (TCP close; over TLS without close_notify) or
+                      notify (over TLS: close_notify first)
   /git/...            git smart HTTP (git http-backend as CGI) from --git-root
   anything else       JSON echo of the request: method, raw request-target, path,
                       query, host, headers (dict, lower-case names) and header_list
@@ -38,6 +45,7 @@ import json
 import os
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -225,7 +233,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.echo(body, chunked, [("Connection", "close")])
         if path == "/eof":
             self.close_connection = True
-            return self.echo(body, chunked, framed=False)
+            self.echo(body, chunked, framed=False)
+            return self.notify_close()
         if path == "/http10":
             return self.echo(body, chunked, http10=True)
         if path == "/bighead":
@@ -235,6 +244,10 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.wfile.write(b"HTTP/1.1 2OO NOPE\r\nX: y\r\n\r\nbody")
             return
+        if path == "/cut":
+            return self.cut(self.query().get("framing", ["close"])[0],
+                            min(self.qint("n", 1000), 1 << 20),
+                            self.query().get("how", ["fin"])[0])
         if path.startswith("/git/") and ARGS.git_root:
             return self.git(path[len("/git"):], body)
         return self.echo(body, chunked)
@@ -253,6 +266,47 @@ class Handler(BaseHTTPRequestHandler):
             k = min(n, len(chunk))
             self.wfile.write(chunk[:k])
             n -= k
+
+    def cut(self, framing, n, how):
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if framing == "length":
+            self.send_header("Content-Length", str(1 << 20))
+        elif framing == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        body = b"c" * n
+        if framing == "chunked":
+            body = b"%x\r\n%s\r\n" % (n, body) if n else b""
+        self.wfile.write(body)
+        self.wfile.flush()
+        time.sleep(0.2)  # the bytes reach the peer before the end does
+        conn = self.connection
+        log("CUT %s:%d conn=%d %s after %d bytes" % (
+            self.server.addr, self.server.port, self.conn_id, how, n))
+        if how == "rst":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif how == "notify":
+            conn = self.notify_close()
+        # close the descriptor itself: over TLS no close_notify is sent
+        try:
+            os.close(conn.detach())
+        except OSError:
+            pass
+
+    def notify_close(self):
+        """Over TLS, end with close_notify (what a body read until close
+        needs to be taken as complete); the plain socket is returned."""
+        conn = self.connection
+        if isinstance(conn, ssl.SSLSocket):
+            self.wfile.flush()
+            conn.settimeout(2)
+            try:
+                conn = conn.unwrap()
+            except (ssl.SSLError, OSError):
+                pass
+        return conn
 
     def file(self, name):
         fn = os.path.join(ARGS.files or "/nonexistent", name)

@@ -123,11 +123,23 @@ conn_buf_wipe_release(struct buf *b)
 	buf_release(b);
 }
 
+/* Close fd with a reset instead of FIN (SO_LINGER 0). */
+static void
+conn_reset_socket(int fd)
+{
+	static const struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
 static void
 conn_close_upstream(struct conn *c)
 {
-	/* close_notify (best effort) also keeps the session resumable */
-	xport_reset(&c->ux, 1);
+	/* close_notify (best effort) also keeps the session resumable; a
+	 * connection given up on a cut gets a reset instead */
+	xport_reset(&c->ux, !c->is_abort);
+	if (c->ufd != -1 && c->is_abort)
+		conn_reset_socket(c->ufd);
 	if (c->ufd != -1) {
 		ev_io_del(c->w->ev, &c->uio);
 		close(c->ufd);
@@ -213,7 +225,11 @@ conn_close_as(struct conn *c, const char *decision, const char *reason)
 	conn_release_upstream(c);
 	relay_dir_close(&w->pipes, &c->cu);
 	relay_dir_close(&w->pipes, &c->uc);
-	xport_reset(&c->cx, 1);
+	/* an end passed on as it came: a cut as a reset, an upstream's end
+	 * without close_notify without one */
+	xport_reset(&c->cx, !c->is_abort && !c->is_unclean_end);
+	if (c->is_abort)
+		conn_reset_socket(c->cfd);
 	ev_timer_stop(w->ev, &c->kick);
 	ev_io_del(w->ev, &c->cio);
 	close(c->cfd);
@@ -234,6 +250,18 @@ conn_close(struct conn *c, const char *reason)
 	conn_close_as(c, "allow", reason);
 }
 
+/*
+ * A response or a tunnel cut short: both ends see a reset, the client no
+ * close_notify, so that nothing the client cannot frame itself (a body
+ * read until close, a tunnel's stream) passes for complete.
+ */
+static void
+conn_abort(struct conn *c, const char *reason)
+{
+	c->is_abort = 1;
+	conn_close(c, reason);
+}
+
 /* Reset per-request fields before parsing the next head. */
 static void
 conn_reset_request(struct conn *c)
@@ -251,6 +279,7 @@ conn_reset_request(struct conn *c)
 	c->status = 0;
 	c->is_req_done = c->is_resp_done = c->is_resp_head_done = 0;
 	c->is_req_keep_alive = c->is_resp_keep_alive = 0;
+	c->is_unclean_end = 0;
 	c->req_framing = c->resp_framing = HTTP1_BODY_NONE;
 	c->req_remaining = c->resp_remaining = 0;
 	c->naddrs = c->addr_idx = 0;
@@ -1984,7 +2013,8 @@ conn_finish_exchange(struct conn *c)
 	int keep = c->is_req_keep_alive && c->is_resp_keep_alive &&
 	    c->is_req_done && !atomic_load(&c->px->is_draining);
 
-	conn_audit(c, "request", "allow", NULL);
+	conn_audit(c, "request", "allow", c->is_unclean_end ?
+	    "upstream ended the body without close_notify" : NULL);
 	/*
 	 * The upstream serves again only from a clean message boundary: the
 	 * response was framed (not read until close) and not "Connection:
@@ -2028,14 +2058,14 @@ conn_tunnel_io(struct conn *c)
 	up = relay_dir_splice(&c->w->pipes, &c->cu, c->cfd, &c->c_ready,
 	    c->ufd);
 	if (up == -1) {
-		conn_close(c, "tunnel: client side error");
+		conn_abort(c, "tunnel: client side error");
 		return;
 	}
 	c->bytes_up += (uint64_t)up;
 	down = relay_dir_splice(&c->w->pipes, &c->uc, c->ufd, &c->u_ready,
 	    c->cfd);
 	if (down == -1) {
-		conn_close(c, "tunnel: upstream side error");
+		conn_abort(c, "tunnel: upstream side error");
 		return;
 	}
 	c->bytes_down += (uint64_t)down;
@@ -2294,10 +2324,13 @@ conn_read_upstream(struct conn *c)
 	}
 	if (c->state == CONN_RELAY)
 		return 0; /* c->ux.is_eof or an error: handled by the relay */
-	if (n == 0 && c->is_resp_head_done &&
-	    c->resp_framing == HTTP1_BODY_UNTIL_CLOSE) {
+	if (c->is_resp_head_done && c->resp_framing == HTTP1_BODY_UNTIL_CLOSE &&
+	    (n == 0 || xport_is_unexpected_eof(&c->ux))) {
+		/* the end of the body; without close_notify it may be a cut
+		 * only the client can judge: it gets the same end */
 		c->is_resp_done = 1;
 		c->is_resp_keep_alive = 0;
+		c->is_unclean_end = n != 0;
 		return 0;
 	}
 	if (!c->is_resp_head_done && c->cout.len == 0) {
@@ -2312,7 +2345,7 @@ conn_read_upstream(struct conn *c)
 		return -1;
 	}
 	conn_audit(c, "request", "error", "upstream closed mid-response");
-	conn_close(c, "upstream closed mid-response");
+	conn_abort(c, "upstream closed mid-response");
 	return -1;
 }
 
@@ -2396,7 +2429,7 @@ conn_drive_forward(struct conn *c)
 	if (rc < 0) {
 		conn_audit(c, "request", "error",
 		    "malformed response body from upstream");
-		conn_close(c, "malformed response body from upstream");
+		conn_abort(c, "malformed response body from upstream");
 		return;
 	}
 	if (c->state == CONN_RELAY)
@@ -2690,7 +2723,7 @@ conn_sweep(struct worker *w)
 				conn_respond_close(c, 504, "upstream timed out");
 			} else {
 				conn_audit(c, "request", "error", "timed out");
-				conn_close(c, "timed out");
+				conn_abort(c, "timed out");
 			}
 			break;
 		case CONN_TUNNEL:

@@ -46,6 +46,10 @@ struct conn {
 	enum conn_state state;
 	int64_t deadline_ms;        /* monotonic; swept by conn_sweep */
 	int is_closed;
+	int is_abort;               /* closing on a cut: resets, no close_notify */
+	int is_unclean_end;         /* the upstream ended a body read until
+				     * close without close_notify: so does the
+				     * client's end */
 	int is_driving;             /* conn_drive is on the stack */
 	int is_drive_again;         /* asked for while driving: go round */
 	struct ev_timer kick;       /* drive again on the next loop turn */

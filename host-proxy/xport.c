@@ -199,6 +199,14 @@ xport_attach_ssl(struct xport *x, SSL *ssl)
 	x->err = 0;
 }
 
+int
+xport_is_unexpected_eof(const struct xport *x)
+{
+	return x->ssl != NULL && x->err != 0 &&
+	    ERR_GET_LIB(x->err) == ERR_LIB_SSL &&
+	    ERR_GET_REASON(x->err) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+}
+
 const char *
 xport_error(const struct xport *x, char *buf, size_t size)
 {

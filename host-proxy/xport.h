@@ -55,6 +55,8 @@ SSL *xport_detach_ssl(struct xport *x);
 /* Take back a TLS object from xport_detach_ssl, bound to x->fd. */
 void xport_attach_ssl(struct xport *x, SSL *ssl);
 /* Short text for the last TLS failure, for 502 bodies and logs. */
+/* The last read failed because the peer closed TCP without close_notify. */
+int xport_is_unexpected_eof(const struct xport *x);
 const char *xport_error(const struct xport *x, char *buf, size_t size);
 
 #endif

@@ -1,0 +1,157 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# A response cut short never reaches the client as a complete one.  The
+# upstream (ci/upstream.py /cut) sends a head and part of a body, then ends:
+# with a reset, with a plain close (over TLS without close_notify) or with
+# close_notify.  Through the forward proxy (plain HTTP), interception (TLS
+# at both ends) and a CONNECT tunnel, with the body read until close, with
+# Content-Length and chunked: a reset or a cut inside a framed body reaches
+# the client as a reset (curl exit 56, "reset by peer"), an until-close body
+# ended without close_notify reaches it without close_notify (what curl
+# reports directly against such a server), and only a clean end is a clean
+# end (exit 0, every byte).  The audit log tells them apart, and the proxy
+# goes on serving.
+source "$(dirname "$(readlink -f "$0")")/../lib.sh"
+bench_init
+bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
+check "daemon starts" start_proxy --upstream-ca "$CA"
+[ -n "$PROXY_PID" ] || bench_finish
+T=$(new_client vm1)
+PCA=$DIR/proxy-ca.crt
+cli ca >"$PCA" 2>>"$DIR/cli.err"
+# 80: forwarded; 443: intercepted; 8443: a plain tunnel
+cli allow vm1 --host api.bench.test --port 80 --port 443 --inspect >/dev/null
+cli allow vm1 --host api.bench.test --port 8443 >/dev/null
+export T PCA
+
+# cut URL [CAFILE]: "EXIT BYTES" of curl through the proxy (its error in
+# $DIR/cut.err)
+cut() {
+	local out rc
+	out=$(in_vm curl -q -sS -m 15 --cacert "${2:-$PCA}" -x "http://proxy:$T@$PROXY_ADDR" \
+		-o /dev/null -w '%{size_download}' "$1" 2>"$DIR/cut.err")
+	rc=$?
+	echo "$rc $out"
+}
+# tls_end PORT CAFILE PATH: through a CONNECT to api.bench.test:PORT, TLS
+# over the socket's raw bytes (so that how the stream ended is seen as it
+# is, not as the ssl module reports a ragged end), one GET read to its end:
+# "clean|unclean|reset BODY_BYTES" (an end with close_notify, a FIN
+# without it, a reset)
+tls_end() {
+	vmpy - "$T" "$@" <<'EOF2'
+import socket, ssl, sys, time, spxclient
+tok, port, ca, path = sys.argv[1:5]
+c = spxclient.Conn(timeout=10)
+st, h, b = c.connect("api.bench.test:%s" % port, tok)
+assert st == 200, st
+sock = c.sock
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+ctx = ssl.create_default_context(cafile=ca)
+t = ctx.wrap_bio(inc, out, server_hostname="api.bench.test")
+def flush():
+    d = out.read()
+    if d:
+        sock.sendall(d)
+def feed():
+    """raw bytes into TLS: None, or how the socket ended"""
+    try:
+        d = sock.recv(65536)
+    except ConnectionResetError:
+        return "reset"
+    if not d:
+        inc.write_eof()
+        return "eof"
+    inc.write(d)
+    return None
+for _ in range(100):
+    try:
+        t.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        flush()
+        assert feed() is None, "ended in the handshake"
+flush()
+t.write(("GET %s HTTP/1.1\r\nHost: api.bench.test\r\n\r\n" % path).encode())
+flush()
+data, how = b"", None
+deadline = time.time() + 10
+while how is None and time.time() < deadline:
+    try:
+        d = t.read(65536)
+        if not d:  # close_notify
+            how = "clean"
+        data += d
+        continue
+    except ssl.SSLWantReadError:
+        pass
+    except ssl.SSLZeroReturnError:
+        how = "clean"
+        break
+    flush()
+    # read() drains TLS before more raw bytes come: a close_notify is seen
+    # before the socket's end, so an end reached first is one without it
+    end = feed()
+    if end == "reset":
+        how = "reset"
+    elif end == "eof":
+        how = "unclean"
+print(how, len(data.partition(b"\r\n\r\n")[2]))
+EOF2
+}
+# reset_seen URL: curl fails with "reset by peer"
+reset_seen() {
+	local r
+	r=$(cut "$1")
+	cat "$DIR/cut.err"
+	echo "$r"
+	[ "${r%% *}" = 56 ] && grep -qi 'reset by peer' "$DIR/cut.err"
+}
+# audit_has PORT DECISION REASON-PART: a request record for /cut on that
+# port (the audit log keeps no query string)
+AUDIT_HAS='
+import json, sys
+path, port, dec, reason = sys.argv[1:5]
+for line in open(path):
+    try:
+        r = json.loads(line)
+    except ValueError:
+        continue
+    if r.get("event") == "request" and r.get("path") == "/cut" and str(r.get("port")) == port \
+            and r.get("decision") == dec and reason in (r.get("reason") or ""):
+        sys.exit(0)
+sys.exit(1)'
+audit_has() { wait_for 5 "$PY" -c "$AUDIT_HAS" "$AUDIT" "$@"; }
+export AUDIT_HAS
+export -f cut reset_seen audit_has tls_end
+
+H=http://api.bench.test
+S=https://api.bench.test
+U=https://api.bench.test:8443
+
+# ---- forward (plain HTTP)
+check "forward, read until close, clean close: complete" expect "0 5000" cut "$H/cut?framing=close&n=5000&how=fin"
+check "forward, read until close, reset: the client gets a reset" reset_seen "$H/cut?framing=close&n=5000&how=rst"
+check "forward, Content-Length cut by a close: a reset" reset_seen "$H/cut?framing=length&n=5000&how=fin"
+check "forward, chunked cut by a reset: a reset" reset_seen "$H/cut?framing=chunked&n=5000&how=rst"
+check "audit: the forward cut is an error" audit_has 80 error "upstream closed mid-response"
+
+# ---- intercepted (TLS both ends)
+check "intercepted, read until close, close_notify: complete" expect "0 5000" cut "$S/cut?framing=close&n=5000&how=notify"
+check "intercepted, read until close, close_notify: passed on" expect "clean 5000" tls_end 443 "$PCA" "/cut?framing=close&n=5000&how=notify"
+check "intercepted, read until close, no close_notify: none to the client either" expect "unclean 5000" tls_end 443 "$PCA" "/cut?framing=close&n=5000&how=fin"
+check "audit: allowed, the end without close_notify noted" audit_has 443 allow "without close_notify"
+check "intercepted, read until close, reset: a reset" reset_seen "$S/cut?framing=close&n=5000&how=rst"
+check "intercepted, Content-Length cut with close_notify: a reset" reset_seen "$S/cut?framing=length&n=5000&how=notify"
+check "intercepted, chunked cut without close_notify: a reset" reset_seen "$S/cut?framing=chunked&n=5000&how=fin"
+check "audit: the intercepted cut is an error" audit_has 443 error "upstream closed mid-response"
+
+# ---- tunnel: the upstream's reset is passed on as a reset
+check "tunnel, the upstream resets: the client gets a reset" expect "reset 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=rst"
+check "tunnel, an end without close_notify stays so" expect "unclean 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=fin"
+check "tunnel, a clean end stays clean" expect "clean 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=notify"
+
+check "the proxy goes on serving" expect_re '"path": "/after"' \
+	in_vm curl -q -sS -m 10 --cacert "$PCA" -x "http://proxy:$T@$PROXY_ADDR" "$S/after"
+check "the upstream saw every cut" expect 13 bash -c "grep -c ' CUT ' '$DIR/upstream.log'"
+bench_finish

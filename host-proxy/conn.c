@@ -927,7 +927,8 @@ conn_release_upstream(struct conn *c)
 	SSL *ssl;
 	int fd;
 
-	if (c->ufd == -1 || !c->is_up_reusable || !c->is_up_poolable ||
+	if (c->ufd == -1 || c->is_abort || !c->is_up_reusable ||
+	    !c->is_up_poolable ||
 	    atomic_load(&px->is_draining) || c->up_client[0] == '\0' ||
 	    c->uin.len > 0 ||
 	    c->uout.len > 0 || !xport_is_idle(&c->ux) ||

@@ -691,6 +691,23 @@ rconn_tunnel_tls(struct rconn *c)
 	return 0;
 }
 
+/*
+ * A tunnel that failed on one side (a reset, an error): both sockets are
+ * closed with a reset (SO_LINGER 0), so the other side sees a cut, not an
+ * end of stream it could take for complete.
+ */
+static void
+rconn_abort(struct rconn *c, const char *why)
+{
+	static const struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (c->cfd != -1)
+		(void)setsockopt(c->cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	if (c->ufd != -1)
+		(void)setsockopt(c->ufd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	rconn_close(c, why);
+}
+
 static void
 rconn_tunnel(struct rconn *c)
 {
@@ -699,7 +716,7 @@ rconn_tunnel(struct rconn *c)
 
 	rc = c->tls != NULL ? rconn_tunnel_tls(c) : rconn_tunnel_plain(c);
 	if (rc == -1) {
-		rconn_close(c, "tunnel error");
+		rconn_abort(c, "tunnel error");
 		return;
 	}
 	cu_len = c->tls != NULL ? c->uout.len : c->cu.inpipe;

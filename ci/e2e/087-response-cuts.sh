@@ -6,7 +6,8 @@
 # close_notify.  Through the forward proxy (plain HTTP), interception (TLS
 # at both ends) and a CONNECT tunnel, with the body read until close, with
 # Content-Length and chunked: a reset or a cut inside a framed body reaches
-# the client as a reset (curl exit 56, "reset by peer"), an until-close body
+# the client as a reset (curl exit 56, "reset by peer"; through the agent
+# too), an until-close body
 # ended without close_notify reaches it without close_notify (what curl
 # reports directly against such a server), and only a clean end is a clean
 # end (exit 0, every byte).  The audit log tells them apart, and the proxy
@@ -33,19 +34,24 @@ cut() {
 	rc=$?
 	echo "$rc $out"
 }
-# tls_end PORT CAFILE PATH: through a CONNECT to api.bench.test:PORT, TLS
+# tls_end PORT CAFILE PATH: through a CONNECT to api.bench.test:PORT (or,
+# with TLS_END_IN=guestpy TLS_END_TOKEN=-, straight to it from the guest,
+# where the agent redirects it), TLS
 # over the socket's raw bytes (so that how the stream ended is seen as it
 # is, not as the ssl module reports a ragged end), one GET read to its end:
 # "clean|unclean|reset BODY_BYTES" (an end with close_notify, a FIN
 # without it, a reset)
 tls_end() {
-	vmpy - "$T" "$@" <<'EOF2'
+	${TLS_END_IN:-vmpy} - "${TLS_END_TOKEN:-$T}" "$@" <<'EOF2'
 import socket, ssl, sys, time, spxclient
 tok, port, ca, path = sys.argv[1:5]
-c = spxclient.Conn(timeout=10)
-st, h, b = c.connect("api.bench.test:%s" % port, tok)
-assert st == 200, st
-sock = c.sock
+if tok == "-":  # no proxy in sight: the agent redirects the connection
+    sock = socket.create_connection(("api.bench.test", int(port)), timeout=10)
+else:
+    c = spxclient.Conn(timeout=10)
+    st, h, b = c.connect("api.bench.test:%s" % port, tok)
+    assert st == 200, st
+    sock = c.sock
 inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
 ctx = ssl.create_default_context(cafile=ca)
 t = ctx.wrap_bio(inc, out, server_hostname="api.bench.test")
@@ -151,7 +157,29 @@ check "tunnel, the upstream resets: the client gets a reset" expect "reset 5000"
 check "tunnel, an end without close_notify stays so" expect "unclean 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=fin"
 check "tunnel, a clean end stays clean" expect "clean 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=notify"
 
+# ---- through the agent (transparent, its link to the proxy plain): a
+# reset goes on as a reset there too
+case $BUILD in /*) A=$BUILD/slicer-agent ;; *) A=$SPX_ROOT/$BUILD/slicer-agent ;; esac
+GUEST_ENV=
+for v in ASAN_OPTIONS UBSAN_OPTIONS; do
+	[ -n "${!v:-}" ] && GUEST_ENV="$GUEST_ENV $v=${!v}"
+done
+guestpy() { in_guest env PYTHONPATH="$SPX_CI" "$PY" "$@"; }
+export -f guestpy
+if guest_up; then
+	check "agent installs (link to the proxy plain)" in_guest "$A" proxy install \
+		--proxy "http://proxy:$T@$PROXY_ADDR"
+	export TLS_END_IN=guestpy TLS_END_TOKEN=-
+	check "agent, the upstream resets: the client gets a reset" expect "reset 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=rst"
+	check "agent, an end without close_notify stays so" expect "unclean 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=fin"
+	check "agent, a clean end stays clean" expect "clean 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=notify"
+	unset TLS_END_IN TLS_END_TOKEN
+	check "agent uninstalls" in_guest "$A" proxy uninstall
+else
+	check "a private guest file system for the agent" false
+fi
+
 check "the proxy goes on serving" expect_re '"path": "/after"' \
 	in_vm curl -q -sS -m 10 --cacert "$PCA" -x "http://proxy:$T@$PROXY_ADDR" "$S/after"
-check "the upstream saw every cut" expect 13 bash -c "grep -c ' CUT ' '$DIR/upstream.log'"
+check "the upstream saw every cut" expect 16 bash -c "grep -c ' CUT ' '$DIR/upstream.log'"
 bench_finish

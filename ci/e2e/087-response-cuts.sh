@@ -4,14 +4,13 @@
 # upstream (ci/upstream.py /cut) sends a head and part of a body, then ends:
 # with a reset, with a plain close (over TLS without close_notify) or with
 # close_notify.  Through the forward proxy (plain HTTP), interception (TLS
-# at both ends) and a CONNECT tunnel, with the body read until close, with
-# Content-Length and chunked: a reset or a cut inside a framed body reaches
-# the client as a reset (curl exit 56, "reset by peer"; through the agent
-# too), an until-close body
-# ended without close_notify reaches it without close_notify (what curl
-# reports directly against such a server), and only a clean end is a clean
-# end (exit 0, every byte).  The audit log tells them apart, and the proxy
-# goes on serving.
+# at both ends), a CONNECT tunnel and the agent (transparent, its link
+# plain), with the body read until close, with Content-Length and chunked:
+# a reset or a cut inside a framed body reaches the client as a reset (curl
+# exit 56, "reset by peer"), an until-close body ended without close_notify
+# reaches it without close_notify (for the client to judge, as it would
+# directly), and only a clean end is a clean end (every byte).  The audit
+# log tells them apart, and the proxy goes on serving.
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
 bench_init
 bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -34,13 +33,12 @@ cut() {
 	rc=$?
 	echo "$rc $out"
 }
-# tls_end PORT CAFILE PATH: through a CONNECT to api.bench.test:PORT (or,
-# with TLS_END_IN=guestpy TLS_END_TOKEN=-, straight to it from the guest,
-# where the agent redirects it), TLS
-# over the socket's raw bytes (so that how the stream ended is seen as it
-# is, not as the ssl module reports a ragged end), one GET read to its end:
-# "clean|unclean|reset BODY_BYTES" (an end with close_notify, a FIN
-# without it, a reset)
+# tls_end PORT CAFILE PATH: one GET over TLS to api.bench.test:PORT through
+# a CONNECT (or, with TLS_END_IN=guestpy TLS_END_TOKEN=-, straight from the
+# guest, where the agent redirects it), read to its end with TLS run over
+# the socket's raw bytes, so that the end is seen as it is and not as the
+# ssl module reports a ragged one: "clean|unclean|reset BODY_BYTES" (an end
+# with close_notify, a FIN without it, a reset)
 tls_end() {
 	${TLS_END_IN:-vmpy} - "${TLS_END_TOKEN:-$T}" "$@" <<'EOF2'
 import socket, ssl, sys, time, spxclient

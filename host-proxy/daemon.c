@@ -693,6 +693,17 @@ daemon_main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * The signals that stop the daemon wait from here until the loop reads
+	 * them (signalfd, below): one during set-up still gets the clean
+	 * shutdown (the hostgroup interface removed), and no thread started
+	 * meanwhile takes one with the default action.
+	 */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	umask(077);
 
 	px.ev = ev_new();
@@ -827,11 +838,6 @@ daemon_main(int argc, char **argv)
 	audit_set_wake(px.audit, daemon_audit_wake, &px);
 	daemon_expiry_cb(&px.expiry); /* drop rules that expired while down */
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sigs.px = &px;
 	sigs.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sigs.fd == -1)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Host enforcement around the daemon: the host group interface appears with
-# the bind address and goes away on a clean shutdown, the daemon gives up
+# the bind address and goes away on a clean shutdown (also when the stop
+# comes during set-up), the daemon gives up
 # root after set-up, the control socket refuses an unprivileged local user,
 # SIGTERM drains (an in-flight large download finishes, new connections are
 # refused), and with the guest's own rules flushed by "the workload", the
@@ -16,7 +17,8 @@ HG_S=$DIR/hg.sock
 spawn "$HNS" "$P" up --bind 192.168.223.1 --hostgroup e2e061 --http-port 3138 \
 	--api "$HG_S" --state-dir "$DIR/state-hg" >>"$DIR/proxy-hg.log" 2>&1
 HG_PID=$SPAWNED_PID
-wait_for 10 test -S "$HG_S"
+# ready (set-up done, root given up) once it says where it listens
+wait_for 10 grep -q 'listening on' "$DIR/proxy-hg.log"
 check "hostgroup interface slicer-e2e061 exists" in_host ip link show slicer-e2e061
 check "it carries the bind address" bash -c "ip netns exec $HNS ip -o addr show dev slicer-e2e061 | grep -q '192.168.223.1/32'"
 check "the daemon listens on it" bash -c "ip netns exec $HNS ss -Hltn 'sport = :3138' | grep -q 192.168.223.1"
@@ -27,6 +29,19 @@ kill -TERM "$HG_PID"
 wait_for 10 bash -c "! kill -0 $HG_PID 2>/dev/null"
 check "SIGTERM: the daemon exits" bash -c "! kill -0 $HG_PID 2>/dev/null"
 check "the interface it created is gone" bash -c "! ip netns exec $HNS ip link show slicer-e2e061 2>/dev/null"
+# a stop that comes during set-up, right after the interface appears: the
+# same clean shutdown (the signal waits for the loop), the interface gone
+spawn "$HNS" "$P" up --bind 192.168.226.1 --hostgroup e2e063 --http-port 3140 \
+	--api "$DIR/hg4.sock" --state-dir "$DIR/state-hg4" >>"$DIR/proxy-hg4.log" 2>&1
+HG4_PID=$SPAWNED_PID
+for ((i = 0; i < 2000; i++)); do
+	ip netns exec "$HNS" ip link show slicer-e2e063 >/dev/null 2>&1 && break
+done
+kill -TERM "$HG4_PID"
+wait_for 10 bash -c "! kill -0 $HG4_PID 2>/dev/null"
+check "SIGTERM during set-up: the daemon exits" bash -c "! kill -0 $HG4_PID 2>/dev/null"
+check "  and the interface it had created is gone" bash -c \
+	"! ip netns exec $HNS ip link show slicer-e2e063 2>/dev/null; s=\$?; tail -3 '$DIR/proxy-hg4.log'; exit \$s"
 check "an existing interface is used and left in place" bash -c "
 	ip netns exec $HNS ip link add slicer-e2e062 type ifb 2>/dev/null || ip netns exec $HNS ip link add slicer-e2e062 type dummy
 	ip netns exec $HNS ip addr add 192.168.224.1/32 dev slicer-e2e062 && ip netns exec $HNS ip link set slicer-e2e062 up

@@ -520,6 +520,9 @@ daemon_listen(struct proxy *px, uint16_t port, int *fds)
 		    px->cfg.workers > 1);
 		if (fds[i] == -1)
 			goto fail;
+		/* a proxy client (request line) and a TLS client (ClientHello)
+		 * speak first */
+		sock_defer_accept(fds[i], LIMIT_DEFER_ACCEPT_S);
 	}
 	return 0;
 fail:

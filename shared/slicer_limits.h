@@ -84,6 +84,9 @@
 
 /* Timeouts (milliseconds). */
 #define LIMIT_HEAD_TIMEOUT_MS 15000   /* first request head must arrive */
+/* a connection that has sent nothing waits in the kernel about this long
+ * before accept(2) sees it (TCP_DEFER_ACCEPT), then LIMIT_HEAD_TIMEOUT_MS */
+#define LIMIT_DEFER_ACCEPT_S 2
 #define LIMIT_IDLE_TIMEOUT_MS 60000   /* keep-alive idle between requests */
 #define LIMIT_RESOLVE_TIMEOUT_MS 8000 /* c-ares lookup */
 #define LIMIT_CONNECT_TIMEOUT_MS 10000 /* upstream TCP connect */

@@ -214,3 +214,9 @@ sock_nodelay(int fd)
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
+
+void
+sock_defer_accept(int lfd, int secs)
+{
+	setsockopt(lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs));
+}

@@ -32,5 +32,12 @@ int sock_connect_start(const struct sockaddr *sa, socklen_t salen);
 /* After EPOLLOUT: 0 when connected, else -1 with errno = the error. */
 int sock_connect_result(int fd);
 void sock_nodelay(int fd);
+/*
+ * TCP_DEFER_ACCEPT on a listener whose clients always speak first: a
+ * connection is handed to accept(2) once its first bytes are in, so the
+ * loop wakes once for both.  One that sends nothing is handed over after
+ * about secs.  Only an optimisation: errors are ignored.
+ */
+void sock_defer_accept(int lfd, int secs);
 
 #endif

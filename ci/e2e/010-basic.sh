@@ -244,6 +244,33 @@ check "openssl s_client without credentials is refused" bash -c "
 	! ip netns exec $VNS timeout 10 openssl s_client -proxy $PROXY_ADDR -connect api.bench.test:443 \
 		-servername api.bench.test -CAfile $CA -verify_return_error </dev/null >/dev/null 2>&1"
 
+# ---- a connection is handed to the proxy with its first bytes ----
+accepted() { api GET /metrics | awk '/^slicer_worker_connections_total/ {n += $2} END {print n + 0}'; }
+quiet_then_request() {
+	local a0 a1 a2
+	a0=$(accepted)
+	PROXY_ADDR=$PROXY_ADDR TOKEN=$TOKEN vmpy - <<'PY' >"$DIR/quiet.out" &
+import os, socket, time
+h, p = os.environ["PROXY_ADDR"].rsplit(":", 1)
+s = socket.create_connection((h, int(p)), timeout=10)
+time.sleep(0.8)
+print("quiet", flush=True)
+time.sleep(0.8)
+s.sendall(b"GET http://api.bench.test/q HTTP/1.1\r\nHost: api.bench.test\r\n"
+          b"Proxy-Authorization: Bearer " + os.environ["TOKEN"].encode() +
+          b"\r\nConnection: close\r\n\r\n")
+print(s.recv(100).split(b"\r\n")[0].decode(), flush=True)
+PY
+	local py=$!
+	wait_for 5 grep -q quiet "$DIR/quiet.out"
+	a1=$(accepted)
+	wait "$py"
+	a2=$(accepted)
+	echo "$((a1 - a0)) $((a2 - a0)) $(tail -1 "$DIR/quiet.out")"
+}
+check "a connection that has sent nothing is not accepted yet; its request then is" \
+	expect_re '^0 1 HTTP/1.1 (200|403)' quiet_then_request
+
 check "token never in the proxy's output or the audit log" bash -c "! grep -rqF '$TOKEN' '$DIR/proxy.log' '$AUDIT'"
 check "SIGTERM stops the proxy within 10 s" stop_proxy TERM
 check "the control socket is gone or refuses after shutdown" bash -c "! curl -q -s -m 2 --unix-socket '$S' http://localhost/healthz"

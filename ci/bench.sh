@@ -11,7 +11,8 @@
 #   spx-transparent  vm -> slicer-agent -> slicer-proxy (when the agent installs)
 #   squid-tunnel     Squid CONNECT            squid-bump   Squid ssl-bump
 #   mitmproxy        mitmdump, regular mode   tinyproxy    CONNECT
-# Loads: wrk (direct, transparent), hey -x (explicit proxies), curl (bulk
+# Loads: wrk (direct, transparent), hey -x (explicit proxies; direct is
+# measured under hey as well, and their ratios are to that), curl (bulk
 # and latency).  The load tools and nginx run on CPU 0, the proxy under test
 # on CPU 1.  Figures are medians of BENCH_RUNS runs; results go to
 # bench/results/latest.md and latest.png.
@@ -93,6 +94,12 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 16384 2>/dev/null
 NOFILE=$(ulimit -n)
 
 bench_init bench
+# the bench's names answer with a TTL of 60 s, as a typical API endpoint's
+# do (dnsmasq's default for its own records is 0: slicer-proxy, which keeps
+# an answer no longer than its TTL, would then look the name up for every
+# new connection; Squid keeps any answer at least 60 s, negative_dns_ttl)
+DNS_TTL=${BENCH_DNS_TTL:-60}
+SPX_DNS_ARGS=(--local-ttl="$DNS_TTL")
 say "setting up the bench (quick=$QUICK runs=$RUNS secs=$SECS targets: $TARGETS)"
 bench_up >"$DIR/bench-up.log" 2>&1 || { cat "$DIR/bench-up.log" >&2; fail "bench setup failed"; }
 # dnsmasq and the idle upstreams of lib.sh stay off the proxy's CPU
@@ -143,20 +150,28 @@ in_vm curl -q -sf -m 5 -o /dev/null --cacert "$CA" "https://$HOST$SMALL" || fail
 L() { "${RUNNER[@]}" taskset -c "$LOAD_CPU" "$@"; }
 # tree: "ticks rss_kib hwm_kib nprocs" of the proxy under test
 ptree() { "$PY" "$BENCH_DIR/procstat.py" "$@"; }
+# segs NS: TCP segments sent plus received so far in network namespace NS
+segs() { ip netns exec "$1" nstat -asz TcpInSegs TcpOutSegs 2>/dev/null | awk '{n += $2} END {print n + 0}'; }
+# cpubusy: "busy total" jiffies of the load CPU and of the proxy CPU
+cpubusy() { awk -v a="cpu$LOAD_CPU" -v b="cpu$PROXY_CPU" '$1 == a || $1 == b {t = 0; for (i = 2; i <= 9; i++) t += $i; printf "%d %d ", t - $5 - $6, t}' /proc/stat; }
 # nginx: "accepted requests" so far
 nginx_counts() { in_net curl -q -s -m 2 http://127.0.0.1:8081/status | awk 'NR == 3 {print $1, $3}'; }
 rec() { printf '%s\t%s\t%s\t%s\n' "$TGT" "$1" "$RUN" "$2" >>"${RAWF:-$RAW}"; }
 calc() { awk "BEGIN {v = $1; printf \"%.6g\n\", v}"; }
 skip() { echo "$1	$2" >>"$RES/skipped.txt"; say "skipped $1: $2"; }
 
-# load_run OUT NEWCONN [URL]: SECS seconds of load, keep-alive (NEWCONN=0) or
-# one request per TLS connection (1).  Prints "req/s errors".
+# load_run OUT NEWCONN [URL] [TOOL]: SECS seconds of load, keep-alive
+# (NEWCONN=0) or one request per TLS connection (1), from TOOL: hey (through
+# PX for an explicit proxy) or wrk; by default hey for explicit proxies and
+# wrk for the others.  Prints "req/s errors".
 load_run() {
-	local out=$1 newconn=$2 url=${3:-https://$HOST$SMALL}
-	if [ "$KIND" = explicit ]; then
-		local ka=()
+	local out=$1 newconn=$2 url=${3:-https://$HOST$SMALL} tool=$4
+	[ -n "$tool" ] || { [ "$KIND" = explicit ] && tool=hey || tool=wrk; }
+	if [ "$tool" = hey ]; then
+		local ka=() px=()
 		[ "$newconn" = 1 ] && ka=(-disable-keepalive)
-		L timeout $((SECS + 30)) hey -z "${SECS}s" -c "$CONNS" -t 0 "${ka[@]}" -x "$PX" \
+		[ "$KIND" = explicit ] && px=(-x "$PX")
+		L timeout $((SECS + 30)) hey -z "${SECS}s" -c "$CONNS" -t 0 "${ka[@]}" "${px[@]}" \
 			"$url" >"$out" 2>&1
 		awk '/Requests\/sec:/ {r = $2}
 			/responses$/ && !/\[200\]/ {bad += $2} /^Error distribution:/ {e = 1}
@@ -173,28 +188,44 @@ load_run() {
 	fi
 }
 
-# rate_series [NAME:NEWCONN:URL]...: RUNS runs of each load (default: ka, the
-# keep-alive load, and nc, one request per connection); rate, errors,
+# rate_series [NAME:NEWCONN:TOOL:URL]...: RUNS runs of each load (default:
+# ka, the keep-alive load, and nc, one request per connection); rate, errors,
 # upstream connections per request and CPU per 10k requests from /proc
 rate_series() {
-	local loads=("$@") ld kind nc url r e t0 t1 g0 g1 n0 n1 a0 a1 ra rr
-	[ ${#loads[@]} -gt 0 ] || loads=("ka:0:" "nc:1:")
+	local loads=("$@") ld kind nc url tool r e t0 t1 g0 g1 n0 n1 a0 a1 ra rr v0 v1 u0 u1
+	local lb0 lt0 pb0 pt0 lb1 lt1 pb1 pt1 wt0 wt1 wg0 wg1
+	[ ${#loads[@]} -gt 0 ] || loads=("ka:0::" "nc:1::")
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		for ld in "${loads[@]}"; do
-			IFS=: read -r kind nc url <<<"$ld"
-			read -r _ _ _ _ _ t0 <<<"$(ptree "${TREE[@]}")"
-			read -r _ _ _ _ _ g0 <<<"$(ptree "${AGENT_TREE[@]}")"
+			IFS=: read -r kind nc tool url <<<"$ld"
+			read -r _ _ _ _ _ t0 wt0 <<<"$(ptree "${TREE[@]}")"
+			read -r _ _ _ _ _ g0 wg0 <<<"$(ptree "${AGENT_TREE[@]}")"
 			read -r a0 n0 <<<"$(nginx_counts)"
-			read -r r e <<<"$(load_run "$RES/${TFILE:-$TGT}-$kind-$RUN.txt" "$nc" "$url")"
-			read -r _ _ _ _ _ t1 <<<"$(ptree "${TREE[@]}")"
-			read -r _ _ _ _ _ g1 <<<"$(ptree "${AGENT_TREE[@]}")"
+			v0=$(segs "$VNS") u0=$(segs "$NNS")
+			read -r lb0 lt0 pb0 pt0 <<<"$(cpubusy)"
+			read -r r e <<<"$(load_run "$RES/${TFILE:-$TGT}-$kind-$RUN.txt" "$nc" "$url" "$tool")"
+			read -r _ _ _ _ _ t1 wt1 <<<"$(ptree "${TREE[@]}")"
+			read -r _ _ _ _ _ g1 wg1 <<<"$(ptree "${AGENT_TREE[@]}")"
 			read -r a1 n1 <<<"$(nginx_counts)"
+			v1=$(segs "$VNS") u1=$(segs "$NNS")
+			read -r lb1 lt1 pb1 pt1 <<<"$(cpubusy)"
+			rec "${kind}_loadbusy" "$(calc "($lb1 - $lb0) / ($lt1 - $lt0 + 1e-9)")"
+			rec "${kind}_proxybusy" "$(calc "($pb1 - $pb0) / ($pt1 - $pt0 + 1e-9)")"
 			rr=$((n1 - n0)) ra=$((a1 - a0))
 			rec "${kind}_rps" "$r"
 			rec "${kind}_err" "$e"
-			[ "$rr" -gt 0 ] && rec "${kind}_upconn" "$(calc "$ra / $rr")"
+			if [ "$rr" -gt 0 ]; then
+				rec "${kind}_upconn" "$(calc "$ra / $rr")"
+				# TCP segments per request in the vm and at nginx: the work
+				# a path puts on the load CPU besides the load itself
+				rec "${kind}_vmsegs" "$(calc "($v1 - $v0) / $rr")"
+				rec "${kind}_upsegs" "$(calc "($u1 - $u0) / $rr")"
+			fi
 			if [ ${#TREE[@]} -gt 0 ] && [ "$rr" -gt 0 ]; then
 				rec "${kind}_cpu10k" "$(calc "($t1 - $t0) / 1e9 / $rr * 10000")"
+			fi
+			if [ ${#TREE[@]} -gt 0 ] && [ "$rr" -gt 0 ]; then
+				rec "${kind}_wakes" "$(calc "($wt1 - $wt0) / $rr")"
 			fi
 			if [ ${#AGENT_TREE[@]} -gt 0 ] && [ "$rr" -gt 0 ]; then
 				rec "${kind}_agentcpu10k" "$(calc "($g1 - $g0) / 1e9 / $rr * 10000")"
@@ -220,12 +251,12 @@ bulk_series() {
 	done
 	tcurl -m 60 -o /dev/null "https://$HOST$BIG" # warm-up
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
-		read -r _ _ _ _ _ t0 <<<"$(ptree "${TREE[@]}")"
+		read -r _ _ _ _ _ t0 _ <<<"$(ptree "${TREE[@]}")"
 		read -r v code <<<"$(tcurl -m 240 "${outs[@]}" \
 			-w '%{size_download} %{time_total} %{http_code}\n' "${urls[@]}" |
 			awk '{b += $1; t += $2} $3 != 200 {bad = 1}
 				END {printf "%s %s\n", (t > 0 ? b / t : 0), (bad || NR != '"$BULK_N"' ? "bad" : 200)}')"
-		read -r _ _ _ _ _ t1 <<<"$(ptree "${TREE[@]}")"
+		read -r _ _ _ _ _ t1 _ <<<"$(ptree "${TREE[@]}")"
 		if [ "$code" != 200 ]; then
 			rec bulk_err 1
 			continue
@@ -412,7 +443,13 @@ measure_target() {
 		rec anon_start "$(calc "${anon:-0} / 1024")"
 	fi
 	check_target || { skip "$TGT" "check request failed"; return 1; }
-	rate_series
+	if [ "$KIND" = direct ] && [ "$HAVE_HEY" = 1 ]; then
+		# the explicit proxies are loaded by hey, which costs the load CPU
+		# more than wrk: their ratios are to direct under hey (ka_hey, nc_hey)
+		rate_series "ka:0:wrk:" "nc:1:wrk:" "ka_hey:0:hey:" "nc_hey:1:hey:"
+	else
+		rate_series
+	fi
 	bulk_series
 	lat_series
 	read -r _ _ hwm _ <<<"$(ptree "${TREE[@]}")"
@@ -545,7 +582,7 @@ META=$RES/meta.txt
 	echo "targets $TARGETS"
 	echo "lat $LAT_N requests at $LAT_RATE/s"
 	echo "tunnels $TUNNELS"
-	echo "params runs=$RUNS secs=$SECS conns=$CONNS lat=$LAT_N@$LAT_RATE/s tunnels=$TUNNELS quick=$QUICK nofile=$NOFILE"
+	echo "params runs=$RUNS secs=$SECS conns=$CONNS lat=$LAT_N@$LAT_RATE/s tunnels=$TUNNELS quick=$QUICK nofile=$NOFILE dns-ttl=$DNS_TTL"
 	echo "versions nginx $(nginx -v 2>&1 | sed 's|.*/||'), squid $(squid -v 2>/dev/null | awk 'NR == 1 {print $4}'), mitmproxy $(mitmdump --version 2>/dev/null | awk 'NR == 1 {print $2}'), tinyproxy $(tinyproxy -v 2>/dev/null | awk '{print $2}'), wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}'), curl $(curl -V | awk 'NR == 1 {print $2}')"
 } >"$META"
 

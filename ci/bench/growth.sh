@@ -71,7 +71,7 @@ growth_series() {
 		have=$n
 		TGT="$series	$n" TFILE="growth-$series-$n" RAWF=$RES/growth.tsv
 		say "growth: $series = $n"
-		rate_series "tnc:1:https://$HOST$SMALL" "ika:0:https://$IHOST$SMALL"
+		rate_series "tnc:1::https://$HOST$SMALL" "ika:0::https://$IHOST$SMALL"
 		TGT='' TFILE='' RAWF=$RAW
 		[ "${BENCH_PROFILE:-0}" = 1 ] && [ "$want" = "${!#}" ] && growth_profile "$series" "$n"
 	done

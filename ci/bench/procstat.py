@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # procstat.py ROOT_PID...: CPU and memory of process trees, from /proc.
-# Prints "TICKS RSS_KIB HWM_KIB NPROCS ANON_KIB NS" summed over every ROOT and all
+# Prints "TICKS RSS_KIB HWM_KIB NPROCS ANON_KIB NS RUNS" summed over every ROOT and all
 # its descendants: TICKS is utime+stime+cutime+cstime (clock ticks; a helper
 # that exited and was reaped is in its parent's cutime), NS the same CPU time
 # in nanoseconds from each live thread's schedstat (a tick is 10 ms: too
@@ -8,7 +8,9 @@
 # never less than TICKS says (a thread that exited is only there), RSS is VmRSS,
 # HWM is VmHWM (each process's peak; the sum is an upper bound of the
 # tree's peak), ANON is RssAnon (the private part of RSS; the rest is
-# shared library and file pages).  A root that is gone counts as nothing.
+# shared library and file pages), RUNS the times the live threads were put on
+# a CPU (schedstat's third field: about one per wake-up of an event loop).
+# A root that is gone counts as nothing.
 import os
 import sys
 
@@ -28,20 +30,23 @@ def status_kib(pid, key):
     return 0
 
 
-def task_ns(pid):
-    """CPU nanoseconds of the live threads of pid (0 without schedstat)."""
-    ns = 0
+def task_sched(pid):
+    """(CPU nanoseconds, times run) of the live threads of pid (0, 0
+    without schedstat)."""
+    ns = runs = 0
     try:
         tasks = os.listdir("/proc/%d/task" % pid)
     except OSError:
-        return 0
+        return 0, 0
     for t in tasks:
         try:
             with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
-                ns += int(f.read().split()[0])
+                v = f.read().split()
+            ns += int(v[0])
+            runs += int(v[2])
         except (OSError, ValueError, IndexError):
             continue
-    return ns
+    return ns, runs
 
 
 def main():
@@ -63,7 +68,7 @@ def main():
             continue
         seen.add(p)
         todo.extend(kids.get(p, []))
-    ticks = rss = hwm = n = anon = ns = 0
+    ticks = rss = hwm = n = anon = ns = runs = 0
     for p in seen:
         try:
             f = stat_fields(p)
@@ -71,7 +76,8 @@ def main():
             r = status_kib(p, "VmRSS")
             h = status_kib(p, "VmHWM")
             a = status_kib(p, "RssAnon")
-            own_ns = task_ns(p) + (int(f[13]) + int(f[14])) * tick_ns
+            live_ns, live_runs = task_sched(p)
+            own_ns = live_ns + (int(f[13]) + int(f[14])) * tick_ns
         except (OSError, ValueError, IndexError):
             continue
         ns += max(own_ns, t * tick_ns)
@@ -79,8 +85,9 @@ def main():
         rss += r
         hwm += h
         anon += a
+        runs += live_runs
         n += 1
-    print(ticks, rss, hwm, n, anon, int(ns))
+    print(ticks, rss, hwm, n, anon, int(ns), runs)
     return 0
 
 

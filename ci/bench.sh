@@ -243,7 +243,7 @@ tcurl() {
 }
 
 bulk_series() {
-	local v t0 t1 code i outs=() urls=()
+	local v t0 t1 code i outs=() urls=() v0 v1 u0 u1 w0 w1 lb0 lt0 pb0 pt0 lb1 lt1 pb1 pt1
 	# BULK_N downloads of the file on one connection per run: MB/s is
 	# their bytes over their transfer time, CPU per GB is over all of them
 	for ((i = 0; i < BULK_N; i++)); do
@@ -251,18 +251,27 @@ bulk_series() {
 	done
 	tcurl -m 60 -o /dev/null "https://$HOST$BIG" # warm-up
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
-		read -r _ _ _ _ _ t0 _ <<<"$(ptree "${TREE[@]}")"
+		read -r _ _ _ _ _ t0 w0 <<<"$(ptree "${TREE[@]}")"
+		v0=$(segs "$VNS") u0=$(segs "$NNS")
+		read -r lb0 lt0 pb0 pt0 <<<"$(cpubusy)"
 		read -r v code <<<"$(tcurl -m 240 "${outs[@]}" \
 			-w '%{size_download} %{time_total} %{http_code}\n' "${urls[@]}" |
 			awk '{b += $1; t += $2} $3 != 200 {bad = 1}
 				END {printf "%s %s\n", (t > 0 ? b / t : 0), (bad || NR != '"$BULK_N"' ? "bad" : 200)}')"
-		read -r _ _ _ _ _ t1 _ <<<"$(ptree "${TREE[@]}")"
+		read -r _ _ _ _ _ t1 w1 <<<"$(ptree "${TREE[@]}")"
+		v1=$(segs "$VNS") u1=$(segs "$NNS")
+		read -r lb1 lt1 pb1 pt1 <<<"$(cpubusy)"
 		if [ "$code" != 200 ]; then
 			rec bulk_err 1
 			continue
 		fi
 		rec bulk_mbs "$(calc "$v / 1e6")"
 		[ ${#TREE[@]} -gt 0 ] && rec bulk_cpugb "$(calc "($t1 - $t0) / 1e9 * 1024 / ($BIG_MB * $BULK_N)")"
+		[ ${#TREE[@]} -gt 0 ] && rec bulk_wakesmb "$(calc "($w1 - $w0) / ($BIG_MB * $BULK_N)")"
+		rec bulk_vmsegsmb "$(calc "($v1 - $v0) / ($BIG_MB * $BULK_N)")"
+		rec bulk_upsegsmb "$(calc "($u1 - $u0) / ($BIG_MB * $BULK_N)")"
+		rec bulk_loadbusy "$(calc "($lb1 - $lb0) / ($lt1 - $lt0 + 1e-9)")"
+		rec bulk_proxybusy "$(calc "($pb1 - $pb0) / ($pt1 - $pt0 + 1e-9)")"
 		say "  $TGT bulk run $RUN: $(calc "$v / 1e6") MB/s"
 	done
 }

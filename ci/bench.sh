@@ -381,8 +381,9 @@ profile_load() {
 # OUT/profile-TARGET*.txt, and its system calls per keep-alive request
 profile_target() {
 	local secs=$((SECS + 4)) hp
-	case $TGT in spx-tunnel | spx-intercept) ;; *) return 0 ;; esac
+	case $TGT in spx-tunnel | spx-intercept | spx-transparent) ;; *) return 0 ;; esac
 	command -v perf >/dev/null || { echo "profile: perf is not installed" >>"$RES/notes.txt"; return 0; }
+	[ "$TGT" = spx-transparent ] && { profile_agent; return 0; }
 	say "  $TGT: perf profile under keep-alive load and under new connections"
 	profile_load "$TGT"
 	profile_load "$TGT-newconn" -disable-keepalive
@@ -403,6 +404,38 @@ profile_target() {
 			printf "  %-16s %6.2f per request (%s errors)\n", $NF, $4 / n, (NF == 6 ? $5 : 0)}' "$RES/$TGT-strace.txt"
 	} >"$OUT/profile-$TGT-syscalls.txt"
 	profile_allocs
+}
+
+# the agent of spx-transparent under wrk's keep-alive load: perf (self
+# time by symbol) and its system calls per request
+profile_agent() {
+	local pd=$RES/perf-agent.data secs=$((SECS + 4)) hp n0 n1
+	say "  $TGT: perf profile and system calls of the agent under keep-alive load"
+	L timeout $((secs + 30)) wrk -t1 -c"$CONNS" -d"${secs}s" "https://$HOST$SMALL" \
+		>"$RES/agent-perf-load.txt" 2>&1 &
+	hp=$!
+	sleep 2
+	timeout $((SECS + 20)) perf record -q -o "$pd" -F 997 --call-graph dwarf,16384 -p "$AGENT_PID" \
+		-- sleep "$SECS" >/dev/null 2>&1
+	wait "$hp" 2>/dev/null
+	perf report -i "$pd" --no-children --sort dso,symbol --stdio --percent-limit 0.7 -g none 2>/dev/null |
+		grep -v '^$' >"$OUT/profile-spx-agent.txt"
+	perf report -i "$pd" --children --sort symbol --stdio --percent-limit 3 -g none 2>/dev/null |
+		grep -v '^$' >"$OUT/profile-spx-agent-children.txt"
+	command -v strace >/dev/null || return 0
+	L timeout $((secs + 30)) wrk -t1 -c"$CONNS" -d"${secs}s" "https://$HOST$SMALL" \
+		>"$RES/agent-strace-load.txt" 2>&1 &
+	hp=$!
+	sleep 2
+	read -r _ n0 <<<"$(nginx_counts)"
+	timeout -s INT 4 strace -c -f -p "$AGENT_PID" -o "$RES/agent-strace.txt" >/dev/null 2>&1
+	read -r _ n1 <<<"$(nginx_counts)"
+	wait "$hp" 2>/dev/null
+	{
+		echo "agent system calls per keep-alive request ($((n1 - n0)) requests under strace):"
+		awk -v n=$((n1 - n0)) '$1 ~ /^[0-9.]+$/ && NF >= 5 && n > 0 {
+			printf "  %-16s %6.2f per request (%s errors)\n", $NF, $4 / n, (NF == 6 ? $5 : 0)}' "$RES/agent-strace.txt"
+	} >"$OUT/profile-spx-agent-syscalls.txt"
 }
 
 # allocations per keep-alive request: uprobes on libc's malloc, calloc and

@@ -426,6 +426,23 @@ connect_code() {
 }
 # rawsend ARGS...: ci/rawsend.py from the vm (see that file)
 rawsend() { in_vm "$PY" "$SPX_CI/rawsend.py" "$@"; }
+# jpipe EXPR... -- CMD...: CMD prints an upstream echo (JSON); every python EXPR
+# must hold, with j (the echo), H (headers, lower-case names), L (header list,
+# lower-case names) and E (environment)
+jpipe() {
+	local ex=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do ex+=("$1"); shift; done
+	shift
+	"$@" | "$PY" -c '
+import json, os, sys
+raw = sys.stdin.read()
+print(raw[:2000])
+j = json.loads(raw)
+H, E = j["headers"], os.environ
+L = [(k.lower(), v) for k, v in j["header_list"]]
+for e in sys.argv[1:]:
+    assert eval(e), e' "${ex[@]}"
+}
 # vmpy ARGS...: python in the vm with ci/ on the path (script on stdin with "-")
 vmpy() { in_vm env PYTHONPATH="$SPX_CI" "$PY" "$@"; }
 

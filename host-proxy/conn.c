@@ -33,6 +33,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "dns.h"
+#include "front.h"
 #include "mitm.h"
 #include "oauth.h"
 #include "log.h"
@@ -156,6 +157,13 @@ conn_close_upstream(struct conn *c)
 		buf_release(&c->uout);
 }
 
+/* The intercepted stream is TLS (a plain HTTP one is inspected too). */
+static int
+conn_inner_tls(const struct conn *c)
+{
+	return c->is_intercept && !c->is_inner_plain;
+}
+
 /* The audit record for the current request. */
 static void
 conn_audit(struct conn *c, const char *event, const char *decision,
@@ -169,8 +177,8 @@ conn_audit(struct conn *c, const char *event, const char *decision,
 	audit_rec_str(&r, "peer", c->peer);
 	audit_rec_str(&r, "client", c->client[0] ? c->client : NULL);
 	audit_rec_str(&r, "method", c->method[0] ? c->method : NULL);
-	audit_rec_str(&r, "scheme", c->is_intercept ? "https" :
-	    c->is_connect ? "tunnel" : "http");
+	audit_rec_str(&r, "scheme", conn_inner_tls(c) ? "https" :
+	    c->is_intercept || !c->is_connect ? "http" : "tunnel");
 	audit_rec_str(&r, "host", c->host[0] ? c->host : NULL);
 	if (c->port)
 		audit_rec_int(&r, "port", c->port);
@@ -225,6 +233,12 @@ conn_close_as(struct conn *c, const char *decision, const char *reason)
 	conn_release_upstream(c);
 	relay_dir_close(&w->pipes, &c->cu);
 	relay_dir_close(&w->pipes, &c->uc);
+	if (c->front != NULL) {
+		struct front *f = c->front;
+
+		c->front = NULL;
+		front_conn_closed(f, c->is_abort);
+	}
 	/* an end passed on as it came: a cut as a reset, an upstream's end
 	 * without close_notify without one */
 	xport_reset(&c->cx, !c->is_abort && !c->is_unclean_end);
@@ -260,6 +274,21 @@ conn_abort(struct conn *c, const char *reason)
 {
 	c->is_abort = 1;
 	conn_close(c, reason);
+}
+
+void
+conn_set_front(struct conn *c, struct front *f)
+{
+	c->front = f;
+}
+
+void
+conn_client_reset(struct conn *c)
+{
+	c->front = NULL; /* it is closing */
+	if (c->state == CONN_FORWARD)
+		conn_audit(c, "request", "error", "client reset");
+	conn_abort(c, "client reset");
 }
 
 /* Reset per-request fields before parsing the next head. */
@@ -349,7 +378,7 @@ conn_path_alloc(struct conn *c)
 	return 0;
 }
 
-void
+struct conn *
 conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 {
 	struct proxy *px = w->px;
@@ -358,12 +387,12 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 
 	if (proxy_nconns(px) >= LIMIT_CONNS) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	c->px = px;
 	c->w = w;
@@ -391,7 +420,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 	if (ev_io_add(w->ev, &c->cio, fd, EPOLLIN) == -1) {
 		close(fd);
 		free(c);
-		return;
+		return NULL;
 	}
 	c->next = w->conns;
 	if (w->conns != NULL)
@@ -399,6 +428,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 	w->conns = c;
 	atomic_fetch_add(&w->nconns, 1);
 	conn_set_state(c, CONN_READ_HEAD, LIMIT_HEAD_TIMEOUT_MS);
+	return c;
 }
 
 /* ---------------------------------------------------------------- auth */
@@ -869,7 +899,7 @@ conn_build_upstream_head(struct conn *c, const struct http1_request *req,
 			return -1;
 	} else {
 		int v6 = strchr(c->host, ':') != NULL;
-		int dflt = c->port == (c->is_intercept ? 443 : 80);
+		int dflt = c->port == (conn_inner_tls(c) ? 443 : 80);
 		char port[8] = "";
 
 		if (!dflt)
@@ -989,7 +1019,7 @@ conn_take_pooled(struct conn *c)
 
 	if (w->upool == NULL || c->is_pool_skip || c->is_connect ||
 	    upool_key_set(&k, c->client, c->host, c->port,
-	    c->is_intercept) == -1 ||
+	    conn_inner_tls(c)) == -1 ||
 	    upool_take(w->upool, &k, c->req_pool_generation, ev_now(w->ev),
 	    &fd, &ssl) != 1)
 		return 0;
@@ -1027,7 +1057,7 @@ conn_start_upstream(struct conn *c)
 	if (c->ufd != -1 && c->is_up_reusable && !c->is_connect &&
 	    strcmp(c->up_host, c->host) == 0 && c->up_port == c->port &&
 	    strcmp(c->up_client, c->client) == 0 &&
-	    (c->ux.ssl != NULL) == (c->is_intercept != 0)) {
+	    (c->ux.ssl != NULL) == conn_inner_tls(c)) {
 		/* keep-alive upstream for the same origin and client */
 		c->is_up_reusable = 0;
 		buf_release(&c->uin);
@@ -1303,7 +1333,7 @@ conn_connected(struct conn *c)
 		conn_audit(c, "connect", "allow", NULL);
 		conn_set_state(c, CONN_TUNNEL, LIMIT_TUNNEL_IDLE_MS);
 		conn_judged_at(c, c->req_generation);
-	} else if (c->is_intercept) {
+	} else if (conn_inner_tls(c)) {
 		conn_start_upstream_tls(c);
 		return;
 	} else {
@@ -1337,19 +1367,25 @@ conn_check_intercept_target(struct conn *c, const struct http1_request *req)
 		conn_deny(c, 400, "invalid host");
 		return -1;
 	}
-	if (port == 0)
-		port = (req->form == HTTP1_TARGET_ABSOLUTE &&
-		    http1_slice_eq(req->scheme, "http")) ? 80 : 443;
+	if (port == 0) {
+		if (req->form == HTTP1_TARGET_ABSOLUTE)
+			port = http1_slice_eq(req->scheme, "http") ? 80 : 443;
+		else
+			port = conn_inner_tls(c) ? 443 : 80;
+	}
 	/* name and port must be the tunnel's (a Host without a port means
-	 * the scheme's default, 443 in a TLS tunnel) */
+	 * the scheme's default: 443 in a TLS tunnel, 80 in a plain one) */
 	if (strcmp(canon, c->ihost) != 0 || port != c->iport) {
 		conn_deny(c, 421, "denied: the request names another host "
 		    "than the tunnel");
 		return -1;
 	}
 	if (req->form == HTTP1_TARGET_ABSOLUTE &&
-	    !http1_slice_eq(req->scheme, "https")) {
-		conn_deny(c, 421, "denied: http:// URL inside a TLS tunnel");
+	    !http1_slice_eq(req->scheme, conn_inner_tls(c) ? "https" :
+	    "http")) {
+		conn_deny(c, 421, conn_inner_tls(c) ?
+		    "denied: http:// URL inside a TLS tunnel" :
+		    "denied: https:// URL inside a plain tunnel");
 		return -1;
 	}
 	return 0;
@@ -1646,7 +1682,7 @@ conn_judge_request(struct conn *c, const struct http1_request *req)
 			conn_deny(c, 403, msg);
 			return CONN_NEXT_DONE;
 		}
-		if (!c->is_intercept && !v.rule->is_allow_plaintext) {
+		if (!conn_inner_tls(c) && !v.rule->is_allow_plaintext) {
 			snprintf(msg, sizeof(msg), "denied: secret %s is sent "
 			    "only over TLS (the rule lacks --allow-plaintext)",
 			    sec->name);
@@ -2186,7 +2222,9 @@ conn_update_events(struct conn *c)
 		ue |= EPOLLOUT;
 		break;
 	case CONN_TLS_ACCEPT:
-		ce = conn_xport_events(&c->cx, 0);
+		/* its first byte, then what the handshake asks for */
+		ce = c->is_inner_known ? conn_xport_events(&c->cx, 0) :
+		    EPOLLIN;
 		break;
 	case CONN_TLS_CONNECT:
 		ue = conn_xport_events(&c->ux, 0);
@@ -2350,13 +2388,51 @@ conn_read_upstream(struct conn *c)
 	return -1;
 }
 
+/*
+ * The first byte an intercepted client sends after the 200 tells what it
+ * speaks: a TLS handshake record (22), or else plain HTTP (the agent
+ * CONNECTs for every port, port 80 too).  Plain HTTP is then inspected
+ * as it comes, request by request, and goes to the upstream plain too.
+ * 1 when it is TLS, 0 to wait or when c went plain, -1 when c closed.
+ */
+static int
+conn_sniff_inner(struct conn *c)
+{
+	unsigned char first;
+	ssize_t n;
+
+	if (c->is_inner_known)
+		return 1;
+	n = recv(c->cfd, &first, 1, MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		c->c_ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);
+		return 0;
+	}
+	if (n <= 0) {
+		conn_close(c, n == 0 ? "client closed" : "client read error");
+		return -1;
+	}
+	c->is_inner_known = 1;
+	if (first == 22)
+		return 1;
+	xport_reset(&c->cx, 0); /* no TLS: c->cx is the plain socket */
+	c->is_inner_plain = 1;
+	conn_reset_request(c);
+	conn_set_state(c, CONN_READ_HEAD, LIMIT_HEAD_TIMEOUT_MS);
+	c->c_ready |= EPOLLIN;
+	return 0;
+}
+
 static void
 conn_tls_accept_step(struct conn *c)
 {
 	const char *sni;
 	char canon[LIMIT_HOSTNAME + 3], msg[200];
-	int rc = xport_handshake(&c->cx);
+	int rc = conn_sniff_inner(c);
 
+	if (rc != 1)
+		return;
+	rc = xport_handshake(&c->cx);
 	if (rc == 0)
 		return;
 	if (rc == -1) {

@@ -36,6 +36,7 @@ enum conn_state {
 };
 
 struct resolve_req;
+struct front;
 struct oauth_wait;
 
 struct conn {
@@ -54,6 +55,10 @@ struct conn {
 	int is_drive_again;         /* asked for while driving: go round */
 	struct ev_timer kick;       /* drive again on the next loop turn */
 
+	struct front *front;        /* the TLS port's end of cfd (a
+				     * socketpair), NULL when none or gone:
+				     * told of a cut, which a socketpair
+				     * cannot carry */
 	int cfd;                    /* client socket */
 	struct ev_io cio;
 	struct xport cx;            /* client stream (TLS when intercepting) */
@@ -65,6 +70,8 @@ struct conn {
 
 	/* interception: the tunnel's target, fixed for the connection */
 	int is_intercept;
+	int is_inner_known;         /* its first byte was seen */
+	int is_inner_plain;         /* it spoke plain HTTP, not TLS */
 	char ihost[LIMIT_HOSTNAME + 3];
 	uint16_t iport;
 	int has_secret_bytes;       /* uout held a credential: wipe it */
@@ -158,5 +165,14 @@ struct conn {
 	int is_u_shut, is_c_shut;
 	uint64_t drained;
 };
+
+/*
+ * The TLS port (front.c) is c's client end.  conn_set_front links the two;
+ * each side unlinks itself when it closes.  conn_client_reset: the TLS
+ * port's client reset its connection, so c ends as on a reset of its own
+ * client socket (the upstream gets a reset, nothing passes for an end).
+ */
+void conn_set_front(struct conn *c, struct front *f);
+void conn_client_reset(struct conn *c);
 
 #endif

@@ -30,6 +30,7 @@ struct front {
 	struct ev_io io;
 	struct xport x;
 	int sp;                  /* our end of the socketpair */
+	struct conn *conn;       /* at the other end; NULL once it closed */
 	struct ev_io spio;
 	struct buf to_sp;        /* decrypted from the client */
 	struct buf to_client;    /* from the connection, to encrypt */
@@ -57,6 +58,10 @@ front_close(struct front *f)
 	if (f->is_closed)
 		return;
 	f->is_closed = 1;
+	if (f->conn != NULL) {
+		f->conn->front = NULL;
+		f->conn = NULL;
+	}
 	ev_timer_stop(f->w->ev, &f->timer);
 	xport_reset(&f->x, 1);
 	ev_io_del(f->w->ev, &f->io);
@@ -70,6 +75,34 @@ front_close(struct front *f)
 	if (f->next)
 		f->next->prev = f->prev;
 	ev_defer_free(f->w->ev, front_free, f);
+}
+
+/*
+ * The client's connection failed (a reset, a TLS error, an end without
+ * close_notify): its connection ends as on a reset of its own client
+ * socket, not with the end of stream closing the socketpair would pass.
+ */
+static void
+front_client_cut(struct front *f)
+{
+	struct conn *c = f->conn;
+
+	front_close(f);
+	if (c != NULL)
+		conn_client_reset(c);
+}
+
+void
+front_conn_closed(struct front *f, int is_abort)
+{
+	static const struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	f->conn = NULL;
+	if (!is_abort)
+		return; /* its end of stream comes through the socketpair */
+	(void)setsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	xport_reset(&f->x, 0);
+	front_close(f);
 }
 
 static void
@@ -133,7 +166,7 @@ front_drive(struct front *f)
 			else if (n == 0)
 				f->is_client_eof = 1;
 			else if (errno != EAGAIN && errno != ENOBUFS) {
-				front_close(f);
+				front_client_cut(f);
 				return;
 			}
 		}
@@ -162,7 +195,7 @@ front_drive(struct front *f)
 			if (n > 0)
 				progress = 1;
 			else if (n == -1 && errno != EAGAIN) {
-				front_close(f);
+				front_client_cut(f);
 				return;
 			}
 		}
@@ -268,7 +301,9 @@ front_accept(struct worker *w, int fd, const struct sockaddr *peer)
 		w->fronts->prev = f;
 	w->fronts = f;
 	ev_timer_arm(w->ev, &f->timer, LIMIT_HEAD_TIMEOUT_MS);
-	conn_accept(w, sv[1], peer);
+	f->conn = conn_accept(w, sv[1], peer);
+	if (f->conn != NULL)
+		conn_set_front(f->conn, f);
 	front_drive(f);
 }
 

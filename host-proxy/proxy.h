@@ -108,8 +108,10 @@ int proxy_save(struct proxy *px, char *err, size_t errsz);
 /* Client connections open on all workers. */
 size_t proxy_nconns(struct proxy *px);
 
-/* conn.c: takes ownership of fd; peer is the client's address, for logs */
-void conn_accept(struct worker *w, int fd, const struct sockaddr *peer);
+/* conn.c: takes ownership of fd; peer is the client's address, for logs.
+ * Returns the connection, or NULL when it was refused (fd closed). */
+struct conn *conn_accept(struct worker *w, int fd,
+    const struct sockaddr *peer);
 /* Close every tunnel of w that the current policy no longer allows. */
 void conn_rejudge_all(struct worker *w);
 /* Close connections past their deadline. */

@@ -35,24 +35,6 @@ pbody() { icurl "$@" 2>&1 | tee -a "$OUT"; }
 export -f icurl icode ibody pbody
 export OUT
 
-# jpipe EXPR... -- CMD...: CMD prints an upstream echo (JSON); every python EXPR
-# must hold, with j (the echo), H (headers, lower-case names), L (header list,
-# lower-case names) and E (environment)
-jpipe() {
-	local ex=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do ex+=("$1"); shift; done
-	shift
-	"$@" | "$PY" -c '
-import json, os, sys
-raw = sys.stdin.read()
-print(raw[:2000])
-j = json.loads(raw)
-H, E = j["headers"], os.environ
-L = [(k.lower(), v) for k, v in j["header_list"]]
-for e in sys.argv[1:]:
-    assert eval(e), e' "${ex[@]}"
-}
-
 # ---- creating secrets ----
 check "secret create --from-file" expect_re 'llama' \
 	bash -c "cli secret create llama --host api.bench.test --from-file '$DIR/bearer.txt' 2>&1 | tee -a '$OUT'"

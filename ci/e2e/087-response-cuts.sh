@@ -14,7 +14,7 @@
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
 bench_init
 bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
-check "daemon starts" start_proxy --upstream-ca "$CA"
+check "daemon starts" start_proxy --upstream-ca "$CA" --https-port 3129
 [ -n "$PROXY_PID" ] || bench_finish
 T=$(new_client vm1)
 PCA=$DIR/proxy-ca.crt
@@ -164,20 +164,53 @@ for v in ASAN_OPTIONS UBSAN_OPTIONS; do
 done
 guestpy() { in_guest env PYTHONPATH="$SPX_CI" "$PY" "$@"; }
 export -f guestpy
+CUTS=13 # the cuts above: each ' CUT ' line of the upstream's log
+# guest_reset_seen URL: curl in the guest (the agent redirects it) fails
+# with "reset by peer"
+guest_reset_seen() {
+	local r
+	r=$(in_guest curl -q -sS -m 15 -o /dev/null -w '%{size_download}' "$1" 2>"$DIR/cut.err")
+	echo "exit $? after $r bytes"
+	cat "$DIR/cut.err"
+	grep -qi 'reset by peer' "$DIR/cut.err"
+}
+export -f guest_reset_seen
+# agent_cuts LINK: the cuts through the agent, its link to the proxy LINK
+agent_cuts() {
+	local l=$1
+	export TLS_END_IN=guestpy TLS_END_TOKEN=-
+	check "agent ($l link), the upstream resets: the client gets a reset" expect "reset 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=rst"
+	check "agent ($l link), an end without close_notify stays so" expect "unclean 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=fin"
+	check "agent ($l link), a clean end stays clean" expect "clean 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=notify"
+	unset TLS_END_IN TLS_END_TOKEN
+	check "agent ($l link), plain HTTP read until close, reset: the client gets a reset" \
+		guest_reset_seen "$H/cut?framing=close&n=5000&how=rst"
+	check "agent ($l link), plain HTTP, Content-Length cut: a reset" \
+		guest_reset_seen "$H/cut?framing=length&n=5000&how=fin"
+}
 if guest_up; then
 	check "agent installs (link to the proxy plain)" in_guest "$A" proxy install \
 		--proxy "http://proxy:$T@$PROXY_ADDR"
-	export TLS_END_IN=guestpy TLS_END_TOKEN=-
-	check "agent, the upstream resets: the client gets a reset" expect "reset 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=rst"
-	check "agent, an end without close_notify stays so" expect "unclean 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=fin"
-	check "agent, a clean end stays clean" expect "clean 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=notify"
-	unset TLS_END_IN TLS_END_TOKEN
+	agent_cuts plain
+	CUTS=$((CUTS + 5))
 	check "agent uninstalls" in_guest "$A" proxy uninstall
+	# over the proxy's TLS port a cut cannot go through the socketpair
+	# behind it as an end: the TLS connection to the agent is reset
+	if ldd "$A" 2>/dev/null | grep -q libmbedtls; then
+		SHA=$(openssl x509 -in "$PCA" -outform DER | sha256sum | awk '{print $1}')
+		check "agent installs (TLS link, CA pinned)" in_guest "$A" proxy install \
+			--proxy "https://proxy:$T@$HOST_IP:3129" --ca-sha256 "$SHA"
+		agent_cuts TLS
+		CUTS=$((CUTS + 5))
+		check "agent uninstalls (TLS link)" in_guest "$A" proxy uninstall
+	else
+		echo "note: the TLS link is not tested (the agent is built without mbed TLS)"
+	fi
 else
 	check "a private guest file system for the agent" false
 fi
 
 check "the proxy goes on serving" expect_re '"path": "/after"' \
 	in_vm curl -q -sS -m 10 --cacert "$PCA" -x "http://proxy:$T@$PROXY_ADDR" "$S/after"
-check "the upstream saw every cut" expect 16 bash -c "grep -c ' CUT ' '$DIR/upstream.log'"
+check "the upstream saw every cut" expect "$CUTS" bash -c "grep -c ' CUT ' '$DIR/upstream.log'"
 bench_finish

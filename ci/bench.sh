@@ -355,19 +355,25 @@ check_target() {
 	[ "$code" = 200 ] && [ "$seen" != "audit=NOT-IN-AUDIT-LOG(client $SPX_CLIENT)" ]
 }
 
-# profile_load NAME [HEY ARGS...]: perf record of slicer-proxy while hey
-# loads it (with the extra arguments), reported to OUT/profile-NAME.txt
-# (self time by symbol) and OUT/profile-NAME-children.txt (with callees)
-profile_load() {
-	local name=$1 pd=$RES/perf-$1.data secs=$((SECS + 4)) hp
-	shift
-	L timeout $((secs + 30)) hey -z "${secs}s" -c "$CONNS" -t 0 "$@" -x "$PX" "https://$HOST$SMALL" \
-		>"$RES/$name-load.txt" 2>&1 &
+# perf_record PID NAME LOAD...: perf record of PID into RES/perf-NAME.data
+# for SECS seconds while the load command runs (its output in
+# RES/NAME-load.txt)
+perf_record() {
+	local pid=$1 name=$2 hp
+	shift 2
+	L timeout $((SECS + 34)) "$@" >"$RES/$name-load.txt" 2>&1 &
 	hp=$!
 	sleep 2
-	timeout $((SECS + 20)) perf record -q -o "$pd" -F 997 --call-graph dwarf,16384 -p "$PROXY_PID" \
-		-- sleep "$SECS" >/dev/null 2>&1
+	timeout $((SECS + 20)) perf record -q -o "$RES/perf-$name.data" -F 997 --call-graph dwarf,16384 \
+		-p "$pid" -- sleep "$SECS" >/dev/null 2>&1
 	wait "$hp" 2>/dev/null
+}
+
+# perf_under PID NAME LOAD...: perf_record, reported to OUT/profile-NAME.txt
+# (self time by symbol) and OUT/profile-NAME-children.txt (with callees)
+perf_under() {
+	local name=$2 pd=$RES/perf-$2.data
+	perf_record "$@"
 	perf report -i "$pd" --no-children --sort dso,symbol --stdio --percent-limit 0.7 -g none 2>/dev/null |
 		grep -v '^$' >"$OUT/profile-$name.txt"
 	perf report -i "$pd" --children --sort symbol --stdio --percent-limit 3 -g none 2>/dev/null |
@@ -376,66 +382,46 @@ profile_load() {
 		>>"$OUT/profile-$name.txt"
 }
 
-# BENCH_PROFILE=1: perf profile of slicer-proxy under the keep-alive load
-# and under new connections (one request per connection), to
-# OUT/profile-TARGET*.txt, and its system calls per keep-alive request
-profile_target() {
-	local secs=$((SECS + 4)) hp
-	case $TGT in spx-tunnel | spx-intercept | spx-transparent) ;; *) return 0 ;; esac
-	command -v perf >/dev/null || { echo "profile: perf is not installed" >>"$RES/notes.txt"; return 0; }
-	[ "$TGT" = spx-transparent ] && { profile_agent; return 0; }
-	say "  $TGT: perf profile under keep-alive load and under new connections"
-	profile_load "$TGT"
-	profile_load "$TGT-newconn" -disable-keepalive
-	# system calls per request (strace slows the proxy; the counts still hold)
+# strace_under PID NAME LOAD...: PID's system calls per request that
+# reached nginx while the load command runs, to OUT/profile-NAME-syscalls.txt
+# (strace slows the process; the counts still hold)
+strace_under() {
+	local pid=$1 name=$2 hp n0 n1
+	shift 2
 	command -v strace >/dev/null || return 0
-	local n0 n1 a0 a1
-	L timeout $((secs + 30)) hey -z "${secs}s" -c "$CONNS" -t 0 -x "$PX" "https://$HOST$SMALL" \
-		>"$RES/$TGT-strace-load.txt" 2>&1 &
-	hp=$!
-	sleep 2
-	read -r a0 n0 <<<"$(nginx_counts)"
-	timeout -s INT 4 strace -c -f -p "$PROXY_PID" -o "$RES/$TGT-strace.txt" >/dev/null 2>&1
-	read -r a1 n1 <<<"$(nginx_counts)"
-	wait "$hp" 2>/dev/null
-	{
-		echo "system calls per keep-alive request ($((n1 - n0)) requests under strace):"
-		awk -v n=$((n1 - n0)) '$1 ~ /^[0-9.]+$/ && NF >= 5 && n > 0 {
-			printf "  %-16s %6.2f per request (%s errors)\n", $NF, $4 / n, (NF == 6 ? $5 : 0)}' "$RES/$TGT-strace.txt"
-	} >"$OUT/profile-$TGT-syscalls.txt"
-	profile_allocs
-}
-
-# the agent of spx-transparent under wrk's keep-alive load: perf (self
-# time by symbol) and its system calls per request
-profile_agent() {
-	local pd=$RES/perf-agent.data secs=$((SECS + 4)) hp n0 n1
-	say "  $TGT: perf profile and system calls of the agent under keep-alive load"
-	L timeout $((secs + 30)) wrk -t1 -c"$CONNS" -d"${secs}s" "https://$HOST$SMALL" \
-		>"$RES/agent-perf-load.txt" 2>&1 &
-	hp=$!
-	sleep 2
-	timeout $((SECS + 20)) perf record -q -o "$pd" -F 997 --call-graph dwarf,16384 -p "$AGENT_PID" \
-		-- sleep "$SECS" >/dev/null 2>&1
-	wait "$hp" 2>/dev/null
-	perf report -i "$pd" --no-children --sort dso,symbol --stdio --percent-limit 0.7 -g none 2>/dev/null |
-		grep -v '^$' >"$OUT/profile-spx-agent.txt"
-	perf report -i "$pd" --children --sort symbol --stdio --percent-limit 3 -g none 2>/dev/null |
-		grep -v '^$' >"$OUT/profile-spx-agent-children.txt"
-	command -v strace >/dev/null || return 0
-	L timeout $((secs + 30)) wrk -t1 -c"$CONNS" -d"${secs}s" "https://$HOST$SMALL" \
-		>"$RES/agent-strace-load.txt" 2>&1 &
+	L timeout $((SECS + 34)) "$@" >"$RES/$name-strace-load.txt" 2>&1 &
 	hp=$!
 	sleep 2
 	read -r _ n0 <<<"$(nginx_counts)"
-	timeout -s INT 4 strace -c -f -p "$AGENT_PID" -o "$RES/agent-strace.txt" >/dev/null 2>&1
+	timeout -s INT 4 strace -c -f -p "$pid" -o "$RES/$name-strace.txt" >/dev/null 2>&1
 	read -r _ n1 <<<"$(nginx_counts)"
 	wait "$hp" 2>/dev/null
 	{
-		echo "agent system calls per keep-alive request ($((n1 - n0)) requests under strace):"
+		echo "$name: system calls per keep-alive request ($((n1 - n0)) requests under strace):"
 		awk -v n=$((n1 - n0)) '$1 ~ /^[0-9.]+$/ && NF >= 5 && n > 0 {
-			printf "  %-16s %6.2f per request (%s errors)\n", $NF, $4 / n, (NF == 6 ? $5 : 0)}' "$RES/agent-strace.txt"
-	} >"$OUT/profile-spx-agent-syscalls.txt"
+			printf "  %-16s %6.2f per request (%s errors)\n", $NF, $4 / n, (NF == 6 ? $5 : 0)}' "$RES/$name-strace.txt"
+	} >"$OUT/profile-$name-syscalls.txt"
+}
+
+# BENCH_PROFILE=1: perf profiles of slicer-proxy under the keep-alive load
+# and under new connections (one request per connection), its system calls
+# per keep-alive request and its allocations; for spx-transparent, of the
+# agent under wrk's keep-alive load (OUT/profile-*.txt)
+profile_target() {
+	local secs=$((SECS + 4)) small=https://$HOST$SMALL
+	case $TGT in spx-tunnel | spx-intercept | spx-transparent) ;; *) return 0 ;; esac
+	command -v perf >/dev/null || { echo "profile: perf is not installed" >>"$RES/notes.txt"; return 0; }
+	if [ "$TGT" = spx-transparent ]; then
+		say "  $TGT: perf profile and system calls of the agent under keep-alive load"
+		perf_under "$AGENT_PID" spx-agent wrk -t1 -c"$CONNS" -d"${secs}s" "$small"
+		strace_under "$AGENT_PID" spx-agent wrk -t1 -c"$CONNS" -d"${secs}s" "$small"
+		return 0
+	fi
+	say "  $TGT: perf profile under keep-alive load and under new connections"
+	perf_under "$PROXY_PID" "$TGT" hey -z "${secs}s" -c "$CONNS" -t 0 -x "$PX" "$small"
+	perf_under "$PROXY_PID" "$TGT-newconn" hey -z "${secs}s" -c "$CONNS" -t 0 -disable-keepalive -x "$PX" "$small"
+	strace_under "$PROXY_PID" "$TGT" hey -z "${secs}s" -c "$CONNS" -t 0 -x "$PX" "$small"
+	profile_allocs
 }
 
 # allocations per keep-alive request: uprobes on libc's malloc, calloc and

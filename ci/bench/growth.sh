@@ -81,17 +81,12 @@ growth_series() {
 # profile (BENCH_PROFILE=1): for rules the intercepted keep-alive load,
 # for clients the tunnel new-connection load
 growth_profile() {
-	local pd=$RES/perf-growth-$1.data hp out=$OUT/profile-growth-$1-$2.txt load
+	local pd=$RES/perf-growth-$1.data out=$OUT/profile-growth-$1-$2.txt load
 	local args=(-x "$PX" "https://$IHOST$SMALL")
 	load="intercepted keep-alive"
 	[ "$1" = clients ] && args=(-disable-keepalive -x "$PX" "https://$HOST$SMALL") load="tunnel new-connection"
 	command -v perf >/dev/null || return 0
-	L timeout $((SECS + 34)) hey -z "$((SECS + 4))s" -c "$CONNS" -t 0 "${args[@]}" >/dev/null 2>&1 &
-	hp=$!
-	sleep 2
-	timeout $((SECS + 20)) perf record -q -o "$pd" -F 997 --call-graph dwarf,16384 -p "$PROXY_PID" \
-		-- sleep "$SECS" >/dev/null 2>&1
-	wait "$hp" 2>/dev/null
+	perf_record "$PROXY_PID" "growth-$1" hey -z "$((SECS + 4))s" -c "$CONNS" -t 0 "${args[@]}"
 	{
 		echo "$load load with $2 $1: share of proxy CPU (with callees)"
 		perf report -i "$pd" --children --sort symbol --stdio -g none 2>/dev/null |

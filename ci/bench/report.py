@@ -227,6 +227,21 @@ def main():
                 row.append(fmt(g(t, "tun%s_agent_kib" % st), 1))
             L.append("| " + " | ".join(row) + " |")
         L.append("")
+        # the transparent path runs under wrk, the explicit tunnel under
+        # hey: besides the plain ratio of rates, the ratio of their ratios
+        # to direct under the same tool
+        tun = "spx-tunnel"
+        for m, what in (("ka_rps", "keep-alive"), ("nc_rps", "new connections")):
+            v, e = g("spx-transparent", m), g(tun, m)
+            if v is None or e is None:
+                continue
+            same = None
+            if g("direct", m) and ref(tun, m):
+                same = (v / g("direct", m)) / (e / ref(tun, m))
+            L.append("- %s: spx-transparent at %s of %s's rate; %s as ratios to"
+                     " direct under each one's load tool (wrk, hey)." % (
+                         what, ratio(v, e), tun, "-" if same is None else "%.2f" % same))
+        L.append("")
 
     L.append("## Sanity")
     L.append("")

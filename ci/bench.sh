@@ -21,8 +21,9 @@
 # BENCH_RUNS, BENCH_SECS (seconds per rate run), BENCH_TARGETS (names,
 # space separated), BENCH_GROWTH=0 (skip the growth series),
 # BENCH_TUNNELS ("1000,5000"), BENCH_BULK_N (downloads of the 64 MiB file
-# per bulk run, 4), BENCH_OUT (results directory), BENCH_PROFILE=1
-# (perf profiles of slicer-proxy under keep-alive load, to OUT/profile-*.txt).
+# per bulk run, 4), BENCH_DNS_TTL (TTL of the bench's names, 60),
+# BENCH_OUT (results directory), BENCH_PROFILE=1 (perf profiles of
+# slicer-proxy and the agent under keep-alive load, to OUT/profile-*.txt).
 # Needs root.  Every loop and every load is bounded in time.
 
 # shellcheck disable=SC2317,SC2034 # start_X / stop_X are called by name

@@ -25,17 +25,20 @@
 #      relay is open: the client sees the end within a few seconds
 # and eight of them at once.  All of it twice: with the agent's link to
 # the proxy plain (spliced), then over the proxy's TLS port (https://, CA
-# pinned; an end goes on as close_notify, then FIN) when the agent was
-# built with mbed TLS.  For each: every byte sent in a direction that stays
-# open arrives, in order, nothing added (each receiver compares every byte
-# with the sender's stream; a reset direction may lose its tail but never
-# gain or change a byte); each side sees the end it should, in time; the
-# agent's and the proxy's sockets for it are gone within 5 s (nothing left
-# but TIME-WAIT); then both use almost no CPU for 2 s, and the agent's open
-# files are back to what they were (its pool of empty splice pipes aside).
-# Where one side holds a connection open or stops reading, the agent and
-# the proxy must be idle meanwhile too (a relay that waits on a peer must
-# not spin), and an agent whose client reset must have closed its sockets.
+# pinned; an end goes on as close_notify, then FIN, a reset as a reset of
+# the TLS connection) when the agent was built with mbed TLS.  A reset must
+# reach a side that only reads as a reset over either link (d3, e3; a side
+# still writing may meet it on a write instead).  For each: every byte sent
+# in a direction that stays open arrives, in order, nothing added (each
+# receiver compares every byte with the sender's stream; a reset direction
+# may lose its tail but never gain or change a byte); each side sees the
+# end it should, in time; the agent's and the proxy's sockets for it are
+# gone within 5 s (nothing left but TIME-WAIT); then both use almost no
+# CPU for 2 s, and the agent's open files are back to what they were (its
+# pool of empty splice pipes aside).  Where one side holds a connection
+# open or stops reading, the agent and the proxy must be idle meanwhile too
+# (a relay that waits on a peer must not spin), and an agent whose client
+# reset must have closed its sockets.
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
 bench_init
 bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }

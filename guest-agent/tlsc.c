@@ -34,6 +34,7 @@ struct tlsc {
 	int fd;
 	int wants_write;
 	int last_err;
+	size_t write_len;   /* a write that met WANT_WRITE/READ: its length */
 };
 
 int
@@ -209,12 +210,33 @@ tlsc_read(struct tlsc *t, void *buf, size_t len)
 	return tlsc_fail(t, rc);
 }
 
+/*
+ * A write that met WANT_WRITE (or WANT_READ) must be repeated with the same
+ * length: mbed TLS built its record from the first call's bytes, and once
+ * that record is out it answers the repeat with the repeat's length.  A
+ * caller whose buffer grew meanwhile would take bytes never sent for sent,
+ * so the repeat is cut to the first call's length here.
+ */
 ssize_t
 tlsc_write(struct tlsc *t, const void *buf, size_t len)
 {
-	int rc = mbedtls_ssl_write(&t->ssl, buf, len);
+	int rc;
 
-	return rc >= 0 ? rc : tlsc_fail(t, rc);
+	if (t->write_len > 0) {
+		if (len < t->write_len) {
+			errno = EINVAL; /* the bytes it holds are gone */
+			return -1;
+		}
+		len = t->write_len;
+	}
+	rc = mbedtls_ssl_write(&t->ssl, buf, len);
+	if (rc >= 0) {
+		t->write_len = 0;
+		return rc;
+	}
+	if (rc == MBEDTLS_ERR_SSL_WANT_WRITE || rc == MBEDTLS_ERR_SSL_WANT_READ)
+		t->write_len = len;
+	return tlsc_fail(t, rc);
 }
 
 int

@@ -80,4 +80,4 @@ $(STATIC_DIR)/slicer-agent: $(STATIC_AGENT_OBJS) $(STATIC_DIR)/libshared.a
 static: $(STATIC_DIR)/slicer-agent
 
 -include $(wildcard $(STATIC_DIR)/*/*.d)
-UNIT_TESTS += guest-agent/tests/test_dns_stub.c
+UNIT_TESTS += guest-agent/tests/test_dns_stub.c guest-agent/tests/test_tlsc.c

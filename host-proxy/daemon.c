@@ -93,15 +93,42 @@ proxy_unlock(struct proxy *px)
 	pthread_mutex_unlock(&px->lock);
 }
 
+static void
+proxy_release(void *arg)
+{
+	proxy_unlock(arg);
+}
+
+static void
+proxy_reacquire(void *arg)
+{
+	proxy_lock(arg);
+}
+
+/* Secret value files first (a state.json never names a secret whose file
+ * is missing), each value copied under the lock and written without it. */
+static int
+proxy_flush_secrets(struct proxy *px, char *err, size_t errsz)
+{
+	int is_once = px->lock_depth == 1;
+
+	return store_secrets_flush(px->store, is_once ? proxy_release : NULL,
+	    is_once ? proxy_reacquire : NULL, px, err, errsz);
+}
+
 int
 proxy_save(struct proxy *px, char *err, size_t errsz)
 {
 	int rc;
 
+	if (proxy_flush_secrets(px, err, errsz) == -1)
+		return -1;
 	/*
-	 * Only the main loop changes the store, and it is busy here, so the
-	 * store holds still without the lock: the workers only read it.
-	 * Held more than once (a caller up the stack), it stays held.
+	 * Only the main loop adds or deletes anything in the store, and it
+	 * is busy here, so what state.json holds stands still without the
+	 * lock: the workers only read it (a worker may change a secret's
+	 * value, which store_save does not read).  Held more than once (a
+	 * caller up the stack), it stays held.
 	 */
 	if (px->lock_depth != 1)
 		return store_save(px->store, err, errsz);
@@ -109,6 +136,39 @@ proxy_save(struct proxy *px, char *err, size_t errsz)
 	rc = store_save(px->store, err, errsz);
 	proxy_lock(px);
 	return rc;
+}
+
+void
+proxy_secrets_changed(struct proxy *px)
+{
+	worker_signal(px->workers[0], WORKER_SAVE_SECRETS);
+}
+
+void
+proxy_save_secrets(struct proxy *px)
+{
+	static int64_t warned_ms; /* main loop only */
+	char err[256];
+	int64_t now;
+
+	proxy_lock(px);
+	if (store_secrets_unsaved(px->store) == 0) {
+		proxy_unlock(px);
+		return;
+	}
+	if (proxy_flush_secrets(px, err, sizeof(err)) == -1) {
+		/* kept in memory and in use; tried again every second */
+		now = parse_now_ms();
+		if (warned_ms == 0 || now - warned_ms >= 60000) {
+			log_warnx("state: cannot write a secret's new value "
+			    "(in use, not yet on disk; retrying): %s", err);
+			warned_ms = now;
+		}
+	} else if (warned_ms != 0) {
+		log_info("state: secret values written");
+		warned_ms = 0;
+	}
+	proxy_unlock(px);
 }
 
 size_t
@@ -197,6 +257,7 @@ daemon_sweep_cb(struct ev_timer *t)
 		daemon_refresh_own(px);
 	if (ev_now(px->ev) - px->front_refreshed_ms >= DAEMON_FRONT_REFRESH_MS)
 		daemon_refresh_front(px);
+	proxy_save_secrets(px); /* a value whose write failed */
 	ev_timer_arm(px->ev, &px->sweep, 1000);
 }
 
@@ -877,6 +938,9 @@ out:
 	/* the threads first (each closes its connections), then loop 0 */
 	for (i = px.nworkers; i-- > 0;)
 		worker_stop(px.workers[i]);
+	/* new tokens that arrived last are not lost */
+	if (px.store != NULL && px.nworkers > 0)
+		proxy_save_secrets(&px);
 	if (px.ev != NULL) {
 		oauth_free_all(&px);
 		api_free(px.api);

@@ -382,6 +382,7 @@ oauth_store_tokens(struct proxy *px, const char *name, json_t *answer,
 		*why = "cannot store the new tokens";
 		goto out;
 	}
+	proxy_secrets_changed(px); /* the file is written on the main loop */
 	rc = 0;
 out:
 	if (s != NULL) {

@@ -105,6 +105,12 @@ void proxy_unlock(struct proxy *px);
  * workers go on judging requests meanwhile, and held again on return.
  */
 int proxy_save(struct proxy *px, char *err, size_t errsz);
+/* A secret's value changed in memory (any thread): have the main loop
+ * write its file. */
+void proxy_secrets_changed(struct proxy *px);
+/* Write the files of changed secret values; main loop, lock not held.
+ * A failure is logged and tried again by the next call (every second). */
+void proxy_save_secrets(struct proxy *px);
 /* Client connections open on all workers. */
 size_t proxy_nconns(struct proxy *px);
 

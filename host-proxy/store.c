@@ -1860,8 +1860,8 @@ store_secret_set_value(struct store *st, struct secret *s, const void *value,
     size_t len, char *err, size_t errsz)
 {
 	struct secmem *nv, *old;
-	int dfd = -1, sfd = -1, rc = -1;
 
+	(void)st;
 	if (value == NULL ||
 	    secret_value_check(value, &len, s->type, err, errsz) == -1)
 		return -1;
@@ -1872,20 +1872,83 @@ store_secret_set_value(struct store *st, struct secret *s, const void *value,
 	}
 	old = s->value;
 	s->value = nv;
-	if (st->dir != NULL &&
-	    (state_dirs_open(st, &dfd, &sfd, err, errsz) == -1 ||
-	    secret_file_write(st, sfd, s, err, errsz) == -1)) {
-		s->value = old;
-		secmem_free(nv);
-		goto out;
-	}
+	s->value_gen++;
 	secmem_free(old);
+	return 0;
+}
+
+size_t
+store_secrets_unsaved(const struct store *st)
+{
+	size_t i, n = 0;
+
+	if (st->dir == NULL)
+		return 0;
+	for (i = 0; i < st->nsecrets; i++)
+		n += st->secrets[i]->value_gen != st->secrets[i]->saved_gen;
+	return n;
+}
+
+int
+store_secrets_flush(struct store *st, void (*release)(void *),
+    void (*reacquire)(void *), void *arg, char *err, size_t errsz)
+{
+	char where[STORE_PATH_MAX], tmp[LIMIT_NAME + 8];
+	struct secret *s;
+	struct secmem *copy;
+	struct stat sb;
+	uint64_t gen;
+	size_t i;
+	int dfd = -1, sfd = -1, rc = -1, is_due;
+
+	if (st->dir == NULL)
+		return 0;
+	snprintf(where, sizeof(where), "%s/%s", st->dir, STORE_SECRETS);
+	if (release != NULL)
+		release(arg);
+	rc = state_dirs_open(st, &dfd, &sfd, err, errsz);
+	if (reacquire != NULL)
+		reacquire(arg);
+	if (rc == -1)
+		return -1;
+	rc = -1;
+	/* the list and the names hold still: only this loop changes them */
+	for (i = 0; i < st->nsecrets; i++) {
+		s = st->secrets[i];
+		is_due = s->value_gen != s->saved_gen;
+		if (!is_due) {
+			if (release != NULL)
+				release(arg);
+			is_due = fstatat(sfd, s->name, &sb,
+			    AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT;
+			if (reacquire != NULL)
+				reacquire(arg);
+		}
+		if (!is_due)
+			continue;
+		gen = s->value_gen;
+		copy = secmem_new(s->value->p, s->value->len);
+		if (copy == NULL) {
+			err_set(err, errsz, "out of memory");
+			goto out;
+		}
+		snprintf(tmp, sizeof(tmp), ".%s.tmp", s->name);
+		if (release != NULL)
+			release(arg);
+		rc = file_write_atomic(sfd, where, s->name, tmp, copy->p,
+		    copy->len, 0600, err, errsz);
+		secmem_free(copy);
+		if (reacquire != NULL)
+			reacquire(arg);
+		if (rc == -1)
+			goto out;
+		rc = -1;
+		s->saved_gen = gen;
+	}
 	rc = 0;
 out:
-	if (sfd != -1)
-		close(sfd);
-	if (dfd != -1)
-		close(dfd);
+	close(sfd);
+	close(dfd);
 	return rc;
 }
 
@@ -2098,8 +2161,6 @@ int
 store_save(struct store *st, char *err, size_t errsz)
 {
 	struct buf text;
-	struct stat sb;
-	size_t i;
 	int dfd = -1, sfd = -1, rc = -1;
 
 	if (st->dir == NULL)
@@ -2107,21 +2168,8 @@ store_save(struct store *st, char *err, size_t errsz)
 	buf_init(&text, STORE_STATE_MAX);
 	if (state_dirs_open(st, &dfd, &sfd, err, errsz) == -1)
 		goto out;
-	/* values are written by store_secret_add; this only fills a gap */
-	for (i = 0; i < st->nsecrets; i++) {
-		if (fstatat(sfd, st->secrets[i]->name, &sb,
-			AT_SYMLINK_NOFOLLOW) == 0)
-			continue;
-		if (errno != ENOENT) {
-			err_set(err, errsz, "%s/%s/%s: %s", st->dir,
-			    STORE_SECRETS, st->secrets[i]->name,
-			    strerror(errno));
-			goto out;
-		}
-		if (secret_file_write(st, sfd, st->secrets[i], err, errsz) ==
-		    -1)
-			goto out;
-	}
+	/* values are not read here (another thread may be changing one):
+	 * store_secret_add and store_secrets_flush write their files */
 	if (state_text(st, &text) == -1) {
 		err_set(err, errsz, "out of memory");
 		goto out;

@@ -90,6 +90,8 @@ struct secret {
 	char header[LIMIT_HEADER_NAME]; /* for SECRET_HEADER */
 	struct secmem *value;         /* owned */
 	int64_t created_ms;
+	uint64_t value_gen;           /* bumped by store_secret_set_value */
+	uint64_t saved_gen;           /* value_gen in the file (main loop) */
 };
 
 struct store {
@@ -120,7 +122,11 @@ struct store {
 struct store *store_open(const char *dir, char *err, size_t errsz);
 void store_free(struct store *st);
 
-/* Write state.json atomically (and any new secret files).  0 or -1 + err. */
+/*
+ * Write state.json atomically and remove the files of deleted secrets.
+ * Reads no secret value (store_secrets_flush writes those first, as the
+ * daemon's proxy_save does).  0 or -1 + err.
+ */
 int store_save(struct store *st, char *err, size_t errsz);
 
 /* Names: [A-Za-z0-9][A-Za-z0-9_.-]{0,62}.  1 when valid. */
@@ -198,12 +204,26 @@ int store_secret_add(struct store *st, const char *name, const char *host,
     int64_t now_ms, char *err, size_t errsz);
 struct secret *store_secret_find(const struct store *st, const char *name);
 /*
- * Replace a secret's value (same checks as store_secret_add) and write its
- * file atomically.  Used when a refreshed OAuth token arrives; it does not
- * change the policy, so generation is not bumped.  0 or -1 with err.
+ * Replace a secret's value (same checks as store_secret_add), in memory
+ * only: any thread, with the proxy's lock held, no I/O.  Used when new
+ * OAuth tokens arrive; it does not change the policy, so generation is
+ * not bumped.  The file follows with store_secrets_flush.  0 or -1 with err.
  */
 int store_secret_set_value(struct store *st, struct secret *s,
     const void *value, size_t len, char *err, size_t errsz);
+/*
+ * Write the value file of every secret whose value changed since its file
+ * was written, or whose file is missing.  Main loop only (secrets come and
+ * go there), called with the proxy's lock held: values are copied under
+ * it, and release(arg) / reacquire(arg) are called around each piece of
+ * file I/O so that other threads go on meanwhile (NULL: keep it).  Stops
+ * at the first failure (0 or -1 with err); what is left is written by the
+ * next call.
+ */
+int store_secrets_flush(struct store *st, void (*release)(void *),
+    void (*reacquire)(void *), void *arg, char *err, size_t errsz);
+/* Secrets whose value is not in its file yet; lock held. */
+size_t store_secrets_unsaved(const struct store *st);
 /* Deleting a secret that a rule references fails with -1 and err. */
 int store_secret_delete(struct store *st, const char *name, char *err,
     size_t errsz);

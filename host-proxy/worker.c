@@ -149,6 +149,8 @@ worker_wake_cb(struct ev_io *io, uint32_t events)
 		if (w->idx == 0)
 			proxy_arm_expiry(w->px);
 	}
+	if ((what & WORKER_SAVE_SECRETS) && w->idx == 0)
+		proxy_save_secrets(w->px);
 	worker_run_mbox(w);
 	if (what & WORKER_STOP)
 		ev_break(w->ev);

@@ -27,6 +27,7 @@ struct worker_msg;
 #define WORKER_REJUDGE 0x1u /* the policy changed: judge tunnels again */
 #define WORKER_DRAIN 0x2u   /* stop accepting, close idle connections */
 #define WORKER_STOP 0x4u    /* leave the loop */
+#define WORKER_SAVE_SECRETS 0x8u /* worker 0: write changed secret values */
 
 struct worker {
 	struct proxy *px;          /* borrowed */

@@ -72,9 +72,27 @@ check "no real token in it" bash -c "! printf '%s' '$OUT' | grep -qE 'at-[0-9]|r
 check "the tokens the client fetched are now the proxy's (at-4 used next)" bash -c \
 	"$(declare -f ocurl last_auth jget); TOKEN=$TOKEN DIR=$DIR PROXY_ADDR=$PROXY_ADDR OLOG=$OLOG PY=$PY; ocurl -o /dev/null $URL/api/me; last_auth | grep -qx 'Bearer at-4'"
 
+# the secret's file cannot be written (its temporary name is taken): the
+# new tokens are the proxy's at once all the same, the proxy says so, and
+# the file follows once it can be written
+mkdir "$DIR/state/secrets/.gh.tmp"
+OUT=$(ocurl -X POST -d grant_type=client_credentials $URL/oauth/token)
+check "a token answer while the secret's file is unwritable: placeholders" \
+	expect_re '"access_token": ?"slicer-proxy-placeholder"' echo "$OUT"
+check "the new token (at-5) is used at once" bash -c \
+	"$(declare -f ocurl last_auth jget); TOKEN=$TOKEN DIR=$DIR PROXY_ADDR=$PROXY_ADDR OLOG=$OLOG PY=$PY; ocurl -o /dev/null $URL/api/me; last_auth | grep -qx 'Bearer at-5'"
+check "the file still holds the old tokens" bash -c \
+	"grep -q at-4 '$DIR/state/secrets/gh' && ! grep -q at-5 '$DIR/state/secrets/gh'"
+check "the proxy says it cannot write the value, naming no token" bash -c \
+	"grep -q \"cannot write a secret's new value.*\\.gh\\.tmp\" '$DIR/proxy.log' && ! grep -qE 'at-[0-9]|rt-[0-9]' '$DIR/proxy.log'"
+rmdir "$DIR/state/secrets/.gh.tmp"
+check "once it can, the file gets the new tokens (within seconds)" \
+	wait_for 5 grep -q '"at-5"' "$DIR/state/secrets/gh"
+check "and the proxy says the values are written" wait_for 5 grep -q "secret values written" "$DIR/proxy.log"
+
 # a token near expiry is refreshed before use
 NOW=$(date +%s)
-printf '{"access_token":"at-4","refresh_token":"rt-4","token_url":"%s/oauth/token","client_id":"cid","expires_at":%d}' "$URL" $((NOW + 20)) >"$DIR/near.json"
+printf '{"access_token":"at-5","refresh_token":"rt-5","token_url":"%s/oauth/token","client_id":"cid","expires_at":%d}' "$URL" $((NOW + 20)) >"$DIR/near.json"
 cli revoke vm1 --all >/dev/null
 check "the secret can be deleted once no rule uses it" cli secret delete gh
 cli secret create gh --host other.bench.test --type oauth --from-file "$DIR/near.json" >/dev/null
@@ -83,7 +101,7 @@ R0=$(refreshes)
 check "a token expiring within a minute is refreshed before the request" expect 200 \
 	bash -c "$(declare -f ocurl); TOKEN=$TOKEN DIR=$DIR PROXY_ADDR=$PROXY_ADDR ocurl -o /dev/null -w '%{http_code}' $URL/api/soon"
 check "exactly one refresh happened for it" expect $((R0 + 1)) refreshes
-check "and the request carried the fresh token" expect "Bearer at-5" last_auth
+check "and the request carried the fresh token" expect "Bearer at-6" last_auth
 
 # refresh refused by the token endpoint: 502 naming the reason, no loop
 in_net curl -q -sk -m 5 -X POST https://198.18.0.11:9443/admin/refuse >/dev/null

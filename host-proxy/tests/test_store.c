@@ -1789,6 +1789,143 @@ test_persist_modes(void **state)
 	tmpdir_remove(dir);
 }
 
+/* The lock a flush lets go around its I/O, as the daemon's would be. */
+static int flush_is_held, flush_releases;
+
+static void
+flush_release(void *arg)
+{
+	assert_ptr_equal(arg, &flush_is_held);
+	assert_int_equal(flush_is_held, 1);
+	flush_is_held = 0;
+	flush_releases++;
+}
+
+static void
+flush_reacquire(void *arg)
+{
+	assert_ptr_equal(arg, &flush_is_held);
+	assert_int_equal(flush_is_held, 0);
+	flush_is_held = 1;
+}
+
+/* The whole content of dir/name, NUL-terminated, in buf. */
+static const char *
+file_text(const char *dir, const char *name, char *buf, size_t size)
+{
+	char path[1024];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/*
+ * A value changed in memory (new OAuth tokens, on any thread) reaches its
+ * file only through store_secrets_flush, which does its I/O with the lock
+ * let go, leaves a failed write for the next call, and fills in a file
+ * that went missing.  store_save never reads a value.
+ */
+static void
+test_persist_value_flush(void **state)
+{
+	struct store *st;
+	struct secret *s;
+	char *dir, path[512], buf[256], err[512] = "";
+
+	(void)state;
+	dir = tmpdir_new();
+	st = store_open(dir, err, sizeof(err));
+	assert_non_null(st);
+	secret_new(st, "tok", "a.test", SECRET_BEARER, NULL, "old-value");
+	secret_new(st, "other", "b.test", SECRET_BEARER, NULL, "other-value");
+	s = store_secret_find(st, "tok");
+	assert_int_equal(store_secrets_unsaved(st), 0);
+
+	/* in memory only: nothing written yet, not even by store_save */
+	assert_int_equal(store_secret_set_value(st, s, "new-value", 9, err,
+	    sizeof(err)), 0);
+	assert_memory_equal(s->value->p, "new-value", 9);
+	assert_int_equal(store_secrets_unsaved(st), 1);
+	assert_int_equal(store_save(st, err, sizeof(err)), 0);
+	assert_string_equal(file_text(dir, "secrets/tok", buf, sizeof(buf)),
+	    "old-value");
+
+	/* a write that fails (its temporary name is taken by a directory)
+	 * keeps the value due, and the lock is given back */
+	snprintf(path, sizeof(path), "%s/secrets/.tok.tmp", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	flush_is_held = 1;
+	flush_releases = 0;
+	assert_int_equal(store_secrets_flush(st, flush_release,
+	    flush_reacquire, &flush_is_held, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ".tok.tmp"));
+	assert_null(strstr(err, "new-value"));
+	assert_int_equal(flush_is_held, 1);
+	assert_int_equal(store_secrets_unsaved(st), 1);
+	assert_string_equal(file_text(dir, "secrets/tok", buf, sizeof(buf)),
+	    "old-value");
+
+	/* the next call writes it, with the lock let go around the I/O */
+	assert_int_equal(rmdir(path), 0);
+	flush_releases = 0;
+	assert_int_equal(store_secrets_flush(st, flush_release,
+	    flush_reacquire, &flush_is_held, err, sizeof(err)), 0);
+	assert_int_equal(flush_is_held, 1);
+	assert_true(flush_releases >= 3); /* open, one stat, one write */
+	assert_int_equal(store_secrets_unsaved(st), 0);
+	assert_string_equal(file_text(dir, "secrets/tok", buf, sizeof(buf)),
+	    "new-value");
+	assert_int_equal(path_mode(dir, "secrets/tok"), 0600);
+	assert_false(path_exists(dir, "secrets/.tok.tmp"));
+
+	/* a file gone missing is written again; the others are left alone */
+	snprintf(path, sizeof(path), "%s/secrets/other", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(store_secrets_flush(st, NULL, NULL, NULL, err,
+	    sizeof(err)), 0);
+	assert_string_equal(file_text(dir, "secrets/other", buf, sizeof(buf)),
+	    "other-value");
+
+	/* two changes before a flush: the last one is written */
+	assert_int_equal(store_secret_set_value(st, s, "v2", 2, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_secret_set_value(st, s, "v3", 2, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_secrets_flush(st, NULL, NULL, NULL, err,
+	    sizeof(err)), 0);
+	assert_string_equal(file_text(dir, "secrets/tok", buf, sizeof(buf)),
+	    "v3");
+	assert_int_equal(store_save(st, err, sizeof(err)), 0);
+	store_free(st);
+
+	/* and it is what a restart loads */
+	st = store_open(dir, err, sizeof(err));
+	if (st == NULL)
+		fail_msg("open: %s", err);
+	s = store_secret_find(st, "tok");
+	assert_non_null(s);
+	assert_int_equal(s->value->len, 2);
+	assert_memory_equal(s->value->p, "v3", 2);
+	store_free(st);
+	/* an in-memory store has nothing to write */
+	st = store_open(NULL, err, sizeof(err));
+	secret_new(st, "m", "a.test", SECRET_BEARER, NULL, "x");
+	assert_int_equal(store_secret_set_value(st, store_secret_find(st, "m"),
+	    "y", 1, err, sizeof(err)), 0);
+	assert_int_equal(store_secrets_unsaved(st), 0);
+	assert_int_equal(store_secrets_flush(st, NULL, NULL, NULL, err,
+	    sizeof(err)), 0);
+	store_free(st);
+	tmpdir_remove(dir);
+}
+
 static void
 test_persist_refuse_modes(void **state)
 {
@@ -2660,6 +2797,7 @@ main(void)
 	    cmocka_unit_test(test_pool_generation),
 	    cmocka_unit_test(test_persist_round_trip),
 	    cmocka_unit_test(test_persist_modes),
+	    cmocka_unit_test(test_persist_value_flush),
 	    cmocka_unit_test(test_persist_refuse_modes),
 	    cmocka_unit_test(test_persist_corrupt),
 	    cmocka_unit_test(test_persist_leftovers),

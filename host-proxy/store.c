@@ -1682,18 +1682,6 @@ fail:
 	return -1;
 }
 
-static int
-secret_file_write(const struct store *st, int sfd, const struct secret *s,
-    char *err, size_t errsz)
-{
-	char where[STORE_PATH_MAX], tmp[LIMIT_NAME + 8];
-
-	snprintf(where, sizeof(where), "%s/%s", st->dir, STORE_SECRETS);
-	snprintf(tmp, sizeof(tmp), ".%s.tmp", s->name);
-	return file_write_atomic(sfd, where, s->name, tmp, s->value->p,
-	    s->value->len, 0600, err, errsz);
-}
-
 /* Read secrets/NAME (checked like state files) into a new secmem. */
 static int
 secret_file_read(const char *dir, int sfd, const char *name,
@@ -1802,7 +1790,7 @@ store_secret_add(struct store *st, const char *name, const char *host,
 {
 	struct secret *s = NULL;
 	char q[STORE_QUOTE_MAX + 8];
-	int dfd = -1, sfd = -1, rc = -1;
+	int rc = -1;
 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
@@ -1833,12 +1821,8 @@ store_secret_add(struct store *st, const char *name, const char *host,
 		goto out;
 	}
 	s->created_ms = now_ms;
-	/* the value is on disk before any state.json names it */
-	if (st->dir != NULL) {
-		if (state_dirs_open(st, &dfd, &sfd, err, errsz) == -1 ||
-		    secret_file_write(st, sfd, s, err, errsz) == -1)
-			goto out;
-	}
+	/* its file is written by store_secrets_flush, before any state.json
+	 * names it (store_save checks) */
 	if (secret_append(st, s) == -1) {
 		err_set(err, errsz, "out of memory");
 		goto out;
@@ -1848,10 +1832,6 @@ store_secret_add(struct store *st, const char *name, const char *host,
 	rc = 0;
 out:
 	secret_free(s);
-	if (sfd != -1)
-		close(sfd);
-	if (dfd != -1)
-		close(dfd);
 	return rc;
 }
 
@@ -1885,7 +1865,8 @@ store_secrets_unsaved(const struct store *st)
 	if (st->dir == NULL)
 		return 0;
 	for (i = 0; i < st->nsecrets; i++)
-		n += st->secrets[i]->value_gen != st->secrets[i]->saved_gen;
+		n += !st->secrets[i]->is_on_disk ||
+		    st->secrets[i]->value_gen != st->secrets[i]->saved_gen;
 	return n;
 }
 
@@ -1915,7 +1896,7 @@ store_secrets_flush(struct store *st, void (*release)(void *),
 	/* the list and the names hold still: only this loop changes them */
 	for (i = 0; i < st->nsecrets; i++) {
 		s = st->secrets[i];
-		is_due = s->value_gen != s->saved_gen;
+		is_due = !s->is_on_disk || s->value_gen != s->saved_gen;
 		if (!is_due) {
 			if (release != NULL)
 				release(arg);
@@ -1944,6 +1925,7 @@ store_secrets_flush(struct store *st, void (*release)(void *),
 			goto out;
 		rc = -1;
 		s->saved_gen = gen;
+		s->is_on_disk = 1;
 	}
 	rc = 0;
 out:
@@ -2161,15 +2143,24 @@ int
 store_save(struct store *st, char *err, size_t errsz)
 {
 	struct buf text;
+	size_t i;
 	int dfd = -1, sfd = -1, rc = -1;
 
 	if (st->dir == NULL)
 		return 0;
 	buf_init(&text, STORE_STATE_MAX);
+	/* values are not read here (another thread may be changing one):
+	 * store_secrets_flush writes their files, and must have written
+	 * each new secret's before state.json names it */
+	for (i = 0; i < st->nsecrets; i++) {
+		if (!st->secrets[i]->is_on_disk) {
+			err_set(err, errsz, "secret '%s' has no file yet",
+			    st->secrets[i]->name);
+			goto out;
+		}
+	}
 	if (state_dirs_open(st, &dfd, &sfd, err, errsz) == -1)
 		goto out;
-	/* values are not read here (another thread may be changing one):
-	 * store_secret_add and store_secrets_flush write their files */
 	if (state_text(st, &text) == -1) {
 		err_set(err, errsz, "out of memory");
 		goto out;
@@ -2249,6 +2240,7 @@ state_load_secret(
 	if (secret_file_read(
 		st->dir, sfd, s->name, s->type, &s->value, err, errsz) == -1)
 		goto out;
+	s->is_on_disk = 1;
 	if (secret_append(st, s) == -1) {
 		err_set(err, errsz, "out of memory");
 		goto out;

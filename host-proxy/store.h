@@ -92,6 +92,7 @@ struct secret {
 	int64_t created_ms;
 	uint64_t value_gen;           /* bumped by store_secret_set_value */
 	uint64_t saved_gen;           /* value_gen in the file (main loop) */
+	int is_on_disk;               /* its file was written (main loop) */
 };
 
 struct store {

@@ -71,6 +71,24 @@ check "restart after the TTL ran out while down" start_proxy
 check "a TTL that ran out while the proxy was down is expired" expect 403 connect_code "$T2" https://other.bench.test/
 check "the other client is unaffected" expect 200 connect_code "$T1" https://api.bench.test/
 
+# a new secret's file cannot be written (its temporary name is taken): the
+# change is reported as not saved, and no state.json names a secret
+# without its file; once the file can be written, it is, and the next
+# change saves the secret for good
+mkdir "$DIR/state/secrets/.s2.tmp"
+OUT=$(cli secret create s2 --host api.bench.test --from-file "$DIR/secret.txt" 2>&1; echo "rc=$?")
+check "secret create with its file unwritable fails, saying it is not saved" \
+	expect_re 'not saved.*\.s2\.tmp.*rc=[1-9]' echo $OUT
+check "state.json does not name it" bash -c "! grep -q '\"s2\"' '$DIR/state/state.json'"
+check "its value is in no log line" bash -c "! grep -qF '$SECRET' '$DIR/proxy.log' '$AUDIT'"
+rmdir "$DIR/state/secrets/.s2.tmp"
+check "once it can be, the file is written (within seconds)" wait_for 5 test -f "$DIR/state/secrets/s2"
+cli client create p9 >/dev/null
+check "the next change saves the secret" grep -q '"s2"' "$DIR/state/state.json"
+check "stop with it saved" stop_proxy TERM
+check "restart" start_proxy
+check "the secret is there after a restart" expect_re 's2' cli secret list
+
 check "stop" stop_proxy TERM
 chmod 0755 "$DIR/state"
 check "a state directory open to others is refused" bash -c "

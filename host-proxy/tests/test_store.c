@@ -100,6 +100,15 @@ secret_new(struct store *st, const char *name, const char *host,
 		fail_msg("secret %s: %s", name, err);
 }
 
+/* What the daemon's proxy_save does: value files first, then state.json. */
+static int
+commit(struct store *st, char *err, size_t errsz)
+{
+	if (store_secrets_flush(st, NULL, NULL, NULL, err, errsz) == -1)
+		return -1;
+	return store_save(st, err, errsz);
+}
+
 static char *
 tmpdir_new(void)
 {
@@ -1649,7 +1658,7 @@ test_persist_round_trip(void **state)
 	    "\"allow_plaintext\":true,\"ttl\":\"10m\"}",
 	    NOW);
 	rule_new(st, c, "{\"host\":\"2001:db8::1\",\"ttl_seconds\":5}", NOW);
-	if (store_save(st, err, sizeof(err)) != 0)
+	if (commit(st, err, sizeof(err)) != 0)
 		fail_msg("save: %s", err);
 
 	st2 = store_open(dir, err, sizeof(err));
@@ -1740,7 +1749,7 @@ test_persist_round_trip(void **state)
 	/* delete: the value file goes at the next save */
 	assert_int_equal(store_secret_delete(st, "hdr", err, sizeof(err)), 0);
 	assert_true(path_exists(dir, "secrets/hdr"));
-	assert_int_equal(store_save(st, err, sizeof(err)), 0);
+	assert_int_equal(commit(st, err, sizeof(err)), 0);
 	assert_false(path_exists(dir, "secrets/hdr"));
 	assert_true(path_exists(dir, "secrets/llama"));
 	store_free(st);
@@ -1769,7 +1778,13 @@ test_persist_modes(void **state)
 		fail_msg("open: %s", err);
 	client_new(st, "vm1", "t");
 	secret_new(st, "s", "a.test", SECRET_BEARER, NULL, "v");
-	/* written at add time, before any state.json names it */
+	/* no state.json names a secret before its file is written */
+	assert_false(path_exists(path, "secrets/s"));
+	assert_int_equal(store_save(st, err, sizeof(err)), -1);
+	assert_string_equal(err, "secret 's' has no file yet");
+	assert_false(path_exists(path, "state.json"));
+	assert_int_equal(store_secrets_flush(st, NULL, NULL, NULL, err,
+	    sizeof(err)), 0);
 	assert_int_equal(path_mode(path, "secrets/s"), 0600);
 	assert_int_equal(store_save(st, err, sizeof(err)), 0);
 	umask(old);
@@ -1784,7 +1799,7 @@ test_persist_modes(void **state)
 	store_free(st);
 	/* saving an in-memory store does nothing */
 	st = store_open(NULL, err, sizeof(err));
-	assert_int_equal(store_save(st, err, sizeof(err)), 0);
+	assert_int_equal(commit(st, err, sizeof(err)), 0);
 	store_free(st);
 	tmpdir_remove(dir);
 }
@@ -1846,6 +1861,8 @@ test_persist_value_flush(void **state)
 	secret_new(st, "tok", "a.test", SECRET_BEARER, NULL, "old-value");
 	secret_new(st, "other", "b.test", SECRET_BEARER, NULL, "other-value");
 	s = store_secret_find(st, "tok");
+	assert_int_equal(store_secrets_unsaved(st), 2);
+	assert_int_equal(commit(st, err, sizeof(err)), 0);
 	assert_int_equal(store_secrets_unsaved(st), 0);
 
 	/* in memory only: nothing written yet, not even by store_save */
@@ -1902,7 +1919,7 @@ test_persist_value_flush(void **state)
 	    sizeof(err)), 0);
 	assert_string_equal(file_text(dir, "secrets/tok", buf, sizeof(buf)),
 	    "v3");
-	assert_int_equal(store_save(st, err, sizeof(err)), 0);
+	assert_int_equal(commit(st, err, sizeof(err)), 0);
 	store_free(st);
 
 	/* and it is what a restart loads */
@@ -1938,7 +1955,7 @@ test_persist_refuse_modes(void **state)
 	assert_non_null(st);
 	client_new(st, "vm1", "t");
 	secret_new(st, "s", "a.test", SECRET_BEARER, NULL, "v");
-	assert_int_equal(store_save(st, err, sizeof(err)), 0);
+	assert_int_equal(commit(st, err, sizeof(err)), 0);
 	store_free(st);
 
 	/* the directory */
@@ -2129,7 +2146,7 @@ test_persist_leftovers(void **state)
 	st = store_open(dir, err, sizeof(err));
 	assert_non_null(st);
 	client_new(st, "vm1", "t");
-	assert_int_equal(store_save(st, err, sizeof(err)), 0);
+	assert_int_equal(commit(st, err, sizeof(err)), 0);
 	store_free(st);
 
 	/* a stale temporary from a crash: ignored, then replaced */
@@ -2143,7 +2160,7 @@ test_persist_leftovers(void **state)
 	assert_int_equal(st->nclients, 1);
 	assert_int_equal(st->nsecrets, 0);
 	client_new(st, "vm2", "t2");
-	assert_int_equal(store_save(st, err, sizeof(err)), 0);
+	assert_int_equal(commit(st, err, sizeof(err)), 0);
 	assert_false(path_exists(dir, "state.json.tmp"));
 	assert_false(path_exists(dir, "secrets/.x.tmp"));
 	assert_false(path_exists(dir, "secrets/orphan"));
@@ -2159,7 +2176,7 @@ test_persist_leftovers(void **state)
 	st = store_open(dir, err, sizeof(err));
 	assert_non_null(st);
 	assert_int_equal(st->nclients, 2);
-	assert_int_equal(store_save(st, err, sizeof(err)), 0);
+	assert_int_equal(commit(st, err, sizeof(err)), 0);
 	assert_false(path_exists("/tmp", "test_store.never"));
 	assert_int_equal(path_mode(dir, "state.json"), 0600);
 	store_free(st);
@@ -2178,10 +2195,10 @@ test_persist_secret_replace(void **state)
 	st = store_open(dir, err, sizeof(err));
 	assert_non_null(st);
 	secret_new(st, "s", "a.test", SECRET_BEARER, NULL, "old");
-	assert_int_equal(store_save(st, err, sizeof(err)), 0);
+	assert_int_equal(commit(st, err, sizeof(err)), 0);
 	assert_int_equal(store_secret_delete(st, "s", err, sizeof(err)), 0);
 	secret_new(st, "s", "b.test", SECRET_BEARER, NULL, "new");
-	assert_int_equal(store_save(st, err, sizeof(err)), 0);
+	assert_int_equal(commit(st, err, sizeof(err)), 0);
 	store_free(st);
 	st = store_open(dir, err, sizeof(err));
 	assert_non_null(st);
@@ -2233,7 +2250,7 @@ test_persist_kill9(void **state)
 					SECRET_BEARER, NULL, val, strlen(val),
 					NOW, err, sizeof(err)) != 0)
 					_exit(3);
-				if (store_save(st, err, sizeof(err)) != 0)
+				if (commit(st, err, sizeof(err)) != 0)
 					_exit(3);
 			}
 			_exit(0);

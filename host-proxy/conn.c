@@ -177,8 +177,9 @@ conn_audit(struct conn *c, const char *event, const char *decision,
 	audit_rec_str(&r, "peer", c->peer);
 	audit_rec_str(&r, "client", c->client[0] ? c->client : NULL);
 	audit_rec_str(&r, "method", c->method[0] ? c->method : NULL);
-	audit_rec_str(&r, "scheme", conn_inner_tls(c) ? "https" :
-	    c->is_intercept || !c->is_connect ? "http" : "tunnel");
+	audit_rec_str(&r, "scheme", !c->is_intercept ?
+	    (c->is_connect ? "tunnel" : "http") :
+	    !c->is_inner_known ? NULL : c->is_inner_plain ? "http" : "https");
 	audit_rec_str(&r, "host", c->host[0] ? c->host : NULL);
 	if (c->port)
 		audit_rec_int(&r, "port", c->port);
@@ -204,6 +205,20 @@ conn_audit(struct conn *c, const char *event, const char *decision,
 }
 
 /*
+ * The connect record of an intercepted CONNECT, once its first byte has
+ * said TLS or plain HTTP (scheme https or http), or at its close when it
+ * never sent one (scheme null).
+ */
+static void
+conn_audit_connect(struct conn *c)
+{
+	if (!c->is_connect_audit_due)
+		return;
+	c->is_connect_audit_due = 0;
+	conn_audit(c, "connect", "allow", "intercept");
+}
+
+/*
  * The one way a connection ends.  A tunnel or an upgraded connection gets
  * its close record here, however it ends (decision "deny" when the policy
  * ended it).
@@ -216,6 +231,7 @@ conn_close_as(struct conn *c, const char *decision, const char *reason)
 	if (c->is_closed)
 		return;
 	c->is_closed = 1;
+	conn_audit_connect(c); /* closed before its first byte */
 	if (c->state == CONN_TUNNEL || c->state == CONN_RELAY)
 		conn_audit(c, "close", decision, reason);
 	log_debug("conn %llu: close: %s", (unsigned long long)c->id, reason);
@@ -1279,7 +1295,7 @@ conn_start_intercept(struct conn *c)
 	c->iport = c->port;
 	c->status = 200;
 	c->px->n_intercepts++;
-	conn_audit(c, "connect", "allow", "intercept");
+	c->is_connect_audit_due = 1;
 	buf_printf(&c->cout, "HTTP/1.1 200 Connection established\r\n\r\n");
 	/* the 200 goes out in the clear before TLS takes over the socket */
 	while (c->cout.len > 0) {
@@ -2413,10 +2429,11 @@ conn_sniff_inner(struct conn *c)
 		return -1;
 	}
 	c->is_inner_known = 1;
-	if (first == 22)
+	c->is_inner_plain = first != 22;
+	conn_audit_connect(c);
+	if (!c->is_inner_plain)
 		return 1;
 	xport_reset(&c->cx, 0); /* no TLS: c->cx is the plain socket */
-	c->is_inner_plain = 1;
 	conn_reset_request(c);
 	conn_set_state(c, CONN_READ_HEAD, LIMIT_HEAD_TIMEOUT_MS);
 	c->c_ready |= EPOLLIN;

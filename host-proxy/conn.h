@@ -72,6 +72,7 @@ struct conn {
 	int is_intercept;
 	int is_inner_known;         /* its first byte was seen */
 	int is_inner_plain;         /* it spoke plain HTTP, not TLS */
+	int is_connect_audit_due;   /* its connect record waits for that */
 	char ihost[LIMIT_HOSTNAME + 3];
 	uint16_t iport;
 	int has_secret_bytes;       /* uout held a credential: wipe it */

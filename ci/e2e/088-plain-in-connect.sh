@@ -40,6 +40,17 @@ for line in open(sys.argv[1]):
 print(last and "%s %s %s" % (last["scheme"], last["mode"], last["decision"]))
 EOF
 }
+# connect_scheme PATH: the scheme of the connect record of the connection
+# that carried the last request for PATH
+connect_scheme() {
+	"$PY" - "$AUDIT" "$1" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+req = [r for r in rows if r.get("event") == "request" and r.get("path") == sys.argv[2]]
+con = [r for r in rows if req and r.get("event") == "connect" and r["conn"] == req[-1]["conn"]]
+print(len(con) == 1 and con[0]["scheme"])
+EOF
+}
 # raw_tunnel HOSTPORT BYTES: CONNECT, then BYTES (a python bytes literal)
 # in the clear; prints the status line of the answer inside
 raw_tunnel() {
@@ -58,6 +69,7 @@ EOF
 check "a path the rule allows: 200" expect 200 tcode http://api.bench.test/v1/ok
 check "... it reached the upstream as /v1/ok" bash -c "grep -q ' /v1/ok ' '$DIR/upstream.log'"
 check "... audited as http, intercepted, allowed" expect "http intercept allow" audit_last /v1/ok
+check "... and so is its CONNECT (once its first byte said so)" expect http connect_scheme /v1/ok
 check "a path the rule does not allow: 403" expect 403 tcode http://api.bench.test/other
 check "... and it never reached the upstream" bash -c "! grep -q ' /other ' '$DIR/upstream.log'"
 check "... audited as a denial" expect "http intercept deny" audit_last /other
@@ -109,6 +121,18 @@ check "a CONNECT inside: 400" expect_re '^HTTP/1.1 400' \
 check "TLS client on the same rule: intercepted (leaf from the proxy CA)" expect_re '"tls": "TLSv1' \
 	tcurl https://api.bench.test/v1/tls
 check "... audited as https" expect "https intercept allow" audit_last /v1/tls
+check "... and so is its CONNECT" expect https connect_scheme /v1/tls
+check "a CONNECT closed before its first byte: its record says no scheme" expect "None intercept 80" bash -c "
+	vmpy - '$T' <<'EOF'
+import sys, spxclient
+c = spxclient.Conn()
+st, h, b = c.connect('api.bench.test:80', sys.argv[1]); assert st == 200, st
+c.sock.close()
+EOF
+	sleep 0.3
+	'$PY' -c 'import json, sys
+con = [r for r in map(json.loads, open(sys.argv[1])) if r.get(\"event\") == \"connect\"]
+print(con[-1][\"scheme\"], con[-1][\"mode\"], con[-1][\"port\"])' '$AUDIT'"
 check "an http:// URL inside a TLS tunnel is still refused" expect_re '^HTTP/1.1 421' bash -c "
 	vmpy - '$T' '$PCA' <<'EOF'
 import sys, spxclient

@@ -23,6 +23,14 @@ Used only inside the bench's network namespaces.  Endpoints (any method):
                       body, then the connection ends: how=rst (a reset),
                       fin (TCP close; over TLS without close_notify) or
                       notify (over TLS: close_notify first)
+  /bodyend            reads the request's Content-Length body as it comes and
+                      logs how it ended: "BODYEND ... got=N of=L end=E tcp=T"
+                      with E complete, eof (an end of stream; the ssl module
+                      reports a reset under TLS so too), ragged (TLS without
+                      close_notify) or an errno name, and T the socket's TCP
+                      state then: reset (CLOSE: a reset came), fin
+                      (CLOSE_WAIT: an end came) or open; answers 200 only
+                      when complete
   /git/...            git smart HTTP (git http-backend as CGI) from --git-root
   anything else       JSON echo of the request: method, raw request-target, path,
                       query, host, headers (dict, lower-case names) and header_list
@@ -40,6 +48,7 @@ Every connection and request is logged to stderr ("CONN ...", "REQ ..."), so a
 test can assert what reached an upstream (or that nothing did).
 """
 import argparse
+import errno
 import hashlib
 import json
 import os
@@ -203,6 +212,8 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = False
 
     def do_dispatch(self):
+        if urllib.parse.urlsplit(self.path).path == "/bodyend":
+            return self.bodyend()
         try:
             body, chunked = self.read_body()
         except (BadBody, ValueError):
@@ -266,6 +277,31 @@ class Handler(BaseHTTPRequestHandler):
             k = min(n, len(chunk))
             self.wfile.write(chunk[:k])
             n -= k
+
+    def bodyend(self):
+        want = int(self.headers.get("Content-Length") or 0)
+        got, end = 0, "complete"
+        while got < want:
+            try:
+                d = self.rfile.read1(min(65536, want - got))
+            except ssl.SSLEOFError:
+                end = "ragged"
+                break
+            except OSError as e:
+                end = errno.errorcode.get(e.errno, repr(e)) if e.errno else repr(e)
+                break
+            if not d:
+                end = "eof"
+                break
+            got += len(d)
+        state = self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+        tcp = {7: "reset", 8: "fin"}.get(state, "open")
+        log("BODYEND %s:%d conn=%d got=%d of=%d end=%s tcp=%s" % (
+            self.server.addr, self.server.port, self.conn_id, got, want, end, tcp))
+        if end != "complete":
+            self.close_connection = True
+            return
+        self.send_simple(200, b"complete\n")
 
     def cut(self, framing, n, how):
         self.close_connection = True

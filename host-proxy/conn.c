@@ -2298,7 +2298,7 @@ conn_update_events(struct conn *c)
  * from it is left to relay and nothing can reach it; with no bytes moving,
  * no read or write would ever see the error.  (A reset before the end is
  * met by the read that reaches it, after the bytes that came first.)
- * Closes c and returns 1 then.
+ * Aborts c and returns 1 then.
  */
 static int
 conn_reset_after_end(struct conn *c, int is_client, uint32_t events)
@@ -2316,7 +2316,8 @@ conn_reset_after_end(struct conn *c, int is_client, uint32_t events)
 	if (!is_eof ||
 	    sock_connect_result(is_client ? c->cfd : c->ufd) != -1)
 		return 0;
-	conn_close(c, is_client ? "client reset" : "upstream reset");
+	/* passed on as a reset, as the other side would see it direct */
+	conn_abort(c, is_client ? "client reset" : "upstream reset");
 	return 1;
 }
 
@@ -2347,10 +2348,20 @@ conn_read_client(struct conn *c)
 		conn_close(c, "client closed");
 		return -1;
 	}
-	if (c->state == CONN_FORWARD)
+	if (c->state == CONN_FORWARD) {
+		/* a request cut short: the upstream must not take what it got
+		 * for all of it */
 		conn_audit(c, "request", "error",
 		    n == 0 ? "client closed during the request" :
 			     "client read error");
+		conn_abort(c, n == 0 ? "client closed during the request" :
+		    "client read error");
+		return -1;
+	}
+	if (n == -1 && c->state == CONN_RELAY) {
+		conn_abort(c, "client read error"); /* a cut, passed on */
+		return -1;
+	}
 	conn_close(c, n == 0 ? "client closed" : "client read error");
 	return -1;
 }
@@ -2564,9 +2575,14 @@ conn_drive_relay(struct conn *c)
 		shutdown(c->cfd, SHUT_WR);
 		c->is_c_shut = 1;
 	}
-	if ((c->is_u_shut && c->is_c_shut) ||
-	    ((c->cx.err || c->ux.err) && c->cout.len == 0)) {
+	if (c->is_u_shut && c->is_c_shut) {
 		conn_close(c, "upgraded connection closed");
+		return;
+	}
+	/* an error (a reset) on either side is a cut: both get a reset */
+	if (c->cx.err || (c->ux.err && c->cout.len == 0)) {
+		conn_abort(c, c->cx.err ? "client side error" :
+		    "upstream side error");
 		return;
 	}
 	c->deadline_ms = ev_now(c->w->ev) + LIMIT_TUNNEL_IDLE_MS;

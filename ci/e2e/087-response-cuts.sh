@@ -127,7 +127,45 @@ for line in open(path):
 sys.exit(1)'
 audit_has() { wait_for 5 "$PY" -c "$AUDIT_HAS" "$AUDIT" "$@"; }
 export AUDIT_HAS
-export -f cut reset_seen audit_has tls_end
+# body_cut http|https rst|fin: a POST of a 100000-byte body cut after 5000
+# bytes by a reset or an end (over TLS: close_notify), forwarded (http) or
+# intercepted (https); prints how the upstream saw its body end
+body_cut() {
+	local n
+	n=$(grep -c ' BODYEND ' "$DIR/upstream.log")
+	vmpy - "$T" "$PCA" "$1" "$2" <<'EOF2'
+import socket, struct, sys, time, spxclient
+tok, ca, scheme, how = sys.argv[1:5]
+c = spxclient.Conn(timeout=10)
+head = "POST %s HTTP/1.1\r\nHost: api.bench.test\r\nContent-Length: 100000\r\n"
+if scheme == "http":
+    data = (head % "http://api.bench.test/bodyend" + "Proxy-Authorization: %s\r\n\r\n"
+            % spxclient.basic(tok)).encode()
+else:
+    st, h, b = c.connect("api.bench.test:443", tok)
+    assert st == 200, st
+    c.wrap_tls("api.bench.test", ca)
+    data = (head % "/bodyend" + "\r\n").encode()
+c.sock.sendall(data + b"b" * 5000)
+time.sleep(0.5)
+if how == "rst":
+    raw = c.sock
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    raw.close()
+else:
+    try:
+        if scheme == "https":
+            c.sock = c.sock.unwrap()  # close_notify (the proxy resets us)
+        c.sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    time.sleep(1)
+    c.sock.close()
+EOF2
+	wait_for 5 bash -c "[ \$(grep -c ' BODYEND ' '$DIR/upstream.log') -gt $n ]"
+	grep ' BODYEND ' "$DIR/upstream.log" | tail -1 | grep -o 'got=.*'
+}
+export -f cut reset_seen audit_has tls_end body_cut
 
 H=http://api.bench.test
 S=https://api.bench.test
@@ -149,6 +187,19 @@ check "intercepted, read until close, reset: a reset" reset_seen "$S/cut?framing
 check "intercepted, Content-Length cut with close_notify: a reset" reset_seen "$S/cut?framing=length&n=5000&how=notify"
 check "intercepted, chunked cut without close_notify: a reset" reset_seen "$S/cut?framing=chunked&n=5000&how=fin"
 check "audit: the intercepted cut is an error" audit_has 443 error "upstream closed mid-response"
+
+# ---- a request body cut short by the client reaches the upstream as a
+# reset: it must not take what it got for the whole request
+check "forward, the client resets mid-body: the upstream gets a reset" \
+	expect_re 'got=5000 of=100000 end=.* tcp=reset' body_cut http rst
+check "forward, the client ends mid-body: the upstream gets a reset" \
+	expect_re 'got=5000 of=100000 end=.* tcp=reset' body_cut http fin
+check "intercepted, the client resets mid-body: the upstream gets a reset" \
+	expect_re 'got=5000 of=100000 end=.* tcp=reset' body_cut https rst
+check "intercepted, the client's close_notify mid-body: the upstream gets a reset" \
+	expect_re 'got=5000 of=100000 end=.* tcp=reset' body_cut https fin
+check "audit: the request cut by the client is an error" bash -c \
+	"grep '\"path\":\"/bodyend\"' '$AUDIT' | grep -c '\"decision\":\"error\"' | grep -qx 4"
 
 # ---- tunnel: the upstream's reset is passed on as a reset
 check "tunnel, the upstream resets: the client gets a reset" expect "reset 5000" tls_end 8443 "$CA" "/cut?framing=close&n=5000&how=rst"

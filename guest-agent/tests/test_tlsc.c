@@ -155,6 +155,26 @@ client_fill(struct pair *p)
 	return 0;
 }
 
+/* tlsc_write of len bytes from where the stream is; it must report want
+ * bytes sent, which then count as sent. */
+static void
+client_write(struct pair *p, size_t len, size_t want)
+{
+	ssize_t n = tlsc_write(p->cli, p->out + p->sent, len);
+
+	assert_int_equal(n, (ssize_t)want);
+	p->sent += want;
+}
+
+/* The server reads the rest: every byte counted as sent arrived, once. */
+static void
+pair_finish(struct pair *p)
+{
+	server_drain(p);
+	assert_int_equal(p->received, p->sent);
+	pair_close(p);
+}
+
 /*
  * A write that met a full socket, repeated with more bytes (the caller's
  * buffer grew meanwhile), reports only the first call's length: the
@@ -165,22 +185,15 @@ test_repeat_longer_counts_first_length(void **state)
 {
 	struct pair p;
 	size_t first;
-	ssize_t n;
 
 	(void)state;
 	pair_open(&p);
 	first = client_fill(&p);
 	server_drain(&p);
-	n = tlsc_write(p.cli, p.out + p.sent, first + 4000);
-	assert_int_equal(n, (ssize_t)first);
-	p.sent += (size_t)n;
+	client_write(&p, first + 4000, first);
 	/* what follows carries on from where the repeat ended */
-	n = tlsc_write(p.cli, p.out + p.sent, 3000);
-	assert_int_equal(n, 3000);
-	p.sent += (size_t)n;
-	server_drain(&p);
-	assert_int_equal(p.received, p.sent);
-	pair_close(&p);
+	client_write(&p, 3000, 3000);
+	pair_finish(&p);
 }
 
 /* A shorter repeat cannot be honoured (the record holds bytes beyond it):
@@ -199,12 +212,8 @@ test_repeat_shorter_refused(void **state)
 	assert_int_equal(n, -1);
 	assert_int_equal(errno, EINVAL);
 	server_drain(&p);
-	n = tlsc_write(p.cli, p.out + p.sent, first);
-	assert_int_equal(n, (ssize_t)first);
-	p.sent += (size_t)n;
-	server_drain(&p);
-	assert_int_equal(p.received, p.sent);
-	pair_close(&p);
+	client_write(&p, first, first);
+	pair_finish(&p);
 }
 
 /* A repeat that still meets a full socket keeps the first length; many
@@ -235,10 +244,8 @@ test_many_rounds_lose_nothing(void **state)
 		assert_int_equal(n, (ssize_t)first);
 		p.sent += (size_t)n;
 	}
-	server_drain(&p);
-	assert_int_equal(p.received, p.sent);
 	assert_true(p.sent > 50u * CHUNK);
-	pair_close(&p);
+	pair_finish(&p);
 }
 
 int

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -755,6 +756,15 @@ daemon_main(int argc, char **argv)
 			rl.rlim_cur = rl.rlim_max;
 			(void)setrlimit(RLIMIT_NOFILE, &rl);
 		}
+	}
+	{
+		/* secrets also pass through ordinary buffers (a request
+		 * being written, OAuth JSON): no core file, and no ptrace
+		 * or /proc/PID/mem for processes of the daemon's own user */
+		struct rlimit rl = { 0, 0 };
+
+		(void)setrlimit(RLIMIT_CORE, &rl);
+		(void)prctl(PR_SET_DUMPABLE, 0);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	/*

@@ -54,6 +54,9 @@ privs_drop(uid_t uid, gid_t gid, int keep_net_admin)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		return -1;
+	/* the uid change left dumpable at fs.suid_dumpable: set it again */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		return -1;
 	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1)
 		return -1;
 	if (ru == 0 || eu == 0 || su == 0 || rg == 0 || eg == 0 || sg == 0) {

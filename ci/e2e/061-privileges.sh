@@ -67,6 +67,36 @@ check "and it can write its state there after dropping root" bash -c \
 kill -TERM "$PRIV_PID"
 wait_for 10 bash -c "! kill -0 $PRIV_PID 2>/dev/null"
 
+# ---- started by an unprivileged user (nothing to drop): still no core
+# file, and its memory closed to that user (not dumpable) ----
+chmod 0711 "$DIR"
+NOB=$DIR/nobody
+mkdir -m 0700 "$NOB" && chown 65534:65534 "$NOB"
+spawn "$HNS" setpriv --reuid=65534 --regid=65534 --clear-groups "$P" up --bind 192.168.222.1 \
+	--http-port 3141 --api "$NOB/s.sock" --state-dir "$NOB/state" >>"$DIR/proxy-nobody.log" 2>&1
+NOB_PID=$SPAWNED_PID
+wait_for 10 test -S "$NOB/s.sock"
+check "a daemon started unprivileged: core file size limit 0, soft and hard" \
+	grep -qE '^Max core file size +0 +0 ' "/proc/$NOB_PID/limits"
+check "  and its /proc/PID/mem and environ belong to root, not to its user" \
+	expect "0 0" bash -c "stat -c %u /proc/$NOB_PID/mem /proc/$NOB_PID/environ | tr '\n' ' ' | sed 's/ \$//'"
+# memread.py PID: one byte of PID's first mapping, through /proc/PID/mem
+cat >"$NOB/memread.py" <<'EOF'
+import sys
+pid = sys.argv[1]
+start = int(open("/proc/%s/maps" % pid).readline().split("-")[0], 16)
+with open("/proc/%s/mem" % pid, "rb") as f:
+    f.seek(start)
+    print(len(f.read(1)))
+EOF
+chmod 0755 "$NOB"
+check "  and that user cannot read its memory (root can)" bash -c \
+	"'$PY' '$NOB/memread.py' $NOB_PID | grep -qx 1 &&
+	 ! setpriv --reuid=65534 --regid=65534 --clear-groups '$PY' '$NOB/memread.py' $NOB_PID"
+kill -TERM "$NOB_PID"
+wait_for 10 bash -c "! kill -0 $NOB_PID 2>/dev/null"
+chmod 0700 "$DIR"
+
 check "invalid --http-port / --https-port are refused by name" bash -c \
 	"'$P' up --bind 127.0.0.1 --http-port 0 2>&1 | grep -q \"invalid port: '0'\" &&
 	 '$P' up --bind 127.0.0.1 --https-port 70000 2>&1 | grep -q \"invalid port: '70000'\""
@@ -78,6 +108,8 @@ check "effective uid after start is not 0" bash -c "u=\$(ps -o euid= -p $PROXY_P
 check "no capability left (no interface to remove)" bash -c \
 	"grep -E '^CapEff:' /proc/$PROXY_PID/status | tee /dev/stderr | grep -q '0000000000000000'"
 check "no_new_privs is set" bash -c "grep -qE '^NoNewPrivs:[[:space:]]+1' /proc/$PROXY_PID/status"
+check "not dumpable after the drop: its /proc/PID/mem belongs to root, no core file" bash -c \
+	"[ \$(stat -c %u /proc/$PROXY_PID/mem) = 0 ] && grep -qE '^Max core file size +0 +0 ' /proc/$PROXY_PID/limits"
 check "the state directory belongs to the daemon's user, mode 0700" bash -c \
 	"u=\$(ps -o euid= -p $PROXY_PID | tr -d ' '); [ \$(stat -c %u '$DIR/state') = \$u ] && [ \$(stat -c %a '$DIR/state') = 700 ]"
 check "control socket is root-owned 0600" expect "0 600" stat -c '%u %a' "$S"

@@ -51,17 +51,31 @@ con = [r for r in rows if req and r.get("event") == "connect" and r["conn"] == r
 print(len(con) == 1 and con[0]["scheme"])
 EOF
 }
-# raw_tunnel HOSTPORT BYTES: CONNECT, then BYTES (a python bytes literal)
-# in the clear; prints the status line of the answer inside
+# raw_tunnel HOSTPORT BYTES [CAFILE]: CONNECT, then BYTES (a python bytes
+# literal) in the clear, or over TLS verified with CAFILE; prints the
+# status line of the answer inside.  b'' sends nothing and closes.
 raw_tunnel() {
-	vmpy - "$T" "$1" "$2" <<'EOF'
+	vmpy - "$T" "$@" <<'EOF'
 import ast, sys, spxclient
 tok, target, data = sys.argv[1], sys.argv[2], ast.literal_eval(sys.argv[3])
 c = spxclient.Conn()
 st, h, b = c.connect(target, tok)
 assert st == 200, st
+if len(sys.argv) > 4:
+    c.wrap_tls(target.rsplit(":", 1)[0], sys.argv[4])
+if not data:
+    c.sock.close()
+    sys.exit(0)
 c.sock.sendall(data)
 print(c.sock.recv(4096).split(b"\r\n")[0].decode())
+EOF
+}
+# last_connect: "scheme mode port" of the last connect record
+last_connect() {
+	"$PY" - "$AUDIT" <<'EOF'
+import json, sys
+con = [r for r in map(json.loads, open(sys.argv[1])) if r.get("event") == "connect"]
+print(con[-1]["scheme"], con[-1]["mode"], con[-1]["port"])
 EOF
 }
 
@@ -122,26 +136,12 @@ check "TLS client on the same rule: intercepted (leaf from the proxy CA)" expect
 	tcurl https://api.bench.test/v1/tls
 check "... audited as https" expect "https intercept allow" audit_last /v1/tls
 check "... and so is its CONNECT" expect https connect_scheme /v1/tls
-check "a CONNECT closed before its first byte: its record says no scheme" expect "None intercept 80" bash -c "
-	vmpy - '$T' <<'EOF'
-import sys, spxclient
-c = spxclient.Conn()
-st, h, b = c.connect('api.bench.test:80', sys.argv[1]); assert st == 200, st
-c.sock.close()
-EOF
-	sleep 0.3
-	'$PY' -c 'import json, sys
-con = [r for r in map(json.loads, open(sys.argv[1])) if r.get(\"event\") == \"connect\"]
-print(con[-1][\"scheme\"], con[-1][\"mode\"], con[-1][\"port\"])' '$AUDIT'"
-check "an http:// URL inside a TLS tunnel is still refused" expect_re '^HTTP/1.1 421' bash -c "
-	vmpy - '$T' '$PCA' <<'EOF'
-import sys, spxclient
-c = spxclient.Conn()
-st, h, b = c.connect('api.bench.test:443', sys.argv[1]); assert st == 200, st
-c.wrap_tls('api.bench.test', sys.argv[2])
-c.sock.sendall(b'GET http://api.bench.test/v1/x HTTP/1.1\r\nHost: api.bench.test\r\n\r\n')
-print(c.sock.recv(4096).split(b'\r\n')[0].decode())
-EOF"
+raw_tunnel api.bench.test:80 "b''"
+sleep 0.3
+check "a CONNECT closed before its first byte: its record says no scheme" \
+	expect "None intercept 80" last_connect
+check "an http:// URL inside a TLS tunnel is still refused" expect_re '^HTTP/1.1 421' \
+	raw_tunnel api.bench.test:443 "b'GET http://api.bench.test/v1/x HTTP/1.1\r\nHost: api.bench.test\r\n\r\n'" "$PCA"
 
 # ---- through the agent: port 80 is a CONNECT with plain HTTP inside ----
 case $BUILD in /*) A=$BUILD/slicer-agent ;; *) A=$SPX_ROOT/$BUILD/slicer-agent ;; esac

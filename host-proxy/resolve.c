@@ -17,9 +17,9 @@
  * is and is kept for its own TTL; the family answering after that is added
  * to the kept answer (a failure then changes nothing).  A family without
  * addresses (NXDOMAIN, NODATA, an error) starts no delay: the other is
- * waited for.  A family answered synchronously (the hosts file) is the
- * answer at once, as c-ares gives it for AF_UNSPEC; a later DNS answer of
- * the other family is not added to it.
+ * waited for.  A name the hosts file has is answered from it at once,
+ * as c-ares gives it for AF_UNSPEC; a family the file lacks for it is not
+ * asked of the DNS (the C library's files-then-dns order does the same).
  *
  * Addresses go out in the order c-ares' RFC 6724 sorting gives them for
  * AF_UNSPEC: destinations the host cannot route to (a UDP connect() fails)
@@ -629,6 +629,19 @@ resolve_half_done(void *arg, int status, int timeouts,
 	resolve_lookup_settle(l, h);
 }
 
+/* Does the hosts file name this host for family?  (Read as c-ares reads
+ * it for a lookup: synchronously, the file is small.) */
+static int
+resolve_in_hosts_file(struct resolver *r, const char *name, int family)
+{
+	struct hostent *he = NULL;
+	int rc = ares_gethostbyname_file(r->channel, name, family, &he);
+
+	if (he != NULL)
+		ares_free_hostent(he);
+	return rc == ARES_SUCCESS;
+}
+
 struct resolve_req *
 resolve_start(struct resolver *r, const char *name, resolve_cb cb, void *arg)
 {
@@ -638,6 +651,7 @@ resolve_start(struct resolver *r, const char *name, resolve_cb cb, void *arg)
 	struct resolve_req *q;
 	uint64_t h = resolve_hash(name);
 	int is_cacheable = strlen(name) < sizeof(e->name), i;
+	int is_in_file[2];
 
 	e = is_cacheable ? resolve_name_find(r, name, h) : NULL;
 	if (e != NULL && !e->is_inflight) {
@@ -693,11 +707,19 @@ resolve_start(struct resolver *r, const char *name, resolve_cb cb, void *arg)
 	}
 	atomic_fetch_add(&r->n_lookups, 1);
 	/* AAAA first (RFC 8305 section 3); answers that come synchronously
-	 * (the hosts file, errors) wait until both are asked */
+	 * (the hosts file, errors) wait until both are asked.  A name the
+	 * hosts file has is answered from it alone, as the C library does:
+	 * a family it lacks is not asked of the DNS. */
 	l->npending = 2;
 	l->is_starting = 1;
+	is_in_file[RESOLVE_AAAA] = resolve_in_hosts_file(r, name, AF_INET6);
+	is_in_file[RESOLVE_A] = resolve_in_hosts_file(r, name, AF_INET);
 	for (i = 0; i < 2; i++) {
 		l->half[i].l = l;
+		if (!is_in_file[i] && is_in_file[1 - i]) {
+			resolve_half_done(&l->half[i], ARES_ENOTFOUND, 0, NULL);
+			continue;
+		}
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_family = l->half[i].family;
 		hints.ai_socktype = SOCK_STREAM;
@@ -706,7 +728,7 @@ resolve_start(struct resolver *r, const char *name, resolve_cb cb, void *arg)
 		    resolve_half_done, &l->half[i]);
 	}
 	l->is_starting = 0;
-	if (l->npending == 1 && (l->half[RESOLVE_AAAA].n > 0 ||
+	if (l->npending <= 1 && (l->half[RESOLVE_AAAA].n > 0 ||
 	    l->half[RESOLVE_A].n > 0)) {
 		/* the hosts file has the name: that is the answer */
 		l->is_final = 1;

@@ -42,8 +42,8 @@ void resolver_free(struct resolver *r);
  * that answers with addresses after the delay joins the kept answer
  * (within LIMIT_UPSTREAM_ADDRS, in the order above, kept for the lower of
  * the two TTLs); its failure changes nothing.  An answer from /etc/hosts
- * goes out at once as it is (a family the file lacks is still asked of the
- * DNS; its answer is not added).  A call for a name whose lookup is in
+ * goes out at once as it is, and a family the file lacks for that name is
+ * not asked of the DNS.  A call for a name whose lookup is in
  * flight joins it.  At most LIMIT_RESOLVE_CACHE names per
  * resolver, the least recently used answer evicted first.
  */

@@ -712,8 +712,12 @@ resolve_start(struct resolver *r, const char *name, resolve_cb cb, void *arg)
 	 * a family it lacks is not asked of the DNS. */
 	l->npending = 2;
 	l->is_starting = 1;
-	is_in_file[RESOLVE_AAAA] = resolve_in_hosts_file(r, name, AF_INET6);
-	is_in_file[RESOLVE_A] = resolve_in_hosts_file(r, name, AF_INET);
+	is_in_file[RESOLVE_AAAA] = is_in_file[RESOLVE_A] = 0;
+	if (resolve_in_hosts_file(r, name, AF_UNSPEC)) { /* mostly not */
+		is_in_file[RESOLVE_AAAA] =
+		    resolve_in_hosts_file(r, name, AF_INET6);
+		is_in_file[RESOLVE_A] = resolve_in_hosts_file(r, name, AF_INET);
+	}
 	for (i = 0; i < 2; i++) {
 		l->half[i].l = l;
 		if (!is_in_file[i] && is_in_file[1 - i]) {

@@ -546,6 +546,9 @@ def serve(args):
 # how that side's reading must end, "reset" or "eof" (unset: either; a side
 # that is still writing when the reset comes may meet it on a write and
 # then read an end of stream, so only a side that only reads is held to it).
+# c_tx_err / u_tx_err: the errors that side's writing must end with (a
+# side that read the other's end cannot see a later reset by reading:
+# only a write tells it).
 
 CASES = {
     "a": dict(title="the client half-closes first, the upstream goes on sending",
@@ -605,6 +608,14 @@ CASES = {
               c=[["send", 1000], ["fin"], ["sleep", 0.5], ["rst"], ["idle", 2], ["gone", 2]],
               u=[["rx", 1000], ["eof"], ["sleep", 6], ["send", 1000], ["end"]],
               c2u="full", u2c="prefix", audit="range"),
+    "g2": dict(title="the client half-closes, then resets; the upstream sends 2 s later",
+               c=[["send", 1000], ["fin"], ["sleep", 0.5], ["rst"], ["idle", 2], ["gone", 2]],
+               u=[["rx", 1000], ["eof"], ["sleep", 2], ["send", 1000], ["drain"], ["end"]],
+               c2u="full", u2c="prefix", audit="range", u_tx_err={"EPIPE", "ECONNRESET"}),
+    "h2": dict(title="the upstream half-closes, then resets; the client sends 2 s later",
+               c=[["rx", 1000], ["eof"], ["sleep", 2], ["send", 1000], ["drain"], ["end"]],
+               u=[["send", 1000], ["fin"], ["sleep", 0.5], ["rst"]],
+               c2u="prefix", u2c="full", audit="range", c_tx_err={"EPIPE", "ECONNRESET"}),
     "h": dict(title="the upstream half-closes, then resets, the client silent",
               c=[["rx", 1000], ["eof"], ["gone", 5], ["idle", 2], ["send", 1000], ["end"]],
               u=[["send", 1000], ["fin"], ["sleep", 0.5], ["rst"]],
@@ -859,6 +870,10 @@ class Case:
             if want and got not in want:
                 self.fail.append("%s: its reading ended with %s, want %s" %
                                  (who, got, " or ".join(sorted(want))))
+            want = sp.get(who[0] + "_tx_err")
+            if want and r["tx_err"] not in want:
+                self.fail.append("%s: its writing ended with %s, want %s" %
+                                 (who, r["tx_err"], " or ".join(sorted(want))))
         if "c_rx" in sp and c["rx"] != sp["c_rx"]:
             self.fail.append("client: got %d bytes, want %d" % (c["rx"], sp["c_rx"]))
         if c["cut"]:

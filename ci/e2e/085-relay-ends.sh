@@ -9,7 +9,8 @@
 # both half-close at once, either end resets (after an exchange, or while
 # the other sends 32 MiB), the client close()s while the upstream sends
 # 32 MiB, or with nothing unread and the upstream sends after it, an end
-# half-closes and then resets while the other stays silent; and, with an
+# half-closes and then resets while the other stays silent (or writes 2 s
+# later, and must meet the reset passed on); and, with an
 # upstream that reads nothing for 6 s so that the proxy stops reading the
 # client, the client half-closes (its FIN reaching the proxy meanwhile) or
 # resets.  For each: every byte of a direction still open arrives intact,
@@ -72,8 +73,10 @@ declare -A TITLE=(
 	[f2]="the client close()s with nothing unread (a FIN), then the upstream sends"
 	[g]="the client half-closes, then resets; the upstream silent"
 	[h]="the upstream half-closes, then resets; the client silent"
+	[g2]="the client half-closes, then resets; the upstream's write 2 s later meets the reset"
+	[h2]="the upstream half-closes, then resets; the client's write 2 s later meets the reset"
 )
-read -ra CASE_LIST <<<"${ENDS_CASES:-a b b0 b2 c d d2 d3 e e2 f f2 g h}"
+read -ra CASE_LIST <<<"${ENDS_CASES:-a b b0 b2 c d d2 d3 e e2 f f2 g h g2 h2}"
 read -ra PATHS <<<"${ENDS_PATHS:-tunnel intercept}"
 MANY=(a b c d e f d2 e2)
 

@@ -921,9 +921,9 @@ api_route(struct api_conn *ac, const struct http1_request *req, json_t *body)
 	if (strcmp(path, "/healthz") == 0 && is_get) {
 		struct proxy *px = ac->api->px;
 
-		api_send_json(ac, 200, json_pack("{s:s,s:i,s:i}", "status",
+		api_send_json(ac, 200, json_pack("{s:s,s:i,s:i,s:b}", "status",
 		    "ok", "connections", (int)proxy_nconns(px), "workers",
-		    (int)px->nworkers));
+		    (int)px->nworkers, "saved", !px->is_state_unsaved));
 		return;
 	}
 	if (strcmp(path, "/metrics") == 0 && is_get) {

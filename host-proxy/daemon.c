@@ -122,6 +122,7 @@ proxy_save(struct proxy *px, char *err, size_t errsz)
 {
 	int rc;
 
+	px->is_state_unsaved = 1;
 	if (proxy_flush_secrets(px, err, errsz) == -1)
 		return -1;
 	/*
@@ -131,12 +132,40 @@ proxy_save(struct proxy *px, char *err, size_t errsz)
 	 * value, which store_save does not read).  Held more than once (a
 	 * caller up the stack), it stays held.
 	 */
-	if (px->lock_depth != 1)
-		return store_save(px->store, err, errsz);
-	proxy_unlock(px);
-	rc = store_save(px->store, err, errsz);
-	proxy_lock(px);
+	if (px->lock_depth != 1) {
+		rc = store_save(px->store, err, errsz);
+	} else {
+		proxy_unlock(px);
+		rc = store_save(px->store, err, errsz);
+		proxy_lock(px);
+	}
+	if (rc == 0)
+		px->is_state_unsaved = 0;
 	return rc;
+}
+
+void
+proxy_retry_save(struct proxy *px)
+{
+	char err[256];
+	int64_t now;
+
+	if (!px->is_state_unsaved)
+		return;
+	proxy_lock(px);
+	if (proxy_save(px, err, sizeof(err)) == -1) {
+		now = parse_now_ms();
+		if (px->state_warned_ms == 0 ||
+		    now - px->state_warned_ms >= 60000) {
+			log_warnx("state: changes in force but not saved "
+			    "(retrying every second): %s", err);
+			px->state_warned_ms = now;
+		}
+	} else {
+		log_info("state: changes saved");
+		px->state_warned_ms = 0;
+	}
+	proxy_unlock(px);
 }
 
 void
@@ -259,6 +288,7 @@ daemon_sweep_cb(struct ev_timer *t)
 	if (ev_now(px->ev) - px->front_refreshed_ms >= DAEMON_FRONT_REFRESH_MS)
 		daemon_refresh_front(px);
 	proxy_save_secrets(px); /* a value whose write failed */
+	proxy_retry_save(px);   /* a change whose save failed */
 	ev_timer_arm(px->ev, &px->sweep, 1000);
 }
 
@@ -949,8 +979,12 @@ out:
 	for (i = px.nworkers; i-- > 0;)
 		worker_stop(px.workers[i]);
 	/* new tokens that arrived last are not lost */
-	if (px.store != NULL && px.nworkers > 0)
+	if (px.store != NULL && px.nworkers > 0) {
 		proxy_save_secrets(&px);
+		proxy_retry_save(&px);
+		if (px.is_state_unsaved)
+			log_warnx("state: exiting with changes not saved");
+	}
 	if (px.ev != NULL) {
 		oauth_free_all(&px);
 		api_free(px.api);

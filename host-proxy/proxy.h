@@ -87,6 +87,8 @@ struct proxy {
 	struct ev_timer expiry;    /* next rule TTL expiry */
 	int64_t own_refreshed_ms;
 	int64_t front_refreshed_ms;
+	int is_state_unsaved;      /* main loop: a change not yet written */
+	int64_t state_warned_ms;   /* main loop: last retry failure logged */
 
 	/* counters for /metrics and status */
 	atomic_uint_fast64_t n_requests, n_denied, n_auth_failed, n_tunnels;
@@ -105,6 +107,10 @@ void proxy_unlock(struct proxy *px);
  * workers go on judging requests meanwhile, and held again on return.
  */
 int proxy_save(struct proxy *px, char *err, size_t errsz);
+/* Main loop, lock not held: write what an earlier proxy_save could not
+ * (every second from the sweep, and at shutdown).  A failure is logged
+ * once a minute. */
+void proxy_retry_save(struct proxy *px);
 /* A secret's value changed in memory (any thread): have the main loop
  * write its file. */
 void proxy_secrets_changed(struct proxy *px);

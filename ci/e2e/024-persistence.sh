@@ -83,11 +83,36 @@ check "state.json does not name it" bash -c "! grep -q '\"s2\"' '$DIR/state/stat
 check "its value is in no log line" bash -c "! grep -qF '$SECRET' '$DIR/proxy.log' '$AUDIT'"
 rmdir "$DIR/state/secrets/.s2.tmp"
 check "once it can be, the file is written (within seconds)" wait_for 5 test -f "$DIR/state/secrets/s2"
-cli client create p9 >/dev/null
-check "the next change saves the secret" grep -q '"s2"' "$DIR/state/state.json"
-check "stop with it saved" stop_proxy TERM
+check "and state.json names it without another change" wait_for 5 grep -q '"s2"' "$DIR/state/state.json"
+check "kill -9 with it saved" stop_proxy KILL
 check "restart" start_proxy
+[ -n "$PROXY_PID" ] || bench_finish
 check "the secret is there after a restart" expect_re 's2' cli secret list
+
+# state.json itself cannot be written: the change is in force, reported
+# as not saved, retried every second, and saved once it can be without
+# another change (kill -9 then loses nothing)
+healthz_saved() { api GET /healthz | sed '$d' | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["saved"])'; }
+check "/healthz says saved" expect True healthz_saved
+mkdir "$DIR/state/state.json.tmp"
+OUT=$(cli client create p8 2>&1; echo "rc=$?")
+check "a change that cannot be saved is answered as such" \
+	expect_re 'not saved.*state\.json\.tmp.*rc=[1-9]' echo $OUT
+check "it is in force" expect_re 'p8' cli client list
+check "state.json does not have it" bash -c "! grep -q '\"p8\"' '$DIR/state/state.json'"
+check "/healthz says not saved" expect False healthz_saved
+sleep 2.2
+check "the retries are logged once, not every second" expect 1 \
+	grep -c 'changes in force but not saved' "$DIR/proxy.log"
+rmdir "$DIR/state/state.json.tmp"
+check "once it can be, state.json is written without another change" \
+	wait_for 5 grep -q '"p8"' "$DIR/state/state.json"
+check "the log says so" wait_for 3 grep -q 'state: changes saved' "$DIR/proxy.log"
+check "/healthz says saved again" expect True healthz_saved
+check "kill -9 after the retry" stop_proxy KILL
+check "restart" start_proxy
+[ -n "$PROXY_PID" ] || bench_finish
+check "the change survived" expect_re 'p8' cli client list
 
 check "stop" stop_proxy TERM
 chmod 0755 "$DIR/state"

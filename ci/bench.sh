@@ -398,7 +398,7 @@ strace_under() {
 	read -r _ n1 <<<"$(nginx_counts)"
 	wait "$hp" 2>/dev/null
 	{
-		echo "$name: system calls per keep-alive request ($((n1 - n0)) requests under strace):"
+		echo "$name: system calls per request that reached nginx ($((n1 - n0)) requests under strace):"
 		awk -v n=$((n1 - n0)) '$1 ~ /^[0-9.]+$/ && NF >= 5 && n > 0 {
 			printf "  %-16s %6.2f per request (%s errors)\n", $NF, $4 / n, (NF == 6 ? $5 : 0)}' "$RES/$name-strace.txt"
 	} >"$OUT/profile-$name-syscalls.txt"
@@ -422,6 +422,7 @@ profile_target() {
 	perf_under "$PROXY_PID" "$TGT" hey -z "${secs}s" -c "$CONNS" -t 0 -x "$PX" "$small"
 	perf_under "$PROXY_PID" "$TGT-newconn" hey -z "${secs}s" -c "$CONNS" -t 0 -disable-keepalive -x "$PX" "$small"
 	strace_under "$PROXY_PID" "$TGT" hey -z "${secs}s" -c "$CONNS" -t 0 -x "$PX" "$small"
+	strace_under "$PROXY_PID" "$TGT-newconn" hey -z "${secs}s" -c "$CONNS" -t 0 -disable-keepalive -x "$PX" "$small"
 	profile_allocs
 }
 

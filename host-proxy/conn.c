@@ -142,7 +142,7 @@ conn_close_upstream(struct conn *c)
 	if (c->ufd != -1 && c->is_abort)
 		conn_reset_socket(c->ufd);
 	if (c->ufd != -1) {
-		ev_io_del(c->w->ev, &c->uio);
+		ev_io_forget(&c->uio);
 		close(c->ufd);
 		c->ufd = -1;
 	}
@@ -261,7 +261,7 @@ conn_close_as(struct conn *c, const char *decision, const char *reason)
 	if (c->is_abort)
 		conn_reset_socket(c->cfd);
 	ev_timer_stop(w->ev, &c->kick);
-	ev_io_del(w->ev, &c->cio);
+	ev_io_forget(&c->cio);
 	close(c->cfd);
 	c->cfd = -1;
 	if (c->prev != NULL)
@@ -2236,6 +2236,16 @@ conn_update_events(struct conn *c)
 		break;
 	case CONN_CONNECT:
 		ue |= EPOLLOUT;
+		/* FALLTHROUGH */
+	case CONN_RESOLVE:
+		/*
+		 * The client is not read while its upstream is dialled.  Its
+		 * read watch stays as the head's read left it (no system call
+		 * per dial) until it reports something; then it rests.
+		 */
+		if ((c->cio.events & EPOLLIN) &&
+		    !(c->c_ready & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+			ce |= EPOLLIN;
 		break;
 	case CONN_TLS_ACCEPT:
 		/* its first byte, then what the handshake asks for */
@@ -2321,10 +2331,26 @@ conn_reset_after_end(struct conn *c, int is_client, uint32_t events)
 	return 1;
 }
 
+/*
+ * What a read of a plain socket into b asks for (buf_read_fd); 0 under
+ * TLS, where a short record says nothing about the socket.  A plain read
+ * that returns less has emptied the socket for now.
+ */
+static size_t
+conn_plain_read_size(const struct xport *x, const struct buf *b)
+{
+	size_t room = buf_room(b);
+
+	if (x->ssl != NULL)
+		return 0;
+	return room < BUF_READ_MAX ? room : BUF_READ_MAX;
+}
+
 /* Read what the client side has for us; -1 when the connection ended. */
 static int
 conn_read_client(struct conn *c)
 {
+	size_t asked;
 	ssize_t n;
 
 	if (!conn_wants_client_input(c) ||
@@ -2332,9 +2358,13 @@ conn_read_client(struct conn *c)
 	    xport_pending(&c->cx) ||
 	    (c->cx.want_write && (c->c_ready & EPOLLOUT))))
 		return 0;
+	asked = conn_plain_read_size(&c->cx, &c->cin);
 	n = xport_read(&c->cx, &c->cin);
-	if (n > 0)
+	if (n > 0) {
+		if ((size_t)n < asked) /* drained: epoll says when there is more */
+			c->c_ready &= ~(uint32_t)EPOLLIN;
 		return 0;
+	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR ||
 	    errno == ENOBUFS)) {
 		c->c_ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);
@@ -2371,6 +2401,7 @@ static int
 conn_read_upstream(struct conn *c)
 {
 	char msg[200];
+	size_t asked;
 	ssize_t n;
 
 	if (c->ufd == -1 || !conn_wants_upstream_input(c) ||
@@ -2378,9 +2409,12 @@ conn_read_upstream(struct conn *c)
 	    xport_pending(&c->ux) ||
 	    (c->ux.want_write && (c->u_ready & EPOLLOUT))))
 		return 0;
+	asked = conn_plain_read_size(&c->ux, &c->uin);
 	n = xport_read(&c->ux, &c->uin);
 	if (n > 0) {
 		c->is_up_pooled = 0; /* it answers: no resend any more */
+		if ((size_t)n < asked)
+			c->u_ready &= ~(uint32_t)EPOLLIN;
 		return 0;
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR ||

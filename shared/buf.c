@@ -118,8 +118,8 @@ buf_read_fd(struct buf *b, int fd)
 		errno = ENOBUFS;
 		return -1;
 	}
-	if (want > 65536)
-		want = 65536;
+	if (want > BUF_READ_MAX)
+		want = BUF_READ_MAX;
 	if (buf_reserve(b, want) == -1) {
 		/* grow as far as the ceiling allows */
 		want = b->max - b->len;

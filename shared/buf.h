@@ -36,8 +36,10 @@ int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Drop n bytes from the front. */
 void buf_consume(struct buf *b, size_t n);
-/* read(2) up to the ceiling into the buffer: returns read()'s result, or
- * -1/ENOBUFS when the buffer is full. */
+/* The most one buf_read_fd asks read(2) for. */
+#define BUF_READ_MAX 65536
+/* read(2) up to the ceiling (at most BUF_READ_MAX) into the buffer:
+ * returns read()'s result, or -1/ENOBUFS when the buffer is full. */
 ssize_t buf_read_fd(struct buf *b, int fd);
 /* write(2) from the front; consumes what was written. */
 ssize_t buf_write_fd(struct buf *b, int fd);

@@ -135,6 +135,13 @@ ev_io_del(struct ev *ev, struct ev_io *io)
 }
 
 void
+ev_io_forget(struct ev_io *io)
+{
+	io->fd = -1;
+	io->events = 0;
+}
+
+void
 ev_timer_init(struct ev_timer *t, ev_timer_cb cb, void *arg)
 {
 	t->when_ms = 0;

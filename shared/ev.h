@@ -4,8 +4,8 @@
  * one-shot timers (binary heap, monotonic ms) and deferred frees.
  *
  * Objects that own watchers are freed with ev_defer_free() so an event still
- * queued in the current epoll batch never touches freed memory: ev_io_del()
- * marks the watcher dead and the dispatcher skips it.
+ * queued in the current epoll batch never touches freed memory: ev_io_del() or
+ * ev_io_forget() marks the watcher dead and the dispatcher skips it.
  *
  * Wait hooks (ev_on_wait) run right before each epoll_wait: the place to
  * write out what a batch of events queued (the audit log's buffer).
@@ -52,6 +52,9 @@ int ev_io_add(struct ev *ev, struct ev_io *io, int fd, uint32_t events);
 int ev_io_set(struct ev *ev, struct ev_io *io, uint32_t events);
 /* Stop watching; does not close the fd.  Safe on an unregistered io. */
 void ev_io_del(struct ev *ev, struct ev_io *io);
+/* Forget a watch whose fd the caller closes next (never duplicated, so
+ * the close takes it out of the epoll set): no system call. */
+void ev_io_forget(struct ev_io *io);
 
 void ev_timer_init(struct ev_timer *t, ev_timer_cb cb, void *arg);
 /* Arm (or re-arm) to fire after ms milliseconds. */

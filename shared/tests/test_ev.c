@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_ev.c - the event loop's wait hooks: called in order right before
- * each epoll_wait, up to EV_WAIT_HOOKS of them.
+ * each epoll_wait, up to EV_WAIT_HOOKS of them; a watcher forgotten and
+ * its fd closed leaves nothing behind in the epoll set.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -197,6 +198,84 @@ test_hook_limit(void **state)
 	limit_ev = NULL;
 }
 
+struct reused {
+	struct ev *ev;
+	struct ev_io old, fresh;
+	struct ev_timer guard;
+	int old_calls, fresh_calls, is_guard;
+};
+
+static void
+reused_old_cb(struct ev_io *io, uint32_t events)
+{
+	struct reused *r = io->arg;
+
+	(void)events;
+	r->old_calls++;
+}
+
+static void
+reused_fresh_cb(struct ev_io *io, uint32_t events)
+{
+	struct reused *r = io->arg;
+	char c;
+
+	(void)events;
+	r->fresh_calls++;
+	assert_int_equal(read(io->fd, &c, 1), 1);
+	ev_break(r->ev);
+}
+
+static void
+reused_guard_cb(struct ev_timer *t)
+{
+	struct reused *r = t->arg;
+
+	r->is_guard = 1;
+	ev_break(r->ev);
+}
+
+/* ev_io_forget + close(2): the fd number, reused at once, can be watched
+ * again (no EEXIST from a registration left behind) and only the new
+ * watcher hears of it. */
+static void
+test_forget_then_close(void **state)
+{
+	struct reused r;
+	int p[2], q[2], oldfd;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.ev = ev_new();
+	assert_non_null(r.ev);
+	assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	ev_io_init(&r.old, reused_old_cb, &r);
+	assert_int_equal(ev_io_add(r.ev, &r.old, p[0], EPOLLIN), 0);
+	assert_int_equal(write(p[1], "x", 1), 1); /* readable when closed */
+	oldfd = p[0];
+	ev_io_forget(&r.old);
+	assert_int_equal(r.old.fd, -1);
+	close(p[0]);
+	close(p[1]);
+
+	assert_int_equal(pipe2(q, O_NONBLOCK | O_CLOEXEC), 0);
+	assert_int_equal(q[0], oldfd); /* the lowest free number */
+	ev_io_init(&r.fresh, reused_fresh_cb, &r);
+	assert_int_equal(ev_io_add(r.ev, &r.fresh, q[0], EPOLLIN), 0);
+	assert_int_equal(write(q[1], "y", 1), 1);
+	ev_timer_init(&r.guard, reused_guard_cb, &r);
+	ev_timer_arm(r.ev, &r.guard, 2000);
+	assert_int_equal(ev_run(r.ev), 0);
+	assert_false(r.is_guard);
+	assert_int_equal(r.fresh_calls, 1);
+	assert_int_equal(r.old_calls, 0);
+	ev_timer_stop(r.ev, &r.guard);
+	ev_io_del(r.ev, &r.fresh);
+	ev_free(r.ev);
+	close(q[0]);
+	close(q[1]);
+}
+
 int
 main(void)
 {
@@ -204,6 +283,7 @@ main(void)
 		cmocka_unit_test(test_hooks_before_each_wait),
 		cmocka_unit_test(test_hook_runs_before_the_wait),
 		cmocka_unit_test(test_hook_limit),
+		cmocka_unit_test(test_forget_then_close),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

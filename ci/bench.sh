@@ -416,6 +416,8 @@ profile_target() {
 		say "  $TGT: perf profile and system calls of the agent under keep-alive load"
 		perf_under "$AGENT_PID" spx-agent wrk -t1 -c"$CONNS" -d"${secs}s" "$small"
 		strace_under "$AGENT_PID" spx-agent wrk -t1 -c"$CONNS" -d"${secs}s" "$small"
+		perf_under "$AGENT_PID" spx-agent-newconn wrk -t1 -c"$CONNS" -d"${secs}s" -H "Connection: close" "$small"
+		strace_under "$AGENT_PID" spx-agent-newconn wrk -t1 -c"$CONNS" -d"${secs}s" -H "Connection: close" "$small"
 		return 0
 	fi
 	say "  $TGT: perf profile under keep-alive load and under new connections"

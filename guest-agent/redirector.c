@@ -78,6 +78,7 @@ struct rconn {
 	int is_http;                      /* the client spoke HTTP */
 	char *peek;                       /* owned, RC_PEEK only */
 	size_t peeked;
+	int is_lowat_raised;              /* SO_RCVLOWAT set past 1 */
 	int attempts;
 	struct tlsc *tls;  /* owned, TLS proxy link */
 	struct buf uout;   /* to the proxy: CONNECT, then (TLS) client bytes */
@@ -124,7 +125,7 @@ rconn_close_upstream(struct rconn *c)
 {
 	tlsc_free(c->tls);
 	c->tls = NULL;
-	ev_io_del(c->r->ev, &c->uio);
+	ev_io_forget(&c->uio); /* the close takes it out of the epoll set */
 	if (c->ufd != -1)
 		close(c->ufd);
 	c->ufd = -1;
@@ -140,7 +141,7 @@ rconn_close(struct rconn *c, const char *why)
 	c->is_closed = 1;
 	log_debug("conn %lu: closed: %s", c->id, why);
 	ev_timer_stop(r->ev, &c->timer);
-	ev_io_del(r->ev, &c->cio);
+	ev_io_forget(&c->cio); /* closed below */
 	rconn_close_upstream(c);
 	if (c->cfd != -1)
 		close(c->cfd);
@@ -275,9 +276,12 @@ rconn_decide(struct rconn *c)
 	}
 	free(c->peek);
 	c->peek = NULL;
-	setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
-	/* the client waits quietly until the tunnel is up */
-	ev_io_set(r->ev, &c->cio, 0);
+	if (c->is_lowat_raised)
+		setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+	c->is_lowat_raised = 0;
+	/* the client waits quietly until the tunnel is up (its peeked bytes
+	 * keep it readable: watched for nothing, as rconn_watch would) */
+	ev_io_set(r->ev, &c->cio, EPOLLET);
 	log_debug("conn %lu: CONNECT %s", c->id, c->target);
 	rconn_dial(c);
 }
@@ -321,6 +325,7 @@ rconn_peek(struct rconn *c)
 	/* wake up only once more bytes are there */
 	low = (int)c->peeked + 1;
 	setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &low, sizeof(low));
+	c->is_lowat_raised = 1;
 }
 
 /* ------------------------------------------------------- proxy link */
@@ -412,8 +417,8 @@ rconn_answer(struct rconn *c)
 		c->r->st.tunnels++;
 		buf_release(&c->uout);
 		/* the client's first bytes were only peeked; the proxy
-		 * was read up to EAGAIN (level-triggered epoll reports
-		 * anything newer) */
+		 * was read until it had nothing more (level-triggered
+		 * epoll reports anything newer) */
 		c->c_ready = EPOLLIN;
 		c->u_ready = 0;
 		rconn_set_state(c, RC_TUNNEL, LIMIT_TUNNEL_IDLE_MS);
@@ -432,14 +437,16 @@ rconn_answer(struct rconn *c)
 }
 
 /* Read from the proxy into uin.  Returns bytes, 0 at EOF, -1 (EAGAIN or
- * an error). */
+ * an error); *is_drained: a plain read returned less than it asked for,
+ * so the socket has nothing more for now. */
 static ssize_t
-rconn_uread(struct rconn *c)
+rconn_uread(struct rconn *c, int *is_drained)
 {
 	char tmp[16384];
 	size_t room = buf_room(&c->uin);
 	ssize_t n;
 
+	*is_drained = 0;
 	if (room == 0) {
 		errno = ENOBUFS;
 		return -1;
@@ -452,6 +459,7 @@ rconn_uread(struct rconn *c)
 		n = recv(c->ufd, tmp, room, 0);
 	if (n > 0 && buf_append(&c->uin, tmp, (size_t)n) == -1)
 		return -1;
+	*is_drained = c->tls == NULL && n > 0 && (size_t)n < room;
 	return n;
 }
 
@@ -476,6 +484,7 @@ rconn_link(struct rconn *c)
 {
 	char msg[160];
 	ssize_t n;
+	int is_drained;
 
 	if (c->state == RC_CONNECT) {
 		if (sock_connect_result(c->ufd) == -1) {
@@ -521,9 +530,15 @@ rconn_link(struct rconn *c)
 		}
 		if (c->uout.len > 0)
 			return;
+		/* the proxy cannot have answered a request it has just been
+		 * sent: epoll says when it has (TLS may hold bytes already) */
+		if (c->tls == NULL)
+			return;
 	}
 	for (;;) {
-		n = rconn_uread(c);
+		n = rconn_uread(c, &is_drained);
+		if (n > 0 && is_drained)
+			break;
 		if (n > 0)
 			continue;
 		if (n == 0) {
@@ -560,10 +575,11 @@ rconn_refused(struct rconn *c)
 {
 	char sink[4096];
 	ssize_t n;
+	int is_drained; /* read on to the end all the same */
 
 	if (c->state == RC_REFUSED) {
 		for (;;) {
-			n = rconn_uread(c);
+			n = rconn_uread(c, &is_drained);
 			if (n > 0)
 				continue;
 			if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -649,6 +665,7 @@ rconn_tunnel_tls(struct rconn *c)
 	char tmp[16384];
 	size_t room;
 	ssize_t n;
+	int is_drained;
 
 	/* client -> uout -> TLS */
 	while (!c->cu.is_eof && (room = buf_room(&c->uout)) > 0) {
@@ -679,7 +696,7 @@ rconn_tunnel_tls(struct rconn *c)
 		if (c->uc.is_eof || c->uin.len > 0)
 			break;
 		buf_init(&c->uin, LIMIT_RELAY_BACKLOG);
-		n = rconn_uread(c);
+		n = rconn_uread(c, &is_drained); /* TLS: never drained */
 		if (n > 0)
 			continue;
 		if (n == 0)

@@ -1309,8 +1309,8 @@ conn_start_intercept(struct conn *c)
 	}
 	xport_set_ssl(&c->cx, ssl);
 	SSL_set_accept_state(ssl);
+	/* the client speaks once it has the 200: epoll says when */
 	conn_set_state(c, CONN_TLS_ACCEPT, LIMIT_HEAD_TIMEOUT_MS);
-	c->c_ready |= EPOLLIN;
 	conn_drive(c);
 }
 
@@ -2331,26 +2331,10 @@ conn_reset_after_end(struct conn *c, int is_client, uint32_t events)
 	return 1;
 }
 
-/*
- * What a read of a plain socket into b asks for (buf_read_fd); 0 under
- * TLS, where a short record says nothing about the socket.  A plain read
- * that returns less has emptied the socket for now.
- */
-static size_t
-conn_plain_read_size(const struct xport *x, const struct buf *b)
-{
-	size_t room = buf_room(b);
-
-	if (x->ssl != NULL)
-		return 0;
-	return room < BUF_READ_MAX ? room : BUF_READ_MAX;
-}
-
 /* Read what the client side has for us; -1 when the connection ended. */
 static int
 conn_read_client(struct conn *c)
 {
-	size_t asked;
 	ssize_t n;
 
 	if (!conn_wants_client_input(c) ||
@@ -2358,10 +2342,9 @@ conn_read_client(struct conn *c)
 	    xport_pending(&c->cx) ||
 	    (c->cx.want_write && (c->c_ready & EPOLLOUT))))
 		return 0;
-	asked = conn_plain_read_size(&c->cx, &c->cin);
 	n = xport_read(&c->cx, &c->cin);
 	if (n > 0) {
-		if ((size_t)n < asked) /* drained: epoll says when there is more */
+		if (c->cx.is_drained) /* epoll says when there is more */
 			c->c_ready &= ~(uint32_t)EPOLLIN;
 		return 0;
 	}
@@ -2401,7 +2384,6 @@ static int
 conn_read_upstream(struct conn *c)
 {
 	char msg[200];
-	size_t asked;
 	ssize_t n;
 
 	if (c->ufd == -1 || !conn_wants_upstream_input(c) ||
@@ -2409,11 +2391,10 @@ conn_read_upstream(struct conn *c)
 	    xport_pending(&c->ux) ||
 	    (c->ux.want_write && (c->u_ready & EPOLLOUT))))
 		return 0;
-	asked = conn_plain_read_size(&c->ux, &c->uin);
 	n = xport_read(&c->ux, &c->uin);
 	if (n > 0) {
 		c->is_up_pooled = 0; /* it answers: no resend any more */
-		if ((size_t)n < asked)
+		if (c->ux.is_drained)
 			c->u_ready &= ~(uint32_t)EPOLLIN;
 		return 0;
 	}

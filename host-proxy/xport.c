@@ -112,11 +112,14 @@ xport_read(struct xport *x, struct buf *b)
 	char tmp[16384];
 	int rc;
 
+	x->is_drained = 0;
 	if (x->ssl == NULL) {
 		ssize_t n = buf_read_fd(b, x->fd);
 
 		if (n == 0)
 			x->is_eof = 1;
+		x->is_drained = n > 0 && (size_t)n <
+		    (want < BUF_READ_MAX ? want : BUF_READ_MAX);
 		return n;
 	}
 	if (want == 0) {
@@ -132,6 +135,7 @@ xport_read(struct xport *x, struct buf *b)
 		x->want_read = x->want_write = 0;
 		if (buf_append(b, tmp, got) == -1)
 			return -1;
+		x->is_drained = got < want && !SSL_has_pending(x->ssl);
 		return (ssize_t)got;
 	}
 	return xport_ssl_result(x, 0);

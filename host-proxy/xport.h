@@ -20,6 +20,8 @@ struct xport {
 	int want_write; /* last TLS operation needs the socket writable */
 	int want_read;  /* last TLS operation needs the socket readable */
 	int is_eof;     /* peer closed (TLS close_notify or TCP FIN) */
+	int is_drained; /* the last read got less than it asked for: the
+			 * socket had nothing more then (see xport_read) */
 	unsigned long err; /* last OpenSSL error code on failure */
 };
 
@@ -36,7 +38,11 @@ void xport_shutdown(struct xport *x);
 /* Drive the handshake: 1 done, 0 in progress (see want_*), -1 failed. */
 int xport_handshake(struct xport *x);
 /* Read into b up to its ceiling: >0 bytes, 0 end of stream, -1 with errno
- * EAGAIN (would block), ENOBUFS (buffer full) or another error. */
+ * EAGAIN (would block), ENOBUFS (buffer full) or another error.  After >0,
+ * is_drained says the read got less than it asked for: plain, the socket
+ * was empty; TLS (no read-ahead: OpenSSL reads a record and no further),
+ * the record ended short and nothing decrypted is left, so the next record
+ * is not there yet or will be reported by epoll. */
 ssize_t xport_read(struct xport *x, struct buf *b);
 /* Write from the front of b, consuming what was written: >=0 bytes, -1 with
  * errno EAGAIN or an error. */

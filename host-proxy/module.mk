@@ -12,6 +12,7 @@ PROXY_SRCS += host-proxy/conn.c host-proxy/resolve.c host-proxy/audit.c \
 UNIT_TESTS += host-proxy/tests/test_token.c
 UNIT_TESTS += host-proxy/tests/test_audit.c
 PROXY_SRCS += host-proxy/xport.c host-proxy/front.c
+UNIT_TESTS += host-proxy/tests/test_xport.c
 PROXY_SRCS += host-proxy/isolate.c
 PROXY_LIBS += -lnftnl
 UNIT_TESTS += host-proxy/tests/test_isolate.c

@@ -50,7 +50,7 @@
 #include "netaddr.h"
 #include "redirector.h"
 #include "tlsc.h"
-#include "testcert.h"
+#include "../../shared/tests/testcert.h"
 
 #define TOKEN "tok-123"
 #define TOKEN_B64 "cHJveHk6dG9rLTEyMw==" /* base64("proxy:tok-123") */

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "testcert.h"
+#include "../../shared/tests/testcert.h"
 #include "tlsc.h"
 
 #define STREAM_MAX (8u << 20) /* bound on what one test sends */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * testcert.h - a throwaway TLS server certificate for the agent's unit
- * tests (the DNS stub's and the TLS client's), made with OpenSSL.
+ * testcert.h - a throwaway TLS server certificate for unit tests (the
+ * agent's DNS stub and TLS client, the proxy's transport), made with
+ * OpenSSL.
  * Include after cmocka.h (it asserts).
  */
 #ifndef SLICER_TESTCERT_H

@@ -2222,6 +2222,21 @@ conn_wants_upstream_input(const struct conn *c)
 	}
 }
 
+/*
+ * A client read watch not wanted now may stay armed while the client is
+ * quiet: no system call to disarm it, and none to arm it again when input
+ * is wanted next (the turn of every keep-alive request, every dial).  Its
+ * first report (pipelined bytes, an end, an error) puts it to rest.
+ */
+static uint32_t
+conn_client_idle_watch(const struct conn *c)
+{
+	if ((c->cio.events & EPOLLIN) &&
+	    !(c->c_ready & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return EPOLLIN;
+	return 0;
+}
+
 static void
 conn_update_events(struct conn *c)
 {
@@ -2238,14 +2253,8 @@ conn_update_events(struct conn *c)
 		ue |= EPOLLOUT;
 		/* FALLTHROUGH */
 	case CONN_RESOLVE:
-		/*
-		 * The client is not read while its upstream is dialled.  Its
-		 * read watch stays as the head's read left it (no system call
-		 * per dial) until it reports something; then it rests.
-		 */
-		if ((c->cio.events & EPOLLIN) &&
-		    !(c->c_ready & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-			ce |= EPOLLIN;
+		/* the client is not read while its upstream is dialled */
+		ce |= conn_client_idle_watch(c);
 		break;
 	case CONN_TLS_ACCEPT:
 		/* its first byte, then what the handshake asks for */
@@ -2259,6 +2268,8 @@ conn_update_events(struct conn *c)
 	case CONN_RELAY:
 		if (conn_wants_client_input(c))
 			ce |= EPOLLIN;
+		else if (c->state == CONN_FORWARD)
+			ce |= conn_client_idle_watch(c); /* the response's turn */
 		if (conn_wants_upstream_input(c))
 			ue |= EPOLLIN;
 		if (c->uout.len > 0)

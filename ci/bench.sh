@@ -404,10 +404,10 @@ strace_under() {
 	} >"$OUT/profile-$name-syscalls.txt"
 }
 
-# BENCH_PROFILE=1: perf profiles of slicer-proxy under the keep-alive load
-# and under new connections (one request per connection), its system calls
-# per keep-alive request and its allocations; for spx-transparent, of the
-# agent under wrk's keep-alive load (OUT/profile-*.txt)
+# BENCH_PROFILE=1: perf profiles and system calls per request of
+# slicer-proxy under the keep-alive load and under new connections (one
+# request per connection), and its allocations; for spx-transparent, the
+# same of the agent under wrk's loads of both kinds (OUT/profile-*.txt)
 profile_target() {
 	local secs=$((SECS + 4)) small=https://$HOST$SMALL
 	case $TGT in spx-tunnel | spx-intercept | spx-transparent) ;; *) return 0 ;; esac

@@ -218,6 +218,16 @@ st, h, b = c.request("GET", "http://api.bench.test/status?code=304", sys.argv[1]
 st, h, b = c.request("GET", "http://api.bench.test/last", sys.argv[1]); assert st == 200, st
 EOF
 check "a slow upstream (2 s) is waited for" expect 200 http_code "$TOKEN" 'http://api.bench.test/slow?ms=2000'
+# the client half-closes after its request: its end of stream reaches the
+# proxy while the response is out, and must not keep waking it meanwhile
+T0=$(awk '{ print $14 + $15 }' "/proc/$PROXY_PID/stat")
+OUT=$(rawsend --host "${PROXY_ADDR%:*}" --port "${PROXY_ADDR##*:}" --token "$TOKEN" --shut-wr --timeout 8 \
+	--send 'b"GET http://api.bench.test/slow?ms=2000 HTTP/1.1\r\nHost: api.bench.test\r\n" + PB + b"\r\n"')
+T1=$(awk '{ print $14 + $15 }' "/proc/$PROXY_PID/stat")
+check "a client that half-closes after its request gets the slow upstream's answer" \
+	expect "HTTP/1.1 200 OK" echo "$OUT"
+check "the proxy idles while that answer is out ($((T1 - T0)) clock ticks in 2 s; a busy core: $((2 * $(getconf CLK_TCK))))" \
+	test $((T1 - T0)) -le 20
 cli allow vm1 --host api.bench.test --port 9 >/dev/null
 check "refused upstream connection: 502" expect "502|504" http_code "$TOKEN" http://api.bench.test:9/
 check "refused upstream connection on CONNECT: 502" expect "502|504" connect_code "$TOKEN" https://api.bench.test:9/

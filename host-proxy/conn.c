@@ -987,11 +987,11 @@ conn_release_upstream(struct conn *c)
 		conn_close_upstream(c);
 		return;
 	}
-	ev_io_del(w->ev, &c->uio);
 	ssl = xport_detach_ssl(&c->ux);
 	fd = c->ufd;
 	c->ufd = -1;
-	if (upool_put(w->upool, &k, c->up_generation, fd, ssl,
+	/* the watch goes with it (or is forgotten as it is closed) */
+	if (upool_put(w->upool, &k, c->up_generation, fd, &c->uio, ssl,
 	    ev_now(w->ev)) == 1)
 		log_debug("conn %llu: upstream %s:%u parked",
 		    (unsigned long long)c->id, k.host, k.port);
@@ -1037,16 +1037,14 @@ conn_take_pooled(struct conn *c)
 	    upool_key_set(&k, c->client, c->host, c->port,
 	    conn_inner_tls(c)) == -1 ||
 	    upool_take(w->upool, &k, c->req_pool_generation, ev_now(w->ev),
-	    &fd, &ssl) != 1)
+	    &fd, &ssl, &c->uio, EPOLLIN) != 1)
 		return 0;
+	/* watched for the response already: what the request, once
+	 * written, waits for */
 	c->ufd = fd;
 	xport_init(&c->ux, fd);
 	if (ssl != NULL)
 		xport_attach_ssl(&c->ux, ssl);
-	if (ev_io_add(w->ev, &c->uio, fd, 0) == -1) {
-		conn_close_upstream(c);
-		return 0;
-	}
 	snprintf(c->up_host, sizeof(c->up_host), "%s", c->host);
 	c->up_port = c->port;
 	snprintf(c->up_client, sizeof(c->up_client), "%s", c->client);

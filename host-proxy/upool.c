@@ -142,7 +142,6 @@ upool_unlink(struct upool *p, struct upool_entry *e)
 		p->oldest = e->l_prev;
 	e->b_next = e->b_prev = e->l_next = e->l_prev = NULL;
 	p->count--;
-	ev_io_del(p->ev, &e->io);
 }
 
 /* Unlink, close and (after the current event batch) free one entry. */
@@ -150,6 +149,7 @@ static void
 upool_entry_close(struct upool *p, struct upool_entry *e, enum upool_why why)
 {
 	upool_unlink(p, e);
+	ev_io_forget(&e->io); /* closed next: that takes it out of the set */
 	/* an upstream that closed or spoke cannot take a close_notify */
 	upool_close_conn(e->fd, e->ssl, why != UPOOL_DROPPED);
 	e->fd = -1;
@@ -234,7 +234,7 @@ upool_oldest_of(struct upool *p, const struct upool_key *k, uint64_t hash)
 
 int
 upool_put(struct upool *p, const struct upool_key *k, uint64_t generation,
-    int fd, SSL *ssl, int64_t now)
+    int fd, struct ev_io *from, SSL *ssl, int64_t now)
 {
 	struct upool_entry *e, **head;
 	uint64_t hash = upool_hash(k);
@@ -252,7 +252,9 @@ upool_put(struct upool *p, const struct upool_key *k, uint64_t generation,
 	if (e == NULL)
 		goto out;
 	ev_io_init(&e->io, upool_io_cb, e);
-	if (ev_io_add(p->ev, &e->io, fd, EPOLLIN | EPOLLRDHUP) == -1) {
+	if ((from != NULL && from->fd == fd ?
+	    ev_io_move(p->ev, from, &e->io, EPOLLIN | EPOLLRDHUP) :
+	    ev_io_add(p->ev, &e->io, fd, EPOLLIN | EPOLLRDHUP)) == -1) {
 		free(e);
 		goto out;
 	}
@@ -280,6 +282,8 @@ upool_put(struct upool *p, const struct upool_key *k, uint64_t generation,
 out:
 	if (rc == 0) {
 		p->st.refused++;
+		if (from != NULL && from->fd == fd)
+			ev_io_forget(from);
 		upool_close_conn(fd, ssl, 0);
 	}
 	return rc;
@@ -287,7 +291,7 @@ out:
 
 int
 upool_take(struct upool *p, const struct upool_key *k, uint64_t generation,
-    int64_t now, int *fd, SSL **ssl)
+    int64_t now, int *fd, SSL **ssl, struct ev_io *to, uint32_t events)
 {
 	uint64_t hash = upool_hash(k);
 	struct upool_entry *e, *next;
@@ -308,7 +312,12 @@ upool_take(struct upool *p, const struct upool_key *k, uint64_t generation,
 			upool_entry_close(p, e, UPOOL_DROPPED);
 			continue;
 		}
+		if (to != NULL && ev_io_move(p->ev, &e->io, to, events) == -1) {
+			upool_entry_close(p, e, UPOOL_DROPPED);
+			continue;
+		}
 		upool_unlink(p, e);
+		ev_io_del(p->ev, &e->io); /* a no-op once moved */
 		*fd = e->fd;
 		*ssl = e->ssl;
 		e->fd = -1;

@@ -71,24 +71,28 @@ int upool_key_set(struct upool_key *k, const char *client, const char *host,
 
 /*
  * Park fd (with ssl, NULL for plain) under key k, tagged with the policy
- * generation.  Takes ownership of fd and ssl in every case.  Returns 1
+ * generation.  Takes ownership of fd and ssl in every case.  from is the
+ * caller's watch of fd on the pool's loop, or NULL: it is handed to the
+ * pool in one EPOLL_CTL_MOD (or forgotten when fd is closed instead);
+ * without one the pool registers fd itself.  Returns 1
  * when parked, 0 when it was closed instead (the peer already closed or
  * sent bytes, no memory, epoll refused it, or a limit is 0).  To make
  * room it first closes the oldest entry of the same key, then the least
  * recently parked entry overall.  now is monotonic milliseconds.
  */
 int upool_put(struct upool *p, const struct upool_key *k, uint64_t generation,
-    int fd, SSL *ssl, int64_t now);
+    int fd, struct ev_io *from, SSL *ssl, int64_t now);
 
 /*
  * Take the most recently parked live connection for k parked at
  * generation.  Entries of k that are past idle_ms, of another generation,
  * or whose peer closed or sent bytes are closed on the way.  Returns 1 and
- * hands *fd and *ssl (NULL for plain) to the caller, no longer watched;
- * 0 when there is none.
+ * hands *fd and *ssl (NULL for plain) to the caller: watched by to for
+ * events when to is not NULL (the pool's registration handed over in one
+ * EPOLL_CTL_MOD), else no longer watched; 0 when there is none.
  */
 int upool_take(struct upool *p, const struct upool_key *k, uint64_t generation,
-    int64_t now, int *fd, SSL **ssl);
+    int64_t now, int *fd, SSL **ssl, struct ev_io *to, uint32_t events);
 
 /* Close the entries parked idle_ms or longer before now; how many. */
 size_t upool_expire(struct upool *p, int64_t now);

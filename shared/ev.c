@@ -141,6 +141,28 @@ ev_io_forget(struct ev_io *io)
 	io->events = 0;
 }
 
+int
+ev_io_move(struct ev *ev, struct ev_io *from, struct ev_io *to,
+    uint32_t events)
+{
+	struct epoll_event ee;
+
+	if (from->fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	memset(&ee, 0, sizeof(ee));
+	ee.events = events;
+	ee.data.ptr = to;
+	if (epoll_ctl(ev->epfd, EPOLL_CTL_MOD, from->fd, &ee) == -1)
+		return -1;
+	to->fd = from->fd;
+	to->events = events;
+	from->fd = -1;
+	from->events = 0;
+	return 0;
+}
+
 void
 ev_timer_init(struct ev_timer *t, ev_timer_cb cb, void *arg)
 {

@@ -55,6 +55,11 @@ void ev_io_del(struct ev *ev, struct ev_io *io);
 /* Forget a watch whose fd the caller closes next (never duplicated, so
  * the close takes it out of the epoll set): no system call. */
 void ev_io_forget(struct ev_io *io);
+/* Hand from's fd to the watcher to, now watching events, in one system
+ * call; from is left unregistered and hears nothing more, not even an
+ * event already fetched in this batch.  0, or -1 with from unchanged. */
+int ev_io_move(struct ev *ev, struct ev_io *from, struct ev_io *to,
+    uint32_t events);
 
 void ev_timer_init(struct ev_timer *t, ev_timer_cb cb, void *arg);
 /* Arm (or re-arm) to fire after ms milliseconds. */

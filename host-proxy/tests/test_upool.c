@@ -9,6 +9,7 @@
  * Connections are socketpairs: the test keeps the far end and sees the
  * pool close the near end as end of file there.
  */
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -163,24 +164,25 @@ test_keying(void **state)
 
 	pair_open(&pr);
 	key(&k, "alice", "api.example", 443, 1);
-	assert_int_equal(upool_put(f->p, &k, 1, pr.near, NULL, 1000), 1);
+	assert_int_equal(upool_put(f->p, &k, 1, pr.near, NULL, NULL, 1000), 1);
 	assert_int_equal(upool_count(f->p), 1);
 	assert_int_equal(upool_count_key(f->p, &k), 1);
 	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
 		key(&o, others[i].client, others[i].host, others[i].port,
 		    others[i].is_tls);
 		assert_int_equal(upool_count_key(f->p, &o), 0);
-		assert_int_equal(upool_take(f->p, &o, 1, 1001, &fd, &ssl), 0);
+		assert_int_equal(upool_take(f->p, &o, 1, 1001, &fd, &ssl,
+		    NULL, 0), 0);
 		assert_int_equal(fd, -1);
 	}
 	assert_int_equal(upool_count(f->p), 1);
 	assert_false(pair_is_closed(&pr));
-	assert_int_equal(upool_take(f->p, &k, 1, 1001, &fd, &ssl), 1);
+	assert_int_equal(upool_take(f->p, &k, 1, 1001, &fd, &ssl, NULL, 0), 1);
 	assert_int_equal(fd, pr.near);
 	assert_null(ssl);
 	assert_int_equal(upool_count(f->p), 0);
 	/* taken: the caller owns it, the pool no longer does */
-	assert_int_equal(upool_take(f->p, &k, 1, 1001, &fd, &ssl), 0);
+	assert_int_equal(upool_take(f->p, &k, 1, 1001, &fd, &ssl, NULL, 0), 0);
 	upool_get_stats(f->p, &st);
 	assert_int_equal(st.hits, 1);
 	assert_int_equal(st.misses, sizeof(others) / sizeof(others[0]) + 1);
@@ -204,11 +206,12 @@ test_take_newest_first(void **state)
 	key(&k, "alice", "h", 443, 0);
 	for (i = 0; i < 3; i++) {
 		pair_open(&pr[i]);
-		assert_int_equal(upool_put(f->p, &k, 1, pr[i].near, NULL,
+		assert_int_equal(upool_put(f->p, &k, 1, pr[i].near, NULL, NULL,
 		    100 + i), 1);
 	}
 	for (i = 2; i >= 0; i--) {
-		assert_int_equal(upool_take(f->p, &k, 1, 200, &fd, &ssl), 1);
+		assert_int_equal(upool_take(f->p, &k, 1, 200, &fd, &ssl,
+		    NULL, 0), 1);
 		assert_int_equal(fd, pr[i].near);
 		close(fd);
 		pair_close_far(&pr[i]);
@@ -230,10 +233,10 @@ test_per_key_cap(void **state)
 	key(&k, "alice", "h", 443, 1);
 	key(&ko, "alice", "h", 443, 0);
 	pair_open(&other);
-	assert_int_equal(upool_put(f->p, &ko, 1, other.near, NULL, 0), 1);
+	assert_int_equal(upool_put(f->p, &ko, 1, other.near, NULL, NULL, 0), 1);
 	for (i = 0; i < LIMIT_UPSTREAM_POOL_PER_KEY; i++) {
 		pair_open(&pr[i]);
-		assert_int_equal(upool_put(f->p, &k, 1, pr[i].near, NULL,
+		assert_int_equal(upool_put(f->p, &k, 1, pr[i].near, NULL, NULL,
 		    (int64_t)i + 1), 1);
 	}
 	assert_int_equal(upool_count_key(f->p, &k), LIMIT_UPSTREAM_POOL_PER_KEY);
@@ -241,7 +244,8 @@ test_per_key_cap(void **state)
 		assert_false(pair_is_closed(&pr[i]));
 	/* one past the cap */
 	pair_open(&pr[i]);
-	assert_int_equal(upool_put(f->p, &k, 1, pr[i].near, NULL, 100), 1);
+	assert_int_equal(upool_put(f->p, &k, 1, pr[i].near, NULL, NULL,
+	    100), 1);
 	assert_int_equal(upool_count_key(f->p, &k), LIMIT_UPSTREAM_POOL_PER_KEY);
 	assert_int_equal(upool_count(f->p), LIMIT_UPSTREAM_POOL_PER_KEY + 1);
 	assert_true(pair_is_closed(&pr[0]));
@@ -297,7 +301,7 @@ test_total_cap(void **state)
 		snprintf(host, sizeof(host), "h%zu", i / LIMIT_UPSTREAM_POOL_PER_KEY);
 		key(&k, "alice", host, 443, 1);
 		pair_open(&pr[i]);
-		assert_int_equal(upool_put(f->p, &k, 1, pr[i].near, NULL,
+		assert_int_equal(upool_put(f->p, &k, 1, pr[i].near, NULL, NULL,
 		    (int64_t)i), 1);
 	}
 	assert_int_equal(upool_count(f->p), n);
@@ -306,7 +310,8 @@ test_total_cap(void **state)
 	/* a new key, one past the total */
 	key(&k, "bob", "new", 443, 1);
 	pair_open(&pr[n]);
-	assert_int_equal(upool_put(f->p, &k, 1, pr[n].near, NULL, (int64_t)n), 1);
+	assert_int_equal(upool_put(f->p, &k, 1, pr[n].near, NULL, NULL,
+	    (int64_t)n), 1);
 	assert_int_equal(upool_count(f->p), n);
 	assert_true(pair_is_closed(&pr[0]));
 	assert_false(pair_is_closed(&pr[1]));
@@ -355,9 +360,9 @@ test_small_limits(void **state)
 		assert_non_null(p);
 		pair_open(&a);
 		pair_open(&b);
-		assert_int_equal(upool_put(p, &k, 1, a.near, NULL, 1),
+		assert_int_equal(upool_put(p, &k, 1, a.near, NULL, NULL, 1),
 		    cases[i].parked_first);
-		assert_int_equal(upool_put(p, &k, 1, b.near, NULL, 2),
+		assert_int_equal(upool_put(p, &k, 1, b.near, NULL, NULL, 2),
 		    cases[i].parked_second);
 		assert_int_equal(upool_count(p), cases[i].parked_second);
 		/* either refused or evicted: the first is closed */
@@ -388,8 +393,8 @@ test_expiry(void **state)
 	pair_open(&a);
 	pair_open(&b);
 	pair_open(&c);
-	assert_int_equal(upool_put(f->p, &k, 1, a.near, NULL, 1000), 1);
-	assert_int_equal(upool_put(f->p, &k, 1, b.near, NULL, 2000), 1);
+	assert_int_equal(upool_put(f->p, &k, 1, a.near, NULL, NULL, 1000), 1);
+	assert_int_equal(upool_put(f->p, &k, 1, b.near, NULL, NULL, 2000), 1);
 	/* just before the limit nothing goes */
 	assert_int_equal(upool_expire(f->p, 1000 + IDLE - 1), 0);
 	assert_int_equal(upool_count(f->p), 2);
@@ -399,12 +404,14 @@ test_expiry(void **state)
 	assert_false(pair_is_closed(&b));
 	assert_int_equal(upool_count(f->p), 1);
 	/* a take at b's limit closes it and finds nothing */
-	assert_int_equal(upool_take(f->p, &k, 1, 2000 + IDLE, &fd, &ssl), 0);
+	assert_int_equal(upool_take(f->p, &k, 1, 2000 + IDLE, &fd, &ssl,
+	    NULL, 0), 0);
 	assert_true(pair_is_closed(&b));
 	assert_int_equal(upool_count(f->p), 0);
 	/* one tick before its limit a take still gets it */
-	assert_int_equal(upool_put(f->p, &k, 1, c.near, NULL, 5000), 1);
-	assert_int_equal(upool_take(f->p, &k, 1, 5000 + IDLE - 1, &fd, &ssl), 1);
+	assert_int_equal(upool_put(f->p, &k, 1, c.near, NULL, NULL, 5000), 1);
+	assert_int_equal(upool_take(f->p, &k, 1, 5000 + IDLE - 1, &fd, &ssl,
+	    NULL, 0), 1);
 	assert_int_equal(fd, c.near);
 	close(fd);
 	upool_get_stats(f->p, &st);
@@ -430,8 +437,8 @@ test_generation(void **state)
 
 	key(&k, "alice", "h", 443, 1);
 	pair_open(&a);
-	assert_int_equal(upool_put(f->p, &k, 7, a.near, NULL, 0), 1);
-	assert_int_equal(upool_take(f->p, &k, 8, 1, &fd, &ssl), 0);
+	assert_int_equal(upool_put(f->p, &k, 7, a.near, NULL, NULL, 0), 1);
+	assert_int_equal(upool_take(f->p, &k, 8, 1, &fd, &ssl, NULL, 0), 0);
 	assert_true(pair_is_closed(&a));
 	assert_int_equal(upool_count(f->p), 0);
 	upool_get_stats(f->p, &st);
@@ -451,10 +458,10 @@ test_put_refuses_busy_peer(void **state)
 	key(&k, "alice", "h", 443, 1);
 	pair_open(&a);
 	assert_int_equal(write(a.far, "x", 1), 1);
-	assert_int_equal(upool_put(f->p, &k, 1, a.near, NULL, 0), 0);
+	assert_int_equal(upool_put(f->p, &k, 1, a.near, NULL, NULL, 0), 0);
 	pair_open(&b);
 	assert_int_equal(shutdown(b.far, SHUT_WR), 0);
-	assert_int_equal(upool_put(f->p, &k, 1, b.near, NULL, 0), 0);
+	assert_int_equal(upool_put(f->p, &k, 1, b.near, NULL, NULL, 0), 0);
 	assert_int_equal(upool_count(f->p), 0);
 	upool_get_stats(f->p, &st);
 	assert_int_equal(st.refused, 2);
@@ -481,10 +488,10 @@ test_take_skips_busy_peer(void **state)
 	key(&k, "alice", "h", 443, 1);
 	pair_open(&a);
 	pair_open(&b);
-	assert_int_equal(upool_put(f->p, &k, 1, a.near, NULL, 0), 1);
-	assert_int_equal(upool_put(f->p, &k, 1, b.near, NULL, 1), 1);
+	assert_int_equal(upool_put(f->p, &k, 1, a.near, NULL, NULL, 0), 1);
+	assert_int_equal(upool_put(f->p, &k, 1, b.near, NULL, NULL, 1), 1);
 	assert_int_equal(shutdown(b.far, SHUT_WR), 0); /* the newest closes */
-	assert_int_equal(upool_take(f->p, &k, 1, 2, &fd, &ssl), 1);
+	assert_int_equal(upool_take(f->p, &k, 1, 2, &fd, &ssl, NULL, 0), 1);
 	assert_int_equal(fd, a.near);
 	close(fd);
 	assert_int_equal(upool_count(f->p), 0);
@@ -529,9 +536,9 @@ test_loop_drops_on_event(void **state)
 	pair_open(&quiet);
 	pair_open(&talks);
 	pair_open(&hangs);
-	assert_int_equal(upool_put(f->p, &k, 1, quiet.near, NULL, 0), 1);
-	assert_int_equal(upool_put(f->p, &k, 1, talks.near, NULL, 0), 1);
-	assert_int_equal(upool_put(f->p, &k, 1, hangs.near, NULL, 0), 1);
+	assert_int_equal(upool_put(f->p, &k, 1, quiet.near, NULL, NULL, 0), 1);
+	assert_int_equal(upool_put(f->p, &k, 1, talks.near, NULL, NULL, 0), 1);
+	assert_int_equal(upool_put(f->p, &k, 1, hangs.near, NULL, NULL, 0), 1);
 	run_loop(f->ev, 20);
 	assert_int_equal(upool_count(f->p), 3);
 	assert_int_equal(write(talks.far, "HTTP/1.1 408\r\n", 14), 14);
@@ -540,7 +547,7 @@ test_loop_drops_on_event(void **state)
 	assert_int_equal(upool_count(f->p), 1);
 	upool_get_stats(f->p, &st);
 	assert_int_equal(st.dropped, 2);
-	assert_int_equal(upool_take(f->p, &k, 1, 1, &fd, &ssl), 1);
+	assert_int_equal(upool_take(f->p, &k, 1, 1, &fd, &ssl, NULL, 0), 1);
 	assert_int_equal(fd, quiet.near);
 	/* taken: the loop no longer watches it for the pool */
 	assert_int_equal(write(quiet.far, "y", 1), 1);
@@ -550,6 +557,91 @@ test_loop_drops_on_event(void **state)
 	close(fd);
 	pair_close_far(&quiet);
 	pair_close_far(&talks);
+}
+
+struct owner {
+	struct ev_io io;
+	int calls;
+};
+
+static void
+owner_cb(struct ev_io *io, uint32_t events)
+{
+	struct owner *o = io->arg;
+	char b;
+
+	(void)events;
+	o->calls++;
+	while (recv(io->fd, &b, 1, MSG_DONTWAIT) == 1)
+		;
+}
+
+/* A caller's watch goes into the pool with the connection and comes out
+ * with it (no second registration: adding the fd again says EEXIST), and
+ * only its holder of the moment hears the socket; a refused connection
+ * leaves the caller's watch forgotten, not pointing at a closed fd. */
+static void
+test_watch_handoff(void **state)
+{
+	struct fixture *f = *state;
+	struct upool_key k;
+	struct upool_stats st;
+	struct owner mine, later;
+	struct ev_io probe;
+	struct pair a, b;
+	SSL *ssl;
+	int fd;
+
+	key(&k, "alice", "h", 443, 1);
+	pair_open(&a);
+	memset(&mine, 0, sizeof(mine));
+	memset(&later, 0, sizeof(later));
+	ev_io_init(&mine.io, owner_cb, &mine);
+	ev_io_init(&later.io, owner_cb, &later);
+	ev_io_init(&probe, owner_cb, &later);
+	assert_int_equal(ev_io_add(f->ev, &mine.io, a.near, EPOLLIN), 0);
+	assert_int_equal(upool_put(f->p, &k, 1, a.near, &mine.io, NULL, 0), 1);
+	assert_int_equal(mine.io.fd, -1);
+	assert_int_equal(ev_io_add(f->ev, &probe, a.near, EPOLLIN), -1);
+	assert_int_equal(errno, EEXIST);
+	run_loop(f->ev, 20);
+	assert_int_equal(upool_count(f->p), 1);
+
+	/* taken into a watch for EPOLLIN: the caller hears the upstream */
+	assert_int_equal(upool_take(f->p, &k, 1, 1, &fd, &ssl, &later.io,
+	    EPOLLIN), 1);
+	assert_int_equal(fd, a.near);
+	assert_int_equal(later.io.fd, a.near);
+	assert_int_equal(later.io.events, EPOLLIN);
+	assert_int_equal(write(a.far, "HTTP/1.1 200", 12), 12);
+	run_loop(f->ev, 20);
+	assert_int_equal(later.calls, 1);
+	assert_int_equal(mine.calls, 0);
+	upool_get_stats(f->p, &st);
+	assert_int_equal(st.dropped, 0);
+
+	/* parked again from that watch, then the upstream closes: the pool
+	 * hears it and drops the connection; the caller's watch does not */
+	assert_int_equal(upool_put(f->p, &k, 1, fd, &later.io, NULL, 2), 1);
+	assert_int_equal(later.io.fd, -1);
+	pair_close_far(&a);
+	run_loop(f->ev, 50);
+	assert_int_equal(later.calls, 1);
+	assert_int_equal(upool_count(f->p), 0);
+	upool_get_stats(f->p, &st);
+	assert_int_equal(st.dropped, 1);
+
+	/* refused (its upstream already spoke): closed, the watch forgotten */
+	pair_open(&b);
+	ev_io_init(&mine.io, owner_cb, &mine);
+	assert_int_equal(ev_io_add(f->ev, &mine.io, b.near, EPOLLIN), 0);
+	assert_int_equal(write(b.far, "x", 1), 1);
+	assert_int_equal(upool_put(f->p, &k, 1, b.near, &mine.io, NULL, 3), 0);
+	assert_int_equal(mine.io.fd, -1);
+	assert_true(pair_is_closed(&b));
+	run_loop(f->ev, 20);
+	assert_int_equal(mine.calls, 0);
+	pair_close_far(&b);
 }
 
 /* TLS objects travel with their socket and are freed with it. */
@@ -573,9 +665,9 @@ test_tls_objects(void **state)
 	SSL_set_fd(s1, a.near);
 	SSL_set_fd(s2, b.near);
 	key(&k, "alice", "h", 443, 1);
-	assert_int_equal(upool_put(f->p, &k, 1, a.near, s1, 0), 1);
-	assert_int_equal(upool_put(f->p, &k, 1, b.near, s2, 1), 1);
-	assert_int_equal(upool_take(f->p, &k, 1, 2, &fd, &got), 1);
+	assert_int_equal(upool_put(f->p, &k, 1, a.near, NULL, s1, 0), 1);
+	assert_int_equal(upool_put(f->p, &k, 1, b.near, NULL, s2, 1), 1);
+	assert_int_equal(upool_take(f->p, &k, 1, 2, &fd, &got, NULL, 0), 1);
 	assert_int_equal(fd, b.near);
 	assert_ptr_equal(got, s2);
 	SSL_free(got);
@@ -601,7 +693,7 @@ test_free_closes(void **state)
 	assert_non_null(p);
 	pair_open(&a);
 	key(&k, "alice", "h", 443, 1);
-	assert_int_equal(upool_put(p, &k, 1, a.near, NULL, 0), 1);
+	assert_int_equal(upool_put(p, &k, 1, a.near, NULL, NULL, 0), 1);
 	upool_free(p);
 	upool_free(NULL);
 	assert_true(pair_is_closed(&a));
@@ -632,6 +724,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_take_skips_busy_peer,
 		    setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_loop_drops_on_event,
+		    setup_default, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_handoff,
 		    setup_default, teardown),
 		cmocka_unit_test_setup_teardown(test_tls_objects, setup_default,
 		    teardown),

@@ -4,6 +4,7 @@
  * each epoll_wait, up to EV_WAIT_HOOKS of them; a watcher forgotten and
  * its fd closed leaves nothing behind in the epoll set.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -276,6 +277,109 @@ test_forget_then_close(void **state)
 	close(q[1]);
 }
 
+/* ev_io_move: two fds are readable, so one batch holds both events; the
+ * first callback moves the other fd's watch to a third watcher.  The
+ * watcher it left hears nothing, not even the event already fetched; the
+ * new one hears it at the next wait (level-triggered); the fd stays under
+ * one registration (adding it again: EEXIST). */
+struct moved {
+	struct ev *ev;
+	struct ev_io a, b, to;
+	struct ev_io *left;  /* the watcher moved from */
+	struct ev_timer guard;
+	int a_calls, b_calls, to_calls, is_guard;
+};
+
+static void
+moved_cb(struct ev_io *io, uint32_t events)
+{
+	struct moved *m = io->arg;
+	struct ev_io *other = io == &m->a ? &m->b : &m->a;
+
+	(void)events;
+	if (io == &m->a)
+		m->a_calls++;
+	else
+		m->b_calls++;
+	if (m->left != NULL)
+		return;
+	ev_io_del(m->ev, io);
+	assert_int_equal(ev_io_move(m->ev, other, &m->to, EPOLLIN), 0);
+	m->left = other;
+}
+
+static void
+moved_to_cb(struct ev_io *io, uint32_t events)
+{
+	struct moved *m = io->arg;
+	char c;
+
+	assert_true(events & EPOLLIN);
+	m->to_calls++;
+	assert_int_equal(read(io->fd, &c, 1), 1);
+	ev_break(m->ev);
+}
+
+static void
+moved_guard_cb(struct ev_timer *t)
+{
+	struct moved *m = t->arg;
+
+	m->is_guard = 1;
+	ev_break(m->ev);
+}
+
+static void
+test_move_in_batch(void **state)
+{
+	struct moved m;
+	struct ev_io spare;
+	int p[2], q[2], movedfd;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.ev = ev_new();
+	assert_non_null(m.ev);
+	assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	assert_int_equal(pipe2(q, O_NONBLOCK | O_CLOEXEC), 0);
+	ev_io_init(&m.a, moved_cb, &m);
+	ev_io_init(&m.b, moved_cb, &m);
+	ev_io_init(&m.to, moved_to_cb, &m);
+	assert_int_equal(ev_io_add(m.ev, &m.a, p[0], EPOLLIN), 0);
+	assert_int_equal(ev_io_add(m.ev, &m.b, q[0], EPOLLIN), 0);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(write(q[1], "y", 1), 1);
+	ev_timer_init(&m.guard, moved_guard_cb, &m);
+	ev_timer_arm(m.ev, &m.guard, 2000);
+	assert_int_equal(ev_run(m.ev), 0);
+	assert_false(m.is_guard);
+	assert_non_null(m.left);
+	movedfd = m.left == &m.a ? p[0] : q[0];
+	/* the one that fired first was called once, the one moved never */
+	assert_int_equal(m.a_calls + m.b_calls, 1);
+	assert_int_equal(m.left == &m.a ? m.a_calls : m.b_calls, 0);
+	assert_int_equal(m.to_calls, 1);
+	assert_int_equal(m.left->fd, -1);
+	assert_int_equal(m.left->events, 0);
+	assert_int_equal(m.to.fd, movedfd);
+	assert_int_equal(m.to.events, EPOLLIN);
+
+	ev_io_init(&spare, moved_cb, &m);
+	assert_int_equal(ev_io_add(m.ev, &spare, movedfd, EPOLLIN), -1);
+	assert_int_equal(errno, EEXIST);
+	/* a watcher that holds nothing cannot be moved */
+	assert_int_equal(ev_io_move(m.ev, m.left, &spare, EPOLLIN), -1);
+	assert_int_equal(errno, EBADF);
+
+	ev_timer_stop(m.ev, &m.guard);
+	ev_io_del(m.ev, &m.to);
+	ev_free(m.ev);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+}
+
 int
 main(void)
 {
@@ -284,6 +388,7 @@ main(void)
 		cmocka_unit_test(test_hook_runs_before_the_wait),
 		cmocka_unit_test(test_hook_limit),
 		cmocka_unit_test(test_forget_then_close),
+		cmocka_unit_test(test_move_in_batch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

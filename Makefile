@@ -130,8 +130,9 @@ TSAN_E2E ?= $(addprefix ci/e2e/,010-basic.sh 020-rules.sh 022-addresses.sh 023-l
 	078-leaf-limit.sh 079-workers.sh 080-oauth.sh 081-resolver-cache.sh 083-system-trust.sh \
 	082-relay-backpressure.sh 084-pipelining-depth.sh 087-response-cuts.sh 088-plain-in-connect.sh)
 TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/ci/tsan.supp
-tsan:
+tsan-build:
 	$(Q)$(MAKE) --no-print-directory SANITIZE=thread build-tsan/slicer-proxy build-tsan/slicer-agent $(TSAN_UNIT)
+tsan: tsan-build
 	$(Q)wrap=; if build-tsan/slicer-proxy --help 2>&1 | grep -q 'FATAL: ThreadSanitizer'; then \
 		wrap="setarch $$(uname -m) -R"; echo "tsan: running under $$wrap"; fi; \
 	$(TSAN_ENV) $$wrap bash ci/run-unit.sh $(TSAN_UNIT) && \
@@ -169,6 +170,6 @@ fmt:
 clean:
 	rm -rf build build-asan build-tsan build-fuzz build-static
 
-.PHONY: all test tests e2e asan tsan fuzz fuzz-smoke bench install fmt clean static
+.PHONY: all test tests e2e asan tsan tsan-build fuzz fuzz-smoke bench install fmt clean static
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -151,6 +151,10 @@ ev_io_move(struct ev *ev, struct ev_io *from, struct ev_io *to,
 		errno = EBADF;
 		return -1;
 	}
+	if (to->fd >= 0) { /* its own registration would be left behind */
+		errno = EBUSY;
+		return -1;
+	}
 	memset(&ee, 0, sizeof(ee));
 	ee.events = events;
 	ee.data.ptr = to;

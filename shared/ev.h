@@ -55,9 +55,10 @@ void ev_io_del(struct ev *ev, struct ev_io *io);
 /* Forget a watch whose fd the caller closes next (never duplicated, so
  * the close takes it out of the epoll set): no system call. */
 void ev_io_forget(struct ev_io *io);
-/* Hand from's fd to the watcher to, now watching events, in one system
- * call; from is left unregistered and hears nothing more, not even an
- * event already fetched in this batch.  0, or -1 with from unchanged. */
+/* Hand from's fd to the watcher to (which must hold none), now watching
+ * events, in one system call; from is left unregistered and hears nothing
+ * more, not even an event already fetched in this batch.  0, or -1 with
+ * both unchanged (EBADF: from holds no fd; EBUSY: to holds one). */
 int ev_io_move(struct ev *ev, struct ev_io *from, struct ev_io *to,
     uint32_t events);
 

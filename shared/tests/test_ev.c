@@ -334,7 +334,7 @@ test_move_in_batch(void **state)
 {
 	struct moved m;
 	struct ev_io spare;
-	int p[2], q[2], movedfd;
+	int p[2], q[2], movedfd, freefd;
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
@@ -370,6 +370,14 @@ test_move_in_batch(void **state)
 	/* a watcher that holds nothing cannot be moved */
 	assert_int_equal(ev_io_move(m.ev, m.left, &spare, EPOLLIN), -1);
 	assert_int_equal(errno, EBADF);
+	/* nor can a watch be moved onto one that holds an fd of its own */
+	freefd = movedfd == p[0] ? q[0] : p[0]; /* its watch was deleted */
+	assert_int_equal(ev_io_add(m.ev, &spare, freefd, EPOLLIN), 0);
+	assert_int_equal(ev_io_move(m.ev, &m.to, &spare, EPOLLIN), -1);
+	assert_int_equal(errno, EBUSY);
+	assert_int_equal(m.to.fd, movedfd);
+	assert_int_equal(spare.fd, freefd);
+	ev_io_del(m.ev, &spare);
 
 	ev_timer_stop(m.ev, &m.guard);
 	ev_io_del(m.ev, &m.to);

@@ -7,6 +7,7 @@
 #   make asan       ASan+UBSan build in build-asan/, unit + e2e tests on it
 #   make tsan       ThreadSanitizer build in build-tsan/, unit tests and the
 #                   e2e scripts of the threaded paths (TSAN_E2E) on it
+#                   (make tsan-build: only the build)
 #   make fuzz       build libFuzzer targets; RUN=http1 SECS=60 runs one
 #   make static     fully static guest agent
 #   make bench      benchmark against a local upstream (root)

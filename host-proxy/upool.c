@@ -296,6 +296,12 @@ upool_take(struct upool *p, const struct upool_key *k, uint64_t generation,
 	uint64_t hash = upool_hash(k);
 	struct upool_entry *e, *next;
 
+	if (to != NULL && to->fd >= 0) {
+		/* a watch still held: a caller's mistake, and no reason to
+		 * close the connections parked here */
+		p->st.misses++;
+		return 0;
+	}
 	for (e = p->slots[hash & p->mask]; e != NULL; e = next) {
 		next = e->b_next;
 		if (e->hash != hash || !upool_key_eq(&e->key, k))

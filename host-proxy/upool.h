@@ -89,7 +89,8 @@ int upool_put(struct upool *p, const struct upool_key *k, uint64_t generation,
  * or whose peer closed or sent bytes are closed on the way.  Returns 1 and
  * hands *fd and *ssl (NULL for plain) to the caller: watched by to for
  * events when to is not NULL (the pool's registration handed over in one
- * EPOLL_CTL_MOD), else no longer watched; 0 when there is none.
+ * EPOLL_CTL_MOD), else no longer watched; 0 when there is none, or when
+ * to still holds an fd (nothing parked is touched then).
  */
 int upool_take(struct upool *p, const struct upool_key *k, uint64_t generation,
     int64_t now, int *fd, SSL **ssl, struct ev_io *to, uint32_t events);

@@ -606,6 +606,19 @@ test_watch_handoff(void **state)
 	assert_int_equal(errno, EEXIST);
 	run_loop(f->ev, 20);
 	assert_int_equal(upool_count(f->p), 1);
+	pair_open(&b);
+
+	/* a watch that still holds an fd cannot take one: refused, and the
+	 * connection stays parked */
+	ev_io_init(&probe, owner_cb, &later);
+	assert_int_equal(ev_io_add(f->ev, &probe, b.near, EPOLLIN), 0);
+	assert_int_equal(upool_take(f->p, &k, 1, 1, &fd, &ssl, &probe,
+	    EPOLLIN), 0);
+	assert_int_equal(upool_count(f->p), 1);
+	assert_false(pair_is_closed(&a));
+	ev_io_del(f->ev, &probe);
+	pair_close_far(&b);
+	close(b.near);
 
 	/* taken into a watch for EPOLLIN: the caller hears the upstream */
 	assert_int_equal(upool_take(f->p, &k, 1, 1, &fd, &ssl, &later.io,

@@ -432,7 +432,6 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 	ev_io_init(&c->cio, conn_client_cb, c);
 	ev_io_init(&c->uio, conn_upstream_cb, c);
 	ev_timer_init(&c->kick, conn_kick_cb, c);
-	sock_nodelay(fd);
 	if (ev_io_add(w->ev, &c->cio, fd, EPOLLIN) == -1) {
 		close(fd);
 		free(c);

@@ -71,12 +71,11 @@ worker_accept_cb(struct ev_io *io, uint32_t events)
 			return;
 		}
 		w->n_accepted++;
-		if (is_tls) {
-			sock_nodelay(fd);
+		/* TCP_NODELAY comes from the listener */
+		if (is_tls)
 			front_accept(w, fd, (struct sockaddr *)&ss);
-		} else {
+		else
 			conn_accept(w, fd, (struct sockaddr *)&ss);
-		}
 	}
 }
 

@@ -25,3 +25,4 @@ UNIT_TESTS += shared/tests/test_ev.c
 SHARED_SRCS += shared/rate.c
 UNIT_TESTS += shared/tests/test_rate.c
 UNIT_TESTS += shared/tests/test_file.c
+UNIT_TESTS += shared/tests/test_sock.c

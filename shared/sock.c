@@ -78,7 +78,10 @@ sock_tcp_listen_opt(const char *addr, unsigned short port, int backlog,
 	}
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
+	/* inherited by every accepted socket: a relay's small writes must
+	 * not wait for the peer's delayed ACK */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
+	    bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
 	    listen(fd, backlog) == -1) {
 		int saved = errno;
 

@@ -9,7 +9,9 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-/* Listen on addr:port (IPv4 or IPv6 text address).  -1 on error. */
+/* Listen on addr:port (IPv4 or IPv6 text address).  The listener has
+ * TCP_NODELAY, which every accepted socket inherits (no call per
+ * connection).  -1 on error. */
 int sock_tcp_listen(const char *addr, unsigned short port, int backlog);
 /* The same; is_reuseport sets SO_REUSEPORT first, so that several
  * sockets of this user share the port (the kernel spreads connections). */

@@ -89,6 +89,32 @@ s = socket.create_connection((\"198.18.0.10\", 443)); s.sendall(b\"\\x16\\x03\\x
 	in_guest curl -sS -m 10 -o /dev/null https://api.bench.test/while-stalled || exit 1
 	ms=$(( ($(date +%s%N) - t0) / 1000000 )); echo "ms=$ms"; wait; [ $ms -lt 900 ]'
 check "status counts the tunnels" expect_re 'tunnels=[1-9]' in_guest "$A" proxy status
+# while a redirected connection is open, every connected TCP socket of the
+# agent (the app's and the proxy link) and of the proxy has TCP_NODELAY: a
+# relay without it holds a small write back until the last is acknowledged
+nodelay_held() {
+	local out=$DIR/held-$1.out done=$DIR/held-$1.done hp apid r=0
+	rm -f "$out" "$done"
+	in_guest python3 -c 'import os, socket, sys, time
+s = socket.create_connection(("198.18.0.10", 80), timeout=10)
+s.sendall(b"GET /held HTTP/1.1\r\nHost: plain.bench.test\r\n\r\n")
+print(s.recv(65536).split(b"\r\n")[0].decode(), flush=True)
+t = time.monotonic()
+while not os.path.exists(sys.argv[1]) and time.monotonic() - t < 15:
+	time.sleep(0.05)' "$done" >"$out" 2>&1 &
+	hp=$!
+	if wait_for 10 grep -q ' 200 ' "$out"; then
+		apid=$(in_guest cat /run/slicer-agent/agent.pid)
+		echo "agent:"; "$PY" "$SPX_CI/sockopts.py" --min 2 "$apid" || r=1
+		echo "proxy:"; "$PY" "$SPX_CI/sockopts.py" --min 2 "$PROXY_PID" || r=1
+	else
+		cat "$out"; r=1
+	fi
+	touch "$done"
+	wait "$hp"
+	return $r
+}
+check "TCP_NODELAY on the agent's and the proxy's sockets" nodelay_held plain
 
 # ---- a container behind a bridge in the vm
 container_up() {
@@ -138,5 +164,6 @@ BIGSHA=$(bench_file big 4)
 check "TLS link: a larger download is intact" bash -c \
 	"want=$BIGSHA; got=\$(in_guest curl -sS -m 30 http://plain.bench.test/file/big | sha256sum | cut -d' ' -f1); [ \"\$want\" = \"\$got\" ]"
 check "TLS link: status healthy" in_guest "$A" proxy status
+check "TLS link: TCP_NODELAY on the agent's and the proxy's sockets" nodelay_held tls
 check "uninstall again" in_guest "$A" proxy uninstall
 bench_finish

@@ -746,13 +746,16 @@ rconn_tunnel(struct rconn *c)
 				return;
 			}
 		} else {
-			shutdown(c->ufd, SHUT_WR);
+			/* the last end needs none: the close sends the FIN */
+			if (!c->is_c_shut)
+				shutdown(c->ufd, SHUT_WR);
 			c->is_u_shut = 1;
 		}
 	}
 	if (c->uc.is_eof && uc_len == 0 && c->uin.len == 0 &&
 	    !c->is_c_shut) {
-		shutdown(c->cfd, SHUT_WR);
+		if (!c->is_u_shut)
+			shutdown(c->cfd, SHUT_WR);
 		c->is_c_shut = 1;
 	}
 	if (c->is_c_shut && c->is_u_shut)

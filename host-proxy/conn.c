@@ -2121,12 +2121,16 @@ conn_tunnel_io(struct conn *c)
 	c->bytes_down += (uint64_t)down;
 	if (up > 0 || down > 0 || c->cu.inpipe != cu0 || c->uc.inpipe != uc0)
 		c->deadline_ms = now + LIMIT_TUNNEL_IDLE_MS;
+	/* an end is passed on with shutdown, except the last: the close
+	 * that follows it at once sends that FIN */
 	if (c->cu.is_eof && c->cu.inpipe == 0 && !c->is_u_shut) {
-		shutdown(c->ufd, SHUT_WR);
+		if (!c->is_c_shut)
+			shutdown(c->ufd, SHUT_WR);
 		c->is_u_shut = 1;
 	}
 	if (c->uc.is_eof && c->uc.inpipe == 0 && !c->is_c_shut) {
-		shutdown(c->cfd, SHUT_WR);
+		if (!c->is_u_shut)
+			shutdown(c->cfd, SHUT_WR);
 		c->is_c_shut = 1;
 	}
 	if (c->is_u_shut && c->is_c_shut)

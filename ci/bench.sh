@@ -23,7 +23,8 @@
 # BENCH_TUNNELS ("1000,5000"), BENCH_BULK_N (downloads of the 64 MiB file
 # per bulk run, 4), BENCH_DNS_TTL (TTL of the bench's names, 60),
 # BENCH_OUT (results directory), BENCH_PROFILE=1 (perf profiles of
-# slicer-proxy and the agent under keep-alive load, to OUT/profile-*.txt).
+# slicer-proxy and the agent under keep-alive load, to OUT/profile-*.txt),
+# BENCH_AGENT_SCHED (the agent's --sched, batch by default).
 # Needs root.  Every loop and every load is bounded in time.
 
 # shellcheck disable=SC2317,SC2034 # start_X / stop_X are called by name
@@ -230,6 +231,9 @@ rate_series() {
 			fi
 			if [ ${#AGENT_TREE[@]} -gt 0 ] && [ "$rr" -gt 0 ]; then
 				rec "${kind}_agentcpu10k" "$(calc "($g1 - $g0) / 1e9 / $rr * 10000")"
+				# times the agent was put on a CPU: it seldom sleeps under
+				# load, so most of these are preemptions on the load CPU
+				rec "${kind}_agentwakes" "$(calc "($wg1 - $wg0) / $rr")"
 			fi
 			say "  $TGT $kind run $RUN: $r req/s, $e errors, $rr upstream requests, $ra upstream conns"
 		done

@@ -271,8 +271,27 @@ agentcfg_format(const struct agentcfg *c, char *out, size_t size)
 		AGENTCFG_PUT("allow-udp=%u\n", (unsigned int)c->allow_udp[i]);
 	if (c->ca_path[0] != '\0')
 		AGENTCFG_PUT("ca=%s\n", c->ca_path);
+	AGENTCFG_PUT("sched=%s\n", agentcfg_sched_name(c->sched));
 #undef AGENTCFG_PUT
 	return (int)o;
+}
+
+const char *
+agentcfg_sched_name(enum agentcfg_sched s)
+{
+	return s == AGENTCFG_SCHED_NORMAL ? "normal" : "batch";
+}
+
+int
+agentcfg_sched_parse(const char *s, enum agentcfg_sched *out)
+{
+	if (strcmp(s, "batch") == 0)
+		*out = AGENTCFG_SCHED_BATCH;
+	else if (strcmp(s, "normal") == 0)
+		*out = AGENTCFG_SCHED_NORMAL;
+	else
+		return -1;
+	return 0;
 }
 
 static int
@@ -318,6 +337,13 @@ agentcfg_line(struct agentcfg *c, const char *key, const char *val,
 			return agentcfg_err(
 			    msg, msgsz, "invalid ca path '%s'", val);
 		snprintf(c->ca_path, sizeof(c->ca_path), "%s", val);
+	} else if (strcmp(key, "sched") == 0) {
+		if (*seen & 8)
+			return agentcfg_err(msg, msgsz, "sched given twice");
+		*seen |= 8;
+		if (agentcfg_sched_parse(val, &c->sched) == -1)
+			return agentcfg_err(msg, msgsz,
+			    "invalid sched '%s' (batch or normal)", val);
 	} else {
 		return agentcfg_err(msg, msgsz, "unknown key '%s'", key);
 	}

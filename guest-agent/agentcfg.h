@@ -40,6 +40,19 @@ struct agentcfg_url {
 	uint16_t port;
 };
 
+/*
+ * How the daemon is scheduled (sched(7)).  batch (SCHED_BATCH, the
+ * default): traffic that wakes it does not preempt the task that is
+ * running, so under load it relays what many wake-ups brought in one
+ * turn instead of a few bytes per context switch; a guest whose CPU is
+ * saturated by other work waits up to a scheduler slice (milliseconds)
+ * per hop.  normal (SCHED_OTHER): woken traffic preempts at once.
+ */
+enum agentcfg_sched {
+	AGENTCFG_SCHED_BATCH = 0,
+	AGENTCFG_SCHED_NORMAL,
+};
+
 struct agentcfg {
 	char url_text[AGENTCFG_URL_MAX + 1]; /* as given (holds the token) */
 	struct agentcfg_url url;
@@ -49,6 +62,7 @@ struct agentcfg {
 	uint16_t allow_udp[RULES_MAX_UDP];
 	size_t n_allow_udp;
 	char ca_path[AGENTCFG_PATH_MAX]; /* "" with --no-ca */
+	enum agentcfg_sched sched;
 };
 
 void agentcfg_init(struct agentcfg *c);
@@ -79,6 +93,10 @@ int agentcfg_basic_auth(const struct agentcfg_url *u, char *out, size_t size);
 int agentcfg_b64_encode(
     const void *in, size_t len, char *out, size_t size);
 
+/* "batch" or "normal"; and back (0, or -1 for any other text). */
+const char *agentcfg_sched_name(enum agentcfg_sched s);
+int agentcfg_sched_parse(const char *s, enum agentcfg_sched *out);
+
 /*
  * The config file text for c into out.  Returns the length, or -1 when
  * it does not fit.  Round-trips through agentcfg_parse.
@@ -88,7 +106,8 @@ int agentcfg_format(const struct agentcfg *c, char *out, size_t size);
 /*
  * Parse config file text: "key=value" lines, '#' comments, blank lines.
  * Keys: proxy (required, once), uplink (required, once), bypass and
- * allow-udp (repeatable, bounded), ca (at most once).  Unknown keys,
+ * allow-udp (repeatable, bounded), ca and sched (at most once; sched
+ * batch when absent).  Unknown keys,
  * repeats and over-long lines fail.  Returns 0, or -1 with a message
  * (quoting the line number, never a token).
  */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -54,6 +55,7 @@ struct agentd {
 	int stfd;
 	struct ev_io st_io;
 	int has_pidfile;
+	const char *sched_applied; /* the policy in effect, for status */
 };
 
 /* ------------------------------------------------------------ rules */
@@ -153,14 +155,14 @@ agentd_status_cb(struct ev_io *io, uint32_t events)
 	    "pid=%d\nuplink=%s\nrules_reapplied=%llu\naccepted=%llu\n"
 	    "active=%llu\nby_name=%llu\nby_dns=%llu\nby_addr=%llu\n"
 	    "tunnels=%llu\nrefused=%llu\nproxy_errors=%llu\nbad_dst=%llu\n"
-	    "dns_stub=%s\n",
+	    "sched=%s\ndns_stub=%s\n",
 	    (int)getpid(), d->cfg.uplink, (unsigned long long)d->reapplied,
 	    (unsigned long long)st.accepted, (unsigned long long)st.active,
 	    (unsigned long long)st.by_name, (unsigned long long)st.by_dns,
 	    (unsigned long long)st.by_addr, (unsigned long long)st.tunnels,
 	    (unsigned long long)st.refused,
 	    (unsigned long long)st.proxy_errors,
-	    (unsigned long long)st.bad_dst,
+	    (unsigned long long)st.bad_dst, d->sched_applied,
 #if defined(AGENT_HAVE_DNS_STUB)
 	    d->dns != NULL ? "running" : "failed"
 #else
@@ -318,6 +320,27 @@ agentd_pidfile(struct agentd *d)
 	return 0;
 }
 
+/*
+ * The scheduling policy of the config (agentcfg.h says why batch is the
+ * default).  Not being able to set it costs only speed: warned, and the
+ * daemon runs on.
+ */
+static void
+agentd_sched(struct agentd *d)
+{
+	struct sched_param sp = {.sched_priority = 0};
+	int policy = d->cfg.sched == AGENTCFG_SCHED_NORMAL ? SCHED_OTHER :
+	    SCHED_BATCH;
+
+	if (sched_setscheduler(0, policy, &sp) == -1) {
+		log_warn("cannot set the scheduling policy to %s",
+		    agentcfg_sched_name(d->cfg.sched));
+		d->sched_applied = "unchanged";
+		return;
+	}
+	d->sched_applied = agentcfg_sched_name(d->cfg.sched);
+}
+
 static int
 agentd_start(struct agentd *d, char *err, size_t errsz)
 {
@@ -326,6 +349,7 @@ agentd_start(struct agentd *d, char *err, size_t errsz)
 	sigset_t mask;
 	char msg[256];
 
+	agentd_sched(d);
 	d->ev = ev_new();
 	if (d->ev == NULL) {
 		snprintf(err, errsz, "cannot create the event loop");

@@ -943,9 +943,11 @@ inst_step_daemon(struct inst *in, char *err, size_t errsz)
 static const char install_usage[] =
     "usage: slicer-agent proxy install [--proxy URL] [--ca-sha256 HEX]\n"
     "           [--bypass CIDR]... [--allow-udp PORT]... [--no-ca] "
-    "[--root DIR]\n"
+    "[--sched batch|normal]\n"
+    "           [--root DIR]\n"
     "  URL: http://proxy:TOKEN@192.168.222.1:3128 (or https://...:3129);\n"
-    "  default from HTTPS_PROXY, then HTTP_PROXY\n";
+    "  default from HTTPS_PROXY, then HTTP_PROXY\n"
+    "  --sched: the daemon's scheduling policy (default batch)\n";
 
 static int
 inst_parse(int argc, char **argv, struct inst_opts *o, char *err,
@@ -957,6 +959,7 @@ inst_parse(int argc, char **argv, struct inst_opts *o, char *err,
 	    {"bypass", required_argument, NULL, 'b'},
 	    {"allow-udp", required_argument, NULL, 'a'},
 	    {"no-ca", no_argument, NULL, 'n'},
+	    {"sched", required_argument, NULL, 'S'},
 	    {"root", required_argument, NULL, 'r'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -983,6 +986,13 @@ inst_parse(int argc, char **argv, struct inst_opts *o, char *err,
 			break;
 		case 'r':
 			o->root = optarg;
+			break;
+		case 'S':
+			if (agentcfg_sched_parse(optarg, &c->sched) == -1) {
+				snprintf(err, errsz, "invalid --sched: '%s' "
+				    "(batch or normal)", optarg);
+				return -1;
+			}
 			break;
 		case 'b':
 			if (c->n_bypass == RULES_MAX_BYPASS) {
@@ -1447,10 +1457,19 @@ install_status_main(int argc, char **argv)
 	pid = service_running_pid();
 	if (agentd_query(counters, sizeof(counters)) == 0) {
 		char *p, *dns = strstr(counters, "dns_stub=");
+		char sched[32] = "";
 
-		printf("daemon:  running%s", pid ? "" : "\n");
+		p = strstr(counters, "\nsched=");
+		if (p != NULL)
+			snprintf(sched, sizeof(sched), "%.*s",
+			    (int)strcspn(p + 7, "\n"), p + 7);
+		printf("daemon:  running");
 		if (pid)
-			printf(" (pid %d)\n", (int)pid);
+			printf(" (pid %d%s%s)", (int)pid, sched[0] ? ", sched " :
+			    "", sched);
+		else if (sched[0])
+			printf(" (sched %s)", sched);
+		printf("\n");
 		if (dns != NULL) {
 			dns += 9;
 			dns[strcspn(dns, "\n")] = '\0';
@@ -1467,6 +1486,7 @@ install_status_main(int argc, char **argv)
 		for (p = strtok(counters, "\n"); p != NULL;
 		     p = strtok(NULL, "\n"))
 			if (strncmp(p, "pid=", 4) != 0 &&
+			    strncmp(p, "sched=", 6) != 0 &&
 			    strncmp(p, "dns_stub=", 9) != 0)
 				printf(" %s", p);
 		printf("\n");

@@ -4,7 +4,7 @@
  *
  *   slicer-agent proxy install [--proxy URL] [--ca-sha256 HEX]
  *                      [--bypass CIDR]... [--allow-udp PORT]... [--no-ca]
- *                      [--root DIR]
+ *                      [--sched batch|normal] [--root DIR]
  *   slicer-agent proxy uninstall [--root DIR] | status | run
  *   slicer-agent rules apply --uplink IF --proxy ADDR:PORT
  *                      [--bypass CIDR]... [--allow-udp PORT]...
@@ -44,7 +44,8 @@ static int agent_help(int argc, char **argv);
 static const struct agent_cmd agent_cmds[] = {
     {"proxy", agent_proxy,
 	"proxy install [--proxy URL] [--ca-sha256 HEX] [--bypass CIDR]...\n"
-	"        [--allow-udp PORT]... [--no-ca] [--root DIR]\n"
+	"        [--allow-udp PORT]... [--no-ca] [--sched batch|normal] "
+	"[--root DIR]\n"
 	"                                      set up the transparent proxy\n"
 	"  proxy uninstall [--root DIR]        undo everything install did\n"
 	"  proxy status                        rules, daemon, stub, proxy\n"

@@ -213,8 +213,9 @@ def main():
     if agents:
         L.append("## The agent (transparent path; runs in the vm, on the load CPU)")
         L.append("")
-        hdr = "| target | agent CPU s/10k KA req | agent CPU s/10k new conns | agent peak RSS MiB |"
-        sep = "|---|--:|--:|--:|"
+        hdr = ("| target | agent CPU s/10k KA req | agent CPU s/10k new conns | agent runs/KA req"
+               " | agent peak RSS MiB |")
+        sep = "|---|--:|--:|--:|--:|"
         for st in stages:
             hdr += " agent KiB/tunnel @%s |" % st
             sep += "--:|"
@@ -222,7 +223,7 @@ def main():
         L.append(sep)
         for t in agents:
             row = [t, fmt(g(t, "ka_agentcpu10k"), 3), fmt(g(t, "nc_agentcpu10k"), 2),
-                   fmt(g(t, "agent_rss_peak"), 1)]
+                   fmt(g(t, "ka_agentwakes"), 2), fmt(g(t, "agent_rss_peak"), 1)]
             for st in stages:
                 row.append(fmt(g(t, "tun%s_agent_kib" % st), 1))
             L.append("| " + " | ".join(row) + " |")

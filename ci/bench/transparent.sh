@@ -30,7 +30,9 @@ start_spx-transparent() {
 	taskset -a -p -c "$PROXY_CPU" "$PROXY_PID" >/dev/null
 	guest_make || { SKIP_WHY="could not build the guest's private file system"; return 1; }
 	url="http://proxy:$TOK_TP@$PROXY_ADDR"
-	out=$(in_guest timeout 60 "$AGENT_BIN" proxy install --proxy "$url" 2>&1)
+	# BENCH_AGENT_SCHED=normal: the agent without SCHED_BATCH
+	out=$(in_guest timeout 60 "$AGENT_BIN" proxy install --proxy "$url" \
+		--sched "${BENCH_AGENT_SCHED:-batch}" 2>&1)
 	# shellcheck disable=SC2181
 	if [ $? -ne 0 ]; then
 		printf '%s\n' "$out" >"$DIR/agent-install.log"

@@ -74,6 +74,8 @@ in_guest nft add table inet slicer_agent '{ comment "someone else" ; }'
 check "a table of the same name that is not ours is refused" fails_with "not ours" \
 	in_guest "$A" proxy install --proxy "$URL"
 in_guest nft delete table inet slicer_agent
+check "a bad --sched is refused" fails_with "invalid --sched: 'fifo'" \
+	in_guest "$A" proxy install --proxy "$URL" --sched fifo
 check "after all those: nothing changed" same_as_before
 
 # part-way failures roll back
@@ -112,6 +114,18 @@ check "transparent HTTP works" expect_re '"path": "/after-install"' \
 	in_guest curl -sS -m 10 --resolve plain.bench.test:80:198.18.0.10 http://plain.bench.test/after-install
 check "status: healthy, exit 0, with counts" bash -c \
 	"out=\$(in_guest '$A' proxy status); rc=\$?; echo \"\$out\"; [ \$rc = 0 ] && echo \"\$out\" | grep -q 'tunnels=1' && echo \"\$out\" | grep -q 'proxy: .*ok (client vm1)'"
+# the kernel's word on the daemon's policy, and status's
+sched_is() { # POLICY NAME
+	local pid out
+	pid=$(in_guest cat /run/slicer-agent/agent.pid) || return 1
+	out=$(chrt -p "$pid"; in_guest "$A" proxy status | grep '^daemon:')
+	echo "$out"
+	echo "$out" | grep -q "scheduling policy: $1\$" &&
+		echo "$out" | grep -qx "daemon: *running (pid $pid, sched $2)"
+}
+export -f sched_is
+check "the daemon runs SCHED_BATCH by default, and status says so" sched_is SCHED_BATCH batch
+check "the config names it" in_guest grep -qx 'sched=batch' /etc/slicer-agent/agent.conf
 snap >"$G/installed1" 2>&1
 in_guest cp /var/lib/slicer-agent/manifest "$G/manifest1"
 check "install twice succeeds" in_guest "$A" proxy install --proxy "$URL"
@@ -131,8 +145,12 @@ check "daemon killed: the table stays" in_guest nft list table inet slicer_agent
 check "daemon killed: connections are refused at once (fail closed)" bash -c \
 	"t0=\$(date +%s%N); in_guest curl -sS -m 5 --resolve plain.bench.test:80:198.18.0.10 http://plain.bench.test/x; rc=\$?; t=\$(( (\$(date +%s%N) - t0) / 1000000 )); echo rc=\$rc ms=\$t; [ \$rc = 7 ] && [ \$t -lt 2000 ]"
 check "status says the daemon is down (exit 1)" bash -c "in_guest '$A' proxy status; [ \$? = 1 ]"
-check "install again restarts it" in_guest "$A" proxy install --proxy "$URL"
+check "install again (--sched normal) restarts it" in_guest "$A" proxy install --proxy "$URL" --sched normal
 check "status healthy again" in_guest "$A" proxy status
+check "--sched normal: SCHED_OTHER, in status and the config" bash -c \
+	"sched_is SCHED_OTHER normal && in_guest grep -qx 'sched=normal' /etc/slicer-agent/agent.conf"
+check "traffic is captured with it" expect_re '"path": "/normal"' \
+	in_guest curl -sS -m 10 --resolve plain.bench.test:80:198.18.0.10 http://plain.bench.test/normal
 
 # ---- uninstall
 check "uninstall succeeds" in_guest "$A" proxy uninstall

@@ -179,6 +179,7 @@ test_config_roundtrip(void **state)
 	c->allow_udp[0] = 123;
 	c->n_allow_udp = 1;
 	snprintf(c->ca_path, sizeof(c->ca_path), "/etc/slicer-agent/ca.pem");
+	c->sched = AGENTCFG_SCHED_NORMAL;
 	n = agentcfg_format(c, text, sizeof(text));
 	assert_true(n > 0);
 	assert_int_equal(agentcfg_parse(text, (size_t)n, d, err, sizeof(err)),
@@ -190,6 +191,17 @@ test_config_roundtrip(void **state)
 	assert_int_equal(d->n_allow_udp, 1);
 	assert_int_equal(d->allow_udp[0], 123);
 	assert_string_equal(d->ca_path, c->ca_path);
+	assert_int_equal(d->sched, AGENTCFG_SCHED_NORMAL);
+	assert_non_null(strstr(text, "\nsched=normal\n"));
+	/* and the default, batch, is written out too */
+	c->sched = AGENTCFG_SCHED_BATCH;
+	n = agentcfg_format(c, text, sizeof(text));
+	assert_true(n > 0);
+	assert_non_null(strstr(text, "\nsched=batch\n"));
+	d->sched = AGENTCFG_SCHED_NORMAL;
+	assert_int_equal(agentcfg_parse(text, (size_t)n, d, err, sizeof(err)),
+	    0);
+	assert_int_equal(d->sched, AGENTCFG_SCHED_BATCH);
 	agentcfg_rules(d, &r);
 	assert_string_equal(r.uplink, "eth0");
 	assert_int_equal(r.n_proxies, 1);
@@ -223,6 +235,14 @@ test_config_errors(void **state)
 	    {"proxy=http://p:t@1.2.3.4\nuplink=eth0\nnoequals\n",
 		"key=value"},
 	    {"proxy=http://p:t@1.2.3.4\r\nuplink=eth0\n", "bad characters"},
+	    {"proxy=http://p:t@1.2.3.4\nuplink=eth0\nsched=fifo\n",
+		"invalid sched"},
+	    {"proxy=http://p:t@1.2.3.4\nuplink=eth0\nsched=\n",
+		"invalid sched"},
+	    {"proxy=http://p:t@1.2.3.4\nuplink=eth0\nsched=Batch\n",
+		"invalid sched"},
+	    {"proxy=http://p:t@1.2.3.4\nuplink=eth0\nsched=batch\n"
+	     "sched=normal\n", "sched given twice"},
 	};
 	struct agentcfg *c = calloc(1, sizeof(*c));
 	char big[AGENTCFG_FILE_MAX + 2], err[256];
@@ -237,11 +257,14 @@ test_config_errors(void **state)
 		if (strstr(err, cases[i].msg) == NULL)
 			fail_msg("case %zu: '%s'", i, err);
 	}
-	/* comments and blank lines are fine */
+	/* comments and blank lines are fine; no sched line means batch (a
+	 * config written before the key existed) */
+	c->sched = AGENTCFG_SCHED_NORMAL;
 	assert_int_equal(agentcfg_parse("# x\n\nproxy=http://p:t@1.2.3.4\n"
 					"uplink=eth0",
 			     41, c, err, sizeof(err)),
 	    0);
+	assert_int_equal(c->sched, AGENTCFG_SCHED_BATCH);
 	/* a line of AGENTCFG_LINE_MAX + 1 characters, and the file limit */
 	memset(big, '#', sizeof(big));
 	big[AGENTCFG_LINE_MAX + 1] = '\n';

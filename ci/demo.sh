@@ -3,7 +3,8 @@
 # The README demo: builds the three-namespace bench (a "vm" that can reach only
 # the host, the host running slicer-proxy, a "net" with upstream servers), then
 # walks through a client, its token, an allowed request, denied ones with their
-# reasons, and the audit log; tears everything down at the end.
+# reasons, the guest agent capturing a vm's programs with no proxy settings
+# (and undone), and the audit log; tears everything down at the end.
 # Run from the repo root as root: it installs the packages it needs and
 # builds first (DEMO_NO_BUILD=1 skips both).
 if [ "${DEMO_NO_BUILD:-0}" != 1 ]; then
@@ -83,6 +84,39 @@ for args in "-X POST -d x http://plain.bench.test/v1/status" \
 	printf '%s\n' "$out" | sed 's/^/  /'
 done
 
+say "The guest agent: every program in the vm goes through the proxy, with no proxy settings"
+case $BUILD in /*) A=$BUILD/slicer-agent ;; *) A=$SPX_ROOT/$BUILD/slicer-agent ;; esac
+# the vm's files: a private mount namespace over overlays (this machine's
+# /etc is never touched), as in the agent's end-to-end tests
+guest_up || fail "could not build the guest's private file system"
+printf '$ slicer-agent proxy install --proxy http://proxy:$TOKEN@192.168.222.1:3128   # once, from userdata\n'
+out=$(in_guest "$A" proxy install --proxy "$PX" 2>&1) || { printf '%s\n' "$out"; fail "agent install failed"; }
+case $out in *"$TOKEN"*) fail "the token was printed" ;; esac
+printf '%s\n' "$out" | sed 's/^/  /'
+printf '$ getent hosts other.bench.test   # DNS: answered by the proxy, for names this vm may reach\n'
+in_guest getent hosts other.bench.test | sed 's/^/  /'
+printf '$ getent hosts exfil.example.com\n'
+if out=$(in_guest getent hosts exfil.example.com); then
+	printf '%s\n' "$out" | sed 's/^/  /'
+else
+	echo "  (no answer: a name this vm may not reach; the proxy logged the query)"
+fi
+printf '$ curl https://other.bench.test/v1/chat/completions -H "Authorization: Bearer fake" -d ...   # no -x, no --cacert\n'
+in_guest curl -q -sS -m 5 -H 'Authorization: Bearer fake' \
+	-d '{"model":"local","messages":[{"role":"user","content":"Reply OK"}]}' \
+	https://other.bench.test/v1/chat/completions |
+	"$PY" -c 'import json,sys; j=json.load(sys.stdin); print("  upstream saw %s %s with Authorization: %s" % (j["method"], j["path"], j["headers"].get("authorization")))'
+printf '$ python3 -c "urllib.request.urlopen(\x27http://plain.bench.test/v1/status\x27)"\n'
+in_guest python3 -c 'import json, urllib.request
+j = json.load(urllib.request.urlopen("http://plain.bench.test/v1/status", timeout=5))
+print("  upstream saw %s %s" % (j["method"], j["path"]))'
+printf '$ curl https://other.bench.test/v1/admin   # still the proxy'"'"'s rules\n'
+in_guest curl -q -s -m 5 -X POST -d x https://other.bench.test/v1/admin -w '\nHTTP %{http_code}\n' | sed 's/^/  /'
+printf '$ slicer-agent proxy status\n'
+in_guest "$A" proxy status | sed 's/^/  /'
+printf '$ slicer-agent proxy uninstall   # undoes all of it\n'
+in_guest "$A" proxy uninstall 2>&1 | sed 's/^/  /'
+
 say "Address checks: a rule for every host still cannot reach cloud metadata or loopback"
 pcli allow demo-vm --host '*' --port 80
 printf '$ curl -x $HTTP_PROXY http://meta.bench.test/   (resolves to 169.254.169.254)\n'
@@ -100,9 +134,9 @@ printf '$ slicer-proxy logs | tail -6\n'
 import json, sys
 for l in sys.stdin:
     r = json.loads(l)
-    print("%-5s %-7s %-26s %-20s %s %s" % (r.get("decision"), r.get("method"),
-          "%s:%s" % (r.get("host"), r.get("port")), r.get("path") or "-",
-          r.get("status"), r.get("reason") or ""))'
+    where = "%s:%s" % (r["host"], r.get("port")) if r.get("host") else "-"
+    print("%-5s %-7s %-26s %-20s %s %s" % (r.get("decision"), r.get("method") or "-",
+          where, r.get("path") or "-", r.get("status") or "-", r.get("reason") or ""))'
 if grep -qF "$TOKEN" "$AUDIT"; then echo "token found in the audit log!"; exit 1; fi
 
 say "Tearing down (namespaces, processes, files)"

@@ -15,8 +15,9 @@ run_demo() {
 	DEMO_NO_BUILD=1 SPX_KEEP=1 timeout 300 bash "$SPX_CI/demo.sh" >"$OUT" 2>&1
 	rc=$?
 	tail -3 "$OUT"
-	# the demo's work directory, named in the proxy's command line it shows
-	DEMO_DIR=$(grep -oE -- '--state-dir /tmp/spx-demo\.[A-Za-z0-9]+' "$OUT" | head -1 | cut -d' ' -f2)
+	# the demo's work directory (kept for its proxy log), named by the
+	# teardown however the demo ended; removed at the end of this script
+	DEMO_DIR=$(grep -oE 'kept work dir /tmp/spx-demo\.[A-Za-z0-9]+$' "$OUT" | tail -1 | cut -d' ' -f4)
 	[ "$rc" = 0 ] && grep -qx done "$OUT"
 }
 shows() { grep -qF -- "$1" "$OUT" || { echo "not in the output: $1"; return 1; }; }
@@ -58,5 +59,5 @@ left_behind() {
 	! ip netns list | grep -q "^$ns" && { [ -z "$apid" ] || ! kill -0 "$apid" 2>/dev/null; }
 }
 check "no namespace or process of the demo is left" left_behind
-[ -n "$DEMO_DIR" ] && rm -rf "$DEMO_DIR"
+case $DEMO_DIR in /tmp/spx-demo.?*) rm -rf "$DEMO_DIR" ;; esac
 bench_finish

@@ -8,7 +8,8 @@
 # rejected, proxy unreachable, CA hash mismatch, a conflicting table, a
 # read-only trust store and a daemon that cannot start - the last two fail
 # part-way and must roll back); install works, twice gives the same state,
-# status is healthy with counts; a killed daemon leaves the rules (fail
+# status is healthy with counts; the daemon's scheduling policy (batch,
+# normal, and refused by the kernel); a killed daemon leaves the rules (fail
 # closed); a flushed ruleset is put back; uninstall restores /etc, /usr and
 # the ruleset byte for byte, and a second uninstall is a no-op.
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
@@ -151,6 +152,16 @@ check "--sched normal: SCHED_OTHER, in status and the config" bash -c \
 	"sched_is SCHED_OTHER normal && in_guest grep -qx 'sched=normal' /etc/slicer-agent/agent.conf"
 check "traffic is captured with it" expect_re '"path": "/normal"' \
 	in_guest curl -sS -m 10 --resolve plain.bench.test:80:198.18.0.10 http://plain.bench.test/normal
+
+# the kernel refuses the policy (a seccomp filter the daemon inherits from
+# install): the daemon warns, runs on as it was, and status says so
+check "install with the policy refused by the kernel succeeds" \
+	in_guest "$PY" "$SPX_ROOT/ci/deny_syscall.py" sched_setscheduler -- "$A" proxy install --proxy "$URL" --sched batch
+check "refused: the daemon keeps SCHED_OTHER, status says 'sched unchanged'" sched_is SCHED_OTHER unchanged
+check "refused: the log says what could not be set, and why" \
+	in_guest grep -q 'cannot set the scheduling policy to batch: Operation not permitted' /run/slicer-agent/agent.log
+check "refused: traffic is captured all the same" expect_re '"path": "/sched-refused"' \
+	in_guest curl -sS -m 10 --resolve plain.bench.test:80:198.18.0.10 http://plain.bench.test/sched-refused
 
 # ---- uninstall
 check "uninstall succeeds" in_guest "$A" proxy uninstall

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Every test this project has, as CI runs it (root, Debian 12):
 # dependencies; every build (-Werror; the ASan+UBSan, ThreadSanitizer and
-# libFuzzer ones too); unit tests; then three lanes at once: the
+# libFuzzer ones too); README against the programs (ci/check-docs.sh);
+# unit tests; then three lanes at once: the
 # end-to-end tests, the ASan+UBSan build running unit and end-to-end tests
 # again, and the ThreadSanitizer build running the unit tests and the
 # end-to-end tests of the threaded paths (each end-to-end script makes its
@@ -62,6 +63,7 @@ lanes_end() {
 stage build bash -c 'j=$(nproc); make -j"$j" all tests static &&
 	make -j"$j" SANITIZE=address,undefined all tests && make -j"$j" tsan-build &&
 	make -j"$j" fuzz && echo "1 passed, 0 failed"'
+stage docs bash ci/check-docs.sh
 stage unit make --no-print-directory test
 # the lanes run beside each other: a script may take longer than alone
 export E2E_SCRIPT_TIMEOUT=${E2E_SCRIPT_TIMEOUT:-600}

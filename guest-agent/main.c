@@ -12,7 +12,8 @@
  *   slicer-agent rules remove | status
  *
  * `rules` is a developer command to install and test the ruleset on its
- * own.  Misuse prints usage to stderr and exits 1.
+ * own.  Misuse prints usage to stderr and exits 1; --help or -h anywhere
+ * prints it to stdout and exits 0.
  * The agent never resolves names or looks up users (no NSS): it must
  * run as a fully static binary in any guest.
  */
@@ -326,6 +327,14 @@ main(int argc, char **argv)
 	if (argc < 2) {
 		agent_usage(stderr);
 		return 1;
+	}
+	/* --help or -h anywhere: no value the agent takes is spelled so */
+	for (i = 1; i < (size_t)argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			agent_usage(stdout);
+			return 0;
+		}
 	}
 	for (i = 0; i < AGENT_NCMDS; i++)
 		if (strcmp(argv[1], agent_cmds[i].name) == 0)

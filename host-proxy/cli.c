@@ -873,11 +873,27 @@ cli_ca(const struct cli *cli)
 	return 0;
 }
 
+/* --help or -h anywhere: no value of these commands is spelled so */
+static int
+cli_wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
 int
 cli_main(int argc, char **argv)
 {
 	struct cli cli;
 
+	if (cli_wants_help(argc, argv)) {
+		cli_usage(stdout);
+		return 0;
+	}
 	memset(&cli, 0, sizeof(cli));
 	argc = cli_globals(&cli, argc, argv);
 	if (argc < 1) {

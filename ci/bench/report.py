@@ -98,6 +98,83 @@ def ratio(a, b):
     return "%.2f" % (a / b)
 
 
+# The performance targets slicer-proxy is held to, in the order of its
+# README: (what, target, metric, reference target, reference metric,
+# scale, "min" or "max", limit, unit).  With a reference the figure is
+# the ratio target/reference of the same run; scale turns the raw figure
+# into the unit (CPU s per 10k requests x 100 = us per request).
+TARGETS = [
+    ("tunnel keep-alive rate", "spx-tunnel", "ka_rps", "direct", "ka_hey_rps", 1, "min", 0.95, "x direct"),
+    ("tunnel CPU per keep-alive request", "spx-tunnel", "ka_cpu10k", None, None, 100, "max", 15, "us"),
+    ("tunnel CPU per new connection", "spx-tunnel", "nc_cpu10k", None, None, 100, "max", 150, "us"),
+    ("tunnel bulk rate", "spx-tunnel", "bulk_mbs", "direct", "bulk_mbs", 1, "min", 0.95, "x direct"),
+    ("tunnel CPU per GB", "spx-tunnel", "bulk_cpugb", None, None, 1, "max", 0.3, "s"),
+    ("intercepted keep-alive rate", "spx-intercept", "ka_rps", "direct", "ka_hey_rps", 1, "min", 0.8, "x direct"),
+    ("intercepted CPU per keep-alive request", "spx-intercept", "ka_cpu10k", None, None, 100, "max", 25, "us"),
+    ("CPU per new intercepted connection", "spx-intercept", "nc_cpu10k", None, None, 0.1, "max", 0.6, "ms"),
+    ("intercepted bulk rate", "spx-intercept", "bulk_mbs", "direct", "bulk_mbs", 1, "min", 0.8, "x direct"),
+    ("transparent keep-alive rate", "spx-transparent", "ka_rps", "spx-tunnel", "ka_rps", 1, "min", 0.9, "x tunnel"),
+    ("agent CPU per keep-alive request", "spx-transparent", "ka_agentcpu10k", None, None, 100, "max", 10, "us"),
+    ("proxy idle RSS", "spx-tunnel", "rss_start", None, None, 1, "max", 5, "MiB"),
+    ("RSS per idle tunnel (5,000)", "spx-tunnel", "tun5000_kib", None, None, 1, "max", 20, "KiB"),
+    ("idle tunnels that failed (5,000)", "spx-tunnel", "tun5000_failed", None, None, 1, "max", 0, ""),
+]
+
+
+def target_runs(med, t, m, rt, rm, scale):
+    """per-run figures of one target (ratios pair runs of the same index)"""
+    vs = med.get(t, {}).get("_runs", {}).get(m)
+    if not vs:
+        return []
+    if rt is None:
+        return [v * scale for v in vs]
+    rs = med.get(rt, {}).get("_runs", {}).get(rm) or []
+    return [v / r * scale for v, r in zip(vs, rs) if r]
+
+
+def targets_section(med, grows):
+    """the targets with this run's median, its runs' range and how many
+    runs met each"""
+    L = ["## Targets", "",
+         "Each target with the median of this run's figures, the range over its"
+         " runs and how many runs met it (ratios pair the runs of the same index)."
+         " A target met by some runs and not others is on the line: the machine's"
+         " noise decides it.", "",
+         "| target | limit | median | runs | runs met | |",
+         "|---|--:|--:|--:|--:|---|"]
+    for what, t, m, rt, rm, scale, kind, limit, unit in TARGETS:
+        vs = target_runs(med, t, m, rt, rm, scale)
+        if not vs:
+            continue
+        ok = [(v >= limit) if kind == "min" else (v <= limit) for v in vs]
+        mv = statistics.median(vs)
+        mok = mv >= limit if kind == "min" else mv <= limit
+        verdict = ("met" if all(ok) else "on the line" if any(ok) or mok
+                   else "not met")
+        L.append("| %s | %s %g%s | %s | %s | %d of %d | %s |" % (
+            what, ">=" if kind == "min" else "<=", limit, " " + unit if unit else "",
+            fmt(mv), fmt(vs[0]) if len(vs) == 1 else "%s-%s" % (fmt(min(vs)), fmt(max(vs))),
+            sum(ok), len(ok), verdict))
+    if grows:
+        # the rate at the last point of each growth series against its first
+        gm = medians(grows, 2)
+        series = {}
+        for r in grows:
+            series.setdefault(r[0], [])
+            if r[1] not in series[r[0]]:
+                series[r[0]].append(r[1])
+        for sname, points in series.items():
+            f, last = gm.get((sname, points[0]), {}), gm.get((sname, points[-1]), {})
+            for m, what in (("tnc_rps", "tunnel new conn/s"), ("ika_rps", "intercepted KA req/s")):
+                if f.get(m) and last.get(m) is not None:
+                    rel = last[m] / f[m]
+                    L.append("| %s at %s %s against %s | >= 0.90 x | %.2f | - | - | %s |" % (
+                        what, points[-1], sname, points[0], rel,
+                        "met" if rel >= 0.9 else "not met"))
+    L.append("")
+    return L
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--res", required=True)
@@ -150,6 +227,8 @@ def main():
              " the proxy has CPU 1. CPU is the proxy's process tree (utime+stime from /proc)"
              " per 10,000 requests that reached nginx.")
     L.append("")
+
+    L += targets_section(med, read_tsv(os.path.join(a.res, "growth.tsv"), 5))
 
     L.append("## Rates (higher is better)")
     L.append("")

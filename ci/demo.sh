@@ -70,18 +70,18 @@ in_vm curl -q -sS -m 5 --cacert "$DIR/proxy-ca.crt" -x "$PX" -H 'Authorization: 
 	https://other.bench.test/v1/chat/completions |
 	"$PY" -c 'import json,sys; j=json.load(sys.stdin); print("upstream saw %s %s with Authorization: %s" % (j["method"], j["path"], j["headers"].get("authorization")))'
 printf '$ curl -x $HTTPS_PROXY https://other.bench.test/v1/admin   # another path: no secret, no request\n'
-in_vm curl -q -s -m 5 --cacert "$DIR/proxy-ca.crt" -x "$PX" -X POST -d x https://other.bench.test/v1/admin -w '  HTTP %{http_code}\n' | sed 's/^/  /'
+in_vm curl -q -s -m 5 --cacert "$DIR/proxy-ca.crt" -x "$PX" -X POST -d x https://other.bench.test/v1/admin -w '\nHTTP %{http_code}\n' | grep -v '^$' | sed 's/^/  /'
 
 say "Denied, with the reason in the 403 body"
-printf '$ curl -x $HTTPS_PROXY https://other.bench.test/\n'
-rawsend --all --token "$TOKEN" --send "b'CONNECT other.bench.test:443 HTTP/1.1\r\nHost: other.bench.test:443\r\n' + PB + b'\r\n'" |
+printf '$ curl -x $HTTPS_PROXY https://exfil.example.com/   # a host no rule names\n'
+rawsend --all --token "$TOKEN" --send "b'CONNECT exfil.example.com:443 HTTP/1.1\r\nHost: exfil.example.com:443\r\n' + PB + b'\r\n'" |
 	tr -d '\r' | sed -n '1p;/^$/,$p' | grep -v '^$' | sed 's/^/  /'
 for args in "-X POST -d x http://plain.bench.test/v1/status" \
 	"--path-as-is http://plain.bench.test/v1/../admin"; do
 	printf '$ curl -x $HTTPS_PROXY %s\n' "$args"
 	# shellcheck disable=SC2086
 	out=$(in_vm curl -q -s -m 5 --cacert "$CA" -x "$PX" -w '\nHTTP %{http_code}' $args 2>&1)
-	printf '%s\n' "$out" | sed 's/^/  /'
+	printf '%s\n' "$out" | grep -v '^$' | sed 's/^/  /'
 done
 
 say "The guest agent: every program in the vm goes through the proxy, with no proxy settings"
@@ -111,7 +111,7 @@ in_guest python3 -c 'import json, urllib.request
 j = json.load(urllib.request.urlopen("http://plain.bench.test/v1/status", timeout=5))
 print("  upstream saw %s %s" % (j["method"], j["path"]))'
 printf '$ curl https://other.bench.test/v1/admin   # still the proxy'"'"'s rules\n'
-in_guest curl -q -s -m 5 -X POST -d x https://other.bench.test/v1/admin -w '\nHTTP %{http_code}\n' | sed 's/^/  /'
+in_guest curl -q -s -m 5 -X POST -d x https://other.bench.test/v1/admin -w '\nHTTP %{http_code}\n' | grep -v '^$' | sed 's/^/  /'
 printf '$ slicer-agent proxy status\n'
 in_guest "$A" proxy status | sed 's/^/  /'
 printf '$ slicer-agent proxy uninstall   # undoes all of it\n'
@@ -120,9 +120,9 @@ in_guest "$A" proxy uninstall 2>&1 | sed 's/^/  /'
 say "Address checks: a rule for every host still cannot reach cloud metadata or loopback"
 pcli allow demo-vm --host '*' --port 80
 printf '$ curl -x $HTTP_PROXY http://meta.bench.test/   (resolves to 169.254.169.254)\n'
-in_vm curl -q -s -m 5 -x "$PX" -w '\nHTTP %{http_code}\n' http://meta.bench.test/latest/meta-data/ | sed 's/^/  /'
+in_vm curl -q -s -m 5 -x "$PX" -w '\nHTTP %{http_code}\n' http://meta.bench.test/latest/meta-data/ | grep -v '^$' | sed 's/^/  /'
 printf '$ curl -x $HTTP_PROXY http://2130706433/   (127.0.0.1 spelled as a number)\n'
-in_vm curl -q -s -m 5 -x "$PX" -w '\nHTTP %{http_code}\n' http://2130706433/ | sed 's/^/  /'
+in_vm curl -q -s -m 5 -x "$PX" -w '\nHTTP %{http_code}\n' http://2130706433/ | grep -v '^$' | sed 's/^/  /'
 
 say "No token: 407"
 printf '$ curl -x http://192.168.222.1:3128 https://api.bench.test/\n'

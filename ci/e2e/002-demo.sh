@@ -35,7 +35,12 @@ check "a tunnelled HTTPS request reaches the upstream" shows "upstream 198.18.0.
 check "plain HTTP: no proxy credentials passed on" shows "upstream saw GET /v1/status; Proxy-Authorization forwarded: False"
 check "the secret is injected, explicitly and through the agent" shows_n 2 \
 	"upstream saw POST /v1/chat/completions with Authorization: Bearer sk-demo-REAL-credential"
-check "denials carry their reason" shows "denied: path /v1/admin not allowed for other.bench.test"
+check "denials carry their reason" bash -c \
+	"grep -qF 'denied: path /v1/admin not allowed for other.bench.test' '$OUT' &&
+	grep -qF 'denied: method POST not allowed for plain.bench.test' '$OUT'"
+check "a CONNECT to a host no rule names: 403 with the reason" bash -c \
+	"grep -A2 -F 'https://exfil.example.com/' '$OUT' | tr -d '\r' | grep -qx '  HTTP/1.1 403 Forbidden' &&
+	grep -qF 'denied: no rule allows exfil.example.com:443' '$OUT'"
 check "metadata and loopback are refused" bash -c \
 	"grep -q 'link-local address 169.254.169.254' '$OUT' && grep -q 'loopback address 127.0.0.1' '$OUT'"
 check "the agent installs (token accepted, no proxy settings anywhere)" shows "token accepted (client demo-vm)"

@@ -747,35 +747,60 @@ api_metrics(struct api_conn *ac)
 	struct proxy *px = ac->api->px;
 	struct upool_stats ps, one;
 	struct resolve_stats rs, rone;
-	char body[8192];
+	char body[16384];
 	uint64_t acc;
 	unsigned i;
 	int n, m;
 
 	n = snprintf(body, sizeof(body),
+	    "# HELP slicer_requests_total Requests judged against the policy:"
+	    " each CONNECT, plain HTTP request and request inside an "
+	    "intercepted connection.\n"
 	    "# TYPE slicer_requests_total counter\n"
 	    "slicer_requests_total %llu\n"
+	    "# HELP slicer_denied_total Requests and CONNECTs refused with an"
+	    " error status (403 by policy, 4xx for bad requests, 503); 407s "
+	    "are in slicer_auth_failed_total.\n"
 	    "# TYPE slicer_denied_total counter\n"
 	    "slicer_denied_total %llu\n"
+	    "# HELP slicer_auth_failed_total Requests with a missing or "
+	    "unknown proxy token (407; 401 at /slicer/dns-query).\n"
 	    "# TYPE slicer_auth_failed_total counter\n"
 	    "slicer_auth_failed_total %llu\n"
+	    "# HELP slicer_tunnels_total CONNECTs answered 200, tunnelled or "
+	    "intercepted.\n"
 	    "# TYPE slicer_tunnels_total counter\n"
 	    "slicer_tunnels_total %llu\n"
+	    "# HELP slicer_dns_queries_total DNS queries at "
+	    "/slicer/dns-query.\n"
 	    "# TYPE slicer_dns_queries_total counter\n"
 	    "slicer_dns_queries_total %llu\n"
+	    "# HELP slicer_dns_denied_total DNS queries for names no rule of "
+	    "the client allows (answered NXDOMAIN).\n"
 	    "# TYPE slicer_dns_denied_total counter\n"
 	    "slicer_dns_denied_total %llu\n"
+	    "# HELP slicer_dns_limited_total DNS queries refused (SERVFAIL): "
+	    "too many of the client's lookups in flight.\n"
 	    "# TYPE slicer_dns_limited_total counter\n"
 	    "slicer_dns_limited_total %llu\n"
+	    "# HELP slicer_upstream_tls_handshakes_total TLS handshakes with "
+	    "upstreams of intercepted connections, by whether the session was"
+	    " resumed.\n"
 	    "# TYPE slicer_upstream_tls_handshakes_total counter\n"
 	    "slicer_upstream_tls_handshakes_total{resumed=\"no\"} %llu\n"
 	    "slicer_upstream_tls_handshakes_total{resumed=\"yes\"} %llu\n"
+	    "# HELP slicer_leaf_mint_limited_total CONNECTs refused because "
+	    "leaf certificates were being signed too fast.\n"
 	    "# TYPE slicer_leaf_mint_limited_total counter\n"
 	    "slicer_leaf_mint_limited_total %llu\n"
+	    "# HELP slicer_connections Client connections open.\n"
 	    "# TYPE slicer_connections gauge\n"
 	    "slicer_connections %zu\n"
+	    "# HELP slicer_clients Clients in the policy.\n"
 	    "# TYPE slicer_clients gauge\n"
 	    "slicer_clients %zu\n"
+	    "# HELP slicer_policy_generation Generation of the policy; each "
+	    "change raises it.\n"
 	    "# TYPE slicer_policy_generation gauge\n"
 	    "slicer_policy_generation %llu\n",
 	    (unsigned long long)px->n_requests,
@@ -814,18 +839,30 @@ api_metrics(struct api_conn *ac)
 		ps.idle += one.idle;
 	}
 	m = snprintf(body + n, sizeof(body) - (size_t)n,
+	    "# HELP slicer_upstream_pool_hits_total Intercepted requests "
+	    "served over a parked upstream connection.\n"
 	    "# TYPE slicer_upstream_pool_hits_total counter\n"
 	    "slicer_upstream_pool_hits_total %llu\n"
+	    "# HELP slicer_upstream_pool_misses_total Intercepted requests "
+	    "that found no parked upstream connection.\n"
 	    "# TYPE slicer_upstream_pool_misses_total counter\n"
 	    "slicer_upstream_pool_misses_total %llu\n"
+	    "# HELP slicer_upstream_pool_parked_total Upstream connections "
+	    "parked for reuse.\n"
 	    "# TYPE slicer_upstream_pool_parked_total counter\n"
 	    "slicer_upstream_pool_parked_total %llu\n"
+	    "# HELP slicer_upstream_pool_closed_total Parked upstream "
+	    "connections closed, by reason: evicted (a cap), expired (idle), "
+	    "dropped (the upstream closed or spoke), flushed (a policy "
+	    "change), refused (closed at once when parked).\n"
 	    "# TYPE slicer_upstream_pool_closed_total counter\n"
 	    "slicer_upstream_pool_closed_total{reason=\"evicted\"} %llu\n"
 	    "slicer_upstream_pool_closed_total{reason=\"expired\"} %llu\n"
 	    "slicer_upstream_pool_closed_total{reason=\"dropped\"} %llu\n"
 	    "slicer_upstream_pool_closed_total{reason=\"flushed\"} %llu\n"
 	    "slicer_upstream_pool_closed_total{reason=\"refused\"} %llu\n"
+	    "# HELP slicer_upstream_pool_idle Upstream connections parked "
+	    "now.\n"
 	    "# TYPE slicer_upstream_pool_idle gauge\n"
 	    "slicer_upstream_pool_idle %zu\n",
 	    (unsigned long long)ps.hits, (unsigned long long)ps.misses,
@@ -839,20 +876,31 @@ api_metrics(struct api_conn *ac)
 	}
 	n += m;
 	m = snprintf(body + n, sizeof(body) - (size_t)n,
+	    "# HELP slicer_leaf_certs Leaf certificates in the cache.\n"
 	    "# TYPE slicer_leaf_certs gauge\n"
 	    "slicer_leaf_certs %zu\n"
+	    "# HELP slicer_leaf_mints_total Leaf certificates signed.\n"
 	    "# TYPE slicer_leaf_mints_total counter\n"
 	    "slicer_leaf_mints_total %llu\n"
+	    "# HELP slicer_resolve_cache_hits_total Name lookups answered "
+	    "from the resolver cache.\n"
 	    "# TYPE slicer_resolve_cache_hits_total counter\n"
 	    "slicer_resolve_cache_hits_total %llu\n"
+	    "# HELP slicer_resolve_joined_total Name lookups that joined one "
+	    "already in flight.\n"
 	    "# TYPE slicer_resolve_joined_total counter\n"
 	    "slicer_resolve_joined_total %llu\n"
+	    "# HELP slicer_resolve_lookups_total Name lookups sent to DNS.\n"
 	    "# TYPE slicer_resolve_lookups_total counter\n"
 	    "slicer_resolve_lookups_total %llu\n"
+	    "# HELP slicer_resolve_cached Names in the resolver cache.\n"
 	    "# TYPE slicer_resolve_cached gauge\n"
 	    "slicer_resolve_cached %zu\n"
+	    "# HELP slicer_workers Event loops (worker threads).\n"
 	    "# TYPE slicer_workers gauge\n"
 	    "slicer_workers %u\n"
+	    "# HELP slicer_worker_connections_total Connections accepted, by "
+	    "event loop.\n"
 	    "# TYPE slicer_worker_connections_total counter\n",
 	    mitm_cache_count(px->leaves),
 	    (unsigned long long)mitm_cache_mints(px->leaves),

@@ -28,6 +28,37 @@ assert $cond, j" || return 1
 ERR='isinstance(j.get("error"), str) and j["error"]'
 
 check "GET /healthz" japi 200 GET /healthz
+# Prometheus text format: every sample's metric has its HELP and TYPE
+# first, once each; sample values are numbers; README lists every metric
+metrics_ok() {
+	curl -q -sS -m 10 --unix-socket "$S" http://localhost/metrics >"$DIR/metrics.txt" || return 1
+	"$PY" - "$DIR/metrics.txt" "$SPX_ROOT/README.md" <<'PYEOF'
+import re, sys
+helps, types, names = set(), {}, set()
+for line in open(sys.argv[1]):
+    line = line.rstrip("\n")
+    if line.startswith("# HELP "):
+        n = line.split()[2]
+        assert n not in helps and len(line.split(None, 3)) == 4, line
+        helps.add(n)
+    elif line.startswith("# TYPE "):
+        _, _, n, t = line.split()
+        assert n not in types and t in ("counter", "gauge"), line
+        types[n] = t
+    else:
+        m = re.fullmatch(r'([a-z_]+)(\{[a-z]+="[^"]*"\})? ([0-9]+)', line)
+        assert m, line
+        n = m.group(1)
+        assert n in helps and n in types, "no HELP/TYPE before " + line
+        assert (types[n] == "counter") == n.endswith("_total"), line
+        names.add(n)
+readme = open(sys.argv[2]).read()
+missing = [n for n in sorted(names) if not re.search("`" + n + "[`{]", readme)]
+assert not missing, "not in README: %s" % missing
+print("%d metrics" % len(names))
+PYEOF
+}
+check "GET /metrics: Prometheus text, HELP and TYPE for each, all in README" metrics_ok
 check "create a client" japi "200|201" POST /v1/proxy/clients '{"name": "api1"}' \
 	'j["token"].startswith("spi_") and len(j["token"]) == 47'
 TOK=$(jget token <"$DIR/last.json")

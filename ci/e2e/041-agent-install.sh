@@ -115,6 +115,10 @@ check "transparent HTTP works" expect_re '"path": "/after-install"' \
 	in_guest curl -sS -m 10 --resolve plain.bench.test:80:198.18.0.10 http://plain.bench.test/after-install
 check "status: healthy, exit 0, with counts" bash -c \
 	"out=\$(in_guest '$A' proxy status); rc=\$?; echo \"\$out\"; [ \$rc = 0 ] && echo \"\$out\" | grep -q 'tunnels=1' && echo \"\$out\" | grep -q 'proxy: .*ok (client vm1)'"
+check "README explains every count status shows" bash -c '
+	keys=$(in_guest "$A" proxy status | sed -n "s/^counts: *//p" | tr " " "\n" | cut -d= -f1)
+	echo $keys; [ -n "$keys" ] || exit 1
+	for k in $keys; do grep -q "\`$k\`" "$SPX_ROOT/README.md" || { echo "not in README: $k"; exit 1; }; done'
 # the kernel's word on the daemon's policy, and status's
 sched_is() { # POLICY NAME
 	local pid out

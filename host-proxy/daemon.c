@@ -680,7 +680,8 @@ daemon_main(int argc, char **argv)
 	px.cfg.drain_ms = 30000;
 	sigs.fd = -1;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'b':
 			px.cfg.bind_addr = optarg;
@@ -760,12 +761,27 @@ daemon_main(int argc, char **argv)
 		case 'h':
 			daemon_usage(stdout);
 			return 0;
+		case ':':
+			fprintf(stderr, "slicer-proxy up: %s needs a value\n",
+			    argv[optind - 1]);
+			daemon_usage(stderr);
+			return 1;
 		default:
+			fprintf(stderr, "slicer-proxy up: unknown option: '%s'\n",
+			    argv[optind - 1]);
 			daemon_usage(stderr);
 			return 1;
 		}
 	}
-	if (optind != argc || px.cfg.bind_addr == NULL) {
+	if (optind != argc) {
+		fprintf(stderr, "slicer-proxy up: unexpected argument: '%s'\n",
+		    argv[optind]);
+		daemon_usage(stderr);
+		return 1;
+	}
+	if (px.cfg.bind_addr == NULL) {
+		fprintf(stderr, "slicer-proxy up: --bind ADDR is required (the "
+		    "address the VMs reach the proxy at)\n");
 		daemon_usage(stderr);
 		return 1;
 	}

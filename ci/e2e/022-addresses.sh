@@ -103,4 +103,16 @@ refused_up() { # ARGS: "up" must exit non-zero by itself (not be killed by timeo
 }
 check "a bad --deny-cidr is refused at start" refused_up --deny-cidr 10.0.0.0/33
 check "a bad --allow-cidr is refused at start" refused_up --allow-cidr banana
+up_says() { # TEXT ARGS...: "up" exits 1 at once, naming what is wrong
+	local text=$1 out rc
+	shift
+	out=$(in_host timeout 5 "$P" up "$@" 2>&1 >/dev/null)
+	rc=$?
+	printf '%s\n' "$out" | head -2
+	[ $rc -eq 1 ] && printf '%s\n' "$out" | head -1 | grep -qF -- "$text"
+}
+check "up without --bind says it is required" up_says "slicer-proxy up: --bind ADDR is required" --api "$DIR/x.sock"
+check "up with an unknown option names it" up_says "slicer-proxy up: unknown option: '--bogus'" --bind "$HOST_IP" --bogus
+check "up with an option missing its value names it" up_says "slicer-proxy up: --workers needs a value" --bind "$HOST_IP" --workers
+check "up with a stray argument names it" up_says "slicer-proxy up: unexpected argument: 'extra'" --bind "$HOST_IP" extra
 bench_finish

@@ -56,6 +56,34 @@ cli_usage(FILE *f)
 	    "./slicer.sock)\n");
 }
 
+/* Misuse: say what is wrong, then the usage; the exit status is 1. */
+static int
+cli_misuse(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+cli_misuse(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "slicer-proxy%s%s: ", cmd[0] != '\0' ? " " : "", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	cli_usage(stderr);
+	return 1;
+}
+
+/* getopt_long (optstring ":...", opterr 0) reported ch for argv[optind-1] */
+static int
+cli_bad_option(const char *cmd, int ch, char **argv)
+{
+	if (ch == ':')
+		return cli_misuse(cmd, "%s needs a value", argv[optind - 1]);
+	return cli_misuse(cmd, "unknown option: '%s'", argv[optind - 1]);
+}
+
 static void
 cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -289,8 +317,7 @@ cli_client(const struct cli *cli, int argc, char **argv)
 		json_decref(reply);
 		return 0;
 	}
-	cli_usage(stderr);
-	return 1;
+	return cli_misuse("client", "expected create NAME, list or delete NAME");
 }
 
 /* ----------------------------------------------------------- rules */
@@ -318,7 +345,8 @@ cli_allow(const struct cli *cli, int argc, char **argv)
 	int ch, status;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'H':
 			json_object_set_new(rule, "host", json_string(optarg));
@@ -350,15 +378,15 @@ cli_allow(const struct cli *cli, int argc, char **argv)
 			json_object_set_new(rule, "allow_plaintext", json_true());
 			break;
 		default:
-			cli_usage(stderr);
-			return 1;
+			return cli_bad_option("allow", ch, argv);
 		}
 	}
-	if (optind + 1 != argc || json_object_get(rule, "host") == NULL) {
-		fprintf(stderr, "slicer-proxy: allow needs CLIENT and --host\n");
-		cli_usage(stderr);
-		return 1;
-	}
+	/* misuse ends the process: what was built is not freed */
+	if (optind + 1 < argc)
+		return cli_misuse("allow", "unexpected argument: '%s'",
+		    argv[optind + 1]);
+	if (optind + 1 != argc || json_object_get(rule, "host") == NULL)
+		return cli_misuse("allow", "needs CLIENT and --host H");
 	client = argv[optind];
 	if (json_array_size(ports) > 0)
 		json_object_set(rule, "ports", ports);
@@ -395,7 +423,8 @@ cli_revoke(const struct cli *cli, int argc, char **argv)
 	json_t *reply;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'H':
 			host = optarg;
@@ -404,14 +433,14 @@ cli_revoke(const struct cli *cli, int argc, char **argv)
 			all = 1;
 			break;
 		default:
-			cli_usage(stderr);
-			return 1;
+			return cli_bad_option("revoke", ch, argv);
 		}
 	}
-	if (optind >= argc || argc - optind > 2) {
-		cli_usage(stderr);
-		return 1;
-	}
+	if (optind >= argc)
+		return cli_misuse("revoke", "needs CLIENT");
+	if (argc - optind > 2)
+		return cli_misuse("revoke", "unexpected argument: '%s'",
+		    argv[optind + 2]);
 	if (argc - optind == 2)
 		id = argv[optind + 1];
 	if ((id != NULL) + (host != NULL) + all != 1) {
@@ -587,8 +616,8 @@ cli_rule(const struct cli *cli, int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "import") == 0)
 		return cli_rule_import(cli, argv[2], argv[3]);
 	if (argc != 3 || strcmp(argv[1], "list") != 0) {
-		cli_usage(stderr);
-		return 1;
+		return cli_misuse(
+		    "rule", "expected list CLIENT or import CLIENT FILE|-");
 	}
 	cli_encode(argv[2], enc, sizeof(enc));
 	snprintf(path, sizeof(path), "/v1/proxy/clients/%s/rules", enc);
@@ -704,12 +733,12 @@ cli_secret(const struct cli *cli, int argc, char **argv)
 		json_decref(reply);
 		return 0;
 	}
-	if (argc < 3 || strcmp(argv[1], "create") != 0) {
-		cli_usage(stderr);
-		return 1;
-	}
+	if (argc < 3 || strcmp(argv[1], "create") != 0)
+		return cli_misuse("secret",
+		    "expected create NAME ..., list or delete NAME");
 	optind = 2;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'H':
 			host = optarg;
@@ -730,8 +759,7 @@ cli_secret(const struct cli *cli, int argc, char **argv)
 			header = optarg;
 			break;
 		default:
-			cli_usage(stderr);
-			return 1;
+			return cli_bad_option("secret create", ch, argv);
 		}
 	}
 	if (optind + 1 != argc || host == NULL) {
@@ -808,7 +836,8 @@ cli_logs(const struct cli *cli, int argc, char **argv)
 	json_t *reply;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":f", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			follow = 1;
@@ -820,14 +849,12 @@ cli_logs(const struct cli *cli, int argc, char **argv)
 			denied = 1;
 			break;
 		default:
-			cli_usage(stderr);
-			return 1;
+			return cli_bad_option("logs", ch, argv);
 		}
 	}
-	if (optind != argc) {
-		cli_usage(stderr);
-		return 1;
-	}
+	if (optind != argc)
+		return cli_misuse("logs", "unexpected argument: '%s'",
+		    argv[optind]);
 	snprintf(path, sizeof(path), "/v1/proxy/logs?follow=%d&denied=%d%s",
 	    follow, denied, follow ? "&history=1" : "");
 	if (client != NULL) {
@@ -896,10 +923,8 @@ cli_main(int argc, char **argv)
 	}
 	memset(&cli, 0, sizeof(cli));
 	argc = cli_globals(&cli, argc, argv);
-	if (argc < 1) {
-		cli_usage(stderr);
-		return 1;
-	}
+	if (argc < 1)
+		return cli_misuse("", "no command");
 	if (strcmp(argv[0], "client") == 0)
 		return cli_client(&cli, argc, argv);
 	if (strcmp(argv[0], "allow") == 0)
@@ -914,6 +939,5 @@ cli_main(int argc, char **argv)
 		return cli_logs(&cli, argc, argv);
 	if (strcmp(argv[0], "ca") == 0 && argc == 1)
 		return cli_ca(&cli);
-	cli_usage(stderr);
-	return 1;
+	return cli_misuse(argv[0], "unexpected argument: '%s'", argv[1]);
 }

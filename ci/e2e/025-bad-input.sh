@@ -159,6 +159,25 @@ for i in range(0, len(req), step):
 st = c.read_response()[0]
 assert st == 200, st
 EOF
+# the CLI: misuse names what is wrong on its first line and exits 1,
+# before anything reaches the proxy; --help is usage on stdout, exit 0
+cli_says() { # TEXT ARGS...
+	local text=$1 out rc
+	shift
+	out=$(cli "$@" 2>&1 >/dev/null)
+	rc=$?
+	printf '%s\n' "$out" | head -2
+	[ $rc -eq 1 ] && [ "$(printf '%s\n' "$out" | head -1)" = "$text" ]
+}
+check "cli: an unknown option is named" cli_says "slicer-proxy allow: unknown option: '--bogus'" allow b1 --host x.test --bogus
+check "cli: an option without its value is named" cli_says "slicer-proxy allow: --path needs a value" allow b1 --host x.test --path
+check "cli: allow without --host" cli_says "slicer-proxy allow: needs CLIENT and --host H" allow b1
+check "cli: a stray argument is named" cli_says "slicer-proxy revoke: unexpected argument: 'r2'" revoke b1 r1 r2
+check "cli: an unknown subcommand" cli_says "slicer-proxy secret: expected create NAME ..., list or delete NAME" secret rotate s1
+check "cli: none of those added a rule" bash -c \
+	"out=\$(cli rule list b1); echo \"\$out\"; echo \"\$out\" | grep -q api.bench.test && ! echo \"\$out\" | grep -q x.test"
+check "cli: --help anywhere is usage on stdout, exit 0" bash -c \
+	"out=\$(cli allow b1 --help 2>/dev/null) && echo \"\$out\" | grep -q '^usage:'"
 check "still serving after all the bad input" expect 200 connect_code "$T" https://api.bench.test/
 check "still serving plain requests" expect 200 http_code "$T" http://plain.bench.test/final
 bench_finish

@@ -257,6 +257,11 @@ agent_rules_apply(int argc, char **argv)
 		    argv[optind]);
 		goto usage;
 	}
+	if (c->uplink[0] == '\0' || c->n_proxies == 0) {
+		snprintf(msg, sizeof(msg), "%s is required",
+		    c->uplink[0] == '\0' ? "--uplink IF" : "--proxy ADDR:PORT");
+		goto usage;
+	}
 	if (rules_config_check(c, msg, sizeof(msg)) == -1)
 		goto usage;
 	if (rules_apply(c, &err) == -1) {

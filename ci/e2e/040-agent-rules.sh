@@ -305,7 +305,11 @@ check "a bad CIDR is refused with the value quoted" \
 check "a bad proxy is refused" \
 	fails_with "invalid proxy address: 'proxy:3128'" $VM "$A" rules apply --uplink eth0 --proxy proxy:3128
 check "a missing uplink is refused" \
-	fails_with "invalid uplink interface" $VM "$A" rules apply --proxy 192.0.2.1:3128
+	fails_with "--uplink IF is required" $VM "$A" rules apply --proxy 192.0.2.1:3128
+check "a missing proxy is refused" \
+	fails_with "--proxy ADDR:PORT is required" $VM "$A" rules apply --uplink eth0
+check "a bad uplink name is refused" \
+	fails_with "invalid interface name: 'a/b'" $VM "$A" rules apply --uplink a/b --proxy 192.0.2.1:3128
 check "nothing was installed by the refused commands" bash -c "! $VM nft list table inet slicer_agent"
 check "IPv6 proxy in brackets" bash -c \
 	"$VM '$A' rules apply --uplink eth0 --proxy '[fd00::1]:3129' && $VM nft list table inet slicer_agent | grep -q 'ip6 daddr fd00::1 tcp dport 3129 return' && $VM '$A' rules remove"

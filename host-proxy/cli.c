@@ -81,6 +81,8 @@ cli_bad_option(const char *cmd, int ch, char **argv)
 {
 	if (ch == ':')
 		return cli_misuse(cmd, "%s needs a value", argv[optind - 1]);
+	if (optopt != 0) /* a short one: it may be in a cluster */
+		return cli_misuse(cmd, "unknown option: '-%c'", optopt);
 	return cli_misuse(cmd, "unknown option: '%s'", argv[optind - 1]);
 }
 

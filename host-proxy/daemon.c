@@ -766,9 +766,13 @@ daemon_main(int argc, char **argv)
 			    argv[optind - 1]);
 			daemon_usage(stderr);
 			return 1;
-		default:
-			fprintf(stderr, "slicer-proxy up: unknown option: '%s'\n",
-			    argv[optind - 1]);
+		default: /* a short one by its letter: it may be in a cluster */
+			if (optopt != 0)
+				fprintf(stderr, "slicer-proxy up: unknown option: "
+				    "'-%c'\n", optopt);
+			else
+				fprintf(stderr, "slicer-proxy up: unknown option: "
+				    "'%s'\n", argv[optind - 1]);
 			daemon_usage(stderr);
 			return 1;
 		}

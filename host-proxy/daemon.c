@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -528,28 +529,76 @@ daemon_hostgroup_down(struct proxy *px)
 	px->hostgroup_if[0] = '\0';
 }
 
-/* The user to become: --user, else a dedicated "slicer-proxy", else
- * "nobody".  Returns 0 and fills uid/gid, or -1. */
-static int
-daemon_pick_user(const char *name, uid_t *uid, gid_t *gid, char *err,
-    size_t errsz)
-{
-	struct passwd *pw;
+/* What a look-up child found. */
+struct daemon_ids {
+	int has_user, has_group;
+	uid_t uid;
+	gid_t gid;       /* the user's primary group */
+	gid_t group_gid; /* of the group asked for */
+};
 
-	if (name != NULL) {
-		pw = getpwnam(name);
-		if (pw == NULL) {
-			snprintf(err, errsz, "no such user: '%s'", name);
-			return -1;
-		}
-	} else if ((pw = getpwnam("slicer-proxy")) == NULL &&
-	    (pw = getpwnam("nobody")) == NULL) {
-		snprintf(err, errsz, "no user to run as (create a system user "
-		    "slicer-proxy, or pass --user)");
+/*
+ * Look up a user (NULL: "slicer-proxy", else "nobody") and a group (NULL:
+ * none) by name in a short-lived child: NSS modules (libnss_systemd and
+ * what it pulls in) are loaded there, never into the daemon, which keeps
+ * their code and memory out of the long-running process.  Called before
+ * any thread starts.  0 with ids filled (has_* say what was found), or -1.
+ */
+static int
+daemon_lookup_ids(const char *user, const char *group, struct daemon_ids *ids,
+    char *err, size_t errsz)
+{
+	struct daemon_ids got;
+	int pfd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
+		snprintf(err, errsz, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
+	pid = fork();
+	if (pid == -1) {
+		snprintf(err, errsz, "fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		struct passwd *pw = NULL;
+		struct group *gr;
+
+		close(pfd[0]);
+		memset(&got, 0, sizeof(got));
+		if (user != NULL)
+			pw = getpwnam(user);
+		else if ((pw = getpwnam("slicer-proxy")) == NULL)
+			pw = getpwnam("nobody");
+		if (pw != NULL) {
+			got.has_user = 1;
+			got.uid = pw->pw_uid;
+			got.gid = pw->pw_gid;
+		}
+		if (group != NULL && (gr = getgrnam(group)) != NULL) {
+			got.has_group = 1;
+			got.group_gid = gr->gr_gid;
+		}
+		_exit(write(pfd[1], &got, sizeof(got)) == (ssize_t)sizeof(got) ?
+		    0 : 1);
+	}
+	close(pfd[1]);
+	do
+		n = read(pfd[0], &got, sizeof(got));
+	while (n == -1 && errno == EINTR);
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(got) || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		snprintf(err, errsz, "user and group look-up failed");
+		return -1;
+	}
+	*ids = got;
 	return 0;
 }
 
@@ -839,20 +888,35 @@ daemon_main(int argc, char **argv)
 	/* ---- privileged set-up: interface, ports, sockets, files ---- */
 	is_dropping = geteuid() == 0 &&
 	    !(px.cfg.user != NULL && strcmp(px.cfg.user, "root") == 0);
-	if (is_dropping && daemon_pick_user(px.cfg.user, &uid, &gid, err,
-	    sizeof(err)) == -1) {
-		fprintf(stderr, "slicer-proxy: %s\n", err);
-		goto out;
-	}
-	if (px.cfg.group != NULL) {
-		struct group *gr = getgrnam(px.cfg.group);
+	if (is_dropping || px.cfg.group != NULL) {
+		struct daemon_ids ids;
 
-		if (gr == NULL) {
+		/* the user to become: --user, else a dedicated "slicer-proxy",
+		 * else "nobody" */
+		if (daemon_lookup_ids(px.cfg.user, px.cfg.group, &ids, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "slicer-proxy: %s\n", err);
+			goto out;
+		}
+		if (is_dropping && !ids.has_user) {
+			if (px.cfg.user != NULL)
+				fprintf(stderr, "slicer-proxy: no such user: "
+				    "'%s'\n", px.cfg.user);
+			else
+				fprintf(stderr, "slicer-proxy: no user to run "
+				    "as (create a system user slicer-proxy, or "
+				    "pass --user)\n");
+			goto out;
+		}
+		if (px.cfg.group != NULL && !ids.has_group) {
 			fprintf(stderr, "slicer-proxy: no such group: '%s'\n",
 			    px.cfg.group);
 			goto out;
 		}
-		px.cfg.api_gid = gr->gr_gid;
+		uid = ids.uid;
+		gid = ids.gid;
+		if (px.cfg.group != NULL)
+			px.cfg.api_gid = ids.group_gid;
 	}
 	if (px.cfg.hostgroup != NULL && daemon_hostgroup_up(&px) == -1)
 		goto out;

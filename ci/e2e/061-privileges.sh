@@ -64,8 +64,35 @@ check "state dir, --upstream-ca and --log inside a 0700 root directory: the daem
 	bash -c "curl -q -sf -m 2 --unix-socket '$PRIV/s.sock' http://x/healthz | grep -q ok"
 check "and it can write its state there after dropping root" bash -c \
 	"'$P' client create p1 --url '$PRIV/s.sock' | grep -q '^spi_' && grep -q '\"p1\"' '$PRIV/state/state.json'"
+check "the run-as user was looked up in a child: no NSS module in the daemon" bash -c \
+	"grep -c . /proc/$PRIV_PID/maps && ! grep -E 'libnss_' /proc/$PRIV_PID/maps"
 kill -TERM "$PRIV_PID"
 wait_for 10 bash -c "! kill -0 $PRIV_PID 2>/dev/null"
+
+# ---- --user and --group ----
+up_fails() { # TEXT ARGS...: "up" exits 1 at once with TEXT
+	local text=$1 out rc
+	shift
+	out=$(ip netns exec "$HNS" timeout 5 "$P" up --bind 192.168.222.1 --http-port 3142 \
+		--api "$DIR/ug.sock" --state-dir "$DIR/state-ug" "$@" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | head -2
+	[ $rc -eq 1 ] && printf '%s\n' "$out" | grep -qF -- "$text"
+}
+check "--user that does not exist: refused by name" up_fails "no such user: 'spx-no-such-user'" --user spx-no-such-user
+check "--group that does not exist: refused by name" up_fails "no such group: 'spx-no-such-group'" --group spx-no-such-group
+GRP=$(getent group nogroup >/dev/null && echo nogroup || echo daemon)
+GRP_GID=$(getent group "$GRP" | cut -d: -f3)
+spawn "$HNS" "$P" up --bind 192.168.222.1 --http-port 3142 --api "$DIR/ug.sock" \
+	--state-dir "$DIR/state-ug" --user nobody --group "$GRP" >>"$DIR/proxy-ug.log" 2>&1
+UG_PID=$SPAWNED_PID
+wait_for 10 grep -q 'listening on' "$DIR/proxy-ug.log"
+check "--user nobody: the daemon runs as nobody" bash -c \
+	"u=\$(ps -o euid= -p $UG_PID | tr -d ' '); echo euid=\$u; [ \"\$u\" = \$(id -u nobody) ]"
+check "--group $GRP: the control socket is root:$GRP_GID 0660" expect "0:$GRP_GID 660" stat -c '%u:%g %a' "$DIR/ug.sock"
+check "  and no NSS module in the daemon" bash -c "! grep -E 'libnss_' /proc/$UG_PID/maps"
+kill -TERM "$UG_PID"
+wait_for 10 bash -c "! kill -0 $UG_PID 2>/dev/null"
 
 # ---- started by an unprivileged user (nothing to drop): still no core
 # file, and its memory closed to that user (not dumpable) ----

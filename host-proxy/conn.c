@@ -572,11 +572,15 @@ conn_dns_done(struct conn *c)
 {
 	struct client *cl;
 
+	/* the store read as a decision reads it, the counter under
+	 * px->lock (nested) */
+	proxy_judge_lock(c->px);
 	proxy_lock(c->px);
 	cl = store_client_find(c->px->store, c->client);
 	if (cl != NULL && cl->dns_inflight > 0)
 		cl->dns_inflight--;
 	proxy_unlock(c->px);
+	proxy_judge_unlock(c->px);
 	c->is_dns_inflight = 0;
 }
 
@@ -598,10 +602,10 @@ conn_dns_answered(void *arg, int status, int rcode, const unsigned char *msg,
 		conn_close(c, "dns: query vanished");
 		return;
 	}
-	proxy_lock(c->px); /* own changes */
+	proxy_judge_lock(c->px); /* own changes */
 	rc = status != 0 || dns_filter_addrs(msg, len, conn_dns_addr_ok, c->px,
 	    out, sizeof(out), &outlen, &dropped) == -1;
-	proxy_unlock(c->px);
+	proxy_judge_unlock(c->px);
 	if (rc ||
 	    dns_cap_ttl(out, outlen, CONN_DNS_TTL_MAX, 0, &min_ttl) == -1) {
 		if (status == 0)
@@ -650,7 +654,7 @@ conn_dns_query(struct conn *c, const struct client *cl)
 	unsigned char out[512];
 	struct dns_query q;
 	size_t outlen;
-	int rc;
+	int rc, is_limited;
 
 	c->px->n_dns_queries++;
 	rc = dns_parse_query(c->dnsq, c->dnsq_len, &q);
@@ -695,9 +699,16 @@ conn_dns_query(struct conn *c, const struct client *cl)
 		    "HTTPS/SVCB answered empty");
 		return;
 	}
+	/* the counter is shared by every loop's decisions: px->lock
+	 * (nested in this decision's judge lock) */
+	proxy_lock(c->px);
 	counted = store_client_find(c->px->store, cl->name);
-	if (counted == NULL ||
-	    counted->dns_inflight >= LIMIT_DNS_INFLIGHT_PER_CLIENT) {
+	is_limited = counted == NULL ||
+	    counted->dns_inflight >= LIMIT_DNS_INFLIGHT_PER_CLIENT;
+	if (!is_limited)
+		counted->dns_inflight++;
+	proxy_unlock(c->px);
+	if (is_limited) {
 		dns_build_reply(c->dnsq, c->dnsq_len, &q, DNS_RCODE_SERVFAIL,
 		    out, sizeof(out), &outlen);
 		c->px->n_dns_limited++;
@@ -705,7 +716,6 @@ conn_dns_query(struct conn *c, const struct client *cl)
 		    "too many lookups in flight for this client");
 		return;
 	}
-	counted->dns_inflight++;
 	c->is_dns_inflight = 1;
 	conn_set_state(c, CONN_LOCAL_DNS, LIMIT_RESOLVE_TIMEOUT_MS);
 	c->rq = resolve_query_raw(c->w->resolver, q.name, q.qtype,
@@ -1159,7 +1169,7 @@ conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
 		return;
 	}
 	c->naddrs = 0;
-	proxy_lock(c->px); /* own changes */
+	proxy_judge_lock(c->px); /* own changes */
 	for (i = 0; i < n; i++) {
 		if (netaddr_check(&addrs[i], &c->px->own, &c->px->cfg.deny,
 		    &c->px->cfg.allow, &why))
@@ -1168,7 +1178,7 @@ conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
 			snprintf(c->deny_reason, sizeof(c->deny_reason), "%s %s",
 			    why, netaddr_ntop(&addrs[i], txt, sizeof(txt)));
 	}
-	proxy_unlock(c->px);
+	proxy_judge_unlock(c->px);
 	if (c->naddrs == 0) {
 		if (reason == NULL && n == 1)
 			snprintf(msg, sizeof(msg), "denied: %s is a denied "
@@ -1263,12 +1273,15 @@ conn_start_intercept(struct conn *c)
 		struct client *cl;
 		int is_limited;
 
+		/* the bucket is shared by every loop: px->lock, nested */
+		proxy_judge_lock(c->px);
 		proxy_lock(c->px);
 		cl = store_client_find(c->px->store, c->client);
 		is_limited = cl != NULL && !rate_take(&cl->leaf_mints,
 		    ev_now(c->w->ev), LIMIT_LEAF_MINTS_PER_SEC,
 		    LIMIT_LEAF_MINT_BURST);
 		proxy_unlock(c->px);
+		proxy_judge_unlock(c->px);
 		if (is_limited) {
 			c->px->n_leaf_limited++;
 			conn_deny(c, 429, "too many new intercepted host names "
@@ -1755,9 +1768,9 @@ conn_handle_request(struct conn *c, const struct http1_request *req)
 {
 	enum conn_next next;
 
-	proxy_lock(c->px);
+	proxy_judge_lock(c->px);
 	next = conn_judge_request(c, req);
-	proxy_unlock(c->px);
+	proxy_judge_unlock(c->px);
 	switch (next) {
 	case CONN_NEXT_UPSTREAM:
 		conn_start_upstream(c);
@@ -2777,7 +2790,7 @@ conn_rejudge_all(struct worker *w)
 	/* parked upstreams carry no request to judge: one is taken only by a
 	 * request judged under the policy of its client it was parked at
 	 * (store_pool_generation); the others expire */
-	proxy_lock(px);
+	proxy_judge_lock(px);
 	for (c = w->conns; c != NULL; c = next) {
 		const struct client *cl;
 		struct policy_request prq;
@@ -2811,7 +2824,7 @@ conn_rejudge_all(struct worker *w)
 		}
 		c->judged_generation = px->store->generation;
 	}
-	proxy_unlock(px);
+	proxy_judge_unlock(px);
 }
 
 void

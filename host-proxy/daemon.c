@@ -81,18 +81,70 @@ daemon_refresh_own(struct proxy *px)
 	px->own_refreshed_ms = ev_now(px->ev);
 }
 
+/* The calling thread's view of the policy lock (proxy.h). */
+static __thread struct worker *proxy_tl_worker; /* its loop, NULL: none */
+static __thread unsigned proxy_tl_depth;        /* px->lock holds */
+static __thread unsigned proxy_tl_judge_depth;  /* own judge mutex holds */
+static __thread int proxy_tl_is_writer;         /* holds every judge mutex */
+
+void
+proxy_thread_bind(struct worker *w)
+{
+	proxy_tl_worker = w;
+}
+
 void
 proxy_lock(struct proxy *px)
 {
+	unsigned i;
+
+	if (proxy_tl_depth == 0 && proxy_tl_judge_depth == 0) {
+		for (i = 0; i < px->nworkers; i++)
+			pthread_mutex_lock(&px->workers[i]->judge_lock);
+		proxy_tl_is_writer = 1;
+	}
 	pthread_mutex_lock(&px->lock);
+	proxy_tl_depth++;
 	px->lock_depth++;
 }
 
 void
 proxy_unlock(struct proxy *px)
 {
+	unsigned i;
+
 	px->lock_depth--;
+	proxy_tl_depth--;
 	pthread_mutex_unlock(&px->lock);
+	if (proxy_tl_depth == 0 && proxy_tl_is_writer) {
+		proxy_tl_is_writer = 0;
+		for (i = px->nworkers; i-- > 0;)
+			pthread_mutex_unlock(&px->workers[i]->judge_lock);
+	}
+}
+
+void
+proxy_judge_lock(struct proxy *px)
+{
+	/* under px->lock already (a writer or a nested section), or on a
+	 * thread without a loop: the full lock, as before */
+	if (proxy_tl_depth > 0 || proxy_tl_worker == NULL) {
+		proxy_lock(px);
+		return;
+	}
+	pthread_mutex_lock(&proxy_tl_worker->judge_lock);
+	proxy_tl_judge_depth++;
+}
+
+void
+proxy_judge_unlock(struct proxy *px)
+{
+	if (proxy_tl_depth > 0 || proxy_tl_worker == NULL) {
+		proxy_unlock(px);
+		return;
+	}
+	proxy_tl_judge_depth--;
+	pthread_mutex_unlock(&proxy_tl_worker->judge_lock);
 }
 
 static void
@@ -707,7 +759,7 @@ daemon_main(int argc, char **argv)
 	char state_path[PATH_MAX];
 	int http_fds[LIMIT_WORKERS], https_fds[LIMIT_WORKERS];
 	pthread_mutexattr_t ma;
-	unsigned i;
+	unsigned i, n_loops;
 	long ncpu;
 	int ch, rc = 1, is_dropping, state_fd = -1;
 
@@ -1023,6 +1075,7 @@ daemon_main(int argc, char **argv)
 		}
 		px.nworkers++;
 	}
+	proxy_thread_bind(px.workers[0]); /* this thread runs loop 0 */
 	audit_set_wake(px.audit, daemon_audit_wake, &px);
 	daemon_expiry_cb(&px.expiry); /* drop rules that expired while down */
 
@@ -1075,7 +1128,11 @@ out:
 		ev_timer_stop(px.ev, &px.sweep);
 		ev_timer_stop(px.ev, &px.expiry);
 	}
-	for (i = 0; i < px.nworkers; i++)
+	/* no lock takes their judge mutexes any more */
+	proxy_thread_bind(NULL);
+	n_loops = px.nworkers;
+	px.nworkers = 0;
+	for (i = 0; i < n_loops; i++)
 		worker_free(px.workers[i]);
 	free(px.workers);
 	if (px.ev != NULL)

@@ -253,10 +253,10 @@ front_accept(struct worker *w, int fd, const struct sockaddr *peer)
 	SSL *ssl = NULL;
 	int sv[2];
 
-	proxy_lock(px); /* the main loop renews front_ctx */
+	proxy_judge_lock(px); /* the main loop renews front_ctx */
 	if (px->front_ctx != NULL)
 		ssl = SSL_new(px->front_ctx);
-	proxy_unlock(px);
+	proxy_judge_unlock(px);
 	if (ssl == NULL) {
 		close(fd);
 		return;

@@ -7,8 +7,8 @@
  * Threads: one worker (worker.h) per core, each with its own event loop,
  * listeners and connections.  Worker 0's loop is the main loop: it also
  * runs the control API, signals, OAuth refreshes and rule expiry.  What
- * the workers share is guarded by px->lock (see below); counters are
- * atomic.
+ * the workers share is guarded by the policy lock (proxy_lock and
+ * proxy_judge_lock, below); counters are atomic.
  */
 #ifndef SLICER_PROXY_H
 #define SLICER_PROXY_H
@@ -59,10 +59,12 @@ struct proxy {
 	struct proxy_config cfg;
 
 	/*
-	 * Recursive; held briefly by any thread that reads or writes the
-	 * store (clients, rules, secrets and their runtime fields), the
-	 * OAuth token state, own and front_ctx.  Never held across a wait.
-	 * Lock order: lock, then the leaf cache's or the audit log's own.
+	 * Recursive; with every loop's judge mutex, held briefly by any
+	 * thread that changes the store (clients, rules, secrets), the
+	 * OAuth token state, own or front_ctx; alone (nested in a judge
+	 * section) for the runtime fields decisions share.  Never held
+	 * across a wait.  Lock order: the judge mutexes (loop order), then
+	 * lock, then the leaf cache's or the audit log's own.
 	 */
 	pthread_mutex_t lock;
 	int lock_depth;            /* of the thread holding lock */
@@ -99,8 +101,32 @@ struct proxy {
 	atomic_uint_fast64_t n_leaf_limited; /* CONNECTs refused: mint rate */
 };
 
+/*
+ * The policy lock, in two strengths.
+ *
+ * proxy_judge_lock: taken by a loop for one decision (conn_handle_request)
+ * and for sections that only read what writers change (the store, own,
+ * front_ctx).  It is the calling loop's own mutex, so the loops' decisions
+ * run side by side and touch no shared cache line.  Taken while the
+ * thread holds proxy_lock, it is that lock taken once more.
+ *
+ * proxy_lock: everything else.  Outside a judge section it takes every
+ * loop's judge mutex, in loop order, then px->lock: it excludes every
+ * decision, so it may change anything decisions read.  Inside a judge
+ * section (nested) it takes px->lock only: it then excludes writers and
+ * other nested sections, but not other loops' decisions, so what it
+ * changes must be something plain judge sections never read (the
+ * runtime counters: dns_inflight, the leaf-mint bucket; OAuth waiters).
+ *
+ * Order: judge mutexes (loop order) before px->lock; a judge mutex is
+ * never taken while px->lock is held.  Both are recursive.
+ */
 void proxy_lock(struct proxy *px);
 void proxy_unlock(struct proxy *px);
+void proxy_judge_lock(struct proxy *px);
+void proxy_judge_unlock(struct proxy *px);
+/* The loop the calling thread runs (its judge mutex); before any lock. */
+void proxy_thread_bind(struct worker *w);
 /*
  * Write the store to the state directory (store_save).  Main loop only,
  * with the lock held once: it is let go for the writes and fsyncs, so the

@@ -205,6 +205,14 @@ worker_new(struct proxy *px, unsigned idx, int http_fd, int https_fd)
 	w->wake_fd = -1;
 	http_fd = https_fd = -1;
 	pthread_mutex_init(&w->mbox_lock, NULL);
+	{
+		pthread_mutexattr_t ma;
+
+		pthread_mutexattr_init(&ma);
+		pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&w->judge_lock, &ma);
+		pthread_mutexattr_destroy(&ma);
+	}
 	relay_pool_init(&w->pipes);
 	ev_timer_init(&w->listen_resume, worker_resume_cb, w);
 	ev_timer_init(&w->sweep, worker_sweep_cb, w);
@@ -239,6 +247,7 @@ worker_thread(void *arg)
 {
 	struct worker *w = arg;
 
+	proxy_thread_bind(w);
 	if (ev_run(w->ev) == -1)
 		log_warn("worker %u: event loop", w->idx);
 	worker_listen_close(w);
@@ -309,5 +318,6 @@ worker_free(struct worker *w)
 	if (w->ev != NULL && w->idx != 0)
 		ev_free(w->ev);
 	pthread_mutex_destroy(&w->mbox_lock);
+	pthread_mutex_destroy(&w->judge_lock);
 	free(w);
 }

@@ -54,6 +54,9 @@ struct worker {
 	atomic_uint pending;       /* WORKER_* bits */
 	pthread_mutex_t mbox_lock;
 	struct worker_msg *mbox;   /* posted calls, newest first */
+	/* proxy_judge_lock's mutex of this loop (recursive); on a line of
+	 * its own, since only this loop takes it for its decisions */
+	pthread_mutex_t judge_lock __attribute__((aligned(64)));
 	pthread_t thread;
 	int has_thread;
 };

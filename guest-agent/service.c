@@ -17,6 +17,7 @@
 #include "agentd.h"
 #include "fsops.h"
 #include "parse.h"
+#include "proc.h"
 #include "service.h"
 
 static const char service_unit[] =
@@ -252,17 +253,9 @@ service_start_detached(const char *exe, char *err, size_t errsz)
 		    strerror(errno));
 		return -1;
 	}
-	if (pipe2(pfd, O_CLOEXEC) == -1) {
-		snprintf(err, errsz, "pipe: %s", strerror(errno));
+	pid = proc_fork_piped(pfd, err, errsz);
+	if (pid == -1)
 		return -1;
-	}
-	pid = fork();
-	if (pid == -1) {
-		snprintf(err, errsz, "fork: %s", strerror(errno));
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
-	}
 	if (pid == 0) {
 		close(pfd[0]);
 		if (setsid() == -1)

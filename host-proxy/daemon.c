@@ -36,6 +36,7 @@
 #include "match.h"
 #include "mitm.h"
 #include "oauth.h"
+#include "proc.h"
 #include "parse.h"
 #include "privs.h"
 #include "resolve.h"
@@ -605,17 +606,9 @@ daemon_lookup_ids(const char *user, const char *group, struct daemon_ids *ids,
 	ssize_t n;
 	pid_t pid;
 
-	if (pipe2(pfd, O_CLOEXEC) == -1) {
-		snprintf(err, errsz, "pipe: %s", strerror(errno));
+	pid = proc_fork_piped(pfd, err, errsz);
+	if (pid == -1)
 		return -1;
-	}
-	pid = fork();
-	if (pid == -1) {
-		snprintf(err, errsz, "fork: %s", strerror(errno));
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
-	}
 	if (pid == 0) {
 		struct passwd *pw = NULL;
 		struct group *gr;

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 SHARED_SRCS += shared/log.c shared/buf.c shared/ev.c shared/sock.c \
 	shared/parse.c shared/secmem.c shared/http1.c shared/netaddr.c \
-	shared/privs.c shared/file.c
+	shared/privs.c shared/file.c shared/proc.c
 UNIT_TESTS += shared/tests/test_http1.c shared/tests/test_netaddr.c \
 	shared/tests/test_parse.c shared/tests/test_buf.c
 FUZZ_TARGETS += shared/fuzz/fuzz_http1.c
@@ -26,3 +26,4 @@ SHARED_SRCS += shared/rate.c
 UNIT_TESTS += shared/tests/test_rate.c
 UNIT_TESTS += shared/tests/test_file.c
 UNIT_TESTS += shared/tests/test_sock.c
+UNIT_TESTS += shared/tests/test_proc.c

@@ -79,11 +79,19 @@ cli_misuse(const char *cmd, const char *fmt, ...)
 static int
 cli_bad_option(const char *cmd, int ch, char **argv)
 {
+	const char *a = argv[optind - 1];
+	/* a long option by its name only: what follows '=' may be a value
+	 * meant as a secret (--value=...), never echoed */
+	int namelen = (int)strcspn(a, "=");
+
 	if (ch == ':')
-		return cli_misuse(cmd, "%s needs a value", argv[optind - 1]);
-	if (optopt != 0) /* a short one: it may be in a cluster */
+		return cli_misuse(cmd, "%.*s needs a value", namelen, a);
+	if (strncmp(a, "--", 2) != 0) /* a short one, maybe in a cluster */
 		return cli_misuse(cmd, "unknown option: '-%c'", optopt);
-	return cli_misuse(cmd, "unknown option: '%s'", argv[optind - 1]);
+	if (a[namelen] == '=')
+		return cli_misuse(cmd, "unknown option, or one that takes no "
+		    "value: '%.*s'", namelen, a);
+	return cli_misuse(cmd, "unknown option: '%s'", a);
 }
 
 static void

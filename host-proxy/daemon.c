@@ -582,6 +582,22 @@ daemon_hostgroup_down(struct proxy *px)
 	px->hostgroup_if[0] = '\0';
 }
 
+/* getopt_long refused arg (opterr 0): say so without what follows '='. */
+static void
+daemon_bad_option(const char *arg)
+{
+	int namelen = (int)strcspn(arg, "=");
+
+	if (strncmp(arg, "--", 2) != 0) /* a short one, maybe in a cluster */
+		fprintf(stderr, "slicer-proxy up: unknown option: '-%c'\n",
+		    optopt);
+	else if (arg[namelen] == '=')
+		fprintf(stderr, "slicer-proxy up: unknown option, or one that "
+		    "takes no value: '%.*s'\n", namelen, arg);
+	else
+		fprintf(stderr, "slicer-proxy up: unknown option: '%s'\n", arg);
+}
+
 /* What a look-up child found. */
 struct daemon_ids {
 	int has_user, has_group;
@@ -860,13 +876,8 @@ daemon_main(int argc, char **argv)
 			    argv[optind - 1]);
 			daemon_usage(stderr);
 			return 1;
-		default: /* a short one by its letter: it may be in a cluster */
-			if (optopt != 0)
-				fprintf(stderr, "slicer-proxy up: unknown option: "
-				    "'-%c'\n", optopt);
-			else
-				fprintf(stderr, "slicer-proxy up: unknown option: "
-				    "'%s'\n", argv[optind - 1]);
+		default:
+			daemon_bad_option(argv[optind - 1]);
 			daemon_usage(stderr);
 			return 1;
 		}

@@ -174,6 +174,10 @@ check "cli: an option without its value is named" cli_says "slicer-proxy allow: 
 check "cli: allow without --host" cli_says "slicer-proxy allow: needs CLIENT and --host H" allow b1
 check "cli: a stray argument is named" cli_says "slicer-proxy revoke: unexpected argument: 'r2'" revoke b1 r1 r2
 check "cli: an unknown subcommand" cli_says "slicer-proxy secret: expected create NAME ..., list or delete NAME" secret rotate s1
+check "cli: a value after '=' of an unknown option is never echoed (it may be a secret)" bash -c \
+	"out=\$(cli secret create s9 --host x.test --value=sk-never-echoed 2>&1); rc=\$?; echo \"\$out\" | head -1
+	[ \$rc -eq 1 ] && echo \"\$out\" | head -1 | grep -qxF \"slicer-proxy secret create: unknown option, or one that takes no value: '--value'\" &&
+	! echo \"\$out\" | grep -q sk-never-echoed"
 check "cli: none of those added a rule" bash -c \
 	"out=\$(cli rule list b1); echo \"\$out\"; echo \"\$out\" | grep -q api.bench.test && ! echo \"\$out\" | grep -q x.test"
 check "cli: --help anywhere is usage on stdout, exit 0" bash -c \

@@ -1025,13 +1025,18 @@ inst_parse(int argc, char **argv, struct inst_opts *o, char *err,
 			    argv[optind - 1]);
 			return -1;
 		default:
-			snprintf(err, errsz, "unknown option: '%s'",
+			/* the name only: what follows '=' may hold the
+			 * token (--proxyurl=http://proxy:TOKEN@...) */
+			snprintf(err, errsz, "unknown option: '%.*s'",
+			    (int)strcspn(argv[optind - 1], "="),
 			    argv[optind - 1]);
 			return -1;
 		}
 	}
 	if (optind < argc) {
-		snprintf(err, errsz, "unexpected argument: '%s'", argv[optind]);
+		/* not quoted: it may be the proxy URL, token and all */
+		snprintf(err, errsz, "unexpected argument (the proxy URL goes "
+		    "in --proxy URL or HTTPS_PROXY)");
 		return -1;
 	}
 	for (i = 0; o->proxy == NULL && i < sizeof(envs) / sizeof(envs[0]);

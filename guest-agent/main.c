@@ -243,9 +243,10 @@ agent_rules_apply(int argc, char **argv)
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		if (ch == ':' || ch == '?') {
-			snprintf(msg, sizeof(msg), "%s: '%s'",
+			snprintf(msg, sizeof(msg), "%s: '%.*s'",
 			    ch == ':' ? "option needs a value"
 				      : "unknown option",
+			    (int)strcspn(argv[optind - 1], "="),
 			    argv[optind - 1]);
 			goto usage;
 		}

@@ -77,6 +77,19 @@ check "a table of the same name that is not ours is refused" fails_with "not our
 in_guest nft delete table inet slicer_agent
 check "a bad --sched is refused" fails_with "invalid --sched: 'fifo'" \
 	in_guest "$A" proxy install --proxy "$URL" --sched fifo
+# misuse with the URL in the wrong place: refused without echoing the token
+never_echoes_token() { # TEXT ARGS...
+	local text=$1 out
+	shift
+	out=$(in_guest "$A" proxy install "$@" 2>&1) && return 1
+	printf '%s\n' "$out" | head -1
+	printf '%s\n' "$out" | grep -qF -- "$text" && ! printf '%s\n' "$out" | grep -qF -- "$T"
+}
+export -f never_echoes_token
+check "an unknown --option=URL is named without its value (no token echoed)" \
+	never_echoes_token "unknown option: '--proxyurl'" "--proxyurl=$URL"
+check "the URL given as an argument is refused without quoting it" \
+	never_echoes_token "unexpected argument (the proxy URL goes in --proxy URL" "$URL"
 check "after all those: nothing changed" same_as_before
 
 # part-way failures roll back

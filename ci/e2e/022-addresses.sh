@@ -115,4 +115,14 @@ check "up without --bind says it is required" up_says "slicer-proxy up: --bind A
 check "up with an unknown option names it" up_says "slicer-proxy up: unknown option: '--bogus'" --bind "$HOST_IP" --bogus
 check "up with an option missing its value names it" up_says "slicer-proxy up: --workers needs a value" --bind "$HOST_IP" --workers
 check "up with a stray argument names it" up_says "slicer-proxy up: unexpected argument: 'extra'" --bind "$HOST_IP" extra
+up_hides_value() { # the option is named, what follows '=' is not printed
+	local out rc
+	out=$(in_host timeout 5 "$P" up --bind "$HOST_IP" --token=sk-never-echoed 2>&1 >/dev/null)
+	rc=$?
+	printf '%s\n' "$out" | head -1
+	[ $rc -eq 1 ] && [ "$(printf '%s\n' "$out" | head -1)" = \
+		"slicer-proxy up: unknown option, or one that takes no value: '--token'" ] &&
+		! printf '%s\n' "$out" | grep -q sk-never-echoed
+}
+check "up with an unknown --option=VALUE names it without the value" up_hides_value
 bench_finish

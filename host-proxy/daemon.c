@@ -106,7 +106,6 @@ proxy_lock(struct proxy *px)
 	}
 	pthread_mutex_lock(&px->lock);
 	proxy_tl_depth++;
-	px->lock_depth++;
 }
 
 void
@@ -114,7 +113,6 @@ proxy_unlock(struct proxy *px)
 {
 	unsigned i;
 
-	px->lock_depth--;
 	proxy_tl_depth--;
 	pthread_mutex_unlock(&px->lock);
 	if (proxy_tl_depth == 0 && proxy_tl_is_writer) {
@@ -165,7 +163,7 @@ proxy_reacquire(void *arg)
 static int
 proxy_flush_secrets(struct proxy *px, char *err, size_t errsz)
 {
-	int is_once = px->lock_depth == 1;
+	int is_once = proxy_tl_depth == 1; /* the caller's own hold */
 
 	return store_secrets_flush(px->store, is_once ? proxy_release : NULL,
 	    is_once ? proxy_reacquire : NULL, px, err, errsz);
@@ -186,7 +184,7 @@ proxy_save(struct proxy *px, char *err, size_t errsz)
 	 * value, which store_save does not read).  Held more than once (a
 	 * caller up the stack), it stays held.
 	 */
-	if (px->lock_depth != 1) {
+	if (proxy_tl_depth != 1) {
 		rc = store_save(px->store, err, errsz);
 	} else {
 		proxy_unlock(px);

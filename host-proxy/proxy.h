@@ -67,7 +67,6 @@ struct proxy {
 	 * lock, then the leaf cache's or the audit log's own.
 	 */
 	pthread_mutex_t lock;
-	int lock_depth;            /* of the thread holding lock */
 	struct store *store;       /* owned; changed on the main loop only */
 	struct audit *audit;       /* owned; locks itself */
 	struct api *api;           /* owned; main loop only */

@@ -94,6 +94,35 @@ check "  and no NSS module in the daemon" bash -c "! grep -E 'libnss_' /proc/$UG
 kill -TERM "$UG_PID"
 wait_for 10 bash -c "! kill -0 $UG_PID 2>/dev/null"
 
+# ---- the default user: slicer-proxy, else nobody, else refuse ----
+# Each run sees its own /etc/passwd and /etc/nsswitch.conf ("files" only:
+# systemd's module would make up a nobody), bind-mounted in a private mount
+# namespace; the machine's files are never touched.
+grep -vE '^(slicer-proxy|nobody):' /etc/passwd >"$DIR/passwd-none"
+{ cat "$DIR/passwd-none"; echo 'slicer-proxy:x:64999:64999::/nonexistent:/usr/sbin/nologin'; } >"$DIR/passwd-spx"
+printf 'passwd: files\ngroup: files\nshadow: files\n' >"$DIR/nsswitch-files"
+up_as() { # PASSWD ARGS...: "up" with that passwd file, bounded; its output
+	local pw=$1
+	shift
+	unshare -m bash -c 'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/nsswitch.conf && shift 2 && exec "$@"' \
+		_ "$pw" "$DIR/nsswitch-files" ip netns exec "$HNS" timeout 5 "$P" up --bind 192.168.222.1 \
+		--http-port 3143 --api "$DIR/du.sock" --state-dir "$DIR/state-du" "$@" 2>&1
+}
+check "neither slicer-proxy nor nobody exists: refused, saying what to do" bash -c "
+	out=\$($(declare -f up_as); DIR='$DIR' HNS='$HNS' P='$P'; up_as '$DIR/passwd-none'); rc=\$?
+	printf '%s\n' \"\$out\" | head -2
+	[ \$rc -eq 1 ] && printf '%s\n' \"\$out\" | grep -qF 'no user to run as (create a system user slicer-proxy, or pass --user)' &&
+	! printf '%s\n' \"\$out\" | grep -q 'listening on'"
+check "  and nothing was left listening" bash -c "! ip netns exec $HNS ss -Hltn 'sport = :3143' | grep -q LISTEN"
+check "a system user slicer-proxy exists: the daemon runs as it" bash -c "
+	$(declare -f up_as); DIR='$DIR' HNS='$HNS' P='$P'
+	up_as '$DIR/passwd-spx' >'$DIR/proxy-du.log' &
+	for i in \$(seq 50); do grep -q 'listening on' '$DIR/proxy-du.log' && break; sleep 0.1; done
+	pid=\$(ip netns exec $HNS ss -Hltnp 'sport = :3143' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+	u=\$(ps -o euid= -p \"\$pid\" | tr -d ' '); echo \"pid=\$pid euid=\$u\"
+	kill -TERM \"\$pid\"; wait
+	[ \"\$u\" = 64999 ]"
+
 # ---- started by an unprivileged user (nothing to drop): still no core
 # file, and its memory closed to that user (not dumpable) ----
 chmod 0711 "$DIR"

@@ -3,7 +3,8 @@
 # Host enforcement around the daemon: the host group interface appears with
 # the bind address and goes away on a clean shutdown (also when the stop
 # comes during set-up), the daemon gives up
-# root after set-up, the control socket refuses an unprivileged local user,
+# root after set-up (to the user slicer-proxy, else nobody; with neither it
+# refuses to start), the control socket refuses an unprivileged local user,
 # SIGTERM drains (an in-flight large download finishes, new connections are
 # refused), and with the guest's own rules flushed by "the workload", the
 # host-side isolate table still leaves only the proxy.

@@ -6,6 +6,9 @@
 # counts each one once; a policy change is seen by every loop as soon as
 # the API answers (fresh connections and held tunnels on all workers);
 # concurrent first connections to a new intercepted name sign one leaf;
+# policy changes made while decisions are in flight on every loop are seen
+# whole (steady rules never refuse, a churned one only allows or refuses,
+# the upstream sees each allowed request once and no refused one);
 # /healthz and /metrics report the workers; bad --workers values are refused,
 # one worker and the default still serve.
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
@@ -326,6 +329,105 @@ check "(d) 32 concurrent first connections to one new name: all verify, one leaf
 	leafrun one.wild.bench.test 32
 check "(d) 8 new names, 4 concurrent connections each: 8 leaves signed" \
 	leafrun "$(echo n{1..8}.wild.bench.test | tr ' ' ,)" 4
+
+# ---- (f) changes meet decisions in flight ----
+# While 8 keep-alive clients run on all loops, the API changes vm1's policy
+# 120 times (a path rule on exfil.bench.test allowed and revoked, with an
+# unrelated rule added and revoked beside it).  Each change waits for the
+# decisions in flight and none sees half of one: the hosts whose rules never
+# change are answered 200 every time (with the secret injected where the
+# rule says), the churned host only 200 or 403 (or a close when its CONNECT
+# is refused), and the upstream sees every answered request once and no
+# refused one.
+R_EX=$(cli allow vm1 --host exfil.bench.test --port 9443 --path '/c/*')
+check "(f) 120 changes during 8 keep-alive clients on all loops: steady hosts always 200, churned only 200/403, both seen" \
+	wpy "$DIR/churn.ids" "$R_EX" <<'EOF'
+import uuid
+ids_file = ARGS[0]
+RUN = uuid.uuid4().hex[:8]
+want_sec = hashlib.sha256(("Bearer " + SEC).encode()).hexdigest()
+stop = threading.Event()
+HOSTS = ("api.bench.test", "exfil.bench.test", "plain.bench.test", "exfil.bench.test")
+def client(k):
+    host, out, n = HOSTS[k % 4], [], 0
+    while not stop.is_set() and n < 3000:
+        c = spxclient.Conn()
+        n += 1
+        try:
+            if host != "plain.bench.test":
+                st = c.connect(host + ":9443", TOK)[0]
+                if st != 200:
+                    out.append(("-", host, "CONNECT %s" % st))
+                    continue
+                c.wrap_tls(host, PCA)
+            for _ in range(25):
+                rid = "churn-%d-%d-%s" % (k, n, RUN)
+                n += 1
+                if host == "plain.bench.test":
+                    st, hd, b = c.request("GET", "http://plain.bench.test:9080/c/" + rid, TOK)
+                else:
+                    c.send("GET /c/%s HTTP/1.1\r\nHost: %s:9443\r\n\r\n" % (rid, host))
+                    st, hd, b = c.read_response()
+                if st == 200:
+                    j = json.loads(b)
+                    ok = j["id"] == rid and (host != "api.bench.test" or j["auth_sha256"] == want_sec)
+                    out.append((rid, host, "200" if ok else "wrong answer %r" % j))
+                else:
+                    out.append((rid, host, str(st)))
+                    break
+        except (spxclient.Closed, ConnectionError, ssl.SSLError, OSError) as e:
+            out.append(("-", host, "closed %r" % (e,)))
+        finally:
+            c.close()
+    return out
+res = []
+th = threading.Thread(target=lambda: res.extend(run_all(client, 8)))
+th.start()
+time.sleep(0.2)
+rid = ARGS[1]
+t0 = time.time()
+for i in range(30):
+    cli("revoke", "vm1", rid)
+    side = cli("allow", "vm1", "--host", "side-%d.bench.test" % i)
+    rid = cli("allow", "vm1", "--host", "exfil.bench.test", "--port", "9443", "--path", "/c/*")
+    cli("revoke", "vm1", side)
+    time.sleep(0.02)
+took = time.time() - t0
+stop.set()
+th.join(120)
+flat = [r for per in res if isinstance(per, list) for r in per]
+errors = [per for per in res if not isinstance(per, list)]
+by = {}
+for rid, host, o in flat:
+    by.setdefault(host, {}).setdefault(o.split(" ")[0] if o.startswith(("CONNECT", "closed")) else o, 0)
+    by[host][o.split(" ")[0] if o.startswith(("CONNECT", "closed")) else o] += 1
+print("outcomes by host", by, "client errors", errors[:3], "changes took %.2f s" % took)
+bad = [r for r in flat if r[1] != "exfil.bench.test" and r[2] != "200"]
+bad += [r for r in flat if r[1] == "exfil.bench.test" and r[2] not in ("200", "403", "CONNECT 403")]
+print("unexpected", len(bad), bad[:5])
+open(ids_file, "w").write("".join("%s %s %s\n" % (r[0], r[1], r[2].replace(" ", "_"))
+                                  for r in flat if r[0] != "-"))
+assert not errors and not bad
+assert by["exfil.bench.test"].get("200", 0) > 0 and by["exfil.bench.test"].get("403", 0) > 0, by
+assert by["api.bench.test"].get("200", 0) > 50 and by["plain.bench.test"].get("200", 0) > 50, by
+EOF
+check "(f) the upstream saw every answered request once and no refused one" \
+	py_check "$WLOG" "$DIR/churn.ids" <<'EOF'
+import collections, sys
+log, ids = sys.argv[1:3]
+want = {}
+for l in open(ids):
+    rid, host, o = l.split()
+    want[rid] = o
+seen = collections.Counter(p[3][3:] for p in (l.split() for l in open(log))
+                           if len(p) == 5 and p[3].startswith("/c/churn-"))
+missing = [i for i, o in want.items() if o == "200" and seen[i] != 1]
+leaked = [i for i, o in want.items() if o != "200" and seen[i] != 0]
+extra = [i for i in seen if i not in want]
+print("answered", sum(1 for o in want.values() if o == "200"), "refused", sum(1 for o in want.values() if o != "200"),
+      "not seen once", missing[:5], "refused but seen", leaked[:5], "unexpected", extra[:5])
+assert want and not missing and not leaked and not extra
+EOF
 
 # ---- (e) workers in status and /metrics; the option's limits ----
 check "/metrics: slicer_workers $NW" expect "$NW" metric slicer_workers

@@ -750,8 +750,10 @@ api_metrics(struct api_conn *ac)
 	char body[16384];
 	uint64_t acc;
 	unsigned i;
+	struct proxy_counts pc;
 	int n, m;
 
+	proxy_counts_sum(px, &pc);
 	n = snprintf(body, sizeof(body),
 	    "# HELP slicer_requests_total Requests judged against the policy:"
 	    " each CONNECT, plain HTTP request and request inside an "
@@ -767,10 +769,14 @@ api_metrics(struct api_conn *ac)
 	    "unknown proxy token (407; 401 at /slicer/dns-query).\n"
 	    "# TYPE slicer_auth_failed_total counter\n"
 	    "slicer_auth_failed_total %llu\n"
-	    "# HELP slicer_tunnels_total CONNECTs answered 200, tunnelled or "
-	    "intercepted.\n"
+	    "# HELP slicer_tunnels_total CONNECTs answered 200 and spliced "
+	    "to the upstream (not intercepted).\n"
 	    "# TYPE slicer_tunnels_total counter\n"
 	    "slicer_tunnels_total %llu\n"
+	    "# HELP slicer_intercepts_total CONNECTs answered 200 whose TLS "
+	    "the proxy terminates (a rule needs to see inside).\n"
+	    "# TYPE slicer_intercepts_total counter\n"
+	    "slicer_intercepts_total %llu\n"
 	    "# HELP slicer_dns_queries_total DNS queries at "
 	    "/slicer/dns-query.\n"
 	    "# TYPE slicer_dns_queries_total counter\n"
@@ -803,16 +809,17 @@ api_metrics(struct api_conn *ac)
 	    "change raises it.\n"
 	    "# TYPE slicer_policy_generation gauge\n"
 	    "slicer_policy_generation %llu\n",
-	    (unsigned long long)px->n_requests,
-	    (unsigned long long)px->n_denied,
-	    (unsigned long long)px->n_auth_failed,
-	    (unsigned long long)px->n_tunnels,
-	    (unsigned long long)px->n_dns_queries,
-	    (unsigned long long)px->n_dns_denied,
-	    (unsigned long long)px->n_dns_limited,
-	    (unsigned long long)px->n_tls_full,
-	    (unsigned long long)px->n_tls_resumed,
-	    (unsigned long long)px->n_leaf_limited, proxy_nconns(px),
+	    (unsigned long long)pc.requests,
+	    (unsigned long long)pc.denied,
+	    (unsigned long long)pc.auth_failed,
+	    (unsigned long long)pc.tunnels,
+	    (unsigned long long)pc.intercepts,
+	    (unsigned long long)pc.dns_queries,
+	    (unsigned long long)pc.dns_denied,
+	    (unsigned long long)pc.dns_limited,
+	    (unsigned long long)pc.tls_full,
+	    (unsigned long long)pc.tls_resumed,
+	    (unsigned long long)pc.leaf_limited, proxy_nconns(px),
 	    px->store->nclients,
 	    (unsigned long long)px->store->generation);
 	if (n < 0 || (size_t)n >= sizeof(body)) {

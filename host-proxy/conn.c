@@ -371,9 +371,9 @@ conn_deny(struct conn *c, int status, const char *reason)
 {
 	c->status = status;
 	if (status == 407)
-		c->px->n_auth_failed++;
+		counter_bump(&c->w->counters.auth_failed);
 	else
-		c->px->n_denied++;
+		counter_bump(&c->w->counters.denied);
 	conn_audit(c, c->is_connect ? "connect" : "request", "deny", reason);
 	conn_respond_close(c, status, reason);
 }
@@ -412,7 +412,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 	}
 	c->px = px;
 	c->w = w;
-	c->id = atomic_fetch_add(&px->next_conn_id, 1) + 1;
+	c->id = proxy_next_conn_id(w);
 	c->cfd = fd;
 	c->ufd = -1;
 	xport_init(&c->cx, fd);
@@ -656,7 +656,7 @@ conn_dns_query(struct conn *c, const struct client *cl)
 	size_t outlen;
 	int rc, is_limited;
 
-	c->px->n_dns_queries++;
+	counter_bump(&c->w->counters.dns_queries);
 	rc = dns_parse_query(c->dnsq, c->dnsq_len, &q);
 	if (rc == DNS_DROP) {
 		conn_deny(c, 400, "not a DNS query");
@@ -684,7 +684,7 @@ conn_dns_query(struct conn *c, const struct client *cl)
 	}
 	if (!c->px->cfg.is_dns_forward &&
 	    !store_host_allowed(c->px->store, cl, q.name, parse_now_ms())) {
-		c->px->n_dns_denied++;
+		counter_bump(&c->w->counters.dns_denied);
 		dns_build_reply(c->dnsq, c->dnsq_len, &q, DNS_RCODE_NXDOMAIN,
 		    out, sizeof(out), &outlen);
 		conn_dns_reply(c, out, outlen, 0, "deny",
@@ -711,7 +711,7 @@ conn_dns_query(struct conn *c, const struct client *cl)
 	if (is_limited) {
 		dns_build_reply(c->dnsq, c->dnsq_len, &q, DNS_RCODE_SERVFAIL,
 		    out, sizeof(out), &outlen);
-		c->px->n_dns_limited++;
+		counter_bump(&c->w->counters.dns_limited);
 		conn_dns_reply(c, out, outlen, 0, "deny",
 		    "too many lookups in flight for this client");
 		return;
@@ -734,7 +734,7 @@ conn_handle_dns(struct conn *c, const struct http1_request *req)
 	cl = conn_authenticate(c, req);
 	if (cl == NULL) {
 		c->status = 401;
-		c->px->n_auth_failed++;
+		counter_bump(&c->w->counters.auth_failed);
 		conn_audit(c, "dns", "deny", "missing or invalid proxy token");
 		conn_respond_close(c, 401, "missing or invalid proxy token");
 		return;
@@ -1283,7 +1283,7 @@ conn_start_intercept(struct conn *c)
 		proxy_unlock(c->px);
 		proxy_judge_unlock(c->px);
 		if (is_limited) {
-			c->px->n_leaf_limited++;
+			counter_bump(&c->w->counters.leaf_limited);
 			conn_deny(c, 429, "too many new intercepted host names "
 			    "at once; retry shortly");
 			return;
@@ -1304,7 +1304,7 @@ conn_start_intercept(struct conn *c)
 	snprintf(c->ihost, sizeof(c->ihost), "%s", c->host);
 	c->iport = c->port;
 	c->status = 200;
-	c->px->n_intercepts++;
+	counter_bump(&c->w->counters.intercepts);
 	c->is_connect_audit_due = 1;
 	buf_printf(&c->cout, "HTTP/1.1 200 Connection established\r\n\r\n");
 	/* the 200 goes out in the clear before TLS takes over the socket */
@@ -1346,7 +1346,7 @@ conn_connected(struct conn *c)
 	snprintf(c->up_client, sizeof(c->up_client), "%s", c->client);
 	if (c->is_connect) {
 		c->status = 200;
-		c->px->n_tunnels++;
+		counter_bump(&c->w->counters.tunnels);
 		buf_printf(&c->cout,
 		    "HTTP/1.1 200 Connection established\r\n\r\n");
 		/* bytes the client sent after the CONNECT head go first */
@@ -1604,7 +1604,7 @@ conn_judge_request(struct conn *c, const struct http1_request *req)
 
 	conn_reset_request(c);
 	c->started_ms = parse_mono_ms();
-	c->px->n_requests++;
+	counter_bump(&c->w->counters.requests);
 	if (conn_copy_slice(c->method, sizeof(c->method), req->method) == -1) {
 		conn_deny(c, 400, "bad method");
 		return CONN_NEXT_DONE;
@@ -2542,9 +2542,9 @@ conn_tls_connect_step(struct conn *c)
 		return;
 	}
 	if (SSL_session_reused(c->ux.ssl))
-		c->px->n_tls_resumed++;
+		counter_bump(&c->w->counters.tls_resumed);
 	else
-		c->px->n_tls_full++;
+		counter_bump(&c->w->counters.tls_full);
 	conn_set_state(c, CONN_FORWARD, LIMIT_IO_TIMEOUT_MS);
 }
 

@@ -264,6 +264,36 @@ proxy_nconns(struct proxy *px)
 	return n;
 }
 
+void
+proxy_counts_sum(const struct proxy *px, struct proxy_counts *out)
+{
+	const struct loop_counters *lc;
+	unsigned i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < px->nworkers; i++) {
+		lc = &px->workers[i]->counters;
+#define PROXY_COUNTER_ADD(name) out->name += atomic_load_explicit( \
+	&lc->name, memory_order_relaxed);
+		PROXY_COUNTERS(PROXY_COUNTER_ADD)
+#undef PROXY_COUNTER_ADD
+	}
+}
+
+/* ids a loop takes from next_conn_id at a time */
+#define CONN_ID_BLOCK 1024
+
+uint64_t
+proxy_next_conn_id(struct worker *w)
+{
+	if (w->conn_id_next == w->conn_id_end) {
+		w->conn_id_next = atomic_fetch_add(&w->px->next_conn_id,
+		    CONN_ID_BLOCK) + 1;
+		w->conn_id_end = w->conn_id_next + CONN_ID_BLOCK;
+	}
+	return w->conn_id_next++;
+}
+
 /* A line for `logs --follow` was emitted on another loop's thread. */
 static void
 daemon_audit_wake(void *arg)

@@ -79,7 +79,8 @@ struct proxy {
 
 	struct worker **workers;   /* owned; [0] runs on the main loop */
 	unsigned nworkers;
-	atomic_uint_fast64_t next_conn_id;
+	atomic_uint_fast64_t next_conn_id; /* ids handed out in blocks:
+					    * proxy_next_conn_id */
 
 	struct ev_timer sweep;     /* 1 s: drain, own-address refresh */
 	atomic_int is_draining;    /* SIGTERM: no new connections */
@@ -91,14 +92,52 @@ struct proxy {
 	int is_state_unsaved;      /* main loop: a change not yet written */
 	int64_t state_warned_ms;   /* main loop: last retry failure logged */
 
-	/* counters for /metrics and status */
-	atomic_uint_fast64_t n_requests, n_denied, n_auth_failed, n_tunnels;
-	atomic_uint_fast64_t n_intercepts;
-	atomic_uint_fast64_t n_dns_queries, n_dns_denied, n_dns_limited;
-	/* upstream handshakes */
-	atomic_uint_fast64_t n_tls_full, n_tls_resumed;
-	atomic_uint_fast64_t n_leaf_limited; /* CONNECTs refused: mint rate */
 };
+
+/*
+ * What /metrics counts, kept per loop (struct worker's counters) and
+ * summed when read (proxy_counts_sum), so that no loop writes a cache
+ * line another loop writes.
+ */
+#define PROXY_COUNTERS(X)                                                   \
+	X(requests)     /* judged: CONNECT, plain or intercepted request */ \
+	X(denied)       /* refused with an error status (not 407) */        \
+	X(auth_failed)  /* missing or unknown token */                      \
+	X(tunnels)      /* CONNECTs spliced to the upstream */              \
+	X(intercepts)   /* CONNECTs whose TLS the proxy terminates */       \
+	X(dns_queries)  /* at /slicer/dns-query */                          \
+	X(dns_denied)                                                       \
+	X(dns_limited)                                                      \
+	X(tls_full)     /* upstream handshakes, full and resumed */         \
+	X(tls_resumed)                                                      \
+	X(leaf_limited) /* CONNECTs refused: leaves signed too fast */
+
+#define PROXY_COUNTER_ATOMIC(name) atomic_uint_fast64_t name;
+#define PROXY_COUNTER_PLAIN(name) uint64_t name;
+/* One loop's: written by that loop only, with counter_bump. */
+struct loop_counters {
+	PROXY_COUNTERS(PROXY_COUNTER_ATOMIC)
+};
+/* Summed over the loops. */
+struct proxy_counts {
+	PROXY_COUNTERS(PROXY_COUNTER_PLAIN)
+};
+
+/* Add one to a counter only the calling thread writes: a relaxed load and
+ * store, with no locked instruction (readers on other threads see some
+ * recent value, never a torn one). */
+static inline void
+counter_bump(atomic_uint_fast64_t *n)
+{
+	atomic_store_explicit(n, atomic_load_explicit(n,
+	    memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+/* The counters of every loop, summed; any thread. */
+void proxy_counts_sum(const struct proxy *px, struct proxy_counts *out);
+/* A connection id for a connection accepted on w's loop: unique over the
+ * loops, rising within each (ids are taken from next_conn_id in blocks). */
+uint64_t proxy_next_conn_id(struct worker *w);
 
 /*
  * The policy lock, in two strengths.

@@ -70,7 +70,7 @@ worker_accept_cb(struct ev_io *io, uint32_t events)
 				worker_listen_pause(w);
 			return;
 		}
-		w->n_accepted++;
+		counter_bump(&w->n_accepted);
 		/* TCP_NODELAY comes from the listener */
 		if (is_tls)
 			front_accept(w, fd, (struct sockaddr *)&ss);
@@ -194,10 +194,15 @@ worker_listen_add(struct worker *w, struct ev_io *io, int fd)
 struct worker *
 worker_new(struct proxy *px, unsigned idx, int http_fd, int https_fd)
 {
-	struct worker *w = calloc(1, sizeof(*w));
+	struct worker *w = NULL;
 
-	if (w == NULL)
+	/* aligned: its counters and judge mutex sit on lines of their own */
+	if (posix_memalign((void **)&w, _Alignof(struct worker),
+	    sizeof(*w)) != 0) {
+		w = NULL;
 		goto fail;
+	}
+	memset(w, 0, sizeof(*w));
 	w->px = px;
 	w->idx = idx;
 	w->http_fd = http_fd;

@@ -57,6 +57,11 @@ struct worker {
 	/* proxy_judge_lock's mutex of this loop (recursive); on a line of
 	 * its own, since only this loop takes it for its decisions */
 	pthread_mutex_t judge_lock __attribute__((aligned(64)));
+	/* what this loop counts for /metrics, and its block of connection
+	 * ids (proxy_next_conn_id); written by this loop only, on lines of
+	 * their own */
+	struct loop_counters counters __attribute__((aligned(64)));
+	uint64_t conn_id_next, conn_id_end;
 	pthread_t thread;
 	int has_thread;
 };

@@ -136,6 +136,8 @@ EOF
 
 # ---- (a) a mixed burst: nothing lost, nothing doubled ----
 wconns >"$DIR/w0"
+counts() { echo "$(metric slicer_requests_total) $(metric slicer_tunnels_total) $(metric slicer_intercepts_total) $(metric slicer_denied_total)"; }
+C0=$(counts)
 burst() {
 	wpy 300 30 "$DIR/burst.conns" "$DIR/burst.ids" <<'EOF'
 import uuid
@@ -229,6 +231,12 @@ print("ids", len(want), "seen", len(seen), "missing", missing[:5], "doubled", do
 assert len(want) == 300 and not missing and not double and not extra and not nosec
 EOF
 wconns >"$DIR/w1"
+
+C1=$(counts)
+# each kind 75 times: plain and TLS-port requests 1 decision each, a tunnel
+# 1 (its CONNECT), an intercepted request 2 (the CONNECT, the GET inside)
+check "(a) /metrics, summed over the loops' own counters: 375 decisions, 75 tunnels, 75 intercepts, none denied" \
+	bash -c "read r0 t0 i0 d0 <<<'$C0'; read r1 t1 i1 d1 <<<'$C1'; d=\"\$((r1-r0)) \$((t1-t0)) \$((i1-i0)) \$((d1-d0))\"; echo \"\$d\"; [ \"\$d\" = '375 75 75 0' ]"
 
 # ---- (b) every worker accepted connections, each counted once ----
 check "(b) every worker accepted some of the burst; the counts add up to the connections made" \
@@ -330,7 +338,7 @@ check "(d) 32 concurrent first connections to one new name: all verify, one leaf
 check "(d) 8 new names, 4 concurrent connections each: 8 leaves signed" \
 	leafrun "$(echo n{1..8}.wild.bench.test | tr ' ' ,)" 4
 
-# ---- (f) changes meet decisions in flight ----
+# ---- (e) changes meet decisions in flight ----
 # While 8 keep-alive clients run on all loops, the API changes vm1's policy
 # 120 times (a path rule on exfil.bench.test allowed and revoked, with an
 # unrelated rule added and revoked beside it).  Each change waits for the
@@ -340,7 +348,7 @@ check "(d) 8 new names, 4 concurrent connections each: 8 leaves signed" \
 # is refused), and the upstream sees every answered request once and no
 # refused one.
 R_EX=$(cli allow vm1 --host exfil.bench.test --port 9443 --path '/c/*')
-check "(f) 120 changes during 8 keep-alive clients on all loops: steady hosts always 200, churned only 200/403, both seen" \
+check "(e) 120 changes during 8 keep-alive clients on all loops: steady hosts always 200, churned only 200/403, both seen" \
 	wpy "$DIR/churn.ids" "$R_EX" <<'EOF'
 import uuid
 ids_file = ARGS[0]
@@ -411,7 +419,7 @@ assert not errors and not bad
 assert by["exfil.bench.test"].get("200", 0) > 0 and by["exfil.bench.test"].get("403", 0) > 0, by
 assert by["api.bench.test"].get("200", 0) > 50 and by["plain.bench.test"].get("200", 0) > 50, by
 EOF
-check "(f) the upstream saw every answered request once and no refused one" \
+check "(e) the upstream saw every answered request once and no refused one" \
 	py_check "$WLOG" "$DIR/churn.ids" <<'EOF'
 import collections, sys
 log, ids = sys.argv[1:3]
@@ -429,7 +437,7 @@ print("answered", sum(1 for o in want.values() if o == "200"), "refused", sum(1 
 assert want and not missing and not leaked and not extra
 EOF
 
-# ---- (e) workers in status and /metrics; the option's limits ----
+# ---- (f) workers in status and /metrics; the option's limits ----
 check "/metrics: slicer_workers $NW" expect "$NW" metric slicer_workers
 healthz_workers() { curl -q -sS -m 10 --unix-socket "$S" http://x/healthz | jget workers; }
 check "/healthz (the status answer) says workers $NW" expect "$NW" healthz_workers

@@ -1600,6 +1600,7 @@ conn_judge_request(struct conn *c, const struct http1_request *req)
 	struct policy_request prq;
 	struct policy_verdict v;
 	char rawhost[LIMIT_HOSTNAME + 3], msg[512];
+	const char *token_secret;
 	int n;
 
 	conn_reset_request(c);
@@ -1724,13 +1725,13 @@ conn_judge_request(struct conn *c, const struct http1_request *req)
 			return CONN_NEXT_DONE;
 		}
 	}
-	if (!c->is_connect && oauth_token_endpoint(c->px, c->host, c->port,
-	    c->path) != NULL) {
+	if (!c->is_connect && (token_secret = oauth_token_endpoint(c->px,
+	    c->host, c->port, c->path)) != NULL) {
 		/* the client calls a token endpoint itself: what comes back
 		 * must not hand it real tokens */
 		c->is_token_call = 1;
 		snprintf(c->token_secret, sizeof(c->token_secret), "%s",
-		    oauth_token_endpoint(c->px, c->host, c->port, c->path));
+		    token_secret);
 	}
 
 	c->is_upgrade = req->is_upgrade && c->is_intercept;

@@ -247,9 +247,10 @@ oauth_append_auth(struct proxy *px, const char *name, struct buf *b,
 {
 	int r;
 
-	proxy_lock(px);
+	/* reads the store only: a decision's lock (writers store tokens) */
+	proxy_judge_lock(px);
 	r = oauth_append_auth_locked(px, name, b, err, errsz);
-	proxy_unlock(px);
+	proxy_judge_unlock(px);
 	return r;
 }
 
@@ -821,11 +822,15 @@ const char *
 oauth_token_endpoint(struct proxy *px, const char *host, uint16_t port,
     const char *path)
 {
-	const char * r;
+	const char *r = NULL;
 
-	proxy_lock(px);
-	r = oauth_token_endpoint_locked(px, host, port, path);
-	proxy_unlock(px);
+	/* every plain and intercepted request asks: it reads the store
+	 * only, under the loop's own lock, and most stores have no oauth
+	 * secret to parse */
+	proxy_judge_lock(px);
+	if (px->store->noauth_secrets > 0)
+		r = oauth_token_endpoint_locked(px, host, port, path);
+	proxy_judge_unlock(px);
 	return r;
 }
 

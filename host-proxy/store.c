@@ -1562,6 +1562,7 @@ secret_append(struct store *st, struct secret *s)
 		return -1;
 	st->secrets = v;
 	st->secrets[st->nsecrets++] = s;
+	st->noauth_secrets += s->type == SECRET_OAUTH;
 	return 0;
 }
 
@@ -1957,6 +1958,8 @@ store_secret_delete(struct store *st, const char *name, char *err, size_t errsz)
 	}
 	for (i = 0; i < st->nsecrets; i++) {
 		if (strcmp(st->secrets[i]->name, name) == 0) {
+			st->noauth_secrets -= st->secrets[i]->type ==
+			    SECRET_OAUTH;
 			secret_free(st->secrets[i]);
 			memmove(&st->secrets[i], &st->secrets[i + 1],
 			    (st->nsecrets - i - 1) * sizeof(st->secrets[0]));

@@ -100,6 +100,7 @@ struct store {
 	size_t nclients;
 	struct secret **secrets;      /* owned */
 	size_t nsecrets;
+	size_t noauth_secrets;        /* of them, type oauth */
 	atomic_uint_fast64_t generation; /* bumped on every change; read
 					  * without the proxy's lock */
 	uint64_t secrets_generation;  /* generation of the last secret added

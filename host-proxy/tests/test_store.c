@@ -1108,6 +1108,39 @@ test_secret_delete(void **state)
 	store_free(st);
 }
 
+/* The oauth secrets are counted, so that requests skip the token-endpoint
+ * check when there are none. */
+static void
+test_secret_oauth_count(void **state)
+{
+	struct store *st;
+	char err[256] = "";
+
+	(void)state;
+	st = store_open(NULL, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(st->noauth_secrets, 0);
+	secret_new(st, "b", "a.test", SECRET_BEARER, NULL, "tok");
+	assert_int_equal(st->noauth_secrets, 0);
+	secret_new(st, "o1", "a.test", SECRET_OAUTH, NULL,
+	    "{\"token_url\":\"https://a.test/t\"}");
+	secret_new(st, "o2", "b.test", SECRET_OAUTH, NULL,
+	    "{\"token_url\":\"https://b.test/t\"}");
+	assert_int_equal(st->noauth_secrets, 2);
+	/* a name taken: not added, not counted */
+	assert_int_equal(store_secret_add(st, "o1", "c.test", SECRET_OAUTH,
+			     NULL, "{}", 2, NOW, err, sizeof(err)),
+	    -1);
+	assert_int_equal(st->noauth_secrets, 2);
+	assert_int_equal(store_secret_delete(st, "b", err, sizeof(err)), 0);
+	assert_int_equal(st->noauth_secrets, 2);
+	assert_int_equal(store_secret_delete(st, "o1", err, sizeof(err)), 0);
+	assert_int_equal(st->noauth_secrets, 1);
+	assert_int_equal(store_secret_delete(st, "o2", err, sizeof(err)), 0);
+	assert_int_equal(st->noauth_secrets, 0);
+	store_free(st);
+}
+
 static void
 test_secret_type_names(void **state)
 {
@@ -2805,6 +2838,7 @@ main(void)
 	    cmocka_unit_test(test_secret_invalid),
 	    cmocka_unit_test(test_secret_value_limits),
 	    cmocka_unit_test(test_secret_delete),
+	    cmocka_unit_test(test_secret_oauth_count),
 	    cmocka_unit_test(test_secret_type_names),
 	    cmocka_unit_test(test_decide_table),
 	    cmocka_unit_test(test_decide_specificity),

@@ -976,9 +976,11 @@ api_route(struct api_conn *ac, const struct http1_request *req, json_t *body)
 	if (strcmp(path, "/healthz") == 0 && is_get) {
 		struct proxy *px = ac->api->px;
 
+		/* saved: the policy and every secret's value are on disk */
 		api_send_json(ac, 200, json_pack("{s:s,s:i,s:i,s:b}", "status",
 		    "ok", "connections", (int)proxy_nconns(px), "workers",
-		    (int)px->nworkers, "saved", !px->is_state_unsaved));
+		    (int)px->nworkers, "saved", !px->is_state_unsaved &&
+		    store_secrets_unsaved(px->store) == 0));
 		return;
 	}
 	if (strcmp(path, "/metrics") == 0 && is_get) {

@@ -172,11 +172,14 @@ proxy_flush_secrets(struct proxy *px, char *err, size_t errsz)
 int
 proxy_save(struct proxy *px, char *err, size_t errsz)
 {
-	int rc;
+	char serr[256];
+	int rc, is_flushed;
 
 	px->is_state_unsaved = 1;
-	if (proxy_flush_secrets(px, err, errsz) == -1)
-		return -1;
+	/* a value file that cannot be written holds up nothing else: it is
+	 * retried every second (proxy_save_secrets), and state.json goes
+	 * out as long as every secret it names has a file (store_save) */
+	is_flushed = proxy_flush_secrets(px, err, errsz) == 0;
 	/*
 	 * Only the main loop adds or deletes anything in the store, and it
 	 * is busy here, so what state.json holds stands still without the
@@ -185,14 +188,16 @@ proxy_save(struct proxy *px, char *err, size_t errsz)
 	 * caller up the stack), it stays held.
 	 */
 	if (proxy_tl_depth != 1) {
-		rc = store_save(px->store, err, errsz);
+		rc = store_save(px->store, serr, sizeof(serr));
 	} else {
 		proxy_unlock(px);
-		rc = store_save(px->store, err, errsz);
+		rc = store_save(px->store, serr, sizeof(serr));
 		proxy_lock(px);
 	}
 	if (rc == 0)
 		px->is_state_unsaved = 0;
+	else if (is_flushed) /* else the write that failed first says why */
+		snprintf(err, errsz, "%s", serr);
 	return rc;
 }
 
@@ -1064,12 +1069,14 @@ daemon_main(int argc, char **argv)
 	}
 
 	/* ---- unprivileged from here on ---- */
-	px.store = store_open(state_path, err, sizeof(err));
+	px.store = store_open_as(state_path, px.cfg.state_dir, err,
+	    sizeof(err));
 	if (px.store == NULL) {
 		fprintf(stderr, "slicer-proxy: %s\n", err);
 		goto out;
 	}
-	px.ca = mitm_ca_open(state_path, err, sizeof(err));
+	px.ca = mitm_ca_open_as(state_path, px.cfg.state_dir, err,
+	    sizeof(err));
 	if (px.ca == NULL) {
 		fprintf(stderr, "slicer-proxy: %s\n", err);
 		goto out;

@@ -499,6 +499,12 @@ out:
 struct mitm_ca *
 mitm_ca_open(const char *dir, char *err, size_t errsz)
 {
+	return mitm_ca_open_as(dir, dir, err, errsz);
+}
+
+struct mitm_ca *
+mitm_ca_open_as(const char *path, const char *dir, char *err, size_t errsz)
+{
 	struct mitm_ca *ca = NULL;
 	unsigned char *kbuf = NULL, *cbuf = NULL;
 	size_t klen = 0, clen = 0;
@@ -509,7 +515,9 @@ mitm_ca_open(const char *dir, char *err, size_t errsz)
 
 	if (err != NULL && errsz > 0)
 		err[0] = '\0';
-	dfd = dir_open(dir, err, errsz);
+	/* opened by path; from here on reached through dfd, and named in
+	 * messages as dir */
+	dfd = dir_open(path, err, errsz);
 	if (dfd == -1)
 		return NULL;
 	ca = calloc(1, sizeof(*ca));

@@ -170,6 +170,9 @@ void proxy_thread_bind(struct worker *w);
  * Write the store to the state directory (store_save).  Main loop only,
  * with the lock held once: it is let go for the writes and fsyncs, so the
  * workers go on judging requests meanwhile, and held again on return.
+ * 0 once state.json holds the policy, even when a changed secret value
+ * could not be written yet (proxy_save_secrets retries it, and /healthz
+ * says "saved": false until then); -1 with err otherwise.
  */
 int proxy_save(struct proxy *px, char *err, size_t errsz);
 /* Main loop, lock not held: write what an earlier proxy_save could not

@@ -1662,16 +1662,16 @@ state_dirs_open(
 	*dfd = *sfd = -1;
 	*dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*dfd == -1) {
-		err_set(err, errsz, "%s: %s", st->dir, strerror(errno));
+		err_set(err, errsz, "%s: %s", st->shown, strerror(errno));
 		goto fail;
 	}
 	if (fstat(*dfd, &sb) == -1) {
-		err_set(err, errsz, "%s: %s", st->dir, strerror(errno));
+		err_set(err, errsz, "%s: %s", st->shown, strerror(errno));
 		goto fail;
 	}
-	if (stat_check(&sb, st->dir, 1, err, errsz) == -1)
+	if (stat_check(&sb, st->shown, 1, err, errsz) == -1)
 		goto fail;
-	snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_SECRETS);
+	snprintf(path, sizeof(path), "%s/%s", st->shown, STORE_SECRETS);
 	*sfd = dir_open_at(*dfd, STORE_SECRETS, path, err, errsz);
 	if (*sfd == -1)
 		goto fail;
@@ -1754,7 +1754,7 @@ secrets_sweep(const struct store *st, int sfd, char *err, size_t errsz)
 	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
 		if (fd != -1)
 			close(fd);
-		err_set(err, errsz, "%s/%s: %s", st->dir, STORE_SECRETS,
+		err_set(err, errsz, "%s/%s: %s", st->shown, STORE_SECRETS,
 		    strerror(errno));
 		return -1;
 	}
@@ -1767,15 +1767,18 @@ secrets_sweep(const struct store *st, int sfd, char *err, size_t errsz)
 			       strcmp(de->d_name + len - 4, ".tmp") == 0)) {
 			continue;
 		}
-		if (unlinkat(sfd, de->d_name, 0) == -1 && errno != ENOENT) {
-			err_set(err, errsz, "%s/%s/%s: unlink: %s", st->dir,
+		/* a directory holds no value (and blocks only its own
+		 * secret's writes): left alone */
+		if (unlinkat(sfd, de->d_name, 0) == -1 && errno != ENOENT &&
+		    errno != EISDIR) {
+			err_set(err, errsz, "%s/%s/%s: unlink: %s", st->shown,
 			    STORE_SECRETS, de->d_name, strerror(errno));
 			rc = -1;
 		}
 	}
 	closedir(d);
 	if (rc == 0 && fsync(sfd) == -1) {
-		err_set(err, errsz, "%s/%s: fsync: %s", st->dir, STORE_SECRETS,
+		err_set(err, errsz, "%s/%s: fsync: %s", st->shown, STORE_SECRETS,
 		    strerror(errno));
 		rc = -1;
 	}
@@ -1875,17 +1878,17 @@ int
 store_secrets_flush(struct store *st, void (*release)(void *),
     void (*reacquire)(void *), void *arg, char *err, size_t errsz)
 {
-	char where[STORE_PATH_MAX], tmp[LIMIT_NAME + 8];
+	char where[STORE_PATH_MAX], tmp[LIMIT_NAME + 8], later[256];
 	struct secret *s;
 	struct secmem *copy;
 	struct stat sb;
 	uint64_t gen;
 	size_t i;
-	int dfd = -1, sfd = -1, rc = -1, is_due;
+	int dfd = -1, sfd = -1, rc = -1, is_due, is_failed = 0;
 
 	if (st->dir == NULL)
 		return 0;
-	snprintf(where, sizeof(where), "%s/%s", st->dir, STORE_SECRETS);
+	snprintf(where, sizeof(where), "%s/%s", st->shown, STORE_SECRETS);
 	if (release != NULL)
 		release(arg);
 	rc = state_dirs_open(st, &dfd, &sfd, err, errsz);
@@ -1912,23 +1915,28 @@ store_secrets_flush(struct store *st, void (*release)(void *),
 		copy = secmem_new(s->value->p, s->value->len);
 		if (copy == NULL) {
 			err_set(err, errsz, "out of memory");
+			rc = -1;
 			goto out;
 		}
 		snprintf(tmp, sizeof(tmp), ".%s.tmp", s->name);
 		if (release != NULL)
 			release(arg);
+		/* the first failure is the one reported; the others are
+		 * still written */
 		rc = file_write_atomic(sfd, where, s->name, tmp, copy->p,
-		    copy->len, 0600, err, errsz);
+		    copy->len, 0600, is_failed ? later : err,
+		    is_failed ? sizeof(later) : errsz);
 		secmem_free(copy);
 		if (reacquire != NULL)
 			reacquire(arg);
-		if (rc == -1)
-			goto out;
-		rc = -1;
+		if (rc == -1) {
+			is_failed = 1;
+			continue;
+		}
 		s->saved_gen = gen;
 		s->is_on_disk = 1;
 	}
-	rc = 0;
+	rc = is_failed ? -1 : 0;
 out:
 	close(sfd);
 	close(dfd);
@@ -2168,7 +2176,7 @@ store_save(struct store *st, char *err, size_t errsz)
 		err_set(err, errsz, "out of memory");
 		goto out;
 	}
-	if (file_write_atomic(dfd, st->dir, STORE_STATE, STORE_STATE_TMP,
+	if (file_write_atomic(dfd, st->shown, STORE_STATE, STORE_STATE_TMP,
 	    buf_ptr(&text), text.len - 1, 0600, err, errsz) == -1)
 		goto out;
 	/* only now that no state.json names them */
@@ -2241,7 +2249,7 @@ state_load_secret(
 		goto out;
 	}
 	if (secret_file_read(
-		st->dir, sfd, s->name, s->type, &s->value, err, errsz) == -1)
+		st->shown, sfd, s->name, s->type, &s->value, err, errsz) == -1)
 		goto out;
 	s->is_on_disk = 1;
 	if (secret_append(st, s) == -1) {
@@ -2356,7 +2364,7 @@ state_load(struct store *st, int dfd, int sfd, char *err, size_t errsz)
 	size_t i, got = 0;
 	int fd, rc = -1;
 
-	snprintf(path, sizeof(path), "%s/%s", st->dir, STORE_STATE);
+	snprintf(path, sizeof(path), "%s/%s", st->shown, STORE_STATE);
 	fd = openat(dfd, STORE_STATE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1 && errno == ENOENT)
 		return 0;
@@ -2454,6 +2462,12 @@ out:
 struct store *
 store_open(const char *dir, char *err, size_t errsz)
 {
+	return store_open_as(dir, dir, err, errsz);
+}
+
+struct store *
+store_open_as(const char *dir, const char *shown, char *err, size_t errsz)
+{
 	struct store *st;
 	int dfd = -1, sfd = -1, rc = -1;
 
@@ -2475,7 +2489,8 @@ store_open(const char *dir, char *err, size_t errsz)
 		goto out;
 	}
 	st->dir = strdup(dir);
-	if (st->dir == NULL) {
+	st->shown = strdup(shown != NULL ? shown : dir);
+	if (st->dir == NULL || st->shown == NULL) {
 		err_set(err, errsz, "out of memory");
 		goto out;
 	}
@@ -2513,6 +2528,7 @@ store_free(struct store *st)
 		secret_free(st->secrets[i]);
 	free(st->secrets);
 	free(st->dir);
+	free(st->shown);
 	free(st);
 }
 

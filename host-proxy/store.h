@@ -106,6 +106,7 @@ struct store {
 	uint64_t secrets_generation;  /* generation of the last secret added
 				       * or deleted */
 	char *dir;                    /* owned; NULL: in memory only (tests) */
+	char *shown;                  /* owned: dir as messages name it */
 	/* private: indexes so that look-ups do not grow with the policy */
 	uint64_t hash_seed;           /* random, per process */
 	uint64_t rule_seq;            /* next struct rule seq */
@@ -122,6 +123,10 @@ struct store {
  * Refuses a directory or file with group/world permission bits.
  */
 struct store *store_open(const char *dir, char *err, size_t errsz);
+/* The same, naming the directory shown in messages (dir may be a
+ * /proc/self/fd path the daemon keeps after dropping root). */
+struct store *store_open_as(const char *dir, const char *shown, char *err,
+    size_t errsz);
 void store_free(struct store *st);
 
 /*
@@ -218,9 +223,9 @@ int store_secret_set_value(struct store *st, struct secret *s,
  * was written, or whose file is missing.  Main loop only (secrets come and
  * go there), called with the proxy's lock held: values are copied under
  * it, and release(arg) / reacquire(arg) are called around each piece of
- * file I/O so that other threads go on meanwhile (NULL: keep it).  Stops
- * at the first failure (0 or -1 with err); what is left is written by the
- * next call.
+ * file I/O so that other threads go on meanwhile (NULL: keep it).  A
+ * file that cannot be written does not stop the others: 0, or -1 with
+ * the first failure in err; what is left is written by the next call.
  */
 int store_secrets_flush(struct store *st, void (*release)(void *),
     void (*reacquire)(void *), void *arg, char *err, size_t errsz);

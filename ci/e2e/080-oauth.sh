@@ -85,10 +85,21 @@ check "the file still holds the old tokens" bash -c \
 	"grep -q at-4 '$DIR/state/secrets/gh' && ! grep -q at-5 '$DIR/state/secrets/gh'"
 check "the proxy says it cannot write the value, naming no token" bash -c \
 	"grep -q \"cannot write a secret's new value.*\\.gh\\.tmp\" '$DIR/proxy.log' && ! grep -qE 'at-[0-9]|rt-[0-9]' '$DIR/proxy.log'"
+check "  naming the file in the state directory as given (not the descriptor path it uses)" bash -c \
+	"grep \"cannot write a secret's new value\" '$DIR/proxy.log' | tail -1; grep -qF '$DIR/state/secrets/.gh.tmp' '$DIR/proxy.log' && ! grep -q /proc/self/fd '$DIR/proxy.log'"
+# the value that cannot be written holds up nothing else
+check "meanwhile a new rule is saved: the API answers 201 and state.json holds it" bash -c \
+	"out=\$(curl -q -sS -m 10 --unix-socket '$S' -w '\n%{http_code}' -X POST -d '{\"host\":\"held.bench.test\"}' http://x/v1/proxy/clients/vm1/rules); printf '%s\n' \"\$out\"; [ \"\$(printf '%s\n' \"\$out\" | tail -1)\" = 201 ] && grep -q held.bench.test '$DIR/state/state.json'"
+check "  and a new secret too, its file written" bash -c \
+	"printf 'sk-other-5' | '$P' secret create other --host other2.bench.test --value-stdin --url '$S' && grep -q '\"other\"' '$DIR/state/state.json' && [ -s '$DIR/state/secrets/other' ]"
+check "  while the value that cannot be written is still reported (healthz saved false until it is)" bash -c \
+	"curl -q -sS -m 10 --unix-socket '$S' http://x/healthz | tee /dev/stderr | grep -q '\"saved\": *false'"
 rmdir "$DIR/state/secrets/.gh.tmp"
 check "once it can, the file gets the new tokens (within seconds)" \
 	wait_for 5 grep -q '"at-5"' "$DIR/state/secrets/gh"
 check "and the proxy says the values are written" wait_for 5 grep -q "secret values written" "$DIR/proxy.log"
+check "  and /healthz says saved again" bash -c \
+	"curl -q -sS -m 10 --unix-socket '$S' http://x/healthz | tee /dev/stderr | grep -q '\"saved\": *true'"
 
 # a token near expiry is refreshed before use
 NOW=$(date +%s)

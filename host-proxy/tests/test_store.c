@@ -1908,9 +1908,13 @@ test_persist_value_flush(void **state)
 	    "old-value");
 
 	/* a write that fails (its temporary name is taken by a directory)
-	 * keeps the value due, and the lock is given back */
+	 * keeps the value due, and the lock is given back; the other
+	 * secrets' values are still written, and state.json too, since it
+	 * names no secret without a file */
 	snprintf(path, sizeof(path), "%s/secrets/.tok.tmp", dir);
 	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(store_secret_set_value(st,
+	    store_secret_find(st, "other"), "other-2", 7, err, sizeof(err)), 0);
 	flush_is_held = 1;
 	flush_releases = 0;
 	assert_int_equal(store_secrets_flush(st, flush_release,
@@ -1921,6 +1925,20 @@ test_persist_value_flush(void **state)
 	assert_int_equal(store_secrets_unsaved(st), 1);
 	assert_string_equal(file_text(dir, "secrets/tok", buf, sizeof(buf)),
 	    "old-value");
+	assert_string_equal(file_text(dir, "secrets/other", buf, sizeof(buf)),
+	    "other-2");
+	assert_int_equal(store_save(st, err, sizeof(err)), 0);
+	assert_true(path_exists(dir, "secrets/.tok.tmp")); /* left alone */
+	/* a new secret whose file cannot be written is not named */
+	secret_new(st, "late", "c.test", SECRET_BEARER, NULL, "late-value");
+	snprintf(buf, sizeof(buf), "%s/secrets/.late.tmp", dir);
+	assert_int_equal(mkdir(buf, 0700), 0);
+	assert_int_equal(store_secrets_flush(st, NULL, NULL, NULL, err,
+	    sizeof(err)), -1);
+	assert_int_equal(store_save(st, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "'late' has no file yet"));
+	assert_int_equal(rmdir(buf), 0);
+	assert_int_equal(store_secret_delete(st, "late", err, sizeof(err)), 0);
 
 	/* the next call writes it, with the lock let go around the I/O */
 	assert_int_equal(rmdir(path), 0);
@@ -1941,7 +1959,7 @@ test_persist_value_flush(void **state)
 	assert_int_equal(store_secrets_flush(st, NULL, NULL, NULL, err,
 	    sizeof(err)), 0);
 	assert_string_equal(file_text(dir, "secrets/other", buf, sizeof(buf)),
-	    "other-value");
+	    "other-2");
 
 	/* two changes before a flush: the last one is written */
 	assert_int_equal(store_secret_set_value(st, s, "v2", 2, err,

@@ -5,7 +5,8 @@
 # works); --inspect, a secret, or methods/paths make the proxy answer the
 # CONNECT with a leaf from its CA for that name (cached, P-256, ALPN
 # http/1.1 only, IP SAN for IP literals); the CA endpoints; SNI fronting
-# refused; every request inside judged, live revocation; audit records.
+# refused (also on a resumed session); the client leg resumes with tickets;
+# every request inside judged, live revocation; audit records.
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
 bench_init
 bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -157,6 +158,46 @@ cli allow vm1 --host api.bench.test --port 8443 --inspect >/dev/null
 check "non-default port 8443 intercepted, Host keeps the port" expect_re '"host": "api\.bench\.test:8443"' \
 	icurl https://api.bench.test:8443/p
 check "non-default port: upstream reached on 8443" expect_re '"port": 8443' icurl https://api.bench.test:8443/p
+
+# ---- the client leg resumes: a session ticket from the proxy is taken ----
+resume() {
+	vmpy - "$T" "$PCA" <<'EOF'
+import ssl, sys, spxclient
+tok, ca = sys.argv[1:3]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.check_hostname = False  # checked below; lets the ticket be offered under another name
+sess, seen = None, []
+for i in range(3):
+    c = spxclient.Conn()
+    st, h, b = c.connect("api.bench.test:443", tok)
+    assert st == 200, st
+    c.sock = ctx.wrap_socket(c.sock, server_hostname="api.bench.test", session=sess)
+    c.send(b"GET /resume-%d HTTP/1.1\r\nHost: api.bench.test\r\n\r\n" % i)
+    st, h, b = c.read_response()
+    assert st == 200, st
+    cn = dict(x[0] for x in c.sock.getpeercert()["subject"])["commonName"]
+    seen.append((c.sock.version(), c.sock.session_reused, cn))
+    sess = c.sock.session  # the ticket came with the response
+    c.close()
+# the ticket offered under another name (SNI) resumes nothing: refused
+c = spxclient.Conn()
+st, h, b = c.connect("api.bench.test:443", tok)
+assert st == 200, st
+try:
+    c.sock = ctx.wrap_socket(c.sock, server_hostname="other.bench.test", session=sess)
+    c.send(b"GET /resume-front HTTP/1.1\r\nHost: other.bench.test\r\n\r\n")
+    st2, h, b = c.read_response()
+    front = (st2, c.sock.session_reused)
+except (spxclient.Closed, ssl.SSLError, ConnectionError, ValueError) as e:
+    front = "closed: %s" % e
+print(seen, front)
+assert seen[0][1] is False and all(r for v, r, n in seen[1:]), seen
+assert all(n == "api.bench.test" for v, r, n in seen), seen
+assert isinstance(front, str) or front[0] in (400, 403, 421), front
+EOF
+}
+check "intercepted: a second connection resumes the TLS session (ticket), and a third; not under another SNI" resume
+check "the request under another SNI never reached an upstream" bash -c "! grep -q ' /resume-front ' '$DIR/upstream.log'"
 
 # ---- no fronting through SNI ----
 sni_front() {

@@ -793,26 +793,16 @@ oauth_token_endpoint_locked(struct proxy *px, const char *host,
 
 	for (i = 0; i < px->store->nsecrets; i++) {
 		struct secret *sec = px->store->secrets[i];
-		json_t *j;
-		const char *url;
-		int hit = 0;
+		char *q;
 
-		if (sec->type != SECRET_OAUTH)
+		/* the URL was read from the value when it was set */
+		if (sec->type != SECRET_OAUTH || sec->token_url == NULL ||
+		    oauth_url_split(sec->token_url, h, sizeof(h), &pt, p,
+		    sizeof(p)) == -1)
 			continue;
-		j = json_loadb((const char *)sec->value->p, sec->value->len, 0,
-		    NULL);
-		url = oauth_json_str(j, "token_url");
-		if (url != NULL && oauth_url_split(url, h, sizeof(h), &pt, p,
-		    sizeof(p)) == 0) {
-			char *q = strchr(p, '?');
-
-			if (q != NULL)
-				*q = '\0';
-			hit = strcmp(h, host) == 0 && pt == port &&
-			    strcmp(p, path) == 0;
-		}
-		json_decref(j);
-		if (hit)
+		if ((q = strchr(p, '?')) != NULL)
+			*q = '\0';
+		if (strcmp(h, host) == 0 && pt == port && strcmp(p, path) == 0)
 			return sec->name;
 	}
 	return NULL;

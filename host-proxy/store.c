@@ -1505,7 +1505,31 @@ secret_free(struct secret *s)
 	if (s == NULL)
 		return;
 	secmem_free(s->value);
+	free(s->token_url);
 	free(s);
+}
+
+/*
+ * An oauth secret's token endpoint, read from its value (a JSON object
+ * with "token_url") once, when the value is set, so that requests compare
+ * strings instead of parsing every oauth secret.  0 with *url a copy (NULL:
+ * not oauth, or no token_url), -1 when out of memory.
+ */
+static int
+secret_token_url(enum secret_type type, const struct secmem *v, char **url)
+{
+	json_t *j, *u;
+	int rc = 0;
+
+	*url = NULL;
+	if (type != SECRET_OAUTH)
+		return 0;
+	j = json_loadb((const char *)v->p, v->len, 0, NULL);
+	u = json_object_get(j, "token_url");
+	if (json_is_string(u) && (*url = strdup(json_string_value(u))) == NULL)
+		rc = -1;
+	json_decref(j);
+	return rc;
 }
 
 /* Validate the metadata of a secret into s (value not touched). */
@@ -1557,6 +1581,9 @@ secret_append(struct store *st, struct secret *s)
 {
 	struct secret **v;
 
+	if (s->token_url == NULL &&
+	    secret_token_url(s->type, s->value, &s->token_url) == -1)
+		return -1;
 	v = realloc(st->secrets, (st->nsecrets + 1) * sizeof(*v));
 	if (v == NULL)
 		return -1;
@@ -1844,16 +1871,20 @@ store_secret_set_value(struct store *st, struct secret *s, const void *value,
     size_t len, char *err, size_t errsz)
 {
 	struct secmem *nv, *old;
+	char *url;
 
 	(void)st;
 	if (value == NULL ||
 	    secret_value_check(value, &len, s->type, err, errsz) == -1)
 		return -1;
 	nv = secmem_new(value, len);
-	if (nv == NULL) {
+	if (nv == NULL || secret_token_url(s->type, nv, &url) == -1) {
+		secmem_free(nv);
 		err_set(err, errsz, "out of memory");
 		return -1;
 	}
+	free(s->token_url);
+	s->token_url = url;
 	old = s->value;
 	s->value = nv;
 	s->value_gen++;

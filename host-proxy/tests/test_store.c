@@ -1114,6 +1114,7 @@ static void
 test_secret_oauth_count(void **state)
 {
 	struct store *st;
+	const char *v;
 	char err[256] = "";
 
 	(void)state;
@@ -1127,6 +1128,18 @@ test_secret_oauth_count(void **state)
 	secret_new(st, "o2", "b.test", SECRET_OAUTH, NULL,
 	    "{\"token_url\":\"https://b.test/t\"}");
 	assert_int_equal(st->noauth_secrets, 2);
+	/* the token endpoint is read from the value once, when it is set */
+	assert_null(store_secret_find(st, "b")->token_url);
+	assert_string_equal(store_secret_find(st, "o1")->token_url,
+	    "https://a.test/t");
+	v = "{\"token_url\":\"https://a.test/t2\"}";
+	assert_int_equal(store_secret_set_value(st, store_secret_find(st, "o1"),
+	    v, strlen(v), err, sizeof(err)), 0);
+	assert_string_equal(store_secret_find(st, "o1")->token_url,
+	    "https://a.test/t2");
+	assert_int_equal(store_secret_set_value(st, store_secret_find(st, "o1"),
+	    "{\"x\":1}", 7, err, sizeof(err)), 0);
+	assert_null(store_secret_find(st, "o1")->token_url);
 	/* a name taken: not added, not counted */
 	assert_int_equal(store_secret_add(st, "o1", "c.test", SECRET_OAUTH,
 			     NULL, "{}", 2, NOW, err, sizeof(err)),

@@ -1487,14 +1487,30 @@ secret_value_check(const unsigned char *v, size_t *len, enum secret_type t,
 	return 0;
 }
 
+/* Secrets by name: a fixed table at most half full, since a request with
+ * a secret looks its secret up by name. */
+#define STORE_SECRET_SLOTS (2 * LIMIT_SECRETS)
+_Static_assert((STORE_SECRET_SLOTS & (STORE_SECRET_SLOTS - 1)) == 0,
+    "STORE_SECRET_SLOTS must be a power of two");
+
+static size_t
+secret_slot(const struct store *st, const char *name)
+{
+	return (size_t)hash_str(st->hash_seed, name, strlen(name)) &
+	       (STORE_SECRET_SLOTS - 1);
+}
+
 struct secret *
 store_secret_find(const struct store *st, const char *name)
 {
-	size_t i;
+	struct secret *s;
 
-	for (i = 0; i < st->nsecrets; i++) {
-		if (strcmp(st->secrets[i]->name, name) == 0)
-			return st->secrets[i];
+	if (st->secret_slots == NULL || name == NULL)
+		return NULL;
+	for (s = st->secret_slots[secret_slot(st, name)]; s != NULL;
+	     s = s->name_next) {
+		if (strcmp(s->name, name) == 0)
+			return s;
 	}
 	return NULL;
 }
@@ -1581,14 +1597,22 @@ secret_append(struct store *st, struct secret *s)
 {
 	struct secret **v;
 
+	size_t j;
+
 	if (s->token_url == NULL &&
 	    secret_token_url(s->type, s->value, &s->token_url) == -1)
+		return -1;
+	if (st->secret_slots == NULL && (st->secret_slots = calloc(
+	    STORE_SECRET_SLOTS, sizeof(*st->secret_slots))) == NULL)
 		return -1;
 	v = realloc(st->secrets, (st->nsecrets + 1) * sizeof(*v));
 	if (v == NULL)
 		return -1;
 	st->secrets = v;
 	st->secrets[st->nsecrets++] = s;
+	j = secret_slot(st, s->name);
+	s->name_next = st->secret_slots[j];
+	st->secret_slots[j] = s;
 	st->noauth_secrets += s->type == SECRET_OAUTH;
 	return 0;
 }
@@ -1997,6 +2021,12 @@ store_secret_delete(struct store *st, const char *name, char *err, size_t errsz)
 	}
 	for (i = 0; i < st->nsecrets; i++) {
 		if (strcmp(st->secrets[i]->name, name) == 0) {
+			struct secret **pp;
+
+			for (pp = &st->secret_slots[secret_slot(st, name)];
+			     *pp != st->secrets[i]; pp = &(*pp)->name_next)
+				;
+			*pp = st->secrets[i]->name_next;
 			st->noauth_secrets -= st->secrets[i]->type ==
 			    SECRET_OAUTH;
 			secret_free(st->secrets[i]);
@@ -2558,6 +2588,7 @@ store_free(struct store *st)
 	for (i = 0; i < st->nsecrets; i++)
 		secret_free(st->secrets[i]);
 	free(st->secrets);
+	free(st->secret_slots);
 	free(st->dir);
 	free(st->shown);
 	free(st);

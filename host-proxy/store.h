@@ -95,6 +95,7 @@ struct secret {
 	uint64_t value_gen;           /* bumped by store_secret_set_value */
 	uint64_t saved_gen;           /* value_gen in the file (main loop) */
 	int is_on_disk;               /* its file was written (main loop) */
+	struct secret *name_next;     /* chain of the store's secret_slots */
 };
 
 struct store {
@@ -103,6 +104,8 @@ struct store {
 	struct secret **secrets;      /* owned */
 	size_t nsecrets;
 	size_t noauth_secrets;        /* of them, type oauth */
+	struct secret **secret_slots; /* by name (STORE_SECRET_SLOTS); NULL
+				       * until the first secret */
 	atomic_uint_fast64_t generation; /* bumped on every change; read
 					  * without the proxy's lock */
 	uint64_t secrets_generation;  /* generation of the last secret added

@@ -1154,6 +1154,48 @@ test_secret_oauth_count(void **state)
 	store_free(st);
 }
 
+/* Secrets are found by name through a hash table: all of the most a store
+ * holds, each after others around it were deleted. */
+static void
+test_secret_find_many(void **state)
+{
+	struct store *st;
+	char err[256] = "", name[32];
+	int i;
+
+	(void)state;
+	st = store_open(NULL, err, sizeof(err));
+	assert_non_null(st);
+	assert_null(store_secret_find(st, "none"));
+	for (i = 0; i < LIMIT_SECRETS; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		secret_new(st, name, "a.test", SECRET_BEARER, NULL, "v");
+	}
+	for (i = 0; i < LIMIT_SECRETS; i += 3) {
+		snprintf(name, sizeof(name), "s%d", i);
+		assert_int_equal(store_secret_delete(st, name, err,
+		    sizeof(err)), 0);
+	}
+	for (i = 0; i < LIMIT_SECRETS; i++) {
+		struct secret *s;
+
+		snprintf(name, sizeof(name), "s%d", i);
+		s = store_secret_find(st, name);
+		if (i % 3 == 0) {
+			assert_null(s);
+		} else {
+			assert_non_null(s);
+			assert_string_equal(s->name, name);
+		}
+	}
+	assert_null(store_secret_find(st, "s"));
+	assert_null(store_secret_find(st, NULL));
+	/* a name deleted can be created again */
+	secret_new(st, "s0", "b.test", SECRET_BEARER, NULL, "w");
+	assert_string_equal(store_secret_find(st, "s0")->host, "b.test");
+	store_free(st);
+}
+
 static void
 test_secret_type_names(void **state)
 {
@@ -2870,6 +2912,7 @@ main(void)
 	    cmocka_unit_test(test_secret_value_limits),
 	    cmocka_unit_test(test_secret_delete),
 	    cmocka_unit_test(test_secret_oauth_count),
+	    cmocka_unit_test(test_secret_find_many),
 	    cmocka_unit_test(test_secret_type_names),
 	    cmocka_unit_test(test_decide_table),
 	    cmocka_unit_test(test_decide_specificity),

@@ -49,9 +49,9 @@ struct mitm_ca;
  * or does not match the key.  Returns NULL with a message in err.
  */
 struct mitm_ca *mitm_ca_open(const char *dir, char *err, size_t errsz);
-/* The same, naming the directory shown in messages and logs (dir may be
- * a /proc/self/fd path the daemon keeps after dropping root). */
-struct mitm_ca *mitm_ca_open_as(const char *dir, const char *shown,
+/* The same for the directory at path, named dir in messages and logs
+ * (path may be a /proc/self/fd one the daemon keeps after dropping root). */
+struct mitm_ca *mitm_ca_open_as(const char *path, const char *dir,
     char *err, size_t errsz);
 /* NULL is fine. */
 void mitm_ca_free(struct mitm_ca *ca);

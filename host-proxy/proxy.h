@@ -144,10 +144,11 @@ uint64_t proxy_next_conn_id(struct worker *w);
  *
  * proxy_judge_lock: taken by a loop for one decision (conn_handle_request)
  * and for sections that only read what writers change (the store, own,
- * front_ctx; an oauth secret's token endpoint and access token, which
- * a refresh stores as a writer).  It is the calling loop's own mutex, so the loops' decisions
- * run side by side and touch no shared cache line.  Taken while the
- * thread holds proxy_lock, it is that lock taken once more.
+ * front_ctx; an oauth secret's token endpoint and access token, which a
+ * refresh stores as a writer).  It is the calling loop's own mutex, so
+ * the loops' decisions run side by side and touch no shared cache line.
+ * Taken while the thread holds proxy_lock, it is that lock taken once
+ * more.
  *
  * proxy_lock: everything else.  Outside a judge section it takes every
  * loop's judge mutex, in loop order, then px->lock: it excludes every

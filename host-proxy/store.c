@@ -1596,7 +1596,6 @@ static int
 secret_append(struct store *st, struct secret *s)
 {
 	struct secret **v;
-
 	size_t j;
 
 	if (s->token_url == NULL &&

@@ -572,14 +572,11 @@ conn_dns_done(struct conn *c)
 {
 	struct client *cl;
 
-	/* the store read as a decision reads it, the counter under
-	 * px->lock (nested) */
+	/* the store read as a decision reads it; the counter is atomic */
 	proxy_judge_lock(c->px);
-	proxy_lock(c->px);
 	cl = store_client_find(c->px->store, c->client);
-	if (cl != NULL && cl->dns_inflight > 0)
-		cl->dns_inflight--;
-	proxy_unlock(c->px);
+	if (cl != NULL)
+		store_client_dns_give(cl);
 	proxy_judge_unlock(c->px);
 	c->is_dns_inflight = 0;
 }
@@ -699,15 +696,11 @@ conn_dns_query(struct conn *c, const struct client *cl)
 		    "HTTPS/SVCB answered empty");
 		return;
 	}
-	/* the counter is shared by every loop's decisions: px->lock
-	 * (nested in this decision's judge lock) */
-	proxy_lock(c->px);
+	/* the counter is shared by every loop's decisions: atomic (the
+	 * client stays while this decision holds its loop's lock) */
 	counted = store_client_find(c->px->store, cl->name);
-	is_limited = counted == NULL ||
-	    counted->dns_inflight >= LIMIT_DNS_INFLIGHT_PER_CLIENT;
-	if (!is_limited)
-		counted->dns_inflight++;
-	proxy_unlock(c->px);
+	is_limited = counted == NULL || store_client_dns_take(counted,
+	    LIMIT_DNS_INFLIGHT_PER_CLIENT) == -1;
 	if (is_limited) {
 		dns_build_reply(c->dnsq, c->dnsq_len, &q, DNS_RCODE_SERVFAIL,
 		    out, sizeof(out), &outlen);

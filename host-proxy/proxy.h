@@ -156,7 +156,7 @@ uint64_t proxy_next_conn_id(struct worker *w);
  * section (nested) it takes px->lock only: it then excludes writers and
  * other nested sections, but not other loops' decisions, so what it
  * changes must be something plain judge sections never read (the
- * runtime counters: dns_inflight, the leaf-mint bucket; OAuth waiters).
+ * runtime counters: the leaf-mint bucket; OAuth waiters).
  *
  * Order: judge mutexes (loop order) before px->lock; a judge mutex is
  * never taken while px->lock is held.  Both are recursive.

@@ -1277,6 +1277,33 @@ store_client_find(const struct store *st, const char *name)
 	return NULL;
 }
 
+int
+store_client_dns_take(struct client *c, unsigned limit)
+{
+	unsigned n = atomic_load_explicit(&c->dns_inflight,
+	    memory_order_relaxed);
+
+	do {
+		if (n >= limit)
+			return -1;
+	} while (!atomic_compare_exchange_weak_explicit(&c->dns_inflight, &n,
+	    n + 1, memory_order_relaxed, memory_order_relaxed));
+	return 0;
+}
+
+void
+store_client_dns_give(struct client *c)
+{
+	unsigned n = atomic_load_explicit(&c->dns_inflight,
+	    memory_order_relaxed);
+
+	do {
+		if (n == 0)
+			return;
+	} while (!atomic_compare_exchange_weak_explicit(&c->dns_inflight, &n,
+	    n - 1, memory_order_relaxed, memory_order_relaxed));
+}
+
 /* Append a new client (no rules); NULL with err on failure. */
 static struct client *
 client_insert(struct store *st, const char *name,

@@ -79,8 +79,9 @@ struct client {
 	uint64_t pool_generation;     /* runtime: generation of its last rule
 				       * change (or its creation); see
 				       * store_pool_generation */
-	unsigned int dns_inflight;    /* runtime only (never saved): upstream
-				       * DNS lookups in flight for it */
+	atomic_uint dns_inflight;     /* runtime only (never saved): upstream
+				       * DNS lookups in flight for it, from
+				       * every loop (store_client_dns_*) */
 };
 
 struct secret {
@@ -215,6 +216,11 @@ int store_secret_add(struct store *st, const char *name, const char *host,
     enum secret_type type, const char *header, const void *value, size_t len,
     int64_t now_ms, char *err, size_t errsz);
 struct secret *store_secret_find(const struct store *st, const char *name);
+/* One more upstream DNS look-up in flight for c: 0, or -1 when it has
+ * limit already.  Any loop, under a decision's lock (c stays). */
+int store_client_dns_take(struct client *c, unsigned limit);
+/* One fewer (never below 0). */
+void store_client_dns_give(struct client *c);
 /*
  * Replace a secret's value (same checks as store_secret_add), in memory
  * only: any thread, with the proxy's lock held, no I/O.  Used when new

@@ -8,8 +8,10 @@
 # chains; TTLs capped at 60 s; addresses the proxy would not dial removed
 # from answers; HTTPS/SVCB answered empty and never asked upstream;
 # use-application-dns.net NXDOMAIN; a 100-record answer (the proxy's
-# resolver falls back to TCP); revocation applies to the next query; bad
-# requests refused; no or a wrong token: 401; every decision audited.
+# resolver falls back to TCP); at most 64 lookups in flight per client
+# (the rest SERVFAIL at once, counted); revocation applies to the next
+# query; bad requests refused; no or a wrong token: 401; every decision
+# audited.
 #
 # A second dnsmasq of this test (198.18.0.55 in the net namespace) serves
 # *.dns.test with real TTLs (the bench's answers have TTL 0) and forwards
@@ -33,6 +35,7 @@ dns5_up() {
 		--host-record=t8.dns.test,198.18.0.11,8 \
 		--cname=alias.dns.test,t3600.dns.test \
 		--addn-hosts="$DIR/dns5.hosts" \
+		--server=/slow.dns.test/198.18.0.55#5354 \
 		--log-queries --log-facility="$DIR/dns5.log" 2>>"$DIR/dnsmasq.err"
 	wait_for 10 in_net dig +time=1 +tries=1 +short @198.18.0.55 t3600.dns.test || return 1
 	# what the proxy (started after this) resolves with
@@ -198,6 +201,101 @@ check "two questions: FORMERR" expect_re 'status=200 .*rcode=1 ' doh --raw 12340
 check "a response sent as a query: refused" expect_re '^status=400' doh --raw 123481800001000000000000036170690562656e636804746573740000010001 x
 check "wrong Content-Type: 415" expect_re '^status=415' doh --ctype text/plain api.bench.test A
 check "a body over 4 KiB: 413" expect_re '^status=413' doh --raw "$(printf '00%.0s' $(seq 4200))" x
+
+# ---- lookups in flight per client: at most 64, from every loop at once
+# A server of our own for *.slow.dns.test holds every query until told to
+# answer.  80 queries for different names at once: 64 reach it, the other
+# 16 are answered SERVFAIL at once and counted; once it answers, the
+# client's count is back to zero.
+cat >"$DIR/slowdns.py" <<'EOF'
+import os, select, socket, struct, sys
+addr, port, release, log = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, port))
+open(log, "w").write("up\n")
+def qname_end(q):
+    i = 12
+    while q[i]:
+        i += 1 + q[i]
+    return i + 1
+def answer(q):
+    e = qname_end(q) + 4
+    return (q[:2] + b"\x81\x80" + struct.pack(">HHHH", 1, 1, 0, 0) + q[12:e] +
+            b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 30, 4) + socket.inet_aton("198.18.0.10"))
+pending, most = {}, 0
+while True:
+    r, _, _ = select.select([s], [], [], 0.05)
+    if r:
+        q, a = s.recvfrom(4096)
+        pending.setdefault(q[12:qname_end(q)], []).append((q, a))
+        most = max(most, len(pending))
+        open(log, "w").write("pending %d most %d\n" % (len(pending), most))
+    if os.path.exists(release) and pending:
+        for lst in pending.values():
+            for q, a in lst:
+                s.sendto(answer(q), a)
+        pending.clear()
+        open(log, "w").write("pending 0 most %d\n" % most)
+EOF
+spawn "$NNS" "$PY" "$DIR/slowdns.py" 198.18.0.55 5354 "$DIR/slowdns.release" "$DIR/slowdns.log" 2>>"$DIR/slowdns.err"
+wait_for 10 test -s "$DIR/slowdns.log"
+cli allow vm1 --host '*.slow.dns.test' >/dev/null
+metric() { api GET /metrics | sed -n "s/^$1 \([0-9][0-9]*\)\$/\1/p"; }
+L0=$(metric slicer_dns_limited_total)
+cat >"$DIR/burst.py" <<'EOF'
+import base64, http.client, struct, sys, threading, time, os
+tok, n, release, log, refused, tag = (sys.argv[1], int(sys.argv[2]), sys.argv[3],
+                                     sys.argv[4], int(sys.argv[5]), sys.argv[6])
+def pending():
+    try:
+        return int(open(log).read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+auth = "Basic " + base64.b64encode(("proxy:" + tok).encode()).decode()
+def query(name, qid):
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for l in name.split("."):
+        q += bytes([len(l)]) + l.encode()
+    return q + b"\x00" + struct.pack(">HH", 1, 1)
+res = [None] * n
+def one(i):
+    try:
+        c = http.client.HTTPConnection("192.168.222.1", 3128, timeout=20)
+        c.request("POST", "/slicer/dns-query", query("%s%d.slow.dns.test" % (tag, i), i),
+                  {"Content-Type": "application/dns-message", "Proxy-Authorization": auth})
+        r = c.getresponse()
+        b = r.read()
+        res[i] = (r.status, b[3] & 0x0f, struct.unpack(">H", b[6:8])[0])
+    except Exception as e:
+        res[i] = ("error", repr(e), 0)
+th = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+for t in th:
+    t.start()
+# the refused ones come back at once, the others wait at the server;
+# then it may answer
+end = time.time() + 15
+while time.time() < end and (sum(1 for r in res if r is not None) < refused or
+                             pending() < n - refused):
+    time.sleep(0.02)
+print("held at the server:", pending())
+open(release, "w").write("go\n")
+for t in th:
+    t.join(30)
+ok = sum(1 for r in res if r == (200, 0, 1))
+servfail = sum(1 for r in res if r is not None and r[:2] == (200, 2))
+print("answered", ok, "servfail", servfail, "other", [r for r in res if r not in ((200, 0, 1),) and (r is None or r[:2] != (200, 2))][:5])
+print("RESULT", ok, servfail)
+EOF
+in_vm "$PY" "$DIR/burst.py" "$T" 80 "$DIR/slowdns.release" "$DIR/slowdns.log" 16 q >"$DIR/burst.out" 2>&1
+L1=$(metric slicer_dns_limited_total)
+check "80 lookups at once: 64 in flight answered, 16 refused at once (SERVFAIL)" bash -c \
+	"cat '$DIR/burst.out' '$DIR/slowdns.log'; grep -qx 'RESULT 64 16' '$DIR/burst.out' && grep -qx 'pending 0 most 64' '$DIR/slowdns.log'"
+check "  /metrics counts the 16" expect 16 echo $((L1 - L0))
+check "  refused ones are in the audit log with the reason" bash -c \
+	"[ \"\$(grep -c '\"event\":\"dns\".*slow.dns.test.*too many lookups in flight' '$AUDIT')\" = 16 ]"
+rm -f "$DIR/slowdns.release"
+check "  and the client's count is back to zero: 64 more held at once, none refused" bash -c \
+	"in_vm '$PY' '$DIR/burst.py' '$T' 64 '$DIR/slowdns.release' '$DIR/slowdns.log' 0 r | tee /dev/stderr | grep -qx 'RESULT 64 0'"
 
 # ---- revocation
 check "revoke: the next query is NXDOMAIN" bash -c '

@@ -1154,6 +1154,36 @@ test_secret_oauth_count(void **state)
 	store_free(st);
 }
 
+/* A client's DNS look-ups in flight: taken up to the limit, given back,
+ * never below zero. */
+static void
+test_client_dns_inflight(void **state)
+{
+	struct store *st;
+	struct client *c;
+	char err[256] = "";
+	int i;
+
+	(void)state;
+	st = store_open(NULL, err, sizeof(err));
+	assert_non_null(st);
+	c = client_new(st, "vm1", "t");
+	for (i = 0; i < 3; i++)
+		assert_int_equal(store_client_dns_take(c, 3), 0);
+	assert_int_equal(store_client_dns_take(c, 3), -1);
+	assert_int_equal(store_client_dns_take(c, 4), 0);
+	store_client_dns_give(c);
+	store_client_dns_give(c);
+	assert_int_equal(store_client_dns_take(c, 3), 0);
+	assert_int_equal(store_client_dns_take(c, 3), -1);
+	for (i = 0; i < 10; i++)
+		store_client_dns_give(c);
+	assert_int_equal(atomic_load(&c->dns_inflight), 0);
+	assert_int_equal(store_client_dns_take(c, 1), 0);
+	assert_int_equal(store_client_dns_take(c, 1), -1);
+	store_free(st);
+}
+
 /* Secrets are found by name through a hash table: all of the most a store
  * holds, each after others around it were deleted. */
 static void
@@ -2913,6 +2943,7 @@ main(void)
 	    cmocka_unit_test(test_secret_delete),
 	    cmocka_unit_test(test_secret_oauth_count),
 	    cmocka_unit_test(test_secret_find_many),
+	    cmocka_unit_test(test_client_dns_inflight),
 	    cmocka_unit_test(test_secret_type_names),
 	    cmocka_unit_test(test_decide_table),
 	    cmocka_unit_test(test_decide_specificity),

@@ -540,9 +540,11 @@ spx_setup() {
 	stop_proxy
 	SPX_TOKENS_READY=1
 }
+# every load comes from the one vm address, and the idle-tunnel run holds
+# up to 5,000 tunnels at once: above the default --max-conns-per-peer
 spx_start() { # TOKEN_VARIABLE
 	spx_setup || return 1
-	start_proxy --upstream-ca "$CA" --workers "$SPX_WORKERS" || return 1
+	start_proxy --upstream-ca "$CA" --workers "$SPX_WORKERS" --max-conns-per-peer 16384 || return 1
 	taskset -a -p -c "$PROXY_CPU" "$PROXY_PID" >/dev/null
 	KIND=explicit TREE=("$PROXY_PID") PX_TOKEN=${!1}
 	PX_ADDR=$PROXY_ADDR PX="http://proxy:$PX_TOKEN@$PROXY_ADDR"

@@ -39,6 +39,7 @@
 #include "log.h"
 #include "match.h"
 #include "parse.h"
+#include "peers.h"
 #include "resolve.h"
 #include "secmem.h"
 #include "sock.h"
@@ -271,6 +272,9 @@ conn_close_as(struct conn *c, const char *decision, const char *reason)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	atomic_fetch_sub(&w->nconns, 1);
+	if (c->has_peer_slot)
+		peers_give(w->peers, &c->peer_addr);
+	c->has_peer_slot = 0;
 	ev_defer_free(w->ev, conn_free, c);
 }
 
@@ -425,10 +429,15 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 	buf_init(&c->uout, LIMIT_HTTP_HEAD + LIMIT_RELAY_BACKLOG);
 	buf_init(&c->replay, 0);
 	buf_init(&c->retry, 0);
-	if (peer != NULL && netaddr_from_sockaddr(peer, &na) == 0)
+	if (peer != NULL && netaddr_from_sockaddr(peer, &na) == 0) {
 		netaddr_ntop(&na, c->peer, sizeof(c->peer));
-	else
+		if (peers_take(w->peers, &na, w->peer_limit) == 0) {
+			c->peer_addr = na;
+			c->has_peer_slot = 1;
+		}
+	} else {
 		snprintf(c->peer, sizeof(c->peer), "unknown");
+	}
 	ev_io_init(&c->cio, conn_client_cb, c);
 	ev_io_init(&c->uio, conn_upstream_cb, c);
 	ev_timer_init(&c->kick, conn_kick_cb, c);
@@ -443,6 +452,18 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 	w->conns = c;
 	atomic_fetch_add(&w->nconns, 1);
 	conn_set_state(c, CONN_READ_HEAD, LIMIT_HEAD_TIMEOUT_MS);
+	if (!c->has_peer_slot) {
+		/* one address (a VM) holds its share already: the others
+		 * keep theirs */
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "too many connections from %s "
+		    "(at most %u)", c->peer, px->cfg.max_conns_per_peer);
+		c->status = 429;
+		counter_bump(&w->counters.peer_limited);
+		conn_audit(c, "limit", "deny", msg);
+		conn_respond_close(c, 429, msg);
+	}
 	return c;
 }
 

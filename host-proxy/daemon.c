@@ -62,7 +62,8 @@ daemon_usage(FILE *f)
 	    "[--log FILE|-] [-v]\n"
 	    "         [--workers N] [--hostgroup NAME] [--user USER] "
 	    "[--group GROUP]\n"
-	    "         [--drain-timeout DUR] [--dns-mode policy|forward]\n");
+	    "         [--drain-timeout DUR] [--dns-mode policy|forward]\n"
+	    "         [--max-conns-per-peer N]\n");
 }
 
 static void
@@ -786,6 +787,7 @@ daemon_main(int argc, char **argv)
 		{ "drain-timeout", required_argument, NULL, 'D' },
 		{ "dns-mode", required_argument, NULL, 'M' },
 		{ "workers", required_argument, NULL, 'W' },
+		{ "max-conns-per-peer", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -821,6 +823,7 @@ daemon_main(int argc, char **argv)
 	px.cfg.state_dir = "/var/lib/slicer-proxy";
 	px.cfg.api_gid = (gid_t)-1;
 	px.cfg.drain_ms = 30000;
+	px.cfg.max_conns_per_peer = LIMIT_CONNS_PER_PEER;
 	sigs.fd = -1;
 	optind = 1;
 	opterr = 0;
@@ -889,6 +892,19 @@ daemon_main(int argc, char **argv)
 				return 1;
 			}
 			px.cfg.workers = (unsigned)n;
+			break;
+		}
+		case 'm': {
+			uint64_t n;
+
+			if (parse_u64(optarg, strlen(optarg), LIMIT_CONNS,
+			    &n) == -1 || n < 1) {
+				fprintf(stderr, "slicer-proxy: invalid "
+				    "--max-conns-per-peer: '%s' (1 to %d)\n",
+				    optarg, LIMIT_CONNS);
+				return 1;
+			}
+			px.cfg.max_conns_per_peer = (unsigned)n;
 			break;
 		}
 		case 'D':

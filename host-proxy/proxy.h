@@ -52,6 +52,7 @@ struct proxy_config {
 	int64_t drain_ms;          /* --drain-timeout */
 	int is_dns_forward;        /* --dns-mode forward: resolve any name */
 	unsigned workers;          /* --workers: event loops (threads) */
+	unsigned max_conns_per_peer; /* --max-conns-per-peer */
 };
 
 struct proxy {
@@ -110,7 +111,8 @@ struct proxy {
 	X(dns_limited)                                                      \
 	X(tls_full)     /* upstream handshakes, full and resumed */         \
 	X(tls_resumed)                                                      \
-	X(leaf_limited) /* CONNECTs refused: leaves signed too fast */
+	X(leaf_limited) /* CONNECTs refused: leaves signed too fast */      \
+	X(peer_limited) /* connections refused: their address held its most */
 
 #define PROXY_COUNTER_ATOMIC(name) atomic_uint_fast64_t name;
 #define PROXY_COUNTER_PLAIN(name) uint64_t name;

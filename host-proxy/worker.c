@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "front.h"
+#include "peers.h"
 #include "log.h"
 #include "resolve.h"
 #include "sock.h"
@@ -227,8 +228,14 @@ worker_new(struct proxy *px, unsigned idx, int http_fd, int https_fd)
 		goto fail;
 	w->resolver = resolver_new(w->ev);
 	w->upool = upool_new(w->ev, NULL);
+	w->peers = peers_new();
+	/* an even share: SO_REUSEPORT spreads one address's connections
+	 * over the loops */
+	w->peer_limit = (px->cfg.max_conns_per_peer + px->cfg.workers - 1) /
+	    px->cfg.workers;
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (w->resolver == NULL || w->upool == NULL || w->wake_fd == -1 ||
+	if (w->resolver == NULL || w->upool == NULL || w->peers == NULL ||
+	    w->wake_fd == -1 ||
 	    ev_io_add(w->ev, &w->wake_io, w->wake_fd, EPOLLIN) == -1 ||
 	    worker_listen_add(w, &w->http_io, w->http_fd) == -1 ||
 	    (w->https_fd != -1 &&
@@ -318,6 +325,7 @@ worker_free(struct worker *w)
 		free(m);
 	}
 	upool_free(w->upool);
+	peers_free(w->peers);
 	resolver_free(w->resolver);
 	relay_pool_reset(&w->pipes);
 	if (w->ev != NULL && w->idx != 0)

@@ -20,6 +20,7 @@
 struct conn;
 struct front;
 struct resolver;
+struct peers;
 struct upool;
 struct worker_msg;
 
@@ -36,6 +37,8 @@ struct worker {
 	struct resolver *resolver; /* owned */
 	struct relay_pool pipes;   /* empty splice pipes for tunnels */
 	struct upool *upool;       /* owned */
+	struct peers *peers;       /* owned: connections per peer address */
+	unsigned peer_limit;       /* this loop's share of --max-conns-per-peer */
 	struct conn *conns;        /* client connections (list head) */
 	atomic_size_t nconns;      /* read by other threads */
 	struct front *fronts;      /* TLS proxy port sessions (list head) */

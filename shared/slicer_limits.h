@@ -76,6 +76,7 @@
 
 /* Client connections open at once (also bounded by RLIMIT_NOFILE). */
 #define LIMIT_CONNS 16384
+#define LIMIT_CONNS_PER_PEER 4096 /* --max-conns-per-peer default */
 /* Event loops (threads) of the proxy, --workers. */
 #define LIMIT_WORKERS 64
 /* File descriptors held back so accept() can shed load on EMFILE (one per

@@ -100,7 +100,7 @@ growth_run() {
 	IHOST=fasti.bench.test
 	grep -q " $IHOST\$" "/etc/netns/$HNS/hosts" || printf '%s %s\n' "$FAST" "$IHOST" >>"/etc/netns/$HNS/hosts"
 	spx_setup || { echo "growth	slicer-proxy set-up failed" >>"$RES/skipped.txt"; return 1; }
-	start_proxy --upstream-ca "$CA" --workers "$SPX_WORKERS" || { echo "growth	slicer-proxy did not start" >>"$RES/skipped.txt"; return 1; }
+	start_proxy --upstream-ca "$CA" --workers "$SPX_WORKERS" --max-conns-per-peer 16384 || { echo "growth	slicer-proxy did not start" >>"$RES/skipped.txt"; return 1; }
 	taskset -a -p -c "$PROXY_CPU" "$PROXY_PID" >/dev/null
 	for c in tun mitm tp; do cli client delete "$c" >/dev/null 2>&1; done
 	TOK_G=$(cli client create g) || { echo "growth	client create failed" >>"$RES/skipped.txt"; return 1; }

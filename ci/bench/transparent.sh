@@ -26,7 +26,7 @@ start_spx-transparent() {
 	SKIP_WHY="agent not ready"
 	[ -x "$AGENT_BIN" ] || { SKIP_WHY="agent not ready (no $AGENT_BIN)"; return 1; }
 	spx_setup || { SKIP_WHY="slicer-proxy set-up failed"; return 1; }
-	start_proxy --upstream-ca "$CA" --workers "$SPX_WORKERS" || { SKIP_WHY="slicer-proxy did not start"; return 1; }
+	start_proxy --upstream-ca "$CA" --workers "$SPX_WORKERS" --max-conns-per-peer 16384 || { SKIP_WHY="slicer-proxy did not start"; return 1; }
 	taskset -a -p -c "$PROXY_CPU" "$PROXY_PID" >/dev/null
 	guest_make || { SKIP_WHY="could not build the guest's private file system"; return 1; }
 	url="http://proxy:$TOK_TP@$PROXY_ADDR"

@@ -1,0 +1,95 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# One address (a VM) holds at most --max-conns-per-peer client connections,
+# spread over the event loops: beyond that a new connection is answered 429
+# at once (on the plain and the TLS port), audited and counted, while
+# another address is served as before; the slots come back as connections
+# close; bad values of the option are refused by name.
+source "$(dirname "$(readlink -f "$0")")/../lib.sh"
+bench_init
+bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
+check "daemon starts with --max-conns-per-peer 20 and two loops" \
+	start_proxy --workers 2 --max-conns-per-peer 20 --https-port 3129 --upstream-ca "$CA"
+[ -n "$PROXY_PID" ] || bench_finish
+T=$(new_client vm1)
+PCA=$DIR/proxy-ca.crt
+cli ca >"$PCA" 2>>"$DIR/cli.err"
+cli allow vm1 --host api.bench.test >/dev/null
+cli allow vm1 --host plain.bench.test >/dev/null
+# a second address of the vm, for "another VM"
+ip -n "$VNS" addr add 192.168.222.3/24 dev eth0
+metric() { api GET /metrics | sed -n "s/^$1 \([0-9][0-9]*\)\$/\1/p"; }
+
+# hold.py N SRC HOLD_FILE: N CONNECTs to api.bench.test:443 from SRC at once;
+# prints "200 n" / "429 n" counts and the first 429 body; keeps the 200s
+# open until HOLD_FILE is gone (bounded: 60 s)
+cat >"$DIR/hold.py" <<'EOF'
+import os, socket, sys, threading, time, spxclient
+tok, n, src, hold = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+res, conns = [None] * n, [None] * n
+def one(i):
+    try:
+        # one connection from src (spxclient.Conn would make its own)
+        c = spxclient.Conn.__new__(spxclient.Conn)
+        c.sock = socket.create_connection(spxclient.PROXY, timeout=10,
+                                          source_address=(src, 0))
+        c.buf, c.timeout = b"", 10.0
+        st, h, b = c.connect("api.bench.test:443", tok)
+        res[i] = (st, b.decode(errors="replace").strip())
+        conns[i] = c
+    except Exception as e:
+        res[i] = ("error", repr(e))
+th = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+for t in th: t.start()
+for t in th: t.join(30)
+codes = {}
+for r in res:
+    codes[str(r[0])] = codes.get(str(r[0]), 0) + 1
+print(" ".join("%s %d" % kv for kv in sorted(codes.items())))
+print("body:", next((r[1] for r in res if r[0] == 429), "-"))
+sys.stdout.flush()
+end = time.time() + 60
+while os.path.exists(hold) and time.time() < end:
+    time.sleep(0.05)
+EOF
+touch "$DIR/hold1"
+in_vm env PYTHONPATH="$SPX_CI" "$PY" "$DIR/hold.py" "$T" 60 192.168.222.2 "$DIR/hold1" >"$DIR/hold1.out" 2>&1 &
+H1=$!
+SPX_PIDS+=("$H1")
+wait_for 30 grep -q '^body:' "$DIR/hold1.out"
+check "60 CONNECTs at once from one address: 20 held (200), 40 answered 429" bash -c \
+	"cat '$DIR/hold1.out'; head -1 '$DIR/hold1.out' | grep -qx '200 20 429 40'"
+check "  the 429 says why, naming the address and the limit" \
+	grep -q 'body: slicer-proxy: too many connections from 192.168.222.2 (at most 20)' "$DIR/hold1.out"
+check "  another address is served meanwhile (5 of 5)" bash -c \
+	"touch '$DIR/hold2'; (sleep 1; rm -f '$DIR/hold2') & in_vm env PYTHONPATH='$SPX_CI' '$PY' '$DIR/hold.py' '$T' 5 192.168.222.3 '$DIR/hold2' | tee /dev/stderr | head -1 | grep -qx '200 5'"
+check "  the TLS port refuses the full address too (429 inside TLS)" bash -c "
+	in_vm curl -q -sS -m 10 --proxy-cacert '$PCA' -x 'https://proxy:$T@192.168.222.1:3129' \
+		-o /dev/null -w '%{http_code}' http://plain.bench.test/x | tee /dev/stderr | grep -qx 429"
+check "  /metrics counts each refusal" expect 41 metric slicer_peer_limited_total
+check "  each one is audited (event limit)" bash -c \
+	"[ \"\$(grep -c '\"event\":\"limit\".*too many connections from 192.168.222.2' '$AUDIT')\" = 41 ]"
+rm -f "$DIR/hold1"
+wait "$H1"
+wait_for 10 bash -c "[ \"\$(api GET /healthz | grep -o '\"connections\": *[0-9]*' | grep -o '[0-9]*\$')\" = 0 ]"
+check "once they close, the address gets its 20 again" bash -c \
+	"touch '$DIR/hold3'; (sleep 1; rm -f '$DIR/hold3') & in_vm env PYTHONPATH='$SPX_CI' '$PY' '$DIR/hold.py' '$T' 60 192.168.222.2 '$DIR/hold3' | tee /dev/stderr | head -1 | grep -qx '200 20 429 40'"
+stop_proxy TERM
+
+# bad_value V: up refuses it at once, naming the option
+bad_value() {
+	local out rc
+	out=$(ip netns exec "$HNS" timeout 5 "$P" up --bind 192.168.222.1 --http-port 3150 \
+		--api "$DIR/bad.sock" --state-dir "$DIR/state-bad" --max-conns-per-peer "$1" 2>&1)
+	rc=$?
+	echo "$out" | head -2
+	[ $rc -eq 1 ] && echo "$out" | grep -qF -- "invalid --max-conns-per-peer: '$1' (1 to 16384)"
+}
+check "--max-conns-per-peer 0 is refused" bad_value 0
+check "--max-conns-per-peer 16385 is refused" bad_value 16385
+check "--max-conns-per-peer x is refused" bad_value x
+# the default (4096 per address) leaves what the bench holds (100 tunnels)
+check "restart with the default" start_proxy --workers 2
+check "default: 100 tunnels from one address at once, all held" bash -c \
+	"touch '$DIR/hold4'; (sleep 1; rm -f '$DIR/hold4') & in_vm env PYTHONPATH='$SPX_CI' '$PY' '$DIR/hold.py' '$T' 100 192.168.222.2 '$DIR/hold4' | tee /dev/stderr | head -1 | grep -qx '200 100'"
+bench_finish

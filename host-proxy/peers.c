@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * peers.c - connections open per peer address (see peers.h).
+ *
+ * A chained hash of the addresses with a connection open, keyed with a
+ * random seed so that a client cannot line its addresses up in one chain.
+ * Entries come and go with their first and last connection.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "peers.h"
+
+#define PEERS_SLOTS 256 /* a power of two */
+
+struct peer {
+	struct netaddr addr;
+	unsigned nconns;
+	struct peer *next;
+};
+
+struct peers {
+	uint64_t seed;
+	size_t size;
+	struct peer *slots[PEERS_SLOTS];
+};
+
+struct peers *
+peers_new(void)
+{
+	struct peers *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	/* placement only: a failed read leaves a fixed seed, still correct */
+	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(t->seed))
+		t->seed = 0x9e3779b97f4a7c15ULL;
+	return t;
+}
+
+void
+peers_free(struct peers *t)
+{
+	struct peer *p, *next;
+	size_t i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < PEERS_SLOTS; i++)
+		for (p = t->slots[i]; p != NULL; p = next) {
+			next = p->next;
+			free(p);
+		}
+	free(t);
+}
+
+static size_t
+peers_slot(const struct peers *t, const struct netaddr *a)
+{
+	const unsigned char *b = a->family == AF_INET ?
+	    (const unsigned char *)&a->u.v4 : (const unsigned char *)&a->u.v6;
+	size_t i, n = a->family == AF_INET ? 4 : 16;
+	uint64_t h = t->seed ^ (uint64_t)a->family;
+
+	for (i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (size_t)h & (PEERS_SLOTS - 1);
+}
+
+static int
+peers_same(const struct netaddr *x, const struct netaddr *y)
+{
+	if (x->family != y->family)
+		return 0;
+	return x->family == AF_INET ?
+	    memcmp(&x->u.v4, &y->u.v4, sizeof(x->u.v4)) == 0 :
+	    memcmp(&x->u.v6, &y->u.v6, sizeof(x->u.v6)) == 0;
+}
+
+static struct peer **
+peers_find(struct peers *t, const struct netaddr *a)
+{
+	struct peer **pp;
+
+	for (pp = &t->slots[peers_slot(t, a)]; *pp != NULL;
+	     pp = &(*pp)->next)
+		if (peers_same(&(*pp)->addr, a))
+			return pp;
+	return pp; /* the end of a's chain: *pp == NULL */
+}
+
+int
+peers_take(struct peers *t, const struct netaddr *a, unsigned limit)
+{
+	struct peer **pp = peers_find(t, a), *p = *pp;
+
+	if (p == NULL) {
+		if (limit == 0 || (p = calloc(1, sizeof(*p))) == NULL)
+			return -1;
+		p->addr = *a;
+		*pp = p;
+		t->size++;
+	}
+	if (p->nconns >= limit)
+		return -1;
+	p->nconns++;
+	return 0;
+}
+
+void
+peers_give(struct peers *t, const struct netaddr *a)
+{
+	struct peer **pp = peers_find(t, a), *p = *pp;
+
+	if (p == NULL || p->nconns == 0)
+		return;
+	if (--p->nconns == 0) {
+		*pp = p->next;
+		free(p);
+		t->size--;
+	}
+}
+
+unsigned
+peers_count(const struct peers *t, const struct netaddr *a)
+{
+	struct peer *const *pp = peers_find((struct peers *)t, a);
+
+	return *pp != NULL ? (*pp)->nconns : 0;
+}
+
+size_t
+peers_size(const struct peers *t)
+{
+	return t->size;
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Unit tests for the per-address connection counts (peers.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "peers.h"
+
+static struct netaddr
+addr(const char *s)
+{
+	struct netaddr a;
+
+	if (netaddr_parse_literal(s, strlen(s), &a) != 0)
+		fail_msg("bad literal %s", s);
+	return a;
+}
+
+/* Up to the limit per address; other addresses are not held up. */
+static void
+test_peers_limit(void **state)
+{
+	struct peers *t = peers_new();
+	struct netaddr a = addr("192.168.222.2"), b = addr("192.168.222.3");
+	struct netaddr v6 = addr("2001:db8::2");
+	int i;
+
+	(void)state;
+	assert_non_null(t);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(peers_take(t, &a, 5), 0);
+	assert_int_equal(peers_take(t, &a, 5), -1);
+	assert_int_equal(peers_count(t, &a), 5);
+	assert_int_equal(peers_take(t, &b, 5), 0);
+	assert_int_equal(peers_take(t, &v6, 5), 0);
+	assert_int_equal(peers_count(t, &b), 1);
+	assert_int_equal(peers_size(t), 3);
+	/* one given back: one more taken */
+	peers_give(t, &a);
+	assert_int_equal(peers_count(t, &a), 4);
+	assert_int_equal(peers_take(t, &a, 5), 0);
+	assert_int_equal(peers_take(t, &a, 5), -1);
+	/* a limit of 0 refuses even the first */
+	assert_int_equal(peers_take(t, &v6, 0), -1);
+	assert_int_equal(peers_count(t, &v6), 1);
+	peers_free(t);
+}
+
+/* An entry lives only while its address has a connection; a give for an
+ * address with none changes nothing. */
+static void
+test_peers_come_and_go(void **state)
+{
+	struct peers *t = peers_new();
+	struct netaddr a = addr("10.0.0.1"), b = addr("10.0.0.2");
+
+	(void)state;
+	assert_non_null(t);
+	peers_give(t, &a);
+	assert_int_equal(peers_size(t), 0);
+	assert_int_equal(peers_take(t, &a, 2), 0);
+	assert_int_equal(peers_take(t, &a, 2), 0);
+	assert_int_equal(peers_size(t), 1);
+	peers_give(t, &a);
+	peers_give(t, &a);
+	assert_int_equal(peers_size(t), 0);
+	assert_int_equal(peers_count(t, &a), 0);
+	peers_give(t, &a);
+	assert_int_equal(peers_count(t, &a), 0);
+	assert_int_equal(peers_take(t, &b, 1), 0);
+	assert_int_equal(peers_take(t, &a, 1), 0);
+	assert_int_equal(peers_size(t), 2);
+	peers_free(t); /* with entries left: freed too (ASan checks) */
+	peers_free(NULL);
+}
+
+/* Many addresses, sharing chains: each counted on its own. */
+static void
+test_peers_many(void **state)
+{
+	struct peers *t = peers_new();
+	struct netaddr a;
+	char s[64];
+	int i, j;
+
+	(void)state;
+	assert_non_null(t);
+	for (i = 0; i < 3000; i++) {
+		snprintf(s, sizeof(s), "10.%d.%d.1", i / 250, i % 250);
+		a = addr(s);
+		for (j = 0; j <= i % 3; j++)
+			assert_int_equal(peers_take(t, &a, 3), 0);
+	}
+	assert_int_equal(peers_size(t), 3000);
+	for (i = 0; i < 3000; i++) {
+		snprintf(s, sizeof(s), "10.%d.%d.1", i / 250, i % 250);
+		a = addr(s);
+		assert_int_equal(peers_count(t, &a), (unsigned)(i % 3) + 1);
+		if (i % 3 == 2)
+			assert_int_equal(peers_take(t, &a, 3), -1);
+		peers_give(t, &a);
+	}
+	for (i = 0; i < 3000; i++) {
+		snprintf(s, sizeof(s), "10.%d.%d.1", i / 250, i % 250);
+		a = addr(s);
+		assert_int_equal(peers_count(t, &a), (unsigned)(i % 3));
+	}
+	assert_int_equal(peers_size(t), 2000);
+	peers_free(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_peers_limit),
+	    cmocka_unit_test(test_peers_come_and_go),
+	    cmocka_unit_test(test_peers_many),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

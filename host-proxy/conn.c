@@ -51,6 +51,9 @@
 #define CONN_OUT_MAX (LIMIT_RELAY_BACKLOG + 2 * LIMIT_HTTP_RESPONSE_HEAD)
 #define CONN_DRAIN_MAX (256 * 1024)
 #define CONN_DRAIN_MS 2000
+/* connections of one address being refused (answered 429, then closed) at
+ * once on a loop; more are closed without an answer */
+#define CONN_PEER_REFUSING 64
 /* rounds of one drive before the rest waits for the next loop turn */
 #define CONN_DRIVE_ROUNDS 8
 
@@ -272,9 +275,9 @@ conn_close_as(struct conn *c, const char *decision, const char *reason)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	atomic_fetch_sub(&w->nconns, 1);
-	if (c->has_peer_slot)
-		peers_give(w->peers, &c->peer_addr);
-	c->has_peer_slot = 0;
+	if (c->peer_slot != PEER_NONE)
+		peers_give(w->peers, &c->peer_addr, (enum peer_slot)c->peer_slot);
+	c->peer_slot = PEER_NONE;
 	ev_defer_free(w->ev, conn_free, c);
 }
 
@@ -404,13 +407,29 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 	struct proxy *px = w->px;
 	struct conn *c;
 	struct netaddr na;
+	enum peer_slot slot = PEER_NONE;
+	int has_na;
 
 	if (proxy_nconns(px) >= LIMIT_CONNS) {
 		close(fd);
 		return NULL;
 	}
+	has_na = peer != NULL && netaddr_from_sockaddr(peer, &na) == 0;
+	if (has_na) {
+		slot = peers_take(w->peers, &na, w->peer_limit,
+		    CONN_PEER_REFUSING);
+		if (slot == PEER_NONE) {
+			/* refusals of this address in progress already: no
+			 * answer, no record, only the count */
+			counter_bump(&w->counters.peer_limited);
+			close(fd);
+			return NULL;
+		}
+	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
+		if (has_na)
+			peers_give(w->peers, &na, slot);
 		close(fd);
 		return NULL;
 	}
@@ -429,12 +448,10 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 	buf_init(&c->uout, LIMIT_HTTP_HEAD + LIMIT_RELAY_BACKLOG);
 	buf_init(&c->replay, 0);
 	buf_init(&c->retry, 0);
-	if (peer != NULL && netaddr_from_sockaddr(peer, &na) == 0) {
+	if (has_na) {
 		netaddr_ntop(&na, c->peer, sizeof(c->peer));
-		if (peers_take(w->peers, &na, w->peer_limit) == 0) {
-			c->peer_addr = na;
-			c->has_peer_slot = 1;
-		}
+		c->peer_addr = na;
+		c->peer_slot = slot;
 	} else {
 		snprintf(c->peer, sizeof(c->peer), "unknown");
 	}
@@ -442,6 +459,8 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 	ev_io_init(&c->uio, conn_upstream_cb, c);
 	ev_timer_init(&c->kick, conn_kick_cb, c);
 	if (ev_io_add(w->ev, &c->cio, fd, EPOLLIN) == -1) {
+		if (has_na)
+			peers_give(w->peers, &na, slot);
 		close(fd);
 		free(c);
 		return NULL;
@@ -452,7 +471,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 	w->conns = c;
 	atomic_fetch_add(&w->nconns, 1);
 	conn_set_state(c, CONN_READ_HEAD, LIMIT_HEAD_TIMEOUT_MS);
-	if (!c->has_peer_slot) {
+	if (c->peer_slot == PEER_REFUSING) {
 		/* one address (a VM) holds its share already: the others
 		 * keep theirs */
 		char msg[160];

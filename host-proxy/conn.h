@@ -79,8 +79,8 @@ struct conn {
 	struct buf cin, cout;       /* from / to the client */
 	struct buf uin, uout;       /* from / to the upstream */
 	char peer[64];              /* client address, for logs */
-	struct netaddr peer_addr;   /* counted in w->peers when has_peer_slot */
-	int has_peer_slot;
+	struct netaddr peer_addr;   /* counted in w->peers: */
+	int peer_slot;              /* enum peer_slot (PEER_NONE: not counted) */
 
 	/* the request being handled */
 	char client[LIMIT_NAME];    /* authenticated client; "" before */

@@ -17,7 +17,8 @@
 
 struct peer {
 	struct netaddr addr;
-	unsigned nconns;
+	unsigned nconns;     /* PEER_OPEN slots */
+	unsigned nrefusing;  /* PEER_REFUSING slots */
 	struct peer *next;
 };
 
@@ -97,32 +98,43 @@ peers_find(struct peers *t, const struct netaddr *a)
 	return pp; /* the end of a's chain: *pp == NULL */
 }
 
-int
-peers_take(struct peers *t, const struct netaddr *a, unsigned limit)
+enum peer_slot
+peers_take(struct peers *t, const struct netaddr *a, unsigned limit,
+    unsigned refusing)
 {
 	struct peer **pp = peers_find(t, a), *p = *pp;
 
 	if (p == NULL) {
-		if (limit == 0 || (p = calloc(1, sizeof(*p))) == NULL)
-			return -1;
+		if ((limit == 0 && refusing == 0) ||
+		    (p = calloc(1, sizeof(*p))) == NULL)
+			return PEER_NONE;
 		p->addr = *a;
 		*pp = p;
 		t->size++;
 	}
-	if (p->nconns >= limit)
-		return -1;
-	p->nconns++;
-	return 0;
+	if (p->nconns < limit) {
+		p->nconns++;
+		return PEER_OPEN;
+	}
+	if (p->nrefusing < refusing) {
+		p->nrefusing++;
+		return PEER_REFUSING;
+	}
+	return PEER_NONE; /* p has a slot of some kind: it stays */
 }
 
 void
-peers_give(struct peers *t, const struct netaddr *a)
+peers_give(struct peers *t, const struct netaddr *a, enum peer_slot s)
 {
 	struct peer **pp = peers_find(t, a), *p = *pp;
 
-	if (p == NULL || p->nconns == 0)
+	if (p == NULL)
 		return;
-	if (--p->nconns == 0) {
+	if (s == PEER_OPEN && p->nconns > 0)
+		p->nconns--;
+	else if (s == PEER_REFUSING && p->nrefusing > 0)
+		p->nrefusing--;
+	if (p->nconns == 0 && p->nrefusing == 0) {
 		*pp = p->next;
 		free(p);
 		t->size--;
@@ -135,6 +147,14 @@ peers_count(const struct peers *t, const struct netaddr *a)
 	struct peer *const *pp = peers_find((struct peers *)t, a);
 
 	return *pp != NULL ? (*pp)->nconns : 0;
+}
+
+unsigned
+peers_refusing(const struct peers *t, const struct netaddr *a)
+{
+	struct peer *const *pp = peers_find((struct peers *)t, a);
+
+	return *pp != NULL ? (*pp)->nrefusing : 0;
 }
 
 size_t

@@ -20,13 +20,26 @@ struct peers;
 struct peers *peers_new(void);
 /* NULL is fine. */
 void peers_free(struct peers *t);
-/* One more connection from a: 0, or -1 when a holds limit already or
- * memory ran out (refused either way). */
-int peers_take(struct peers *t, const struct netaddr *a, unsigned limit);
-/* One fewer (after a peers_take that returned 0). */
-void peers_give(struct peers *t, const struct netaddr *a);
-/* Connections open from a. */
+enum peer_slot {
+	PEER_NONE,     /* refused without an answer: closed at once */
+	PEER_OPEN,     /* served */
+	PEER_REFUSING, /* refused with an answer, then closed */
+};
+
+/*
+ * A slot for one more connection from a: PEER_OPEN while a holds fewer
+ * than limit; else PEER_REFUSING while fewer than refusing of its
+ * connections are being refused (an answer takes a moment to go out);
+ * else, or when memory ran out, PEER_NONE.  So an address holds at most
+ * limit + refusing connections, however fast it opens them.
+ */
+enum peer_slot peers_take(struct peers *t, const struct netaddr *a,
+    unsigned limit, unsigned refusing);
+/* Give back a slot peers_take gave (PEER_NONE: nothing to give). */
+void peers_give(struct peers *t, const struct netaddr *a, enum peer_slot s);
+/* Connections of a's served (PEER_OPEN) and being refused. */
 unsigned peers_count(const struct peers *t, const struct netaddr *a);
+unsigned peers_refusing(const struct peers *t, const struct netaddr *a);
 /* Addresses with a connection open. */
 size_t peers_size(const struct peers *t);
 

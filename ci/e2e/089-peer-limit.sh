@@ -3,8 +3,10 @@
 # One address (a VM) holds at most --max-conns-per-peer client connections,
 # spread over the event loops: beyond that a new connection is answered 429
 # at once (on the plain and the TLS port), audited and counted, while
-# another address is served as before; the slots come back as connections
-# close; bad values of the option are refused by name.
+# another address is served as before; beyond 64 refusals in progress per
+# loop, further connections are closed unanswered (counted only); the
+# slots come back as connections close; bad values of the option are
+# refused by name.
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
 bench_init
 bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -69,6 +71,19 @@ check "  the TLS port refuses the full address too (429 inside TLS)" bash -c "
 check "  /metrics counts each refusal" expect 41 metric slicer_peer_limited_total
 check "  each one is audited (event limit)" bash -c \
 	"[ \"\$(grep -c '\"event\":\"limit\".*too many connections from 192.168.222.2' '$AUDIT')\" = 41 ]"
+# refusals take a moment each (the answer goes out, the close lingers for
+# what the client still sends): at most 64 at once per loop and address;
+# beyond that a connection is closed without an answer, and only counted
+check "400 more at once: 64 per loop answered 429, the rest closed unanswered; all counted" bash -c "
+	touch '$DIR/hold5'; (sleep 2; rm -f '$DIR/hold5') &
+	out=\$(in_vm env PYTHONPATH='$SPX_CI' '$PY' '$DIR/hold.py' '$T' 400 192.168.222.2 '$DIR/hold5' | head -1)
+	echo \"\$out\"
+	a=\$(echo \"\$out\" | grep -o '429 [0-9]*' | cut -d' ' -f2); e=\$(echo \"\$out\" | grep -o 'error [0-9]*' | cut -d' ' -f2)
+	m=\$(curl -q -sS -m 10 --unix-socket '$S' http://x/metrics | sed -n 's/^slicer_peer_limited_total //p')
+	l=\$(grep -c '\"event\":\"limit\"' '$AUDIT')
+	echo \"answered \$a dropped \$e metric \$m audited \$l\"
+	[ \$((a + e)) = 400 ] && [ \"\$a\" -ge 64 ] && [ \"\$a\" -le 128 ] && [ \"\$e\" -ge 272 ] &&
+		[ \"\$m\" = \$((41 + 400)) ] && [ \"\$l\" = \$((41 + a)) ]"
 rm -f "$DIR/hold1"
 wait "$H1"
 wait_for 10 bash -c "[ \"\$(api GET /healthz | grep -o '\"connections\": *[0-9]*' | grep -o '[0-9]*\$')\" = 0 ]"

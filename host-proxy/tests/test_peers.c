@@ -33,21 +33,33 @@ test_peers_limit(void **state)
 	(void)state;
 	assert_non_null(t);
 	for (i = 0; i < 5; i++)
-		assert_int_equal(peers_take(t, &a, 5), 0);
-	assert_int_equal(peers_take(t, &a, 5), -1);
+		assert_int_equal(peers_take(t, &a, 5, 2), PEER_OPEN);
+	/* beyond the limit: refused with an answer twice, then dropped */
+	assert_int_equal(peers_take(t, &a, 5, 2), PEER_REFUSING);
+	assert_int_equal(peers_take(t, &a, 5, 2), PEER_REFUSING);
+	assert_int_equal(peers_take(t, &a, 5, 2), PEER_NONE);
 	assert_int_equal(peers_count(t, &a), 5);
-	assert_int_equal(peers_take(t, &b, 5), 0);
-	assert_int_equal(peers_take(t, &v6, 5), 0);
+	assert_int_equal(peers_refusing(t, &a), 2);
+	assert_int_equal(peers_take(t, &b, 5, 2), PEER_OPEN);
+	assert_int_equal(peers_take(t, &v6, 5, 2), PEER_OPEN);
 	assert_int_equal(peers_count(t, &b), 1);
 	assert_int_equal(peers_size(t), 3);
-	/* one given back: one more taken */
-	peers_give(t, &a);
+	/* a refusal over: one more may be refused with an answer */
+	peers_give(t, &a, PEER_REFUSING);
+	assert_int_equal(peers_take(t, &a, 5, 2), PEER_REFUSING);
+	/* one served connection closed: one more served */
+	peers_give(t, &a, PEER_OPEN);
 	assert_int_equal(peers_count(t, &a), 4);
-	assert_int_equal(peers_take(t, &a, 5), 0);
-	assert_int_equal(peers_take(t, &a, 5), -1);
-	/* a limit of 0 refuses even the first */
-	assert_int_equal(peers_take(t, &v6, 0), -1);
+	assert_int_equal(peers_take(t, &a, 5, 2), PEER_OPEN);
+	assert_int_equal(peers_take(t, &a, 5, 2), PEER_NONE);
+	/* giving back nothing changes nothing */
+	peers_give(t, &a, PEER_NONE);
+	assert_int_equal(peers_count(t, &a), 5);
+	assert_int_equal(peers_refusing(t, &a), 2);
+	/* limits of 0: nothing for a new address, not even an entry */
+	assert_int_equal(peers_take(t, &v6, 0, 0), PEER_NONE);
 	assert_int_equal(peers_count(t, &v6), 1);
+	assert_int_equal(peers_size(t), 3);
 	peers_free(t);
 }
 
@@ -61,19 +73,24 @@ test_peers_come_and_go(void **state)
 
 	(void)state;
 	assert_non_null(t);
-	peers_give(t, &a);
+	peers_give(t, &a, PEER_OPEN);
 	assert_int_equal(peers_size(t), 0);
-	assert_int_equal(peers_take(t, &a, 2), 0);
-	assert_int_equal(peers_take(t, &a, 2), 0);
+	assert_int_equal(peers_take(t, &a, 2, 1), PEER_OPEN);
+	assert_int_equal(peers_take(t, &a, 2, 1), PEER_OPEN);
+	assert_int_equal(peers_take(t, &a, 2, 1), PEER_REFUSING);
 	assert_int_equal(peers_size(t), 1);
-	peers_give(t, &a);
-	peers_give(t, &a);
+	peers_give(t, &a, PEER_OPEN);
+	peers_give(t, &a, PEER_OPEN);
+	/* still held by its refusal */
+	assert_int_equal(peers_size(t), 1);
+	peers_give(t, &a, PEER_REFUSING);
 	assert_int_equal(peers_size(t), 0);
 	assert_int_equal(peers_count(t, &a), 0);
-	peers_give(t, &a);
+	peers_give(t, &a, PEER_OPEN);
+	peers_give(t, &a, PEER_REFUSING);
 	assert_int_equal(peers_count(t, &a), 0);
-	assert_int_equal(peers_take(t, &b, 1), 0);
-	assert_int_equal(peers_take(t, &a, 1), 0);
+	assert_int_equal(peers_take(t, &b, 1, 0), PEER_OPEN);
+	assert_int_equal(peers_take(t, &a, 1, 0), PEER_OPEN);
 	assert_int_equal(peers_size(t), 2);
 	peers_free(t); /* with entries left: freed too (ASan checks) */
 	peers_free(NULL);
@@ -94,7 +111,7 @@ test_peers_many(void **state)
 		snprintf(s, sizeof(s), "10.%d.%d.1", i / 250, i % 250);
 		a = addr(s);
 		for (j = 0; j <= i % 3; j++)
-			assert_int_equal(peers_take(t, &a, 3), 0);
+			assert_int_equal(peers_take(t, &a, 3, 0), PEER_OPEN);
 	}
 	assert_int_equal(peers_size(t), 3000);
 	for (i = 0; i < 3000; i++) {
@@ -102,8 +119,8 @@ test_peers_many(void **state)
 		a = addr(s);
 		assert_int_equal(peers_count(t, &a), (unsigned)(i % 3) + 1);
 		if (i % 3 == 2)
-			assert_int_equal(peers_take(t, &a, 3), -1);
-		peers_give(t, &a);
+			assert_int_equal(peers_take(t, &a, 3, 0), PEER_NONE);
+		peers_give(t, &a, PEER_OPEN);
 	}
 	for (i = 0; i < 3000; i++) {
 		snprintf(s, sizeof(s), "10.%d.%d.1", i / 250, i % 250);

@@ -803,6 +803,10 @@ api_metrics(struct api_conn *ac)
 	    "because their address held --max-conns-per-peer already.\n"
 	    "# TYPE slicer_peer_limited_total counter\n"
 	    "slicer_peer_limited_total %llu\n"
+	    "# HELP slicer_conns_limited_total Connections closed at once "
+	    "because the proxy held its most (16384) already.\n"
+	    "# TYPE slicer_conns_limited_total counter\n"
+	    "slicer_conns_limited_total %llu\n"
 	    "# HELP slicer_connections Client connections open.\n"
 	    "# TYPE slicer_connections gauge\n"
 	    "slicer_connections %zu\n"
@@ -824,7 +828,8 @@ api_metrics(struct api_conn *ac)
 	    (unsigned long long)pc.tls_full,
 	    (unsigned long long)pc.tls_resumed,
 	    (unsigned long long)pc.leaf_limited,
-	    (unsigned long long)pc.peer_limited, proxy_nconns(px),
+	    (unsigned long long)pc.peer_limited,
+	    (unsigned long long)pc.conns_limited, proxy_nconns(px),
 	    px->store->nclients,
 	    (unsigned long long)px->store->generation);
 	if (n < 0 || (size_t)n >= sizeof(body)) {

@@ -411,6 +411,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 	int has_na;
 
 	if (proxy_nconns(px) >= LIMIT_CONNS) {
+		counter_bump(&w->counters.conns_limited);
 		close(fd);
 		return NULL;
 	}

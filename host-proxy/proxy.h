@@ -112,7 +112,8 @@ struct proxy {
 	X(tls_full)     /* upstream handshakes, full and resumed */         \
 	X(tls_resumed)                                                      \
 	X(leaf_limited) /* CONNECTs refused: leaves signed too fast */      \
-	X(peer_limited) /* connections refused: their address held its most */
+	X(peer_limited) /* connections refused: their address held its most */ \
+	X(conns_limited) /* connections closed at once: the proxy was full */
 
 #define PROXY_COUNTER_ATOMIC(name) atomic_uint_fast64_t name;
 #define PROXY_COUNTER_PLAIN(name) uint64_t name;

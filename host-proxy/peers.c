@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/random.h>
 
 #include "peers.h"
@@ -58,6 +59,21 @@ peers_free(struct peers *t)
 	free(t);
 }
 
+/*
+ * The key an address counts under: an IPv6 address by its /64, the
+ * smallest network a host is given (a VM can pick any address in it), an
+ * IPv4 one (or an IPv4-mapped IPv6 one) whole.
+ */
+static struct netaddr
+peers_key(const struct netaddr *a)
+{
+	struct netaddr k = *a;
+
+	if (k.family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&k.u.v6))
+		memset(&k.u.v6.s6_addr[8], 0, 8);
+	return k;
+}
+
 static size_t
 peers_slot(const struct peers *t, const struct netaddr *a)
 {
@@ -89,11 +105,12 @@ peers_same(const struct netaddr *x, const struct netaddr *y)
 static struct peer **
 peers_find(struct peers *t, const struct netaddr *a)
 {
+	struct netaddr k = peers_key(a);
 	struct peer **pp;
 
-	for (pp = &t->slots[peers_slot(t, a)]; *pp != NULL;
+	for (pp = &t->slots[peers_slot(t, &k)]; *pp != NULL;
 	     pp = &(*pp)->next)
-		if (peers_same(&(*pp)->addr, a))
+		if (peers_same(&(*pp)->addr, &k))
 			return pp;
 	return pp; /* the end of a's chain: *pp == NULL */
 }
@@ -108,7 +125,7 @@ peers_take(struct peers *t, const struct netaddr *a, unsigned limit,
 		if ((limit == 0 && refusing == 0) ||
 		    (p = calloc(1, sizeof(*p))) == NULL)
 			return PEER_NONE;
-		p->addr = *a;
+		p->addr = peers_key(a);
 		*pp = p;
 		t->size++;
 	}

@@ -5,7 +5,8 @@
  * A VM is one address on the proxy's side of its link: counting what each
  * address holds open bounds what one VM can take of the proxy's
  * connections and descriptors, so that a VM opening thousands of tunnels
- * leaves room for the others.  Each loop keeps its own table (no lock, no
+ * leaves room for the others.  An IPv6 address counts with its /64 (a
+ * host may use any address in it).  Each loop keeps its own table (no lock, no
  * shared line); the daemon gives each loop an even share of the limit.
  * An entry exists only while its address has a connection open.
  */

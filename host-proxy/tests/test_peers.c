@@ -96,6 +96,31 @@ test_peers_come_and_go(void **state)
 	peers_free(NULL);
 }
 
+/* IPv6 addresses count by their /64; IPv4-mapped ones whole. */
+static void
+test_peers_v6_prefix(void **state)
+{
+	struct peers *t = peers_new();
+	struct netaddr a = addr("2001:db8:1:2::5"), b = addr("2001:db8:1:2:aa::7");
+	struct netaddr other = addr("2001:db8:1:3::5");
+	struct netaddr m1 = addr("::ffff:10.0.0.1"), m2 = addr("::ffff:10.0.0.2");
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(peers_take(t, &a, 2, 0), PEER_OPEN);
+	assert_int_equal(peers_take(t, &b, 2, 0), PEER_OPEN);
+	assert_int_equal(peers_take(t, &b, 2, 0), PEER_NONE);
+	assert_int_equal(peers_count(t, &a), 2);
+	assert_int_equal(peers_take(t, &other, 2, 0), PEER_OPEN);
+	assert_int_equal(peers_take(t, &m1, 1, 0), PEER_OPEN);
+	assert_int_equal(peers_take(t, &m2, 1, 0), PEER_OPEN);
+	assert_int_equal(peers_size(t), 4);
+	peers_give(t, &b, PEER_OPEN);
+	peers_give(t, &a, PEER_OPEN);
+	assert_int_equal(peers_size(t), 3);
+	peers_free(t);
+}
+
 /* Many addresses, sharing chains: each counted on its own. */
 static void
 test_peers_many(void **state)
@@ -137,6 +162,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_peers_limit),
 	    cmocka_unit_test(test_peers_come_and_go),
+	    cmocka_unit_test(test_peers_v6_prefix),
 	    cmocka_unit_test(test_peers_many),
 	};
 

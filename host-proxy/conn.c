@@ -483,6 +483,8 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *peer)
 		counter_bump(&w->counters.peer_limited);
 		conn_audit(c, "limit", "deny", msg);
 		conn_respond_close(c, 429, msg);
+		if (c->is_closed)
+			return NULL; /* ended already (a write failed) */
 	}
 	return c;
 }

@@ -302,8 +302,13 @@ front_accept(struct worker *w, int fd, const struct sockaddr *peer)
 	w->fronts = f;
 	ev_timer_arm(w->ev, &f->timer, LIMIT_HEAD_TIMEOUT_MS);
 	f->conn = conn_accept(w, sv[1], peer);
-	if (f->conn != NULL)
-		conn_set_front(f->conn, f);
+	if (f->conn == NULL) {
+		/* refused (the proxy is full, or the address holds its most
+		 * and its refusals): no handshake, nothing kept */
+		front_close(f);
+		return;
+	}
+	conn_set_front(f->conn, f);
 	front_drive(f);
 }
 

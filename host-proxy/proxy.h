@@ -193,7 +193,8 @@ void proxy_save_secrets(struct proxy *px);
 size_t proxy_nconns(struct proxy *px);
 
 /* conn.c: takes ownership of fd; peer is the client's address, for logs.
- * Returns the connection, or NULL when it was refused (fd closed). */
+ * Returns the connection, or NULL when it was refused or ended at once
+ * (fd closed). */
 struct conn *conn_accept(struct worker *w, int fd,
     const struct sockaddr *peer);
 /* Close every tunnel of w that the current policy no longer allows. */

@@ -71,6 +71,44 @@ check "  the TLS port refuses the full address too (429 inside TLS)" bash -c "
 check "  /metrics counts each refusal" expect 41 metric slicer_peer_limited_total
 check "  each one is audited (event limit)" bash -c \
 	"[ \"\$(grep -c '\"event\":\"limit\".*too many connections from 192.168.222.2' '$AUDIT')\" = 41 ]"
+# the TLS port under a burst: a connection refused with an answer gets its
+# handshake and the 429; one beyond the refusals in progress is closed
+# before any handshake (no TLS work spent on it, nothing kept)
+check "200 at once on the TLS port: each one answered 429 or closed before its handshake" bash -c "
+	in_vm '$PY' - '$T' '$PCA' '$DIR/tls429' <<'EOF'
+import base64, socket, ssl, sys, threading, time
+tok, ca, keep = sys.argv[1:4]
+ctx = ssl.create_default_context(cafile=ca)
+auth = 'Basic ' + base64.b64encode(('proxy:' + tok).encode()).decode()
+res, socks = [None] * 200, []
+def one(i):
+    s = socket.create_connection(('192.168.222.1', 3129), timeout=10)
+    socks.append(s)
+    try:
+        t = ctx.wrap_socket(s, server_hostname='192.168.222.1')
+    except (ssl.SSLError, OSError) as e:
+        res[i] = 'no-handshake'
+        return
+    socks.append(t)
+    try:
+        t.sendall(('GET http://plain.bench.test/x HTTP/1.1\\r\\nHost: plain.bench.test\\r\\n'
+                   'Proxy-Authorization: %s\\r\\n\\r\\n' % auth).encode())
+        d = t.recv(200)
+        res[i] = d.split(b' ')[1].decode() if d.startswith(b'HTTP/1.1 ') else 'no-answer'
+    except (ssl.SSLError, OSError):
+        res[i] = 'no-answer'
+th = [threading.Thread(target=one, args=(i,)) for i in range(200)]
+for t in th: t.start()
+for t in th: t.join(30)
+out = {}
+for r in res:
+    out[r] = out.get(r, 0) + 1
+print(out)
+open(keep, 'w').write('%d' % out.get('429', 0))
+assert set(out) <= {'429', 'no-handshake'}, out
+assert 1 <= out.get('429', 0) <= 128 and out.get('no-handshake', 0) >= 72, out
+EOF
+"
 # refusals take a moment each (the answer goes out, the close lingers for
 # what the client still sends): at most 64 at once per loop and address;
 # beyond that a connection is closed without an answer, and only counted
@@ -81,9 +119,10 @@ check "400 more at once: 64 per loop answered 429, the rest closed unanswered; a
 	a=\$(echo \"\$out\" | grep -o '429 [0-9]*' | cut -d' ' -f2); e=\$(echo \"\$out\" | grep -o 'error [0-9]*' | cut -d' ' -f2)
 	m=\$(curl -q -sS -m 10 --unix-socket '$S' http://x/metrics | sed -n 's/^slicer_peer_limited_total //p')
 	l=\$(grep -c '\"event\":\"limit\"' '$AUDIT')
+	t=\$(cat '$DIR/tls429')
 	echo \"answered \$a dropped \$e metric \$m audited \$l\"
 	[ \$((a + e)) = 400 ] && [ \"\$a\" -ge 64 ] && [ \"\$a\" -le 128 ] && [ \"\$e\" -ge 272 ] &&
-		[ \"\$m\" = \$((41 + 400)) ] && [ \"\$l\" = \$((41 + a)) ]"
+		[ \"\$m\" = \$((241 + 400)) ] && [ \"\$l\" = \$((41 + t + a)) ]"
 rm -f "$DIR/hold1"
 wait "$H1"
 wait_for 10 bash -c "[ \"\$(api GET /healthz | grep -o '\"connections\": *[0-9]*' | grep -o '[0-9]*\$')\" = 0 ]"

@@ -797,8 +797,8 @@ oauth_token_endpoint_locked(struct proxy *px, const char *host,
 
 		/* the URL was read from the value when it was set */
 		if (sec->type != SECRET_OAUTH || sec->token_url == NULL ||
-		    oauth_url_split(sec->token_url, h, sizeof(h), &pt, p,
-		    sizeof(p)) == -1)
+		    oauth_url_split((const char *)sec->token_url->p, h,
+		    sizeof(h), &pt, p, sizeof(p)) == -1)
 			continue;
 		if ((q = strchr(p, '?')) != NULL)
 			*q = '\0';

@@ -1548,7 +1548,7 @@ secret_free(struct secret *s)
 	if (s == NULL)
 		return;
 	secmem_free(s->value);
-	free(s->token_url);
+	secmem_free(s->token_url);
 	free(s);
 }
 
@@ -1556,10 +1556,12 @@ secret_free(struct secret *s)
  * An oauth secret's token endpoint, read from its value (a JSON object
  * with "token_url") once, when the value is set, so that requests compare
  * strings instead of parsing every oauth secret.  0 with *url a copy (NULL:
- * not oauth, or no token_url), -1 when out of memory.
+ * not oauth, or no token_url), -1 when out of memory.  The copy is kept
+ * as the value is (a URL may carry a credential in its query).
  */
 static int
-secret_token_url(enum secret_type type, const struct secmem *v, char **url)
+secret_token_url(enum secret_type type, const struct secmem *v,
+    struct secmem **url)
 {
 	json_t *j, *u;
 	int rc = 0;
@@ -1569,7 +1571,8 @@ secret_token_url(enum secret_type type, const struct secmem *v, char **url)
 		return 0;
 	j = json_loadb((const char *)v->p, v->len, 0, NULL);
 	u = json_object_get(j, "token_url");
-	if (json_is_string(u) && (*url = strdup(json_string_value(u))) == NULL)
+	if (json_is_string(u) && (*url = secmem_new(json_string_value(u),
+	    json_string_length(u))) == NULL)
 		rc = -1;
 	json_decref(j);
 	return rc;
@@ -1920,8 +1923,7 @@ int
 store_secret_set_value(struct store *st, struct secret *s, const void *value,
     size_t len, char *err, size_t errsz)
 {
-	struct secmem *nv, *old;
-	char *url;
+	struct secmem *nv, *old, *url;
 
 	(void)st;
 	if (value == NULL ||
@@ -1933,7 +1935,7 @@ store_secret_set_value(struct store *st, struct secret *s, const void *value,
 		err_set(err, errsz, "out of memory");
 		return -1;
 	}
-	free(s->token_url);
+	secmem_free(s->token_url);
 	s->token_url = url;
 	old = s->value;
 	s->value = nv;

@@ -90,8 +90,9 @@ struct secret {
 	enum secret_type type;
 	char header[LIMIT_HEADER_NAME]; /* for SECRET_HEADER */
 	struct secmem *value;         /* owned */
-	char *token_url;              /* owned: an oauth secret's token
-				       * endpoint, from its value; NULL else */
+	struct secmem *token_url;     /* owned: an oauth secret's token
+				       * endpoint, from its value (a part of
+				       * it, kept as one); NULL else */
 	int64_t created_ms;
 	uint64_t value_gen;           /* bumped by store_secret_set_value */
 	uint64_t saved_gen;           /* value_gen in the file (main loop) */

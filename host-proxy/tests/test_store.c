@@ -1130,12 +1130,14 @@ test_secret_oauth_count(void **state)
 	assert_int_equal(st->noauth_secrets, 2);
 	/* the token endpoint is read from the value once, when it is set */
 	assert_null(store_secret_find(st, "b")->token_url);
-	assert_string_equal(store_secret_find(st, "o1")->token_url,
+	assert_string_equal(
+	    (const char *)store_secret_find(st, "o1")->token_url->p,
 	    "https://a.test/t");
 	v = "{\"token_url\":\"https://a.test/t2\"}";
 	assert_int_equal(store_secret_set_value(st, store_secret_find(st, "o1"),
 	    v, strlen(v), err, sizeof(err)), 0);
-	assert_string_equal(store_secret_find(st, "o1")->token_url,
+	assert_string_equal(
+	    (const char *)store_secret_find(st, "o1")->token_url->p,
 	    "https://a.test/t2");
 	assert_int_equal(store_secret_set_value(st, store_secret_find(st, "o1"),
 	    "{\"x\":1}", 7, err, sizeof(err)), 0);

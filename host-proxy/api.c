@@ -27,6 +27,7 @@
 #include "http1.h"
 #include "log.h"
 #include "match.h"
+#include "metrics.h"
 #include "mitm.h"
 #include "oauth.h"
 #include "parse.h"
@@ -744,198 +745,14 @@ api_secret_create(struct api_conn *ac, json_t *body)
 static void
 api_metrics(struct api_conn *ac)
 {
-	struct proxy *px = ac->api->px;
-	struct upool_stats ps, one;
-	struct resolve_stats rs, rone;
 	char body[16384];
-	uint64_t acc;
-	unsigned i;
-	struct proxy_counts pc;
-	int n, m;
+	size_t len;
 
-	proxy_counts_sum(px, &pc);
-	n = snprintf(body, sizeof(body),
-	    "# HELP slicer_requests_total Requests judged against the policy:"
-	    " each CONNECT, plain HTTP request and request inside an "
-	    "intercepted connection.\n"
-	    "# TYPE slicer_requests_total counter\n"
-	    "slicer_requests_total %llu\n"
-	    "# HELP slicer_denied_total Requests and CONNECTs refused with an"
-	    " error status (403 by policy, 4xx for bad requests, 503); 407s "
-	    "are in slicer_auth_failed_total.\n"
-	    "# TYPE slicer_denied_total counter\n"
-	    "slicer_denied_total %llu\n"
-	    "# HELP slicer_auth_failed_total Requests with a missing or "
-	    "unknown proxy token (407; 401 at /slicer/dns-query).\n"
-	    "# TYPE slicer_auth_failed_total counter\n"
-	    "slicer_auth_failed_total %llu\n"
-	    "# HELP slicer_tunnels_total CONNECTs answered 200 and spliced "
-	    "to the upstream (not intercepted).\n"
-	    "# TYPE slicer_tunnels_total counter\n"
-	    "slicer_tunnels_total %llu\n"
-	    "# HELP slicer_intercepts_total CONNECTs answered 200 whose TLS "
-	    "the proxy terminates (a rule needs to see inside).\n"
-	    "# TYPE slicer_intercepts_total counter\n"
-	    "slicer_intercepts_total %llu\n"
-	    "# HELP slicer_dns_queries_total DNS queries at "
-	    "/slicer/dns-query.\n"
-	    "# TYPE slicer_dns_queries_total counter\n"
-	    "slicer_dns_queries_total %llu\n"
-	    "# HELP slicer_dns_denied_total DNS queries for names no rule of "
-	    "the client allows (answered NXDOMAIN).\n"
-	    "# TYPE slicer_dns_denied_total counter\n"
-	    "slicer_dns_denied_total %llu\n"
-	    "# HELP slicer_dns_limited_total DNS queries refused (SERVFAIL): "
-	    "too many of the client's lookups in flight.\n"
-	    "# TYPE slicer_dns_limited_total counter\n"
-	    "slicer_dns_limited_total %llu\n"
-	    "# HELP slicer_upstream_tls_handshakes_total TLS handshakes with "
-	    "upstreams of intercepted connections, by whether the session was"
-	    " resumed.\n"
-	    "# TYPE slicer_upstream_tls_handshakes_total counter\n"
-	    "slicer_upstream_tls_handshakes_total{resumed=\"no\"} %llu\n"
-	    "slicer_upstream_tls_handshakes_total{resumed=\"yes\"} %llu\n"
-	    "# HELP slicer_leaf_mint_limited_total CONNECTs refused because "
-	    "leaf certificates were being signed too fast.\n"
-	    "# TYPE slicer_leaf_mint_limited_total counter\n"
-	    "slicer_leaf_mint_limited_total %llu\n"
-	    "# HELP slicer_peer_limited_total Connections refused (429) "
-	    "because their address held --max-conns-per-peer already.\n"
-	    "# TYPE slicer_peer_limited_total counter\n"
-	    "slicer_peer_limited_total %llu\n"
-	    "# HELP slicer_conns_limited_total Connections closed at once "
-	    "because the proxy held its most (16384) already.\n"
-	    "# TYPE slicer_conns_limited_total counter\n"
-	    "slicer_conns_limited_total %llu\n"
-	    "# HELP slicer_connections Client connections open.\n"
-	    "# TYPE slicer_connections gauge\n"
-	    "slicer_connections %zu\n"
-	    "# HELP slicer_clients Clients in the policy.\n"
-	    "# TYPE slicer_clients gauge\n"
-	    "slicer_clients %zu\n"
-	    "# HELP slicer_policy_generation Generation of the policy; each "
-	    "change raises it.\n"
-	    "# TYPE slicer_policy_generation gauge\n"
-	    "slicer_policy_generation %llu\n",
-	    (unsigned long long)pc.requests,
-	    (unsigned long long)pc.denied,
-	    (unsigned long long)pc.auth_failed,
-	    (unsigned long long)pc.tunnels,
-	    (unsigned long long)pc.intercepts,
-	    (unsigned long long)pc.dns_queries,
-	    (unsigned long long)pc.dns_denied,
-	    (unsigned long long)pc.dns_limited,
-	    (unsigned long long)pc.tls_full,
-	    (unsigned long long)pc.tls_resumed,
-	    (unsigned long long)pc.leaf_limited,
-	    (unsigned long long)pc.peer_limited,
-	    (unsigned long long)pc.conns_limited, proxy_nconns(px),
-	    px->store->nclients,
-	    (unsigned long long)px->store->generation);
-	if (n < 0 || (size_t)n >= sizeof(body)) {
+	if (metrics_render(ac->api->px, body, sizeof(body), &len) == -1) {
 		api_error(ac, 500, "metrics do not fit");
 		return;
 	}
-	memset(&ps, 0, sizeof(ps));
-	memset(&rs, 0, sizeof(rs));
-	for (i = 0; i < px->nworkers; i++) {
-		resolver_get_stats(px->workers[i]->resolver, &rone);
-		rs.hits += rone.hits;
-		rs.joined += rone.joined;
-		rs.lookups += rone.lookups;
-		rs.cached += rone.cached;
-		upool_get_stats(px->workers[i]->upool, &one);
-		ps.hits += one.hits;
-		ps.misses += one.misses;
-		ps.parked += one.parked;
-		ps.refused += one.refused;
-		ps.evicted += one.evicted;
-		ps.expired += one.expired;
-		ps.dropped += one.dropped;
-		ps.flushed += one.flushed;
-		ps.idle += one.idle;
-	}
-	m = snprintf(body + n, sizeof(body) - (size_t)n,
-	    "# HELP slicer_upstream_pool_hits_total Intercepted requests "
-	    "served over a parked upstream connection.\n"
-	    "# TYPE slicer_upstream_pool_hits_total counter\n"
-	    "slicer_upstream_pool_hits_total %llu\n"
-	    "# HELP slicer_upstream_pool_misses_total Intercepted requests "
-	    "that found no parked upstream connection.\n"
-	    "# TYPE slicer_upstream_pool_misses_total counter\n"
-	    "slicer_upstream_pool_misses_total %llu\n"
-	    "# HELP slicer_upstream_pool_parked_total Upstream connections "
-	    "parked for reuse.\n"
-	    "# TYPE slicer_upstream_pool_parked_total counter\n"
-	    "slicer_upstream_pool_parked_total %llu\n"
-	    "# HELP slicer_upstream_pool_closed_total Parked upstream "
-	    "connections closed, by reason: evicted (a cap), expired (idle), "
-	    "dropped (the upstream closed or spoke), flushed (a policy "
-	    "change), refused (closed at once when parked).\n"
-	    "# TYPE slicer_upstream_pool_closed_total counter\n"
-	    "slicer_upstream_pool_closed_total{reason=\"evicted\"} %llu\n"
-	    "slicer_upstream_pool_closed_total{reason=\"expired\"} %llu\n"
-	    "slicer_upstream_pool_closed_total{reason=\"dropped\"} %llu\n"
-	    "slicer_upstream_pool_closed_total{reason=\"flushed\"} %llu\n"
-	    "slicer_upstream_pool_closed_total{reason=\"refused\"} %llu\n"
-	    "# HELP slicer_upstream_pool_idle Upstream connections parked "
-	    "now.\n"
-	    "# TYPE slicer_upstream_pool_idle gauge\n"
-	    "slicer_upstream_pool_idle %zu\n",
-	    (unsigned long long)ps.hits, (unsigned long long)ps.misses,
-	    (unsigned long long)ps.parked, (unsigned long long)ps.evicted,
-	    (unsigned long long)ps.expired, (unsigned long long)ps.dropped,
-	    (unsigned long long)ps.flushed, (unsigned long long)ps.refused,
-	    ps.idle);
-	if (m < 0 || (size_t)m >= sizeof(body) - (size_t)n) {
-		api_error(ac, 500, "metrics do not fit");
-		return;
-	}
-	n += m;
-	m = snprintf(body + n, sizeof(body) - (size_t)n,
-	    "# HELP slicer_leaf_certs Leaf certificates in the cache.\n"
-	    "# TYPE slicer_leaf_certs gauge\n"
-	    "slicer_leaf_certs %zu\n"
-	    "# HELP slicer_leaf_mints_total Leaf certificates signed.\n"
-	    "# TYPE slicer_leaf_mints_total counter\n"
-	    "slicer_leaf_mints_total %llu\n"
-	    "# HELP slicer_resolve_cache_hits_total Name lookups answered "
-	    "from the resolver cache.\n"
-	    "# TYPE slicer_resolve_cache_hits_total counter\n"
-	    "slicer_resolve_cache_hits_total %llu\n"
-	    "# HELP slicer_resolve_joined_total Name lookups that joined one "
-	    "already in flight.\n"
-	    "# TYPE slicer_resolve_joined_total counter\n"
-	    "slicer_resolve_joined_total %llu\n"
-	    "# HELP slicer_resolve_lookups_total Name lookups sent to DNS.\n"
-	    "# TYPE slicer_resolve_lookups_total counter\n"
-	    "slicer_resolve_lookups_total %llu\n"
-	    "# HELP slicer_resolve_cached Names in the resolver cache.\n"
-	    "# TYPE slicer_resolve_cached gauge\n"
-	    "slicer_resolve_cached %zu\n"
-	    "# HELP slicer_workers Event loops (worker threads).\n"
-	    "# TYPE slicer_workers gauge\n"
-	    "slicer_workers %u\n"
-	    "# HELP slicer_worker_connections_total Connections accepted, by "
-	    "event loop.\n"
-	    "# TYPE slicer_worker_connections_total counter\n",
-	    mitm_cache_count(px->leaves),
-	    (unsigned long long)mitm_cache_mints(px->leaves),
-	    (unsigned long long)rs.hits, (unsigned long long)rs.joined,
-	    (unsigned long long)rs.lookups, rs.cached, px->nworkers);
-	for (i = 0; m >= 0 && (size_t)m < sizeof(body) - (size_t)n &&
-	    i < px->nworkers; i++) {
-		n += m;
-		acc = atomic_load(&px->workers[i]->n_accepted);
-		m = snprintf(body + n, sizeof(body) - (size_t)n,
-		    "slicer_worker_connections_total{worker=\"%u\"} %llu\n", i,
-		    (unsigned long long)acc);
-	}
-	if (m < 0 || (size_t)m >= sizeof(body) - (size_t)n) {
-		api_error(ac, 500, "metrics do not fit");
-		return;
-	}
-	api_send(ac, 200, "text/plain; version=0.0.4", body, (size_t)(n + m));
+	api_send(ac, 200, "text/plain; version=0.0.4", body, len);
 }
 
 /* --------------------------------------------------------- routing */

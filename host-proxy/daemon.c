@@ -279,7 +279,7 @@ proxy_counts_sum(const struct proxy *px, struct proxy_counts *out)
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < px->nworkers; i++) {
 		lc = &px->workers[i]->counters;
-#define PROXY_COUNTER_ADD(name) out->name += atomic_load_explicit( \
+#define PROXY_COUNTER_ADD(name, metric, labels, help) out->name += atomic_load_explicit( \
 	&lc->name, memory_order_relaxed);
 		PROXY_COUNTERS(PROXY_COUNTER_ADD)
 #undef PROXY_COUNTER_ADD

@@ -11,7 +11,7 @@ FUZZ_SRCS_fuzz_audit := host-proxy/audit.c host-proxy/token.c shared/log.c \
 PROXY_SRCS += host-proxy/store.c
 UNIT_TESTS += host-proxy/tests/test_store.c
 PROXY_SRCS += host-proxy/conn.c host-proxy/resolve.c host-proxy/audit.c \
-	host-proxy/api.c host-proxy/daemon.c host-proxy/cli.c host-proxy/token.c
+	host-proxy/api.c host-proxy/metrics.c host-proxy/daemon.c host-proxy/cli.c host-proxy/token.c
 UNIT_TESTS += host-proxy/tests/test_token.c
 UNIT_TESTS += host-proxy/tests/test_audit.c
 PROXY_SRCS += host-proxy/xport.c host-proxy/front.c
@@ -27,4 +27,5 @@ PROXY_SRCS += host-proxy/upool.c host-proxy/worker.c host-proxy/peers.c
 PROXY_LIBS += -pthread
 UNIT_TESTS += host-proxy/tests/test_upool.c
 UNIT_TESTS += host-proxy/tests/test_peers.c
+UNIT_TESTS += host-proxy/tests/test_metrics.c
 UNIT_TESTS += host-proxy/tests/test_resolve.c

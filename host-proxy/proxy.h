@@ -98,25 +98,54 @@ struct proxy {
 /*
  * What /metrics counts, kept per loop (struct worker's counters) and
  * summed when read (proxy_counts_sum), so that no loop writes a cache
- * line another loop writes.
+ * line another loop writes.  X(field, metric, labels, help): the metric
+ * it is shown as (metrics.c), with labels when several fields are samples
+ * of one metric (help NULL on all but the first of them).
  */
 #define PROXY_COUNTERS(X)                                                   \
-	X(requests)     /* judged: CONNECT, plain or intercepted request */ \
-	X(denied)       /* refused with an error status (not 407) */        \
-	X(auth_failed)  /* missing or unknown token */                      \
-	X(tunnels)      /* CONNECTs spliced to the upstream */              \
-	X(intercepts)   /* CONNECTs whose TLS the proxy terminates */       \
-	X(dns_queries)  /* at /slicer/dns-query */                          \
-	X(dns_denied)                                                       \
-	X(dns_limited)                                                      \
-	X(tls_full)     /* upstream handshakes, full and resumed */         \
-	X(tls_resumed)                                                      \
-	X(leaf_limited) /* CONNECTs refused: leaves signed too fast */      \
-	X(peer_limited) /* connections refused: their address held its most */ \
-	X(conns_limited) /* connections closed at once: the proxy was full */
+	X(requests, "slicer_requests_total", NULL,                          \
+	    "Requests judged against the policy: each CONNECT, plain HTTP " \
+	    "request and request inside an intercepted connection.")        \
+	X(denied, "slicer_denied_total", NULL,                              \
+	    "Requests and CONNECTs refused with an error status (403 by "   \
+	    "policy, 4xx for bad requests, 503); 407s are in "              \
+	    "slicer_auth_failed_total.")                                    \
+	X(auth_failed, "slicer_auth_failed_total", NULL,                    \
+	    "Requests with a missing or unknown proxy token (407; 401 at "  \
+	    "/slicer/dns-query).")                                          \
+	X(tunnels, "slicer_tunnels_total", NULL,                            \
+	    "CONNECTs answered 200 and spliced to the upstream (not "       \
+	    "intercepted).")                                                \
+	X(intercepts, "slicer_intercepts_total", NULL,                      \
+	    "CONNECTs answered 200 whose TLS the proxy terminates (a rule " \
+	    "needs to see inside).")                                        \
+	X(dns_queries, "slicer_dns_queries_total", NULL,                    \
+	    "DNS queries at /slicer/dns-query.")                            \
+	X(dns_denied, "slicer_dns_denied_total", NULL,                      \
+	    "DNS queries for names no rule of the client allows (answered " \
+	    "NXDOMAIN).")                                                   \
+	X(dns_limited, "slicer_dns_limited_total", NULL,                    \
+	    "DNS queries refused (SERVFAIL): too many of the client's "     \
+	    "lookups in flight.")                                           \
+	X(tls_full, "slicer_upstream_tls_handshakes_total",                 \
+	    "resumed=\"no\"",                                               \
+	    "TLS handshakes with upstreams of intercepted connections, by " \
+	    "whether the session was resumed.")                             \
+	X(tls_resumed, "slicer_upstream_tls_handshakes_total",              \
+	    "resumed=\"yes\"", NULL)                                        \
+	X(leaf_limited, "slicer_leaf_mint_limited_total", NULL,             \
+	    "CONNECTs refused because leaf certificates were being signed " \
+	    "too fast.")                                                    \
+	X(peer_limited, "slicer_peer_limited_total", NULL,                  \
+	    "Connections refused (429) because their address held "         \
+	    "--max-conns-per-peer already.")                                \
+	X(conns_limited, "slicer_conns_limited_total", NULL,                \
+	    "Connections closed at once because the proxy held its most "   \
+	    "(16384) already.")
 
-#define PROXY_COUNTER_ATOMIC(name) atomic_uint_fast64_t name;
-#define PROXY_COUNTER_PLAIN(name) uint64_t name;
+#define PROXY_COUNTER_ATOMIC(name, metric, labels, help) \
+	atomic_uint_fast64_t name;
+#define PROXY_COUNTER_PLAIN(name, metric, labels, help) uint64_t name;
 /* One loop's: written by that loop only, with counter_bump. */
 struct loop_counters {
 	PROXY_COUNTERS(PROXY_COUNTER_ATOMIC)

@@ -2889,6 +2889,16 @@ conn_sweep(struct worker *w)
 			conn_close(c, "dns lookup timed out");
 			break;
 		case CONN_TLS_ACCEPT:
+			if (!c->is_inner_known) {
+				/* e.g. a protocol whose server speaks first
+				 * (SSH, SMTP) on a port a rule inspects */
+				conn_audit_connect(c);
+				conn_audit(c, "tls", "error", "client sent "
+				    "nothing after the 200 (an inspected port "
+				    "needs the client to speak first)");
+				conn_close(c, "client sent nothing");
+				break;
+			}
 			conn_audit(c, "tls", "error", "client TLS handshake timed out");
 			conn_close(c, "client TLS handshake timed out");
 			break;

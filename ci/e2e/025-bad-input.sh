@@ -31,6 +31,13 @@ PO="b'POST http://plain.bench.test/ok HTTP/1.1\r\nHost: plain.bench.test\r\n' + 
 
 check "sanity: a good request" expect "HTTP/1.1 200 OK" rawsend --token "$T" --send "$G + b'\r\n'"
 
+# a head that never ends: started now, judged at the end (the head timeout is 15 s)
+SLOW_T0=$(date +%s)
+(rawsend --token "$T" --timeout 30 --wait-close 5 --send "$G" >"$DIR/slow-head.out" 2>&1
+	echo "$(($(date +%s) - SLOW_T0)) s" >>"$DIR/slow-head.out") &
+SLOW_HEAD=$!
+SPX_PIDS+=("$SLOW_HEAD")
+
 # framing
 check "conflicting Content-Length" bad 400 "$PO + b'Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd'"
 check "duplicate Content-Length" bad 400 "$PO + b'Content-Length: 4\r\nContent-Length: 4\r\n\r\nabcd'"
@@ -182,6 +189,23 @@ check "cli: none of those added a rule" bash -c \
 	"out=\$(cli rule list b1); echo \"\$out\"; echo \"\$out\" | grep -q api.bench.test && ! echo \"\$out\" | grep -q x.test"
 check "cli: --help anywhere is usage on stdout, exit 0" bash -c \
 	"out=\$(cli allow b1 --help 2>/dev/null) && echo \"\$out\" | grep -q '^usage:'"
+slow_head() {
+	local i
+	for ((i = 0; i < 300; i++)); do kill -0 "$SLOW_HEAD" 2>/dev/null || break; sleep 0.1; done
+	cat "$DIR/slow-head.out"
+	head -1 "$DIR/slow-head.out" | grep -q '^HTTP/1.1 408 ' && grep -qx closed "$DIR/slow-head.out" &&
+		[ "$(sed -n 's/^\([0-9]*\) s$/\1/p' "$DIR/slow-head.out")" -ge 14 ]
+}
+check "a request head that never ends: 408 after the 15 s head timeout, then closed" slow_head
+check "... audited: a denied request with status 408 and the reason" py_check "$AUDIT" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+r = [r for r in rows if r["status"] == 408]
+print(r)
+# the head never ended, so it named no client: the record has the peer
+assert len(r) == 1 and r[0]["event"] == "request" and r[0]["decision"] == "deny", r
+assert r[0]["peer"] == "192.168.222.2" and r[0]["reason"] == "request head timed out", r
+EOF
 check "still serving after all the bad input" expect 200 connect_code "$T" https://api.bench.test/
 check "still serving plain requests" expect 200 http_code "$T" http://plain.bench.test/final
 bench_finish

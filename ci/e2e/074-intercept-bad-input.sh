@@ -93,6 +93,39 @@ in_vm curl -q -s -m 30 --cacert "$PCA" -x "http://proxy:$T@$PROXY_ADDR" -o "$DIR
 	-w '%{http_code} %{time_total}' https://api.bench.test:9446/ok >"$DIR/mute.out" 2>&1 &
 MUTE_CURL=$!
 SPX_PIDS+=("$MUTE_CURL")
+# clients that go quiet after the CONNECT's 200: one sends nothing (as for a
+# protocol whose server speaks first), one half a ClientHello; judged at the
+# end (the head timeout is 15 s)
+quiet() { # HOW: prints how the connection ended and after how long
+	vmpy - "$T" "$1" <<'EOF'
+import socket, ssl, sys, time, spxclient
+tok, how = sys.argv[1:3]
+c = spxclient.Conn(timeout=30)
+st, h, b = c.connect("api.bench.test:443", tok)
+assert st == 200, st
+if how == "half":
+    ctx = ssl.create_default_context()
+    o, i = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(i, o, server_hostname="api.bench.test")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = o.read()
+    c.send(hello[:len(hello) // 2])
+t0 = time.time()
+try:
+    got = c.sock.recv(4096)
+    print("closed after %d bytes, %.1f s" % (len(got), time.time() - t0))
+except socket.timeout:
+    print("still open after %.1f s" % (time.time() - t0))
+EOF
+}
+quiet none >"$DIR/quiet-none.out" 2>&1 &
+QUIET_NONE=$!
+quiet half >"$DIR/quiet-half.out" 2>&1 &
+QUIET_HALF=$!
+SPX_PIDS+=("$QUIET_NONE" "$QUIET_HALF")
 check "sanity: a good upstream through interception" expect_re '"path": "/s"' icurl https://api.bench.test/s
 # descriptors, less the upstream connections parked for reuse (each event
 # loop keeps its own pool, so how many are parked depends on which loop
@@ -291,6 +324,31 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 r = [r for r in rows if r["port"] == 9446 and r["event"] == "request"]
 print(r)
 assert r and r[0]["decision"] == "error" and r[0]["status"] in (502, 504), r
+EOF
+
+quiet_closed() { # PID FILE
+	local i
+	for ((i = 0; i < 300; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	cat "$2"
+	grep -Eq '^closed after 0 bytes, (1[4-9]|2[0-9])\.' "$2"
+}
+check "a client silent after the 200 of an inspected CONNECT: closed after the head timeout" \
+	quiet_closed "$QUIET_NONE" "$DIR/quiet-none.out"
+check "a client stalled in its ClientHello: closed after the head timeout" \
+	quiet_closed "$QUIET_HALF" "$DIR/quiet-half.out"
+check "... audited: the connect, then a tls error saying which" py_check "$AUDIT" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+t = [r for r in rows if r["event"] == "tls" and r["decision"] == "error" and
+     r["reason"].startswith(("client TLS handshake timed out", "client sent nothing"))]
+print(t)
+why = sorted(r["reason"] for r in t)
+assert len(t) == 2 and all(r["port"] == 443 and r["client"] == "vm1" for r in t), t
+assert why[0] == "client TLS handshake timed out", why
+assert why[1].startswith("client sent nothing after the 200"), why
+for r in t:
+    c = [x for x in rows if x["event"] == "connect" and x["conn"] == r["conn"]]
+    assert len(c) == 1 and c[0]["decision"] == "allow" and rows.index(c[0]) < rows.index(r), (r, c)
 EOF
 
 # ---- no leaks ----

@@ -66,7 +66,9 @@ token_from_proxy_auth(const char *value, size_t len, char out[TOKEN_MAX + 1])
 			b++;
 			blen--;
 		}
-		if (blen == 0 || blen % 4 != 0 || blen > (sizeof(dec) / 3) * 4)
+		/* what it decodes to, and the NUL after it, fit in dec */
+		if (blen == 0 || blen % 4 != 0 ||
+		    blen > ((sizeof(dec) - 1) / 3) * 4)
 			goto out;
 		for (i = 0; i < blen; i++) {
 			char ch = b[i];

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
 #include "token.h"
 
 static void
@@ -117,6 +119,50 @@ test_proxy_auth_limits(void **state)
 	assert_int_equal(token_from_proxy_auth(hdr, 6 + 800, out), -1);
 }
 
+/* Base64 of "p:" and n bytes of 'a', without padding when it fits. */
+static size_t
+basic_of(char *hdr, size_t size, size_t n)
+{
+	unsigned char raw[512];
+
+	assert_true(n + 2 <= sizeof(raw) && size > 6 + (n + 4) / 3 * 4 + 4);
+	memcpy(raw, "p:", 2);
+	memset(raw + 2, 'a', n);
+	memcpy(hdr, "Basic ", 6);
+	return 6 + (size_t)EVP_EncodeBlock((unsigned char *)hdr + 6, raw,
+	    (int)(n + 2));
+}
+
+/* Every length of Basic credential around the decoder's buffer: the
+ * longest that fits is read, longer ones are refused, none writes past
+ * the buffer (ASan build). */
+static void
+test_proxy_auth_basic_bounds(void **state)
+{
+	char hdr[1024], out[TOKEN_MAX + 1];
+	size_t n, len;
+	int rc, longest = 0;
+
+	(void)state;
+	for (n = 1; n <= 300; n++) {
+		len = basic_of(hdr, sizeof(hdr), n);
+		rc = token_from_proxy_auth(hdr, len, out);
+		if (rc == -1)
+			continue;
+		assert_int_equal(rc, (int)n);
+		assert_int_equal(strspn(out, "a"), n);
+		longest = (int)n;
+	}
+	/* 243 decoded bytes ("p:" and 241) in 324 characters */
+	assert_int_equal(longest, 241);
+	/* 328 characters decode to 246 bytes, the buffer's size */
+	memset(hdr + 6, 'A', 328);
+	assert_int_equal(token_from_proxy_auth(hdr, 6 + 328, out), -1);
+	memset(hdr + 6, 'Q', 324);
+	memcpy(hdr + 6, "cDp", 3);
+	assert_int_equal(token_from_proxy_auth(hdr, 6 + 328, out), -1);
+}
+
 int
 main(void)
 {
@@ -125,6 +171,7 @@ main(void)
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_proxy_auth),
 		cmocka_unit_test(test_proxy_auth_limits),
+		cmocka_unit_test(test_proxy_auth_basic_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -249,7 +249,7 @@ http1_is_hop_by_hop(
 /* What the checks need from the header fields, gathered in one pass. */
 struct head_info {
 	const struct http1_header *cl, *te, *host, *expect, *upgrade;
-	size_t ncl, nte, nhost;
+	size_t ncl, nte, nhost, nupgrade;
 	/* Connection tokens */
 	int is_close, is_keep_alive, is_upgrade;
 	/* Connection lists Content-Length or Host */
@@ -298,10 +298,37 @@ head_info_scan(struct head_info *hi, const struct http1_header *h, size_t n)
 			if (hi->expect == NULL)
 				hi->expect = &h[i];
 		} else if (SLICE_IS(h[i].name, "upgrade")) {
-			if (hi->upgrade == NULL)
+			if (hi->nupgrade++ == 0)
 				hi->upgrade = &h[i];
 		}
 	}
+}
+
+/*
+ * An upgrade to WebSocket, and to nothing else: after a 101 the
+ * connection is relayed as bytes no one judges, so a protocol that
+ * carries requests of its own (h2c) must not get one.  One Upgrade field
+ * with the one token "websocket" (a version after a slash is allowed),
+ * Connection: upgrade, HTTP/1.1.  Any other Upgrade is dropped as the
+ * hop-by-hop field it is, and the request goes as a plain one.
+ */
+static int
+head_info_is_websocket(const struct head_info *hi, int version_minor)
+{
+	struct http1_slice e, name;
+	size_t pos = 0;
+	const char *slash;
+
+	if (!hi->is_upgrade || hi->nupgrade != 1 || version_minor != 1)
+		return 0;
+	if (!list_next(hi->upgrade->value, &pos, &e) ||
+	    list_next(hi->upgrade->value, &pos, &name))
+		return 0; /* none, or more than one protocol */
+	name = e;
+	slash = memchr(e.p, '/', e.len);
+	if (slash != NULL)
+		name.len = (size_t)(slash - e.p);
+	return SLICE_IS(name, "websocket");
 }
 
 /* Keep-alive per version and Connection (RFC 9112 9.3). */
@@ -895,7 +922,7 @@ http1_parse_request(const char *buf, size_t len, struct http1_request *req)
 		    req, 400, "Connection names a framing field");
 
 	req->is_keep_alive = head_info_keep_alive(&hi, req->version_minor);
-	req->is_upgrade = hi.is_upgrade && hi.upgrade != NULL;
+	req->is_upgrade = head_info_is_websocket(&hi, req->version_minor);
 	/* HTTP/1.0 clients do not wait for 100 (RFC 9110 10.1.1) */
 	req->has_expect_continue = req->version_minor == 1 &&
 				   hi.expect != NULL &&

@@ -88,7 +88,8 @@ struct http1_request {
 	uint64_t content_length; /* for HTTP1_BODY_LENGTH */
 	int is_keep_alive;        /* per version and Connection header */
 	int has_expect_continue;  /* Expect: 100-continue */
-	int is_upgrade;           /* Connection: upgrade + Upgrade header */
+	int is_upgrade;           /* Connection: upgrade + Upgrade: websocket
+				   * (HTTP/1.1, one field, one protocol) */
 
 	/* On HTTP1_BAD: status to answer with and a short static reason. */
 	int error_status;

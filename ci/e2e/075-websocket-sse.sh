@@ -4,7 +4,8 @@
 # not allowed is 403 and never reaches the server; a secret is injected into
 # the upgrade request), then relayed both ways (text, 200 KB binary, ping);
 # an upgrade the upstream declines leaves an HTTP connection that is judged
-# again; revoking the rule ends an open WebSocket; WebSocket through a plain
+# again; an Upgrade to anything but WebSocket alone is dropped (h2c would
+# carry requests no one judges); revoking the rule ends an open WebSocket; WebSocket through a plain
 # tunnel; server-sent events arrive as they are sent, intercepted, with a
 # secret, and through the TLS proxy port.
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
@@ -128,6 +129,22 @@ st, h, b = ws.c.read_response()
 assert st == 403, st
 EOF
 check "... the request after it never reached the server" bash -c "! grep -q ' /not-allowed ' '$DIR/ws.log'"
+check "an Upgrade other than WebSocket alone (h2c, websocket) is dropped: the request goes plain, the next is judged" \
+	ws_py api.bench.test 9460 "$PCA" - <<'EOF'
+ws.c.send(b"GET /ws/echo HTTP/1.1\r\nHost: api.bench.test:9460\r\nUpgrade: h2c, websocket\r\n"
+          b"Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+st, h, b = ws.c.read_response(skip_1xx=False)
+print(st, b[:300])
+assert st == 200, st
+seen = json.loads(b)["headers"]
+assert "upgrade" not in seen and "http2-settings" not in seen, seen
+assert "upgrade" not in seen.get("connection", "").lower(), seen
+ws.c.send(b"DELETE /ws/echo HTTP/1.1\r\nHost: api.bench.test:9460\r\n\r\n")
+st, h, b = ws.c.read_response()
+assert st == 403, st
+EOF
+check "... the DELETE never reached the server" bash -c "! grep -q 'DELETE /ws/echo' '$DIR/ws.log'"
 revoke_ws() {
 	ws_py api.bench.test 9460 "$PCA" /ws/echo <<'EOF'
 import subprocess

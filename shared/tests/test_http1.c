@@ -556,6 +556,31 @@ static const struct conn_case conn_cases[] = {
     {"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
      "Upgrade: websocket\r\n\r\n",
 	1, 1, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\n"
+     "Upgrade: WebSocket\r\n\r\n",
+	1, 1, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+     "Upgrade: websocket/13\r\n\r\n",
+	1, 1, 0},
+    /* only WebSocket: after a 101 nothing more is judged */
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+     "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
+	1, 0, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+     "Upgrade: websocket, h2c\r\n\r\n",
+	1, 0, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+     "Upgrade: websocket\r\nUpgrade: h2c\r\n\r\n",
+	1, 0, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+     "Upgrade: websocketx\r\n\r\n",
+	1, 0, 0},
+    {"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+     "Upgrade: TLS/1.2\r\n\r\n",
+	1, 0, 0},
+    {"GET / HTTP/1.0\r\nConnection: Upgrade\r\n"
+     "Upgrade: websocket\r\n\r\n",
+	0, 0, 0},
     {"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n", 1, 0, 0},
     {"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n", 1, 0, 0},
     {"PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"

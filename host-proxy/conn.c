@@ -508,9 +508,24 @@ conn_authenticate(struct conn *c, const struct http1_request *req)
 	if (n > 0)
 		cl = store_client_by_token(c->px->store, tok, (size_t)n);
 	secmem_wipe(tok, sizeof(tok));
-	if (cl != NULL)
+	if (cl != NULL) {
 		snprintf(c->client, sizeof(c->client), "%s", cl->name);
+		c->client_serial = cl->serial;
+	}
 	return cl;
+}
+
+/*
+ * The client that authenticated c, while it exists: one deleted and
+ * created again under the same name (a token rotated) is another client,
+ * and c, authenticated with the old token, gets nothing of it.
+ */
+static struct client *
+conn_client(const struct conn *c)
+{
+	struct client *cl = store_client_find(c->px->store, c->client);
+
+	return cl != NULL && cl->serial == c->client_serial ? cl : NULL;
 }
 
 /* --------------------------------------------------- local endpoints */
@@ -617,7 +632,7 @@ conn_dns_done(struct conn *c)
 
 	/* the store read as a decision reads it; the counter is atomic */
 	proxy_judge_lock(c->px);
-	cl = store_client_find(c->px->store, c->client);
+	cl = conn_client(c);
 	if (cl != NULL)
 		store_client_dns_give(cl);
 	proxy_judge_unlock(c->px);
@@ -1093,6 +1108,7 @@ conn_take_pooled(struct conn *c)
 	snprintf(c->up_host, sizeof(c->up_host), "%s", c->host);
 	c->up_port = c->port;
 	snprintf(c->up_client, sizeof(c->up_client), "%s", c->client);
+	c->up_client_serial = c->client_serial;
 	c->is_up_pooled = 1;
 	conn_buf_wipe_release(&c->retry);
 	if (conn_is_resendable(c)) {
@@ -1116,6 +1132,7 @@ conn_start_upstream(struct conn *c)
 	if (c->ufd != -1 && c->is_up_reusable && !c->is_connect &&
 	    strcmp(c->up_host, c->host) == 0 && c->up_port == c->port &&
 	    strcmp(c->up_client, c->client) == 0 &&
+	    c->up_client_serial == c->client_serial &&
 	    (c->ux.ssl != NULL) == conn_inner_tls(c)) {
 		/* keep-alive upstream for the same origin and client */
 		c->is_up_reusable = 0;
@@ -1312,7 +1329,7 @@ conn_start_intercept(struct conn *c)
 		/* the bucket is shared by every loop: px->lock, nested */
 		proxy_judge_lock(c->px);
 		proxy_lock(c->px);
-		cl = store_client_find(c->px->store, c->client);
+		cl = conn_client(c);
 		is_limited = cl != NULL && !rate_take(&cl->leaf_mints,
 		    ev_now(c->w->ev), LIMIT_LEAF_MINTS_PER_SEC,
 		    LIMIT_LEAF_MINT_BURST);
@@ -1380,6 +1397,7 @@ conn_connected(struct conn *c)
 	snprintf(c->up_host, sizeof(c->up_host), "%s", c->host);
 	c->up_port = c->port;
 	snprintf(c->up_client, sizeof(c->up_client), "%s", c->client);
+	c->up_client_serial = c->client_serial;
 	if (c->is_connect) {
 		c->status = 200;
 		counter_bump(&c->w->counters.tunnels);
@@ -1695,7 +1713,7 @@ conn_judge_request(struct conn *c, const struct http1_request *req)
 
 	if (c->is_intercept) {
 		/* authenticated at CONNECT; the client may be gone since */
-		cl = store_client_find(c->px->store, c->client);
+		cl = conn_client(c);
 		if (cl == NULL) {
 			conn_deny(c, 403, "denied: client deleted");
 			return CONN_NEXT_DONE;
@@ -2840,7 +2858,7 @@ conn_rejudge_all(struct worker *w)
 		if ((c->state != CONN_TUNNEL && c->state != CONN_RELAY) ||
 		    c->judged_generation == px->store->generation)
 			continue;
-		cl = store_client_find(px->store, c->client);
+		cl = conn_client(c);
 		memset(&v, 0, sizeof(v));
 		if (cl != NULL) {
 			memset(&prq, 0, sizeof(prq));

@@ -84,6 +84,7 @@ struct conn {
 
 	/* the request being handled */
 	char client[LIMIT_NAME];    /* authenticated client; "" before */
+	uint64_t client_serial;     /* its serial (struct client) */
 	char method[LIMIT_METHOD + 1];
 	char host[LIMIT_HOSTNAME + 3]; /* canonical */
 	uint16_t port;
@@ -124,6 +125,7 @@ struct conn {
 	char up_host[LIMIT_HOSTNAME + 3]; /* identity of the open upstream */
 	uint16_t up_port;
 	char up_client[LIMIT_NAME]; /* the client it serves */
+	uint64_t up_client_serial;
 	int is_up_reusable;         /* idle at a message boundary */
 	int is_up_poolable;         /* and fit to park for a later client
 				     * connection of up_client (HTTP/1.1, no

@@ -1344,6 +1344,7 @@ client_insert(struct store *st, const char *name,
 	memcpy(c->name, name, strlen(name) + 1);
 	memcpy(c->token_hash, token_hash, 32);
 	c->created_ms = created_ms;
+	c->serial = ++st->client_serial;
 	j = token_slot(st, token_hash);
 	c->token_next = st->token_slots[j];
 	st->token_slots[j] = c;

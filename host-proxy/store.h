@@ -76,6 +76,9 @@ struct client {
 	struct client *token_next;    /* store's token table chain */
 	struct client *name_next;     /* store's name table chain */
 	struct rate leaf_mints;       /* runtime: leaves minted for it */
+	uint64_t serial;              /* runtime: unique while the process
+				       * runs; a client deleted and created
+				       * again under its name is another */
 	uint64_t pool_generation;     /* runtime: generation of its last rule
 				       * change (or its creation); see
 				       * store_pool_generation */
@@ -117,6 +120,7 @@ struct store {
 	/* private: indexes so that look-ups do not grow with the policy */
 	uint64_t hash_seed;           /* random, per process */
 	uint64_t rule_seq;            /* next struct rule seq */
+	uint64_t client_serial;       /* last struct client serial */
 	size_t nrules_total;
 	struct rule_table by_id;      /* every rule of every client */
 	struct client **token_slots;  /* chained by token_next */

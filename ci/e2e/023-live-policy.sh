@@ -126,6 +126,35 @@ st = get(k, "http://api.bench.test/k2")
 print("keep-alive after delete:", st)
 assert st in (407, "closed"), st
 EOF
+check "a token rotated (the client deleted and made again under its name): the old token's connections get nothing" live <<'EOF'
+tok = cli("client", "create", "l1")
+cli("allow", "l1", "--host", "api.bench.test", "--inspect")
+# an intercepted CONNECT (plain HTTP inside: the upstream is plain)
+c = spxclient.Conn()
+st, h, b = c.connect("api.bench.test:80", tok)
+assert st == 200, st
+k = spxclient.Conn()
+st1, st2 = tget(c, path="/before"), get(k, "http://api.bench.test/k")
+print("before:", st1, st2)
+assert st1 == 200 and st2 == 200, (st1, st2)
+old = tok
+cli("client", "delete", "l1")
+tok = cli("client", "create", "l1")
+assert tok != old
+cli("allow", "l1", "--host", "api.bench.test", "--inspect")
+try:
+    st = tget(c, path="/after")
+except (spxclient.Closed, ConnectionError):
+    st = "closed"
+print("intercepted, old token, after the rotation:", st)
+assert st in (403, "closed"), st
+tok = old
+st = get(k, "http://api.bench.test/k2")
+print("keep-alive, old token:", st)
+assert st in (407, "closed"), st
+EOF
+never_after() { ! upstream_saw '/after'; }
+check "... the request on the old token's intercepted connection never reached the upstream" never_after
 
 T=$(new_client l2)
 cli allow l2 --host api.bench.test >/dev/null

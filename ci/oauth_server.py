@@ -5,9 +5,11 @@
   POST /oauth/token  grant_type=refresh_token&refresh_token=rt-N&client_id=cid
                      -> {"access_token": "at-N+1", "refresh_token": "rt-N+1",
                          "expires_in": 3600}; the old refresh token dies
-  POST /oauth/token  grant_type=client_credentials -> a new pair as above
+  POST /oauth/token  grant_type=client_credentials -> a new pair as above;
+                     with client_id=other, another account's pair (oat-N,
+                     ort-N), the one above untouched
   GET|POST /api/...  200 echo when "Authorization: Bearer <current access
-                     token>", else 401
+                     token>", else 401; /api/deny always 401
   POST /admin/expire the current access token stops working (server side)
   POST /admin/refuse refresh requests get 400 from now on
 Every request is logged as one JSON line to the log file (argv[4]).
@@ -16,7 +18,7 @@ Usage: oauth_server.py ADDR PORT CERT KEY LOG
 import json, ssl, sys, threading, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-state = {"n": 1, "access": "at-1", "refresh": "rt-1", "refuse": False}
+state = {"n": 1, "access": "at-1", "refresh": "rt-1", "refuse": False, "other": 0}
 lock = threading.Lock()
 LOG = None
 
@@ -57,6 +59,12 @@ class H(BaseHTTPRequestHandler):
                         return self.reply(400, {"error": "invalid_grant"})
                 elif grant != "client_credentials":
                     return self.reply(400, {"error": "unsupported_grant_type"})
+                elif form.get("client_id", [""])[0] == "other":
+                    # another account: its own tokens, the main one's untouched
+                    state["other"] += 1
+                    return self.reply(200, {"access_token": "oat-%d" % state["other"],
+                                            "refresh_token": "ort-%d" % state["other"],
+                                            "token_type": "Bearer", "expires_in": 3600})
                 state["n"] += 1
                 state["access"] = "at-%d" % state["n"]
                 state["refresh"] = "rt-%d" % state["n"]
@@ -72,6 +80,8 @@ class H(BaseHTTPRequestHandler):
                 state["refuse"] = True
                 state["access"] = "expired-%d" % state["n"]
             return self.reply(200, {"ok": True})
+        if self.path.startswith("/api/deny"):
+            return self.reply(401, {"error": "invalid_token"})
         if self.path.startswith("/api/"):
             with lock:
                 ok = auth == "Bearer " + state["access"]

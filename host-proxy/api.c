@@ -737,6 +737,8 @@ api_secret_create(struct api_conn *ac, json_t *body)
 	}
 	if (api_commit(ac) == -1)
 		return;
+	if (t == SECRET_OAUTH)
+		oauth_forget(ac->api->px, name); /* a new secret's history */
 	api_send_json(ac, 201, store_secret_json(store_secret_find(st, name)));
 }
 

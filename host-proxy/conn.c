@@ -1625,7 +1625,7 @@ static int
 conn_oauth_retry(struct conn *c)
 {
 	if (!c->is_oauth || c->is_replayed || !c->is_replayable ||
-	    !c->is_req_done)
+	    !c->is_req_done || oauth_refresh_is_futile(c->px, c->secret))
 		return 0;
 	c->is_replayed = 1;
 	conn_close_upstream(c);
@@ -1654,7 +1654,6 @@ conn_judge_request(struct conn *c, const struct http1_request *req)
 	struct policy_request prq;
 	struct policy_verdict v;
 	char rawhost[LIMIT_HOSTNAME + 3], msg[512];
-	const char *token_secret;
 	int n;
 
 	conn_reset_request(c);
@@ -1779,14 +1778,12 @@ conn_judge_request(struct conn *c, const struct http1_request *req)
 			return CONN_NEXT_DONE;
 		}
 	}
-	if (!c->is_connect && (token_secret = oauth_token_endpoint(c->px,
-	    c->host, c->port, c->path)) != NULL) {
-		/* the client calls a token endpoint itself: what comes back
-		 * must not hand it real tokens */
+	/* the client calls a token endpoint itself: what comes back must
+	 * not hand it real tokens, and only tokens for a secret it uses
+	 * replace that secret's */
+	if (!c->is_connect && oauth_token_endpoint(c->px, cl, c->host,
+	    c->port, c->path, c->token_secret) != OAUTH_CALL_NONE)
 		c->is_token_call = 1;
-		snprintf(c->token_secret, sizeof(c->token_secret), "%s",
-		    token_secret);
-	}
 
 	c->is_upgrade = req->is_upgrade && c->is_intercept;
 	c->req_framing = req->framing;
@@ -1959,6 +1956,19 @@ conn_queue_response_head(struct conn *c, const struct http1_response *r,
 	return buf_append(b, "\r\n", 2);
 }
 
+/* An oauth secret's tokens replaced by those of the client's own call. */
+static void
+conn_audit_token_call(struct conn *c)
+{
+	char injected[sizeof(c->secret)];
+
+	memcpy(injected, c->secret, sizeof(injected));
+	snprintf(c->secret, sizeof(c->secret), "%s", c->token_secret);
+	conn_audit(c, "oauth", "allow", "tokens from the client's own call "
+	    "to the token endpoint");
+	memcpy(c->secret, injected, sizeof(injected));
+}
+
 /*
  * The answer of a token endpoint the client called itself: wait for the
  * whole (bounded, Content-Length) body, keep the real tokens, pass on
@@ -1976,9 +1986,12 @@ conn_token_answer(struct conn *c, const struct http1_response *r)
 	if (c->uin.len - r->head_len < r->content_length)
 		return 0; /* not all here yet */
 	buf_init(&body, OAUTH_BODY_MAX * 2);
-	rc = oauth_rewrite_answer(c->px, c->token_secret,
-	    buf_ptr(&c->uin) + r->head_len, (size_t)r->content_length, &body);
-	if (rc == 0)
+	rc = oauth_rewrite_answer(c->px, c->token_secret[0] != '\0' ?
+	    c->token_secret : NULL, buf_ptr(&c->uin) + r->head_len,
+	    (size_t)r->content_length, &body);
+	if (rc == 1)
+		conn_audit_token_call(c);
+	if (rc >= 0)
 		rc = conn_queue_response_head(c, r, (long long)body.len);
 	if (rc == 0)
 		rc = buf_append(&c->cout, buf_ptr(&body), body.len);
@@ -2050,6 +2063,8 @@ conn_pump_response(struct conn *c)
 			buf_consume(&c->uin, r.head_len);
 			continue;
 		}
+		if (r.status == 401 && c->is_oauth && c->is_replayed)
+			oauth_refresh_refused(c->px, c->secret);
 		if (r.status == 401 && conn_oauth_retry(c))
 			return -3;
 		c->status = r.status;

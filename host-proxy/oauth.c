@@ -47,6 +47,8 @@ struct oauth_tok {
 	struct oauth_tok *next;
 	char name[LIMIT_NAME];
 	int64_t last_forced_ms;
+	int64_t refused_ms;          /* a request replayed with fresh tokens
+				      * got 401 again (oauth_refresh_refused) */
 	struct oauth_fetch *fetch;   /* in flight, owned */
 	struct oauth_wait *waiters;  /* owned */
 };
@@ -753,6 +755,47 @@ oauth_refresh(struct proxy *px, const char *name, int force, oauth_cb cb,
 	return r;
 }
 
+void
+oauth_refresh_refused(struct proxy *px, const char *name)
+{
+	struct oauth_tok *t;
+
+	proxy_lock(px);
+	if ((t = oauth_tok_get(name)) != NULL)
+		t->refused_ms = parse_now_ms();
+	proxy_unlock(px);
+}
+
+void
+oauth_forget(struct proxy *px, const char *name)
+{
+	struct oauth_tok *t;
+
+	proxy_lock(px);
+	for (t = oauth_toks; t != NULL; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			t->last_forced_ms = t->refused_ms = 0;
+	proxy_unlock(px);
+}
+
+int
+oauth_refresh_is_futile(struct proxy *px, const char *name)
+{
+	struct oauth_tok *t;
+	int64_t now = parse_now_ms();
+	int r = 0;
+
+	proxy_lock(px);
+	for (t = oauth_toks; t != NULL; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			break;
+	if (t != NULL && t->refused_ms != 0 &&
+	    now - t->refused_ms < OAUTH_FORCE_INTERVAL_MS)
+		r = 1;
+	proxy_unlock(px);
+	return r;
+}
+
 static void
 oauth_cancel_locked(struct proxy *px, struct oauth_wait *w)
 {
@@ -783,43 +826,93 @@ oauth_cancel(struct proxy *px, struct oauth_wait *w)
 
 /* ---------------------------------------------------- token endpoint */
 
-static const char *
-oauth_token_endpoint_locked(struct proxy *px, const char *host,
-    uint16_t port, const char *path)
+/*
+ * The path as a server that merges '/', ignores ';' parameters, a
+ * trailing '/' and letter case would route it: what it names.
+ */
+static void
+oauth_path_key(const char *path, char *out, size_t size)
 {
-	char h[LIMIT_HOSTNAME + 3], p[OAUTH_URL_MAX];
-	uint16_t pt;
+	size_t o = 0;
+	const char *p;
+
+	for (p = path; *p != '\0' && *p != '?' && o + 1 < size; p++) {
+		if (*p == ';') {
+			while (p[1] != '\0' && p[1] != '/' && p[1] != '?')
+				p++;
+			continue;
+		}
+		if (*p == '/' && o > 0 && out[o - 1] == '/')
+			continue;
+		out[o++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	}
+	while (o > 1 && out[o - 1] == '/')
+		o--;
+	out[o] = '\0';
+}
+
+/* Does a rule of cl inject the secret name? */
+static int
+oauth_client_uses(const struct client *cl, const char *name)
+{
 	size_t i;
 
+	for (i = 0; i < cl->nrules; i++)
+		if (strcmp(cl->rules[i]->secret, name) == 0)
+			return 1;
+	return 0;
+}
+
+static enum oauth_call
+oauth_token_endpoint_locked(struct proxy *px, const struct client *cl,
+    const char *host, uint16_t port, const char *path, char name[LIMIT_NAME])
+{
+	char h[LIMIT_HOSTNAME + 3], p[OAUTH_URL_MAX], want[OAUTH_URL_MAX];
+	char key[OAUTH_URL_MAX];
+	enum oauth_call call = OAUTH_CALL_NONE;
+	size_t i, nused = 0;
+	uint16_t pt;
+
+	oauth_path_key(path, key, sizeof(key));
 	for (i = 0; i < px->store->nsecrets; i++) {
 		struct secret *sec = px->store->secrets[i];
-		char *q;
 
 		/* the URL was read from the value when it was set */
 		if (sec->type != SECRET_OAUTH || sec->token_url == NULL ||
 		    oauth_url_split((const char *)sec->token_url->p, h,
 		    sizeof(h), &pt, p, sizeof(p)) == -1)
 			continue;
-		if ((q = strchr(p, '?')) != NULL)
-			*q = '\0';
-		if (strcmp(h, host) == 0 && pt == port && strcmp(p, path) == 0)
-			return sec->name;
+		oauth_path_key(p, want, sizeof(want));
+		if (strcmp(h, host) != 0 || pt != port ||
+		    strcmp(want, key) != 0)
+			continue;
+		call = OAUTH_CALL_REDACT;
+		if (cl != NULL && oauth_client_uses(cl, sec->name) &&
+		    nused++ == 0)
+			snprintf(name, LIMIT_NAME, "%s", sec->name);
 	}
-	return NULL;
+	secmem_wipe(p, sizeof(p));
+	secmem_wipe(want, sizeof(want));
+	if (call == OAUTH_CALL_REDACT && nused == 1)
+		return OAUTH_CALL_KEEP;
+	name[0] = '\0';
+	return call;
 }
 
-const char *
-oauth_token_endpoint(struct proxy *px, const char *host, uint16_t port,
-    const char *path)
+enum oauth_call
+oauth_token_endpoint(struct proxy *px, const struct client *cl,
+    const char *host, uint16_t port, const char *path, char name[LIMIT_NAME])
 {
-	const char *r = NULL;
+	enum oauth_call r = OAUTH_CALL_NONE;
 
 	/* every plain and intercepted request asks: it reads the store
 	 * only, under the loop's own lock, and most stores have no oauth
 	 * secret to parse */
+	name[0] = '\0';
 	proxy_judge_lock(px);
 	if (px->store->noauth_secrets > 0)
-		r = oauth_token_endpoint_locked(px, host, port, path);
+		r = oauth_token_endpoint_locked(px, cl, host, port, path,
+		    name);
 	proxy_judge_unlock(px);
 	return r;
 }
@@ -833,14 +926,19 @@ oauth_rewrite_answer_locked(struct proxy *px, const char *name,
 	json_t *j = json_loadb(body, len, 0, NULL);
 	const char *why = NULL;
 	char *s;
-	int i, rc = -1;
+	int i, rc = -1, is_kept = 0;
 
 	if (!json_is_object(j))
 		goto out;
-	/* the client asked for tokens: keep the real ones for ourselves */
-	if (json_is_string(json_object_get(j, "access_token")) &&
-	    oauth_store_tokens(px, name, j, &why) == -1)
-		log_warnx("oauth %s: %s", name, why);
+	/* the client asked for tokens: keep the real ones for ourselves
+	 * (for the secret it uses; from another client, for none) */
+	if (name != NULL && json_is_string(json_object_get(j,
+	    "access_token"))) {
+		if (oauth_store_tokens(px, name, j, &why) == -1)
+			log_warnx("oauth %s: %s", name, why);
+		else
+			is_kept = 1;
+	}
 	for (i = 0; keys[i] != NULL; i++)
 		if (json_object_get(j, keys[i]) != NULL)
 			json_object_set_new(j, keys[i],
@@ -848,7 +946,8 @@ oauth_rewrite_answer_locked(struct proxy *px, const char *name,
 	s = json_dumps(j, JSON_COMPACT);
 	if (s == NULL)
 		goto out;
-	rc = buf_append(out, s, strlen(s));
+	rc = buf_append(out, s, strlen(s)) == -1 ? -1 : is_kept;
+	secmem_wipe(s, strlen(s));
 	free(s);
 out:
 	json_decref(j);

@@ -56,17 +56,48 @@ struct oauth_wait *oauth_refresh(struct proxy *px, const char *name,
     int force, oauth_cb cb, void *arg);
 void oauth_cancel(struct proxy *px, struct oauth_wait *w);
 
-/* Is host:port + path the token endpoint of some oauth secret?  Returns
- * that secret's name, or NULL. */
-const char *oauth_token_endpoint(struct proxy *px, const char *host,
-    uint16_t port, const char *path);
+/*
+ * A request with the secret's token got 401, was replayed with tokens
+ * refreshed for it, and got 401 again: oauth_refresh_refused notes it.
+ * For OAUTH_FORCE_INTERVAL_MS after that, oauth_refresh_is_futile says so,
+ * and a 401 goes to the client without a refresh: an upstream that
+ * refuses the freshest tokens (or a path that always answers 401) cannot
+ * make the proxy call the token endpoint once per request.
+ */
+#define OAUTH_FORCE_INTERVAL_MS 30000
+void oauth_refresh_refused(struct proxy *px, const char *name);
+int oauth_refresh_is_futile(struct proxy *px, const char *name);
+/* A secret created under name: nothing of an earlier one's refreshes
+ * holds for it. */
+void oauth_forget(struct proxy *px, const char *name);
+
+/* What a client's request to an oauth secret's token endpoint is. */
+enum oauth_call {
+	OAUTH_CALL_NONE,   /* no oauth secret's token endpoint */
+	OAUTH_CALL_KEEP,   /* that of the one oauth secret the client's
+			    * rules use: its answer's tokens become the
+			    * secret's */
+	OAUTH_CALL_REDACT, /* that of oauth secrets the client's rules do not
+			    * use, or of several it uses: the answer's
+			    * tokens are replaced and kept by no secret */
+};
+
+/*
+ * Is host:port + path (normalised, no query) a token endpoint, as cl
+ * calls it?  The path names the endpoint also with a trailing '/', ';'
+ * parameters, repeated '/' or other letter case, as servers that route
+ * it there would take it.  KEEP puts the secret's name in name.
+ */
+enum oauth_call oauth_token_endpoint(struct proxy *px,
+    const struct client *cl, const char *host, uint16_t port,
+    const char *path, char name[LIMIT_NAME]);
 
 /*
  * Rewrite a token endpoint's JSON answer for the client: every
  * access_token, refresh_token and id_token value becomes OAUTH_PLACEHOLDER;
- * the real ones are stored as the secret's new tokens.  out gets the new
- * body.  0, or -1 when the body is not a JSON object (then nothing may be
- * sent on).
+ * with a name, the real ones are stored as that secret's new tokens.  out
+ * gets the new body.  1 when tokens were stored, 0 when none were, or -1
+ * when the body is not a JSON object (then nothing may be sent on).
  */
 int oauth_rewrite_answer(struct proxy *px, const char *name, const char *body,
     size_t len, struct buf *out);

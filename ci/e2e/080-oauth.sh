@@ -101,9 +101,55 @@ check "and the proxy says the values are written" wait_for 5 grep -q "secret val
 check "  and /healthz says saved again" bash -c \
 	"curl -q -sS -m 10 --unix-socket '$S' http://x/healthz | tee /dev/stderr | grep -q '\"saved\": *true'"
 
+# the token endpoint called by a client whose rules do not use the secret:
+# placeholders for it, and the secret's tokens stay the secret's
+cli allow vm1 --host other.bench.test --port 9443 --inspect --path '/oauth/*' >/dev/null
+TOKEN2=$(new_client vm2)
+cli allow vm2 --host other.bench.test --port 9443 --inspect --path /oauth/token >/dev/null
+ocurl -o /dev/null $URL/api/before-other
+BEFORE=$(last_auth)
+OUT=$(TOKEN=$TOKEN2 ocurl -X POST -d 'grant_type=client_credentials&client_id=other' $URL/oauth/token)
+check "another client's call to the token endpoint: placeholders for it" \
+	expect_re '"access_token": ?"slicer-proxy-placeholder"' echo "$OUT"
+check "  no real token in it" bash -c "! printf '%s' '$OUT' | grep -qE 'oat-|ort-'"
+check "  the secret's token is not replaced by the other client's ($BEFORE used next)" bash -c \
+	"$(declare -f ocurl last_auth jget); TOKEN=$TOKEN DIR=$DIR PROXY_ADDR=$PROXY_ADDR OLOG=$OLOG PY=$PY
+	test \"\$(ocurl -w '%{http_code}' -o /dev/null $URL/api/after-other)\" = 200 && last_auth | grep -qxF '$BEFORE'"
+check "  nor in the state directory" bash -c "! grep -qE 'oat-|ort-' '$DIR/state/secrets/gh'"
+check "  and the audit log has no oauth record for vm2, one for vm1's own calls" py_check "$AUDIT" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+o = [r for r in rows if r["event"] == "oauth" and r.get("client")]
+print(o)
+assert o and all(r["client"] == "vm1" and r["secret"] == "gh" and r["decision"] == "allow" for r in o), o
+EOF
+
+# the endpoint as servers route it: a trailing '/', ';' parameters
+for v in /oauth/token/ '/oauth/token;x'; do
+	OUT=$(ocurl -X POST -d grant_type=client_credentials "$URL$v")
+	check "the token endpoint called as $v: placeholders" \
+		expect_re '"access_token": ?"slicer-proxy-placeholder"' echo "$OUT"
+	check "  no real token in it" bash -c "! printf '%s' '$OUT' | grep -qE 'at-[0-9]|rt-[0-9]'"
+done
+check "  and the last tokens fetched are the secret's (the next request gets 200)" expect 200 \
+	bash -c "$(declare -f ocurl); TOKEN=$TOKEN DIR=$DIR PROXY_ADDR=$PROXY_ADDR ocurl -o /dev/null -w '%{http_code}' $URL/api/after-variants"
+
+# an upstream that answers 401 whatever the token: one forced refresh (the
+# replay with fresh tokens gets 401 too), then the 401 goes to the client
+# without another for a while
+R0=$(refreshes)
+for i in 1 2 3; do ocurl -o /dev/null -w '%{http_code}\n' $URL/api/deny; done >"$DIR/deny.out" 2>&1
+check "401 whatever the token: the client gets the 401 each time" bash -c \
+	"cat '$DIR/deny.out'; [ \"\$(grep -c '^401$' '$DIR/deny.out')\" = 3 ]"
+check "  after one forced refresh, not one per 401" expect $((R0 + 1)) refreshes
+
 # a token near expiry is refreshed before use
 NOW=$(date +%s)
-printf '{"access_token":"at-5","refresh_token":"rt-5","token_url":"%s/oauth/token","client_id":"cid","expires_at":%d}' "$URL" $((NOW + 20)) >"$DIR/near.json"
+# the tokens the upstream holds now are the ones the proxy stored last
+read -r AT RT < <("$PY" -c 'import json, sys; j = json.load(open(sys.argv[1])); print(j["access_token"], j["refresh_token"])' \
+	"$DIR/state/secrets/gh")
+printf '{"access_token":"%s","refresh_token":"%s","token_url":"%s/oauth/token","client_id":"cid","expires_at":%d}' \
+	"$AT" "$RT" "$URL" $((NOW + 20)) >"$DIR/near.json"
 cli revoke vm1 --all >/dev/null
 check "the secret can be deleted once no rule uses it" cli secret delete gh
 cli secret create gh --host other.bench.test --type oauth --from-file "$DIR/near.json" >/dev/null
@@ -112,7 +158,7 @@ R0=$(refreshes)
 check "a token expiring within a minute is refreshed before the request" expect 200 \
 	bash -c "$(declare -f ocurl); TOKEN=$TOKEN DIR=$DIR PROXY_ADDR=$PROXY_ADDR ocurl -o /dev/null -w '%{http_code}' $URL/api/soon"
 check "exactly one refresh happened for it" expect $((R0 + 1)) refreshes
-check "and the request carried the fresh token" expect "Bearer at-6" last_auth
+check "and the request carried the fresh token" expect "Bearer at-$((${AT#at-} + 1))" last_auth
 
 # refresh refused by the token endpoint: 502 naming the reason, no loop
 in_net curl -q -sk -m 5 -X POST https://198.18.0.11:9443/admin/refuse >/dev/null

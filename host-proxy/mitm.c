@@ -811,6 +811,44 @@ mitm_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
+/* Session tickets are made as usual. */
+static int
+mitm_ticket_make(SSL *ssl, void *arg)
+{
+	(void)ssl;
+	(void)arg;
+	return 1;
+}
+
+/*
+ * A ticket is taken under TLS 1.3 only.  A TLS 1.2 resumption takes the
+ * server name from the session, not from the new ClientHello, so the
+ * check that the name is the CONNECT host would see the old one; a TLS
+ * 1.2 client gets a full handshake instead, its name checked each time.
+ */
+static SSL_TICKET_RETURN
+mitm_ticket_take(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname,
+    size_t keyname_len, SSL_TICKET_STATUS status, void *arg)
+{
+	(void)sess;
+	(void)keyname;
+	(void)keyname_len;
+	(void)arg;
+	if (SSL_version(ssl) < TLS1_3_VERSION)
+		return SSL_TICKET_RETURN_IGNORE;
+	switch (status) {
+	case SSL_TICKET_SUCCESS:
+		return SSL_TICKET_RETURN_USE;
+	case SSL_TICKET_SUCCESS_RENEW:
+		return SSL_TICKET_RETURN_USE_RENEW;
+	case SSL_TICKET_EMPTY:
+	case SSL_TICKET_NO_DECRYPT:
+		return SSL_TICKET_RETURN_IGNORE_RENEW;
+	default:
+		return SSL_TICKET_RETURN_IGNORE;
+	}
+}
+
 int
 mitm_ctx_setup(SSL_CTX *ctx)
 {
@@ -820,6 +858,9 @@ mitm_ctx_setup(SSL_CTX *ctx)
 	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
 	/* Tickets carry the session; no per-context session memory. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (SSL_CTX_set_session_ticket_cb(ctx, mitm_ticket_make,
+	    mitm_ticket_take, NULL) != 1)
+		return -1;
 	SSL_CTX_set_alpn_select_cb(ctx, mitm_alpn_select, NULL);
 	return 0;
 }

@@ -198,6 +198,40 @@ EOF
 }
 check "intercepted: a second connection resumes the TLS session (ticket), and a third; not under another SNI" resume
 check "the request under another SNI never reached an upstream" bash -c "! grep -q ' /resume-front ' '$DIR/upstream.log'"
+# TLS 1.2 resumes from the session the ticket holds, whose server name is
+# not the new ClientHello's: the proxy takes no TLS 1.2 ticket, so the
+# server name is checked on every connection
+resume12() {
+	vmpy - "$T" "$PCA" <<'EOF'
+import ssl, sys, spxclient
+tok, ca = sys.argv[1:3]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.check_hostname = False
+ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+def one(sni, path, sess=None):
+    c = spxclient.Conn()
+    st, h, b = c.connect("api.bench.test:443", tok)
+    assert st == 200, st
+    try:
+        c.sock = ctx.wrap_socket(c.sock, server_hostname=sni, session=sess)
+        c.send(b"GET %s HTTP/1.1\r\nHost: api.bench.test\r\n\r\n" % path)
+        st, h, b = c.read_response()
+        r = (st, c.sock.version(), c.sock.session_reused, c.sock.session)
+    except (spxclient.Closed, ssl.SSLError, ConnectionError, ValueError) as e:
+        r = ("closed: %s" % e, None, None, None)
+    c.close()
+    return r
+first = one("api.bench.test", b"/resume12-0")
+again = one("api.bench.test", b"/resume12-1", first[3])
+front = one("other.bench.test", b"/resume12-front", first[3])
+print(first[:3], again[:3], front[:3])
+assert first[0] == 200 and first[1] == "TLSv1.2", first
+assert again[0] == 200 and again[2] is False, again
+assert front[0] == 421 or str(front[0]).startswith("closed"), front
+EOF
+}
+check "TLS 1.2: no resumption from a ticket, so a ticket under another SNI is refused too" resume12
+check "the TLS 1.2 request under another SNI never reached an upstream" bash -c "! grep -q ' /resume12-front ' '$DIR/upstream.log'"
 
 # ---- no fronting through SNI ----
 sni_front() {

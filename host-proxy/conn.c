@@ -1288,18 +1288,12 @@ conn_dial_next(struct conn *c)
 static void
 conn_start_upstream_tls(struct conn *c)
 {
-	struct netaddr lit;
 	SSL *ssl = SSL_new(c->px->upstream_ctx);
 
-	if (ssl == NULL) {
+	if (ssl == NULL || xport_expect_peer(ssl, c->host) == -1) {
+		SSL_free(ssl);
 		conn_upstream_failed(c, 502, "cannot start TLS to the upstream");
 		return;
-	}
-	if (netaddr_parse_literal(c->host, strlen(c->host), &lit) == 0) {
-		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), c->host);
-	} else {
-		SSL_set_tlsext_host_name(ssl, c->host);
-		SSL_set1_host(ssl, c->host);
 	}
 	tlssess_prepare(ssl, c->host, c->port);
 	xport_set_ssl(&c->ux, ssl);

@@ -572,7 +572,6 @@ oauth_fetch_dial(struct oauth_fetch *f)
 {
 	struct sockaddr_storage ss;
 	unsigned int sslen;
-	struct netaddr lit;
 	SSL *ssl;
 
 	while (f->idx < f->naddrs) {
@@ -581,17 +580,11 @@ oauth_fetch_dial(struct oauth_fetch *f)
 		if (f->fd == -1)
 			continue;
 		ssl = SSL_new(f->px->upstream_ctx);
-		if (ssl == NULL) {
+		if (ssl == NULL || xport_expect_peer(ssl, f->host) == -1) {
+			SSL_free(ssl);
 			close(f->fd);
 			f->fd = -1;
 			break;
-		}
-		if (netaddr_parse_literal(f->host, strlen(f->host), &lit) == 0) {
-			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
-			    f->host);
-		} else {
-			SSL_set_tlsext_host_name(ssl, f->host);
-			SSL_set1_host(ssl, f->host);
 		}
 		xport_init(&f->x, f->fd);
 		xport_set_ssl(&f->x, ssl);

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
+#include "netaddr.h"
 #include "xport.h"
 
 void
@@ -232,4 +234,16 @@ xport_error(const struct xport *x, char *buf, size_t size)
 	}
 	snprintf(buf, size, "TLS error: %s", strerror(errno ? errno : EPROTO));
 	return buf;
+}
+
+int
+xport_expect_peer(SSL *ssl, const char *host)
+{
+	struct netaddr lit;
+
+	if (netaddr_parse_literal(host, strlen(host), &lit) == 0)
+		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+		    host) == 1 ? 0 : -1;
+	return SSL_set_tlsext_host_name(ssl, host) == 1 &&
+	    SSL_set1_host(ssl, host) == 1 ? 0 : -1;
 }

@@ -65,4 +65,9 @@ void xport_attach_ssl(struct xport *x, SSL *ssl);
 int xport_is_unexpected_eof(const struct xport *x);
 const char *xport_error(const struct xport *x, char *buf, size_t size);
 
+/* A client SSL verifies its peer as host (an IP literal against the
+ * certificate's addresses, a name against its names, with SNI): 0, or
+ * -1 when that could not be set (the handshake must not start). */
+int xport_expect_peer(SSL *ssl, const char *host);
+
 #endif

@@ -60,9 +60,16 @@ buf_reserve(struct buf *b, size_t n)
 		memmove(b->data, b->data + b->off, b->len);
 		b->off = 0;
 	}
-	p = realloc(b->data, ncap);
+	/* not realloc: the old block is wiped before it is freed, since a
+	 * buffer may hold a secret (a request head with its credential) */
+	p = malloc(ncap);
 	if (p == NULL)
 		return -1;
+	if (b->data != NULL) {
+		memcpy(p, b->data, b->len);
+		explicit_bzero(b->data, b->cap);
+		free(b->data);
+	}
 	b->data = p;
 	b->cap = ncap;
 	return 0;

@@ -635,6 +635,7 @@ daemon_bad_option(const char *arg)
 /* What a look-up child found. */
 struct daemon_ids {
 	int has_user, has_group;
+	int is_nobody;   /* the user is the fallback "nobody" */
 	uid_t uid;
 	gid_t gid;       /* the user's primary group */
 	gid_t group_gid; /* of the group asked for */
@@ -667,8 +668,9 @@ daemon_lookup_ids(const char *user, const char *group, struct daemon_ids *ids,
 		memset(&got, 0, sizeof(got));
 		if (user != NULL)
 			pw = getpwnam(user);
-		else if ((pw = getpwnam("slicer-proxy")) == NULL)
-			pw = getpwnam("nobody");
+		else if ((pw = getpwnam("slicer-proxy")) == NULL &&
+		    (pw = getpwnam("nobody")) != NULL)
+			got.is_nobody = 1;
 		if (pw != NULL) {
 			got.has_user = 1;
 			got.uid = pw->pw_uid;
@@ -805,7 +807,7 @@ daemon_main(int argc, char **argv)
 	pthread_mutexattr_t ma;
 	unsigned i, n_loops;
 	long ncpu;
-	int ch, rc = 1, is_dropping, state_fd = -1;
+	int ch, rc = 1, is_dropping, is_nobody = 0, state_fd = -1;
 
 	memset(&px, 0, sizeof(px));
 	for (i = 0; i < LIMIT_WORKERS; i++)
@@ -1020,6 +1022,7 @@ daemon_main(int argc, char **argv)
 		}
 		uid = ids.uid;
 		gid = ids.gid;
+		is_nobody = is_dropping && ids.is_nobody;
 		if (px.cfg.group != NULL)
 			px.cfg.api_gid = ids.group_gid;
 	}
@@ -1082,6 +1085,11 @@ daemon_main(int argc, char **argv)
 		}
 		log_info("running as uid %u gid %u", (unsigned)uid,
 		    (unsigned)gid);
+		if (is_nobody)
+			log_warnx("running as 'nobody' (no user slicer-proxy): "
+			    "any other process of that user can read the "
+			    "state directory, secrets and CA key included; "
+			    "create a system user slicer-proxy or pass --user");
 	}
 
 	/* ---- unprivileged from here on ---- */

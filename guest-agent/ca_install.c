@@ -274,3 +274,88 @@ ca_text_has_cert(const char *text, size_t len, const char *pem, size_t pemlen)
 	memcpy(line, b, n);
 	return memmem(text, len, line, n) != NULL;
 }
+
+/* The certificates of a PEM bundle: each body without its line breaks. */
+struct pem_list {
+	char **body;
+	size_t n;
+};
+
+static void
+pem_list_free(struct pem_list *l)
+{
+	while (l->n > 0)
+		free(l->body[--l->n]);
+	free(l->body);
+	l->body = NULL;
+}
+
+static int
+pem_list_read(const char *text, size_t len, struct pem_list *l)
+{
+	const char *b, *e, *end = text + len;
+	char *body, **grown;
+	size_t o;
+
+	memset(l, 0, sizeof(*l));
+	while ((b = memmem(text, (size_t)(end - text), CA_PEM_BEGIN,
+	    strlen(CA_PEM_BEGIN))) != NULL) {
+		b += strlen(CA_PEM_BEGIN);
+		e = memmem(b, (size_t)(end - b), CA_PEM_END,
+		    strlen(CA_PEM_END));
+		if (e == NULL)
+			break;
+		body = malloc((size_t)(e - b) + 1);
+		grown = realloc(l->body, (l->n + 1) * sizeof(*grown));
+		if (grown != NULL)
+			l->body = grown;
+		if (body == NULL || grown == NULL) {
+			free(body);
+			pem_list_free(l);
+			return -1;
+		}
+		for (o = 0; b < e; b++)
+			if (*b != '\n' && *b != '\r' && *b != ' ' &&
+			    *b != '\t')
+				body[o++] = *b;
+		body[o] = '\0';
+		l->body[l->n++] = body;
+		text = e + strlen(CA_PEM_END);
+	}
+	return 0;
+}
+
+static int
+pem_list_has(const struct pem_list *l, const char *body)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->body[i], body) == 0)
+			return 1;
+	return 0;
+}
+
+int
+ca_bundle_adds(const char *then, size_t thenlen, const char *now,
+    size_t nowlen)
+{
+	struct pem_list a, b;
+	size_t i;
+	int r = 0;
+
+	if (pem_list_read(then, thenlen, &a) == -1)
+		return 0;
+	if (pem_list_read(now, nowlen, &b) == -1) {
+		pem_list_free(&a);
+		return 0;
+	}
+	if (a.n > 0 && b.n > a.n) {
+		r = 1;
+		for (i = 0; r && i < a.n; i++)
+			r = pem_list_has(&b, a.body[i]);
+	}
+	pem_list_free(&a);
+	pem_list_free(&b);
+	return r;
+}

@@ -67,6 +67,15 @@ int ca_parse_sha256(const char *s, uint8_t out[32]);
 int ca_strip_block(const char *text, size_t len, const char *begin,
     const char *end, char **out, size_t *outlen);
 
+/*
+ * Does bundle now hold every certificate bundle then held, and more
+ * (certificates added since, e.g. by an administrator)?  1 or 0; 0 also
+ * when either is not a PEM bundle or on ENOMEM.  Certificates compare by
+ * their base64 bodies, line breaks aside.
+ */
+int ca_bundle_adds(const char *then, size_t thenlen, const char *now,
+    size_t nowlen);
+
 /* Does text contain the base64 body of the certificate in pem (its
  * first full line)?  1 or 0. */
 int ca_text_has_cert(const char *text, size_t len, const char *pem,

@@ -1273,6 +1273,115 @@ uninst_restore(const char *root, const char *rel, const char *brel,
 	return 0;
 }
 
+/* text without our marked blocks (CA bundle, environment); 1 when it had
+ * one, 0 when not, -1 on error */
+static int
+uninst_strip_ours(const char *text, size_t len, char **out, size_t *outlen)
+{
+	static const char *const marks[][2] = {
+	    {CA_BLOCK_BEGIN, CA_BLOCK_END}, {CA_ENV_BEGIN, CA_ENV_END}};
+	char *cur, *next;
+	size_t i, curlen, nextlen;
+
+	cur = malloc(len + 1);
+	if (cur == NULL)
+		return -1;
+	memcpy(cur, text, len);
+	cur[len] = '\0';
+	curlen = len;
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		if (ca_strip_block(cur, curlen, marks[i][0], marks[i][1], &next,
+			&nextlen) == -1) {
+			free(cur);
+			return -1;
+		}
+		free(cur);
+		cur = next;
+		curlen = nextlen;
+	}
+	*out = cur;
+	*outlen = curlen;
+	return curlen != len;
+}
+
+/*
+ * A file install wrote: a file it added its marked block to loses that
+ * block and keeps what else was changed since (a line an administrator
+ * added); one unchanged since is restored from its backup byte for byte,
+ * as is any other file install wrote (or removed when install made it).
+ */
+static void
+uninst_file(const char *root, const char *rel, const char *brel, int *errors)
+{
+	char abs[FSOPS_PATH_MAX], babs[FSOPS_PATH_MAX];
+	char *now = NULL, *kept = NULL, *then = NULL;
+	size_t nowlen, keptlen, thenlen = 0;
+	mode_t mode;
+	int had, is_same;
+
+	if (fsops_join(root, rel, abs, sizeof(abs)) == -1 ||
+	    fsops_read(abs, FSOPS_FILE_MAX, &now, &nowlen, &mode) == -1 ||
+	    (had = uninst_strip_ours(now, nowlen, &kept, &keptlen)) != 1) {
+		free(now);
+		free(kept);
+		uninst_restore(root, rel, brel, errors);
+		return;
+	}
+	if (brel[0] != '\0' && (fsops_join(root, brel, babs,
+	    sizeof(babs)) == -1 || fsops_read(babs, FSOPS_FILE_MAX, &then,
+	    &thenlen, NULL) == -1)) {
+		free(now);
+		free(kept);
+		uninst_restore(root, rel, brel, errors); /* says why */
+		return;
+	}
+	/* install put a newline before its block when the file lacked one */
+	is_same = brel[0] != '\0' && (keptlen == thenlen ||
+	    (keptlen == thenlen + 1 && kept[thenlen] == '\n')) &&
+	    memcmp(kept, then, thenlen) == 0;
+	if (is_same || (brel[0] == '\0' && strspn(kept, " \t\n") == keptlen))
+		uninst_restore(root, rel, brel, errors);
+	else if (fsops_write(abs, kept, keptlen, mode) == -1) {
+		fprintf(stderr, "slicer-agent: cannot rewrite %s: %s\n", abs,
+		    strerror(errno));
+		(*errors)++;
+	} else
+		printf("slicer-agent: %s: our lines removed, the changes made "
+		    "since install kept\n", abs);
+	free(now);
+	free(kept);
+	free(then);
+}
+
+/*
+ * A trust-store bundle a tool rewrote, after the tool ran again without
+ * our CA: restored as it was before install, unless the tool's new one
+ * holds every certificate of that and more (a CA added since install,
+ * which restoring would drop).
+ */
+static void
+uninst_snapshot(const char *root, const char *rel, const char *brel,
+    int *errors)
+{
+	char abs[FSOPS_PATH_MAX], babs[FSOPS_PATH_MAX];
+	char *now = NULL, *then = NULL;
+	size_t nowlen, thenlen;
+	int is_grown = 0;
+
+	if (brel[0] != '\0' && fsops_join(root, rel, abs, sizeof(abs)) == 0 &&
+	    fsops_join(root, brel, babs, sizeof(babs)) == 0 &&
+	    fsops_read(abs, FSOPS_FILE_MAX, &now, &nowlen, NULL) == 0 &&
+	    fsops_read(babs, FSOPS_FILE_MAX, &then, &thenlen, NULL) == 0)
+		is_grown = ca_bundle_adds(then, thenlen, now, nowlen);
+	free(now);
+	free(then);
+	if (is_grown)
+		printf("slicer-agent: %s: kept as the tool made it (it holds "
+		    "certificates added since install)\n", abs);
+	else
+		uninst_restore(root, rel, brel, errors);
+}
+
 static const char uninstall_usage[] =
     "usage: slicer-agent proxy uninstall [--root DIR]\n";
 
@@ -1370,7 +1479,7 @@ install_uninstall_main(int argc, char **argv)
 	/* 3. files we wrote, newest first */
 	for (i = m->n; i-- > 0;)
 		if (m->e[i].kind == MANIFEST_FILE)
-			uninst_restore(root, m->e[i].a, m->e[i].b, &errors);
+			uninst_file(root, m->e[i].a, m->e[i].b, &errors);
 	/* 4. the trust store tools, now without our CA */
 	for (i = 0; i < m->n; i++) {
 		if (m->e[i].kind != MANIFEST_TOOL)
@@ -1382,10 +1491,10 @@ install_uninstall_main(int argc, char **argv)
 			errors++;
 		}
 	}
-	/* 5. what the tools rewrote, exactly as it was */
+	/* 5. what the tools rewrote, as it was (or as they made it again) */
 	for (i = m->n; i-- > 0;)
 		if (m->e[i].kind == MANIFEST_SNAPSHOT)
-			uninst_restore(root, m->e[i].a, m->e[i].b, &errors);
+			uninst_snapshot(root, m->e[i].a, m->e[i].b, &errors);
 	printf("slicer-agent: files restored (CA, environment, config)\n");
 	/* 6. backups and the manifest, 7. directories we created */
 	for (i = 0; i < m->n; i++) {

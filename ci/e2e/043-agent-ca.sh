@@ -9,7 +9,8 @@
 #   none     no trust store at all
 # Each: the CA ends up in the bundle, /etc/environment and profile.d name
 # it, a second install changes nothing, uninstall restores the tree byte
-# for byte (modes and symlinks too), a second uninstall is a no-op.  Also
+# for byte (modes and symlinks too), a second uninstall is a no-op; a line
+# and a CA an administrator adds after install survive uninstall.  Also
 # --ca-sha256, a read-only trust store (rolled back), --no-ca, and
 # nothing installed for the running system (no table) with --root.
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
@@ -143,4 +144,29 @@ fi
 check "a read-only trust store: refused part-way, rolled back" bash -c \
 	"in_vm unshare --mount sh -c \"mount --bind -o ro '$R/bundle/etc/ssl/certs' '$R/bundle/etc/ssl/certs' && '$A' proxy install --root '$R/bundle' --proxy '$URL'\" >'$DIR/ro.out' 2>&1; rc=\$?; cat '$DIR/ro.out'; [ \$rc != 0 ] && grep -q 'rolled back' '$DIR/ro.out' && tree '$R/bundle' | diff '$DIR/bundle.before' -"
 check "--root must be a directory" bash -c "! in_vm '$A' proxy install --root '$R/missing' --proxy '$URL'"
+# ---- what the administrator changed after install survives uninstall
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=corp CA" \
+	-keyout "$DIR/corp.key" -out "$DIR/corp.crt" 2>/dev/null
+later() { # NAME: install, then a line in /etc/environment and a CA added
+	local root=$R/$1
+	in_vm "$A" proxy install --root "$root" --proxy "$URL" >/dev/null || return 1
+	echo CORP_SETTING=1 >>"$root/etc/environment"
+	if [ "$1" = debian ]; then
+		cp "$DIR/corp.crt" "$root/usr/local/share/ca-certificates/corp.crt"
+		chroot "$root" /usr/sbin/update-ca-certificates
+	else
+		cat "$DIR/corp.crt" >>"$root/etc/ssl/certs/ca-certificates.crt"
+	fi
+	in_vm "$A" proxy uninstall --root "$root"
+}
+for L in debian bundle; do
+	B=$R/$L/etc/ssl/certs/ca-certificates.crt
+	check "$L: changes made after install (a line, a CA): uninstall keeps them" later $L
+	check "  /etc/environment keeps the new line and the old, and nothing of ours" bash -c \
+		"cat '$R/$L/etc/environment'; grep -qx CORP_SETTING=1 '$R/$L/etc/environment' && grep -qx LANG=C.UTF-8 '$R/$L/etc/environment' && ! grep -q slicer-agent '$R/$L/etc/environment'"
+	check "  the bundle holds the new CA and the old, not ours" bash -c \
+		"openssl verify -CAfile '$B' '$DIR/corp.crt' && openssl verify -CAfile '$B' '$CA' && ! openssl verify -CAfile '$B' '$PCA'"
+done
+check "  debian: the new CA's link is still there" test -L "$R/debian/etc/ssl/certs/corp.pem"
+
 bench_finish

@@ -256,6 +256,44 @@ test_has_cert(void **state)
 	    0);
 }
 
+/* A bundle that kept every certificate and gained one, however its lines
+ * are broken, "adds"; one that lost one, is the same or is no bundle,
+ * does not. */
+static void
+test_bundle_adds(void **state)
+{
+	static const char a[] = "-----BEGIN CERTIFICATE-----\nQUFB\nQUFB\n"
+				"-----END CERTIFICATE-----\n";
+	static const char b[] = "-----BEGIN CERTIFICATE-----\nQkJC\n"
+				"-----END CERTIFICATE-----\n";
+	static const char a_rewrapped[] = "# base\n-----BEGIN CERTIFICATE-----"
+					  "\r\nQUFBQUFB\r\n-----END "
+					  "CERTIFICATE-----\r\n";
+	char ab[256], ba[256];
+
+	(void)state;
+	snprintf(ab, sizeof(ab), "%s%s", a, b);
+	snprintf(ba, sizeof(ba), "%s%s", b, a_rewrapped);
+	assert_int_equal(ca_bundle_adds(a, strlen(a), ab, strlen(ab)), 1);
+	assert_int_equal(ca_bundle_adds(a, strlen(a), ba, strlen(ba)), 1);
+	assert_int_equal(ca_bundle_adds(a_rewrapped, strlen(a_rewrapped), ab,
+			     strlen(ab)),
+	    1);
+	/* the same, or one lost */
+	assert_int_equal(ca_bundle_adds(a, strlen(a), a_rewrapped,
+			     strlen(a_rewrapped)),
+	    0);
+	assert_int_equal(ca_bundle_adds(ab, strlen(ab), b, strlen(b)), 0);
+	assert_int_equal(ca_bundle_adds(a, strlen(a), b, strlen(b)), 0);
+	/* no PEM (a Java keystore), or an unterminated block */
+	assert_int_equal(ca_bundle_adds("\xfe\xed\xfe\xed", 4, ab,
+			     strlen(ab)),
+	    0);
+	assert_int_equal(ca_bundle_adds(a, strlen(a), "\xfe\xed\xfe\xed", 4),
+	    0);
+	assert_int_equal(ca_bundle_adds(a, strlen(a), ab, strlen(ab) - 20), 0);
+}
+
 int
 main(void)
 {
@@ -265,6 +303,7 @@ main(void)
 	    cmocka_unit_test(test_sha_parse),
 	    cmocka_unit_test(test_blocks),
 	    cmocka_unit_test(test_has_cert),
+	    cmocka_unit_test(test_bundle_adds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -516,12 +516,13 @@ incomplete:
 }
 
 /*
- * Transfer-Encoding value.  Returns 0 when chunked is the final coding and
- * appears once; with allow_other codings before it are accepted.  Else a
- * status: 400 malformed or chunked misplaced, 501 a coding we do not relay.
+ * Transfer-Encoding value.  Returns 0 when it is exactly "chunked" (no
+ * other coding: the proxy relays a message's coding only as chunked, so
+ * another one would reach the next hop unnamed).  Else a status: 400
+ * malformed or chunked misplaced, 501 a coding we do not relay.
  */
 static int
-te_check(struct http1_slice v, int allow_other, const char **why)
+te_check(struct http1_slice v, const char **why)
 {
 	struct http1_slice elem;
 	size_t pos = 0, nchunked = 0, nother = 0;
@@ -538,7 +539,7 @@ te_check(struct http1_slice v, int allow_other, const char **why)
 		else
 			nother++;
 	}
-	if (nother > 0 && !allow_other) {
+	if (nother > 0) {
 		*why = "unsupported transfer coding";
 		return 501;
 	}
@@ -793,7 +794,7 @@ request_check_framing(
 			*why = "CONNECT with a body";
 			return 400;
 		}
-		status = te_check(te->value, 0, why);
+		status = te_check(te->value, why);
 		if (status != 0)
 			return status;
 		req->framing = HTTP1_BODY_CHUNKED;
@@ -972,7 +973,7 @@ response_check_framing(struct http1_response *resp, const struct head_info *hi,
 			*why = "Transfer-Encoding in HTTP/1.0";
 			return -1;
 		}
-		if (te_check(te->value, 1, why) != 0)
+		if (te_check(te->value, why) != 0)
 			return -1;
 		resp->framing = HTTP1_BODY_CHUNKED;
 	} else if (cl != NULL) {

@@ -9,8 +9,8 @@
  *
  *  - Content-Length and Transfer-Encoding together: BAD (400)
  *  - repeated or non-numeric Content-Length (even when equal): BAD
- *  - Transfer-Encoding other than exactly one final "chunked": BAD (501 for
- *    codings we do not know, 400 for malformed)
+ *  - Transfer-Encoding other than exactly "chunked": BAD (501 for codings
+ *    we do not know, 400 for malformed; in a response 502 as for any BAD)
  *  - obs-fold, bare CR, bare LF line ends, NUL, control characters, space or
  *    tab between field name and colon, empty field name, invalid token chars
  *    in method or field name: BAD (400)

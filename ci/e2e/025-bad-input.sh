@@ -118,6 +118,10 @@ check "only the three good GET /ok reached an upstream" bash -c "n=\$(grep -c ' 
 check "response head past the limit from the upstream: 502" expect 502 http_code "$T" 'http://plain.bench.test/bighead?n=100000'
 check "garbage status line from the upstream: 502" expect 502 http_code "$T" http://plain.bench.test/garbage
 check "a modest response header passes" expect 200 http_code "$T" 'http://plain.bench.test/bighead?n=2000'
+# a coding besides chunked is refused as in requests: relayed as plain
+# chunked, the client would get a gzip body that nothing names
+check "a response with Transfer-Encoding gzip, chunked: 502" expect 502 \
+	http_code "$T" 'http://plain.bench.test/chunked?coding=gzip'
 
 # slow and stalled clients
 check "a stalled head does not block another client" vmpy - "$T" <<'EOF'

@@ -109,6 +109,8 @@ expect100() {
 }
 check "Expect: 100-continue: the 100 reaches the client, 5 MiB intact" expect100
 check "chunked response with a trailer" expect 5021 bash -c "icurl 'https://api.bench.test/chunked?trailer=1' | wc -c"
+check "a response with Transfer-Encoding gzip, chunked: 502" expect 502 \
+	icurl -o /dev/null -w '%{http_code}' 'https://api.bench.test/chunked?coding=gzip'
 check "chunked responses keep the connection usable" tunnel_py <<'EOF'
 for q in ("", "?trailer=1", ""):
     st, h, b = req("GET", "/chunked" + q)

@@ -791,10 +791,6 @@ static const struct resp_case resp_cases[] = {
 	HTTP1_BODY_UNTIL_CLOSE, 0, 0},
     {"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 0,
 	HTTP1_OK, 200, HTTP1_BODY_CHUNKED, 0, 1},
-    {"gzip chunked",
-	"HTTP/1.1 200 OK\r\n"
-	"Transfer-Encoding: gzip, chunked\r\n\r\n",
-	0, 0, HTTP1_OK, 200, HTTP1_BODY_CHUNKED, 0, 1},
     {"204", "HTTP/1.1 204 No Content\r\n\r\n", 0, 0, HTTP1_OK, 204,
 	HTTP1_BODY_NONE, 0, 1},
     {"304 with cl", "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", 0,
@@ -858,6 +854,10 @@ static const struct resp_case resp_cases[] = {
 	0, 0, HTTP1_BAD, 0, 0, 0, 0},
     {"cl bad", "HTTP/1.1 200 OK\r\nContent-Length: 1a\r\n\r\n", 0, 0, HTTP1_BAD,
 	0, 0, 0, 0},
+    {"te gzip chunked",
+	"HTTP/1.1 200 OK\r\n"
+	"Transfer-Encoding: gzip, chunked\r\n\r\n",
+	0, 0, HTTP1_BAD, 0, 0, 0, 0},
     {"te not final",
 	"HTTP/1.1 200 OK\r\n"
 	"Transfer-Encoding: chunked, gzip\r\n\r\n",

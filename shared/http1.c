@@ -896,7 +896,9 @@ http1_parse_request(const char *buf, size_t len, struct http1_request *req)
 		    req, 400, "Connection names a framing field");
 
 	req->is_keep_alive = head_info_keep_alive(&hi, req->version_minor);
-	req->is_upgrade = hi.is_upgrade && hi.upgrade != NULL;
+	/* an HTTP/1.0 request's Upgrade is ignored (RFC 9110 7.8) */
+	req->is_upgrade = req->version_minor == 1 && hi.is_upgrade &&
+			  hi.upgrade != NULL;
 	/* HTTP/1.0 clients do not wait for 100 (RFC 9110 10.1.1) */
 	req->has_expect_continue = req->version_minor == 1 &&
 				   hi.expect != NULL &&
@@ -1184,14 +1186,20 @@ chunked_trailer_byte(struct http1_chunked *c, unsigned char ch)
 	}
 }
 
-int
-http1_chunked_scan(
-    struct http1_chunked *c, const char *buf, size_t len, size_t *consumed)
+/*
+ * The scanner; with data_len it also stops after the first run of chunk
+ * data, which is then the last *data_len of the *consumed bytes.
+ */
+static int
+chunked_run(struct http1_chunked *c, const char *buf, size_t len,
+    size_t *consumed, size_t *data_len)
 {
 	size_t i = 0, n;
 	unsigned char ch;
 	int rc = HTTP1_INCOMPLETE, r;
 
+	if (data_len != NULL)
+		*data_len = 0;
 	if (c->state == CH_DONE) {
 		rc = HTTP1_OK;
 		goto out;
@@ -1209,6 +1217,10 @@ http1_chunked_scan(
 			c->remaining -= n;
 			if (c->remaining == 0)
 				c->state = CH_DATA_CR;
+			if (data_len != NULL) {
+				*data_len = n;
+				goto out;
+			}
 			continue;
 		}
 		ch = (unsigned char)buf[i++];
@@ -1258,4 +1270,18 @@ bad:
 out:
 	*consumed = i;
 	return rc;
+}
+
+int
+http1_chunked_scan(
+    struct http1_chunked *c, const char *buf, size_t len, size_t *consumed)
+{
+	return chunked_run(c, buf, len, consumed, NULL);
+}
+
+int
+http1_chunked_decode(struct http1_chunked *c, const char *buf, size_t len,
+    size_t *consumed, size_t *data_len)
+{
+	return chunked_run(c, buf, len, consumed, data_len);
 }

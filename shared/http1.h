@@ -88,7 +88,8 @@ struct http1_request {
 	uint64_t content_length; /* for HTTP1_BODY_LENGTH */
 	int is_keep_alive;        /* per version and Connection header */
 	int has_expect_continue;  /* Expect: 100-continue */
-	int is_upgrade;           /* Connection: upgrade + Upgrade header */
+	int is_upgrade;           /* Connection: upgrade + Upgrade header,
+				   * HTTP/1.1 only (RFC 9110 7.8) */
 
 	/* On HTTP1_BAD: status to answer with and a short static reason. */
 	int error_status;
@@ -181,6 +182,16 @@ void http1_chunked_init(struct http1_chunked *c);
  */
 int http1_chunked_scan(struct http1_chunked *c, const char *buf, size_t len,
     size_t *consumed);
+
+/*
+ * The same scan, for a relay that passes on the body without its chunked
+ * framing: it also stops after the first run of chunk data, which is then
+ * the last *data_len of the *consumed bytes (0 when none came).  Returns
+ * HTTP1_INCOMPLETE while the body goes on, also when it stopped short of
+ * len: call again with the rest.  Trailers are scanned and dropped.
+ */
+int http1_chunked_decode(struct http1_chunked *c, const char *buf, size_t len,
+    size_t *consumed, size_t *data_len);
 
 /*
  * Split an authority "host:port", "[v6]:port" or "host" into host (without

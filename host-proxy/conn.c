@@ -597,6 +597,7 @@ conn_dns_reply(struct conn *c, const unsigned char *msg, size_t len,
 	}
 	conn_reset_request(c);
 	conn_set_state(c, CONN_READ_HEAD, LIMIT_IDLE_TIMEOUT_MS);
+	c->is_idle_wait = 1;
 	conn_drive(c);
 }
 
@@ -1831,6 +1832,12 @@ conn_process_head(struct conn *c)
 
 	if (c->state != CONN_READ_HEAD || c->cin.len == 0)
 		return;
+	if (c->is_idle_wait) {
+		/* a kept-alive connection's next head has begun: it gets
+		 * the head timeout from now, once */
+		c->is_idle_wait = 0;
+		c->deadline_ms = ev_now(c->w->ev) + LIMIT_HEAD_TIMEOUT_MS;
+	}
 	rc = http1_parse_request(buf_ptr(&c->cin), c->cin.len, &req);
 	if (rc == HTTP1_INCOMPLETE) {
 		if (c->cin.len >= LIMIT_HTTP_HEAD) {
@@ -2175,6 +2182,7 @@ conn_finish_exchange(struct conn *c)
 	}
 	conn_reset_request(c);
 	conn_set_state(c, CONN_READ_HEAD, LIMIT_IDLE_TIMEOUT_MS);
+	c->is_idle_wait = 1;
 	if (c->cin.len == 0)
 		buf_release(&c->cin);
 	conn_process_head(c); /* a pipelined request may be waiting */

@@ -150,6 +150,22 @@ class Conn:
         assert not self.buf
         return self
 
+    def dribble(self, secs, every=1.0):
+        """Send a header line every `every` s until the peer has something
+        to read (an answer, or its close) or secs pass; returns the seconds
+        it took."""
+        t0 = time.time()
+        i = 0
+        while time.time() - t0 < secs:
+            if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+                break
+            r, _, _ = select.select([self.sock], [], [], every)
+            if r:
+                break
+            self.send(b"X-Dribble: %d\r\n" % i)
+            i += 1
+        return time.time() - t0
+
     def wait_closed(self, secs):
         """True if the peer closes (EOF or reset) within secs; unread data is discarded."""
         end = time.time() + secs

@@ -5,7 +5,10 @@
 Used only inside the bench's network namespaces.  Endpoints (any method):
   /big?n=BYTES        n zero bytes with Content-Length
   /file/NAME          a file from --files DIR with Content-Length
-  /chunked[?trailer=1] chunked response of several chunks
+  /chunked[?trailer=1&early=1&coding=gzip]
+                      chunked response of several chunks; early=1: a 103
+                      Early Hints before it; coding=gzip: the body gzipped as a
+                      transfer coding (Transfer-Encoding: gzip, chunked)
   /sse?n=3&ms=300     server-sent events, one every ms, chunked, flushed
   /slow?ms=N          sleeps N ms, then echoes
   /status?code=N      answers with status N
@@ -49,6 +52,7 @@ test can assert what reached an upstream (or that nothing did).
 """
 import argparse
 import errno
+import gzip
 import hashlib
 import json
 import os
@@ -226,7 +230,8 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/file/"):
             return self.file(os.path.basename(path))
         if path == "/chunked":
-            return self.chunked(self.qint("trailer", 0))
+            return self.chunked(self.qint("trailer", 0), self.qint("early", 0),
+                                self.query().get("coding", [""])[0])
         if path == "/sse":
             return self.sse(self.qint("n", 3), self.qint("ms", 300))
         if path == "/slow":
@@ -358,17 +363,23 @@ class Handler(BaseHTTPRequestHandler):
         with open(fn, "rb") as f:
             self.connection.sendfile(f)
 
-    def chunked(self, trailer):
+    def chunked(self, trailer, early=0, coding=""):
+        if early:
+            self.wfile.write(b"HTTP/1.1 103 Early Hints\r\n"
+                             b"Link: </style.css>; rel=preload\r\n\r\n")
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
-        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Transfer-Encoding", coding + ", chunked" if coding else "chunked")
         if trailer:
             self.send_header("Trailer", "X-Checksum")
         self.end_headers()
         if self.command == "HEAD":
             return
         parts = [b"hello ", b"chunked ", b"x" * 5000, b" world\n"]
-        for p in parts:
+        sent = parts
+        if coding == "gzip":
+            sent = [gzip.compress(b"".join(parts))]
+        for p in sent:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(p), p))
         if trailer:
             self.wfile.write(b"0\r\nX-Checksum: %s\r\n\r\n" %

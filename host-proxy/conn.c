@@ -612,6 +612,7 @@ conn_dns_reply(struct conn *c, const unsigned char *msg, size_t len,
 	}
 	conn_reset_request(c);
 	conn_set_state(c, CONN_READ_HEAD, LIMIT_IDLE_TIMEOUT_MS);
+	c->is_idle_wait = 1;
 	conn_drive(c);
 }
 
@@ -1840,6 +1841,12 @@ conn_process_head(struct conn *c)
 
 	if (c->state != CONN_READ_HEAD || c->cin.len == 0)
 		return;
+	if (c->is_idle_wait) {
+		/* a kept-alive connection's next head has begun: it gets
+		 * the head timeout from now, once */
+		c->is_idle_wait = 0;
+		c->deadline_ms = ev_now(c->w->ev) + LIMIT_HEAD_TIMEOUT_MS;
+	}
 	rc = http1_parse_request(buf_ptr(&c->cin), c->cin.len, &req);
 	if (rc == HTTP1_INCOMPLETE) {
 		if (c->cin.len >= LIMIT_HTTP_HEAD) {
@@ -1939,6 +1946,7 @@ conn_queue_response_head(struct conn *c, const struct http1_response *r,
 		if (buf_printf(b, "Content-Length: %lld\r\n", new_length) == -1)
 			return -1;
 	} else if (r->status >= 200 && r->framing == HTTP1_BODY_CHUNKED &&
+	    !c->is_req_http10 &&
 	    buf_append(b, "Transfer-Encoding: chunked\r\n", 28) == -1) {
 		return -1;
 	}
@@ -2016,6 +2024,31 @@ conn_is_event_stream(const struct http1_response *r)
 	    strncasecmp(ct->value.p, "text/event-stream", 17) == 0;
 }
 
+/*
+ * A chunked body for an HTTP/1.0 client, which knows no chunked: its data
+ * only, from the first n bytes of uin; the close ends it.
+ */
+static int
+conn_pump_dechunked(struct conn *c, size_t n)
+{
+	size_t consumed, data;
+	int rc = HTTP1_INCOMPLETE;
+
+	while (n > 0 && rc == HTTP1_INCOMPLETE) {
+		rc = http1_chunked_decode(&c->resp_chunked, buf_ptr(&c->uin), n,
+		    &consumed, &data);
+		if (rc == HTTP1_BAD)
+			return -1;
+		buf_append(&c->cout, buf_ptr(&c->uin) + consumed - data, data);
+		buf_consume(&c->uin, consumed);
+		c->bytes_down += data;
+		n -= consumed;
+	}
+	if (rc == HTTP1_OK)
+		c->is_resp_done = 1;
+	return 0;
+}
+
 /* Parse and relay response heads and bodies from uin to cout. */
 static int
 conn_pump_response(struct conn *c)
@@ -2051,8 +2084,10 @@ conn_pump_response(struct conn *c)
 			break;
 		}
 		if (r.status < 200) {
-			/* 100 Continue and other interim responses */
-			if (conn_queue_response_head(c, &r, -1) == -1)
+			/* 100 Continue and other interim responses, which
+			 * an HTTP/1.0 client does not take (RFC 9110 15.2) */
+			if (!c->is_req_http10 &&
+			    conn_queue_response_head(c, &r, -1) == -1)
 				return -2;
 			buf_consume(&c->uin, r.head_len);
 			continue;
@@ -2068,6 +2103,10 @@ conn_pump_response(struct conn *c)
 		    !conn_is_event_stream(&r);
 		if (c->is_token_call && r.framing != HTTP1_BODY_NONE)
 			return conn_token_answer(c, &r);
+		/* chunked to an HTTP/1.0 client: the body bare, ended by
+		 * the close (RFC 9112 6.1) */
+		if (c->is_req_http10 && r.framing == HTTP1_BODY_CHUNKED)
+			c->is_req_keep_alive = 0;
 		if (conn_queue_response_head(c, &r, -1) == -1)
 			return -2;
 		buf_consume(&c->uin, r.head_len);
@@ -2096,6 +2135,8 @@ conn_pump_response(struct conn *c)
 		consumed = n;
 		break;
 	case HTTP1_BODY_CHUNKED:
+		if (c->is_req_http10)
+			return conn_pump_dechunked(c, n);
 		rc = http1_chunked_scan(&c->resp_chunked, buf_ptr(&c->uin), n,
 		    &consumed);
 		if (rc == HTTP1_BAD)
@@ -2168,6 +2209,7 @@ conn_finish_exchange(struct conn *c)
 	}
 	conn_reset_request(c);
 	conn_set_state(c, CONN_READ_HEAD, LIMIT_IDLE_TIMEOUT_MS);
+	c->is_idle_wait = 1;
 	if (c->cin.len == 0)
 		buf_release(&c->cin);
 	conn_process_head(c); /* a pipelined request may be waiting */

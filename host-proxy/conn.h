@@ -46,6 +46,9 @@ struct conn {
 	uint64_t id;
 	enum conn_state state;
 	int64_t deadline_ms;        /* monotonic; swept by conn_sweep */
+	int is_idle_wait;           /* kept alive between requests: the idle
+				     * timeout runs until the next head's
+				     * first bytes, then the head timeout */
 	int is_closed;
 	int is_abort;               /* closing on a cut: resets, no close_notify */
 	int is_unclean_end;         /* the upstream ended a body read until

@@ -543,12 +543,13 @@ incomplete:
 }
 
 /*
- * Transfer-Encoding value.  Returns 0 when chunked is the final coding and
- * appears once; with allow_other codings before it are accepted.  Else a
- * status: 400 malformed or chunked misplaced, 501 a coding we do not relay.
+ * Transfer-Encoding value.  Returns 0 when it is exactly "chunked" (no
+ * other coding: the proxy relays a message's coding only as chunked, so
+ * another one would reach the next hop unnamed).  Else a status: 400
+ * malformed or chunked misplaced, 501 a coding we do not relay.
  */
 static int
-te_check(struct http1_slice v, int allow_other, const char **why)
+te_check(struct http1_slice v, const char **why)
 {
 	struct http1_slice elem;
 	size_t pos = 0, nchunked = 0, nother = 0;
@@ -565,7 +566,7 @@ te_check(struct http1_slice v, int allow_other, const char **why)
 		else
 			nother++;
 	}
-	if (nother > 0 && !allow_other) {
+	if (nother > 0) {
 		*why = "unsupported transfer coding";
 		return 501;
 	}
@@ -820,7 +821,7 @@ request_check_framing(
 			*why = "CONNECT with a body";
 			return 400;
 		}
-		status = te_check(te->value, 0, why);
+		status = te_check(te->value, why);
 		if (status != 0)
 			return status;
 		req->framing = HTTP1_BODY_CHUNKED;
@@ -999,7 +1000,7 @@ response_check_framing(struct http1_response *resp, const struct head_info *hi,
 			*why = "Transfer-Encoding in HTTP/1.0";
 			return -1;
 		}
-		if (te_check(te->value, 1, why) != 0)
+		if (te_check(te->value, why) != 0)
 			return -1;
 		resp->framing = HTTP1_BODY_CHUNKED;
 	} else if (cl != NULL) {
@@ -1210,14 +1211,20 @@ chunked_trailer_byte(struct http1_chunked *c, unsigned char ch)
 	}
 }
 
-int
-http1_chunked_scan(
-    struct http1_chunked *c, const char *buf, size_t len, size_t *consumed)
+/*
+ * The scanner; with data_len it also stops after the first run of chunk
+ * data, which is then the last *data_len of the *consumed bytes.
+ */
+static int
+chunked_run(struct http1_chunked *c, const char *buf, size_t len,
+    size_t *consumed, size_t *data_len)
 {
 	size_t i = 0, n;
 	unsigned char ch;
 	int rc = HTTP1_INCOMPLETE, r;
 
+	if (data_len != NULL)
+		*data_len = 0;
 	if (c->state == CH_DONE) {
 		rc = HTTP1_OK;
 		goto out;
@@ -1235,6 +1242,10 @@ http1_chunked_scan(
 			c->remaining -= n;
 			if (c->remaining == 0)
 				c->state = CH_DATA_CR;
+			if (data_len != NULL) {
+				*data_len = n;
+				goto out;
+			}
 			continue;
 		}
 		ch = (unsigned char)buf[i++];
@@ -1284,4 +1295,18 @@ bad:
 out:
 	*consumed = i;
 	return rc;
+}
+
+int
+http1_chunked_scan(
+    struct http1_chunked *c, const char *buf, size_t len, size_t *consumed)
+{
+	return chunked_run(c, buf, len, consumed, NULL);
+}
+
+int
+http1_chunked_decode(struct http1_chunked *c, const char *buf, size_t len,
+    size_t *consumed, size_t *data_len)
+{
+	return chunked_run(c, buf, len, consumed, data_len);
 }

@@ -9,8 +9,8 @@
  *
  *  - Content-Length and Transfer-Encoding together: BAD (400)
  *  - repeated or non-numeric Content-Length (even when equal): BAD
- *  - Transfer-Encoding other than exactly one final "chunked": BAD (501 for
- *    codings we do not know, 400 for malformed)
+ *  - Transfer-Encoding other than exactly "chunked": BAD (501 for codings
+ *    we do not know, 400 for malformed; in a response 502 as for any BAD)
  *  - obs-fold, bare CR, bare LF line ends, NUL, control characters, space or
  *    tab between field name and colon, empty field name, invalid token chars
  *    in method or field name: BAD (400)
@@ -182,6 +182,16 @@ void http1_chunked_init(struct http1_chunked *c);
  */
 int http1_chunked_scan(struct http1_chunked *c, const char *buf, size_t len,
     size_t *consumed);
+
+/*
+ * The same scan, for a relay that passes on the body without its chunked
+ * framing: it also stops after the first run of chunk data, which is then
+ * the last *data_len of the *consumed bytes (0 when none came).  Returns
+ * HTTP1_INCOMPLETE while the body goes on, also when it stopped short of
+ * len: call again with the rest.  Trailers are scanned and dropped.
+ */
+int http1_chunked_decode(struct http1_chunked *c, const char *buf, size_t len,
+    size_t *consumed, size_t *data_len);
 
 /*
  * Split an authority "host:port", "[v6]:port" or "host" into host (without

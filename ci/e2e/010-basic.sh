@@ -157,6 +157,34 @@ ka10() { # an HTTP/1.0 client asking for keep-alive: kept open only if the respo
 	esac
 }
 check "HTTP/1.0 keep-alive: kept open only when the response says keep-alive" ka10
+check "HTTP/1.0 client, chunked response: no 103, the body without chunk framing, ended by the close" \
+	vmpy - "$TOKEN" <<'EOF'
+import sys, spxclient
+want = b"hello chunked " + b"x" * 5000 + b" world\n"
+for q in ("early=1", "early=1&trailer=1"):
+    c = spxclient.Conn()
+    c.send("GET http://api.bench.test/chunked?%s HTTP/1.0\r\nHost: api.bench.test\r\n"
+           "Connection: keep-alive\r\nProxy-Authorization: %s\r\n\r\n" % (q, spxclient.basic(sys.argv[1])))
+    data = b""
+    while True:  # to the close (a timeout if it stays open)
+        d = c.sock.recv(65536)
+        if not d:
+            break
+        data += d
+    head, _, body = data.partition(b"\r\n\r\n")
+    print(q, head.decode().split("\r\n"), len(body), body[:40])
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    assert b"transfer-encoding" not in head.lower() and b"\r\nconnection: close" in head.lower(), head
+    assert body == want, body[:80]
+# an HTTP/1.1 client gets the 103 and the chunked framing
+c = spxclient.Conn()
+c.send("GET http://api.bench.test/chunked?early=1 HTTP/1.1\r\nHost: api.bench.test\r\n"
+       "Proxy-Authorization: %s\r\n\r\n" % spxclient.basic(sys.argv[1]))
+st, h, b = c.read_response(skip_1xx=False)
+assert st == 103, st
+st, h, b = c.read_response()
+assert st == 200 and h.get("transfer-encoding") == "chunked" and b == want, (st, h)
+EOF
 check "an idle keep-alive client connection stays open for a while" expect "HTTP/1.1 200 OK
 open" rawsend --token "$TOKEN" --wait-close 2 \
 	--send "b'GET http://api.bench.test/ HTTP/1.1\r\nHost: api.bench.test\r\n' + PB + b'\r\n'"

@@ -109,6 +109,34 @@ expect100() {
 }
 check "Expect: 100-continue: the 100 reaches the client, 5 MiB intact" expect100
 check "chunked response with a trailer" expect 5021 bash -c "icurl 'https://api.bench.test/chunked?trailer=1' | wc -c"
+check "HTTP/1.0 client, chunked response: no 103, the body without chunk framing, ended by the close" tunnel_py <<'EOF'
+want = b"hello chunked " + b"x" * 5000 + b" world\n"
+c.send(b"GET /chunked?early=1&trailer=1 HTTP/1.0\r\nHost: api.bench.test\r\n"
+       b"Connection: keep-alive\r\n\r\n")
+data = b""
+while True:  # to the close (a timeout if it stays open)
+    d = c.sock.recv(65536)
+    if not d:
+        break
+    data += d
+head, _, body = data.partition(b"\r\n\r\n")
+print(head.decode().split("\r\n"), len(body), body[:40])
+assert head.startswith(b"HTTP/1.1 200 "), head
+assert b"transfer-encoding" not in head.lower() and b"\r\nconnection: close" in head.lower(), head
+assert body == want, body[:80]
+EOF
+check "HTTP/1.0 client: its Upgrade is not passed on (upgrades need HTTP/1.1)" tunnel_py <<'EOF'
+c.send(b"GET /up10 HTTP/1.0\r\nHost: api.bench.test\r\nConnection: Upgrade\r\n"
+       b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+       b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+st, h, b = c.read_response()
+j = json.loads(b)
+print(st, j["headers"])
+assert st == 200 and "upgrade" not in j["headers"], (st, j["headers"])
+assert "upgrade" not in j["headers"].get("connection", "").lower(), j["headers"]
+EOF
+check "a response with Transfer-Encoding gzip, chunked: 502" expect 502 \
+	icurl -o /dev/null -w '%{http_code}' 'https://api.bench.test/chunked?coding=gzip'
 check "chunked responses keep the connection usable" tunnel_py <<'EOF'
 for q in ("", "?trailer=1", ""):
     st, h, b = req("GET", "/chunked" + q)

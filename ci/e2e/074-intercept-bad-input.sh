@@ -126,6 +126,27 @@ QUIET_NONE=$!
 quiet half >"$DIR/quiet-half.out" 2>&1 &
 QUIET_HALF=$!
 SPX_PIDS+=("$QUIET_NONE" "$QUIET_HALF")
+# inside an inspected tunnel, a kept-alive connection whose second head
+# never ends (a header line a second): 408 15 s from its first bytes, not
+# after the 60 s idle timeout; judged at the end
+vmpy - "$T" "$PCA" >"$DIR/slow-ka.out" 2>&1 <<'EOF' &
+import sys, time, spxclient
+tok, ca = sys.argv[1:3]
+c = spxclient.Conn(timeout=25)
+st, h, b = c.connect("api.bench.test:443", tok)
+assert st == 200, st
+c.wrap_tls("api.bench.test", ca)
+c.send(b"GET /ka-first HTTP/1.1\r\nHost: api.bench.test\r\n\r\n")
+st, h, b = c.read_response()
+print("first", st)
+time.sleep(2)
+c.send(b"GET /ka-second HTTP/1.1\r\nHost: api.bench.test\r\n")
+dt = c.dribble(24)
+st, h, b = c.read_response()
+print("second %d after %.1f s, %s" % (st, dt, "closed" if c.wait_closed(5) else "open"))
+EOF
+SLOW_KA=$!
+SPX_PIDS+=("$SLOW_KA")
 check "sanity: a good upstream through interception" expect_re '"path": "/s"' icurl https://api.bench.test/s
 # descriptors, less the upstream connections parked for reuse (each event
 # loop keeps its own pool, so how many are parked depends on which loop
@@ -336,6 +357,14 @@ check "a client silent after the 200 of an inspected CONNECT: closed after the h
 	quiet_closed "$QUIET_NONE" "$DIR/quiet-none.out"
 check "a client stalled in its ClientHello: closed after the head timeout" \
 	quiet_closed "$QUIET_HALF" "$DIR/quiet-half.out"
+slow_ka() {
+	local i
+	for ((i = 0; i < 300; i++)); do kill -0 "$SLOW_KA" 2>/dev/null || break; sleep 0.1; done
+	cat "$DIR/slow-ka.out"
+	grep -qx 'first 200' "$DIR/slow-ka.out" &&
+		grep -Eq '^second 408 after 1[4-9]\.[0-9] s, closed$' "$DIR/slow-ka.out"
+}
+check "a kept-alive intercepted connection's next head that never ends: 408 15 s from its first bytes" slow_ka
 check "... audited: the connect, then a tls error saying which" py_check "$AUDIT" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * fuzz_http1.c - libFuzzer target for the HTTP/1.1 head parser, the chunked
- * scanner and http1_split_authority.
+ * scanner and decoder and http1_split_authority.
  *
  * The input is parsed as a request, as a response (all four method flag
  * combinations), as a chunked body (whole, split at input-derived points,
@@ -278,6 +278,30 @@ chunked_pieces(
 	return rc;
 }
 
+/* Decoding ends where the scan does; its data lie within what it took. */
+static void
+chunked_decode_agrees(const char *buf, size_t size, int rc, size_t consumed)
+{
+	struct http1_chunked c;
+	size_t off = 0, used, data, ndata = 0;
+	int rc2 = HTTP1_INCOMPLETE;
+
+	http1_chunked_init(&c);
+	while (off < size && rc2 == HTTP1_INCOMPLETE) {
+		rc2 = http1_chunked_decode(
+		    &c, buf + off, size - off, &used, &data);
+		CHECK(used <= size - off && data <= used);
+		if (rc2 == HTTP1_INCOMPLETE)
+			CHECK(used > 0);
+		off += used;
+		ndata += data;
+	}
+	CHECK(rc2 == rc);
+	if (rc != HTTP1_BAD)
+		CHECK(off == consumed);
+	CHECK(ndata <= off);
+}
+
 static void
 fuzz_chunked(const char *buf, size_t size, uint32_t seed)
 {
@@ -295,6 +319,7 @@ fuzz_chunked(const char *buf, size_t size, uint32_t seed)
 		CHECK(consumed >= 5 &&
 		      memcmp(buf + consumed - 2, "\r\n", 2) == 0);
 
+	chunked_decode_agrees(buf, size, rc, consumed);
 	rc2 = chunked_pieces(buf, size, seed, 17, &total);
 	CHECK(rc2 == rc && total == consumed);
 	rc2 = chunked_pieces(buf, size, seed ^ 0x5bd1e995U, 4096, &total);

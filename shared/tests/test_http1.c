@@ -582,6 +582,10 @@ static const struct conn_case conn_cases[] = {
      "Upgrade: websocket\r\n\r\n",
 	0, 0, 0},
     {"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n", 1, 0, 0},
+    /* an HTTP/1.0 request's Upgrade is ignored (RFC 9110 7.8) */
+    {"GET / HTTP/1.0\r\nConnection: Upgrade, keep-alive\r\n"
+     "Upgrade: websocket\r\n\r\n",
+	1, 0, 0},
     {"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n", 1, 0, 0},
     {"PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
      "Content-Length: 1\r\n\r\n",
@@ -816,10 +820,6 @@ static const struct resp_case resp_cases[] = {
 	HTTP1_BODY_UNTIL_CLOSE, 0, 0},
     {"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 0,
 	HTTP1_OK, 200, HTTP1_BODY_CHUNKED, 0, 1},
-    {"gzip chunked",
-	"HTTP/1.1 200 OK\r\n"
-	"Transfer-Encoding: gzip, chunked\r\n\r\n",
-	0, 0, HTTP1_OK, 200, HTTP1_BODY_CHUNKED, 0, 1},
     {"204", "HTTP/1.1 204 No Content\r\n\r\n", 0, 0, HTTP1_OK, 204,
 	HTTP1_BODY_NONE, 0, 1},
     {"304 with cl", "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", 0,
@@ -883,6 +883,10 @@ static const struct resp_case resp_cases[] = {
 	0, 0, HTTP1_BAD, 0, 0, 0, 0},
     {"cl bad", "HTTP/1.1 200 OK\r\nContent-Length: 1a\r\n\r\n", 0, 0, HTTP1_BAD,
 	0, 0, 0, 0},
+    {"te gzip chunked",
+	"HTTP/1.1 200 OK\r\n"
+	"Transfer-Encoding: gzip, chunked\r\n\r\n",
+	0, 0, HTTP1_BAD, 0, 0, 0, 0},
     {"te not final",
 	"HTTP/1.1 200 OK\r\n"
 	"Transfer-Encoding: chunked, gzip\r\n\r\n",
@@ -1172,6 +1176,89 @@ test_chunked_pipelined(void **state)
 		}
 		assert_int_equal(rc, HTTP1_OK);
 		assert_int_equal(total, body);
+	}
+}
+
+/*
+ * Decode raw fed in pieces of at most step bytes: the data goes to out.
+ * Returns the last result; *used is the bytes taken.
+ */
+static int
+decode_steps(const char *raw, size_t len, size_t step, char *out,
+    size_t *outlen, size_t *used)
+{
+	struct http1_chunked c;
+	size_t off = 0, n, consumed, data;
+	int rc = HTTP1_INCOMPLETE;
+
+	http1_chunked_init(&c);
+	*outlen = 0;
+	while (off < len && rc == HTTP1_INCOMPLETE) {
+		n = len - off < step ? len - off : step;
+		rc = http1_chunked_decode(&c, raw + off, n, &consumed, &data);
+		assert_true(consumed <= n && data <= consumed);
+		if (rc == HTTP1_INCOMPLETE)
+			assert_true(consumed > 0);
+		memcpy(out + *outlen, raw + off + consumed - data, data);
+		*outlen += data;
+		off += consumed;
+	}
+	*used = off;
+	return rc;
+}
+
+/* Decoding agrees with the scan on every case, whole and bytewise, and
+ * yields the data without the framing. */
+static void
+test_chunked_decode(void **state)
+{
+	static const struct {
+		const char *raw, *data;
+	} dec[] = {
+	    {"5\r\nhello\r\n0\r\n\r\n", "hello"},
+	    {"0\r\n\r\n", ""},
+	    {"a\r\n0123456789\r\n1\r\nx\r\n0\r\n\r\n", "0123456789x"},
+	    {"5;a=1;b;c=\"x y\"\r\nhello\r\n0;b=c\r\n\r\n", "hello"},
+	    {"1\r\nz\r\n0\r\nX-T: a\r\nY:b\r\n\r\n", "z"},
+	    {"4\r\n\r\n\r\n\r\n0\r\n\r\n", "\r\n\r\n"},
+	    {"3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n", "abc"},
+	};
+	struct http1_chunked c;
+	char out[256];
+	size_t i, k, len, outlen, used, scanned, step;
+	int rc, want;
+
+	(void)state;
+	for (i = 0; i < sizeof(chunk_cases) / sizeof(chunk_cases[0]); i++) {
+		len = strlen(chunk_cases[i].raw);
+		http1_chunked_init(&c);
+		want = http1_chunked_scan(&c, chunk_cases[i].raw, len, &scanned);
+		for (k = 0; k < 2; k++) {
+			step = k == 0 ? 1 : len; /* bytewise, then whole */
+			rc = decode_steps(chunk_cases[i].raw, len, step, out,
+			    &outlen, &used);
+			if (rc != want)
+				fail_msg("%s: step %zu rc %d want %d",
+				    chunk_cases[i].name, step, rc, want);
+			if (rc == HTTP1_OK && used != scanned)
+				fail_msg("%s: step %zu used %zu of %zu",
+				    chunk_cases[i].name, step, used, scanned);
+		}
+	}
+	for (i = 0; i < sizeof(dec) / sizeof(dec[0]); i++) {
+		len = strlen(dec[i].raw);
+		for (step = 1; step <= len; step++) {
+			rc = decode_steps(dec[i].raw, len, step, out, &outlen,
+			    &used);
+			assert_int_equal(rc, HTTP1_OK);
+			assert_int_equal(outlen, strlen(dec[i].data));
+			assert_memory_equal(out, dec[i].data, outlen);
+			/* what follows the body is left */
+			assert_true(used <= len);
+			assert_int_equal(
+			    len - used, strstr(dec[i].raw, "GET") != NULL ?
+				strlen("GET / HTTP/1.1\r\n") : 0);
+		}
 	}
 }
 
@@ -1583,6 +1670,7 @@ main(void)
 	    cmocka_unit_test(test_limit_response_head),
 	    cmocka_unit_test(test_chunked_table),
 	    cmocka_unit_test(test_chunked_pipelined),
+	    cmocka_unit_test(test_chunked_decode),
 	    cmocka_unit_test(test_chunked_sticky_bad),
 	    cmocka_unit_test(test_chunked_large_chunk),
 	    cmocka_unit_test(test_limit_chunk_line),

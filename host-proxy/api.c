@@ -47,6 +47,8 @@ struct api_conn {
 	int is_closing;            /* close once out is flushed */
 	int is_following;
 	int is_closed;
+	int is_refused;            /* answered 403 once its request is in */
+	uid_t peer_uid;
 	struct audit_follower follower;
 	int64_t deadline_ms;
 };
@@ -912,6 +914,19 @@ api_handle(struct api_conn *ac)
 	int rc;
 
 	rc = http1_parse_request(buf_ptr(&ac->in), ac->in.len, &req);
+	if (rc == HTTP1_INCOMPLETE && ac->in.len < LIMIT_HTTP_HEAD)
+		return;
+	/* answered once its request head is in, so that it is reading */
+	if (ac->is_refused) {
+		if (ac->api->px->cfg.group != NULL)
+			api_error(ac, 403, "not allowed: uid %u is not root, the "
+			    "proxy's user or a member of group %s",
+			    (unsigned)ac->peer_uid, ac->api->px->cfg.group);
+		else
+			api_error(ac, 403, "not allowed: uid %u is not root or "
+			    "the proxy's user", (unsigned)ac->peer_uid);
+		return;
+	}
 	if (rc == HTTP1_INCOMPLETE) {
 		if (ac->in.len >= LIMIT_HTTP_HEAD)
 			api_error(ac, 400, "request head too large");
@@ -987,6 +1002,44 @@ api_conn_cb(struct ev_io *io, uint32_t events)
 	api_conn_flush(ac);
 }
 
+/*
+ * May the peer on fd drive the API?  Root, the daemon's own user, and with
+ * --group a member of that group: its effective group, or one of its
+ * supplementary groups (SO_PEERGROUPS: as they were when it connected,
+ * like SO_PEERCRED, not as /proc says later), as the socket's mode lets
+ * the same peers connect.
+ */
+static int
+api_peer_allowed(const struct api *a, int fd, const struct ucred *cred)
+{
+	gid_t some[64], *groups = some;
+	socklen_t len = sizeof(some);
+	gid_t gid = a->px->cfg.api_gid;
+	size_t i;
+	int is_allowed = 0;
+
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return 1;
+	if (gid == (gid_t)-1)
+		return 0;
+	if (cred->gid == gid)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1) {
+		/* more groups than fit: len says how many bytes they need */
+		if (errno != ERANGE || (groups = malloc(len)) == NULL)
+			goto out;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &len) == -1)
+			goto out;
+	}
+	for (i = 0; i < len / sizeof(gid_t) && !is_allowed; i++)
+		is_allowed = groups[i] == gid;
+out:
+	if (groups != some)
+		free(groups);
+	return is_allowed;
+}
+
 static void
 api_accept_cb(struct ev_io *io, uint32_t events)
 {
@@ -1000,11 +1053,7 @@ api_accept_cb(struct ev_io *io, uint32_t events)
 	fd = sock_accept(a->lfd, NULL, NULL);
 	if (fd == -1)
 		return;
-	/* only root and the daemon's own user may drive it */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1 ||
-	    (cred.uid != 0 && cred.uid != geteuid() &&
-	    (a->px->cfg.api_gid == (gid_t)-1 ||
-	    cred.gid != a->px->cfg.api_gid)) ||
 	    a->nconns >= LIMIT_API_CONNS) {
 		close(fd);
 		return;
@@ -1016,6 +1065,9 @@ api_accept_cb(struct ev_io *io, uint32_t events)
 	}
 	ac->api = a;
 	ac->fd = fd;
+	/* a peer that may not drive it is told so, not just cut off */
+	ac->is_refused = !api_peer_allowed(a, fd, &cred);
+	ac->peer_uid = cred.uid;
 	buf_init(&ac->in, LIMIT_HTTP_HEAD + LIMIT_API_BODY);
 	buf_init(&ac->out, LIMIT_API_RESPONSE);
 	ac->deadline_ms = ev_now(a->px->ev) + LIMIT_API_IDLE_MS;

@@ -988,6 +988,14 @@ client_rules_pop(struct store *st, struct client *c, size_t n)
 	}
 }
 
+void
+store_rules_undo(struct store *st, struct client *c, size_t n)
+{
+	client_rules_pop(st, c, n);
+	/* no pooled connection made under them is used again */
+	c->pool_generation = ++st->generation;
+}
+
 int
 store_rules_add(struct store *st, struct client *c, struct rule *rs,
     size_t n, char *err, size_t errsz)
@@ -2268,6 +2276,7 @@ store_save(struct store *st, char *err, size_t errsz)
 	if (file_write_atomic(dfd, st->shown, STORE_STATE, STORE_STATE_TMP,
 	    buf_ptr(&text), text.len - 1, 0600, err, errsz) == -1)
 		goto out;
+	st->written_generation = atomic_load(&st->generation);
 	/* only now that no state.json names them */
 	if (secrets_sweep(st, sfd, err, errsz) == -1)
 		goto out;

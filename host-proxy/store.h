@@ -112,6 +112,8 @@ struct store {
 					  * without the proxy's lock */
 	uint64_t secrets_generation;  /* generation of the last secret added
 				       * or deleted */
+	uint64_t written_generation;  /* generation state.json was last
+				       * written with (store_save) */
 	char *dir;                    /* owned; NULL: in memory only (tests) */
 	char *shown;                  /* owned: dir as messages name it */
 	/* private: indexes so that look-ups do not grow with the policy */
@@ -197,6 +199,8 @@ int store_rule_add(struct store *st, struct client *c, struct rule *r,
  */
 int store_rules_add(struct store *st, struct client *c, struct rule *rs,
     size_t n, char *err, size_t errsz);
+/* Take back the client's last n rules (just added; a save that failed). */
+void store_rules_undo(struct store *st, struct client *c, size_t n);
 /* The rule with this id among c's rules, or NULL. */
 struct rule *store_rule_find(const struct store *st, const struct client *c,
     const char *id);

@@ -1041,9 +1041,12 @@ api_handle(struct api_conn *ac)
 			return; /* wait for the rest */
 		body = json_loadb(buf_ptr(&ac->in) + req.head_len,
 		    (size_t)req.content_length, JSON_REJECT_DUPLICATES, &jerr);
+		/* where and why only: jansson's text quotes the body, which
+		 * may be a secret's value */
 		if (body == NULL) {
-			api_error(ac, 400, "invalid JSON: %s (line %d)", jerr.text,
-			    jerr.line);
+			api_error(ac, 400, "invalid JSON: %s at line %d, "
+			    "column %d", store_json_error_reason(&jerr),
+			    jerr.line, jerr.column);
 			return;
 		}
 	}

@@ -145,6 +145,14 @@ void store_free(struct store *st);
  */
 int store_save(struct store *st, char *err, size_t errsz);
 
+/*
+ * A fixed description of why JSON did not parse ("invalid syntax"), by
+ * json_error_code: never jansson's error text, which quotes the input
+ * near the error, and input may carry a secret value.  Report it with
+ * e->line and e->column.
+ */
+const char *store_json_error_reason(const json_error_t *e);
+
 /* Names: [A-Za-z0-9][A-Za-z0-9_.-]{0,62}.  1 when valid. */
 int store_name_valid(const char *name);
 

@@ -184,9 +184,9 @@ redir_is_local(struct redir *r, const struct netaddr *a)
 			r->local = calloc(1, sizeof(*r->local));
 		if (r->local == NULL)
 			return 0;
-		r->local->n = 0;
-		if (netaddr_local_addrs(r->local) == -1)
-			r->local->n = 0;
+		/* on failure the set is empty, as it always was here */
+		netaddr_set_free(r->local);
+		(void)netaddr_local_addrs(r->local);
 		r->local_at = now;
 	}
 	return netaddr_set_contains(r->local, a);
@@ -1073,6 +1073,7 @@ redir_free(struct redir *r)
 		close(r->lfd6);
 	relay_pool_reset(&r->pool);
 	memset(r->auth, 0, sizeof(r->auth));
+	netaddr_set_free(r->local);
 	free(r->local);
 	free(r);
 }

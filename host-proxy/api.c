@@ -47,6 +47,8 @@ struct api_conn {
 	int is_closing;            /* close once out is flushed */
 	int is_following;
 	int is_closed;
+	int is_refused;            /* answered 403 once its request is in */
+	uid_t peer_uid;
 	struct audit_follower follower;
 	int64_t deadline_ms;
 };
@@ -245,6 +247,43 @@ api_commit(struct api_conn *ac)
 	return 0;
 }
 
+/*
+ * Persist an addition (a client, rules, a secret); when state.json cannot
+ * be written with it, take it back (undo) and answer 500, return -1.  An
+ * addition the API did not acknowledge is then not in force, nor back
+ * after a restart, and the same request may simply be sent again (a
+ * client kept would hold a token nobody was shown; a rule, access the
+ * operator was told failed).  Removals stay in force (api_commit).
+ * undo returns 1 when the store must still be saved (a file of what it
+ * took back may be on disk), else 0.
+ */
+static int
+api_commit_new(struct api_conn *ac, int (*undo)(struct store *, void *),
+    void *arg)
+{
+	char err[256];
+	struct proxy *px = ac->api->px;
+	uint64_t gen = atomic_load(&px->store->generation);
+	int was_unsaved = px->is_state_unsaved;
+
+	if (proxy_save(px, err, sizeof(err)) == 0)
+		goto saved;
+	log_warnx("state: %s", err);
+	/* state.json has it; what failed after (removing a deleted
+	 * secret's file) is retried with the rest */
+	if (px->store->written_generation == gen)
+		goto saved;
+	/* nothing to retry for it, unless a file of it may be left */
+	px->is_state_unsaved = undo(px->store, arg) || was_unsaved;
+	api_error(ac, 500, "not saved, so not made: %s", err);
+	proxy_policy_changed(px);
+	return -1;
+saved:
+	proxy_policy_changed(px);
+	malloc_trim(0);
+	return 0;
+}
+
 static int
 api_hex(char ch)
 {
@@ -409,6 +448,26 @@ api_clients_list(struct api_conn *ac)
 	api_send_json(ac, 200, json_pack("{s:o}", "clients", arr));
 }
 
+static int
+api_client_undo(struct store *st, void *name)
+{
+	store_client_delete(st, name);
+	return 0;
+}
+
+/* The clients of a batch request, every one of them added. */
+static int
+api_clients_undo(struct store *st, void *arr)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach((json_t *)arr, i, v)
+		store_client_delete(st, json_string_value(json_object_get(v,
+		    "name")));
+	return 0;
+}
+
 /*
  * {"clients": [{"name": "a"}, ...]}: create them all or none; the reply
  * carries each name with its token, the only time a token is shown.
@@ -475,7 +534,7 @@ api_clients_create_batch(struct api_conn *ac, const json_t *arr)
 		    "token", tok));
 		secmem_wipe(tok, sizeof(tok));
 	}
-	if (api_commit(ac) == -1) {
+	if (api_commit_new(ac, api_clients_undo, (void *)arr) == -1) {
 		json_decref(out);
 		return;
 	}
@@ -521,7 +580,7 @@ api_client_create(struct api_conn *ac, json_t *body)
 		api_error(ac, store_client_find(st, name) ? 409 : 400, "%s", err);
 		return;
 	}
-	if (api_commit(ac) == -1) {
+	if (api_commit_new(ac, api_client_undo, (void *)name) == -1) {
 		secmem_wipe(tok, sizeof(tok));
 		return;
 	}
@@ -545,11 +604,27 @@ api_rules_list(struct api_conn *ac, struct client *c)
 	    "rules", arr));
 }
 
+/* The rules a request added: the client's last n. */
+struct api_rules_added {
+	struct client *c;
+	size_t n;
+};
+
+static int
+api_rules_undo(struct store *st, void *arg)
+{
+	struct api_rules_added *added = arg;
+
+	store_rules_undo(st, added->c, added->n);
+	return 0;
+}
+
 /* {"rules": [rule, ...]}: add them all or none. */
 static void
 api_rules_add_batch(struct api_conn *ac, struct client *c, const json_t *arr)
 {
 	struct store *st = ac->api->px->store;
+	struct api_rules_added undo;
 	struct rule *rs = NULL;
 	json_t *out;
 	char err[256], why[256];
@@ -577,7 +652,9 @@ api_rules_add_batch(struct api_conn *ac, struct client *c, const json_t *arr)
 		api_error(ac, 400, "%s", err);
 		goto out;
 	}
-	if (api_commit(ac) == -1)
+	undo.c = c;
+	undo.n = n;
+	if (api_commit_new(ac, api_rules_undo, &undo) == -1)
 		goto out;
 	out = json_array();
 	for (i = c->nrules - n; i < c->nrules; i++)
@@ -594,6 +671,7 @@ static void
 api_rule_add(struct api_conn *ac, struct client *c, json_t *body)
 {
 	struct store *st = ac->api->px->store;
+	struct api_rules_added undo;
 	struct rule r, *nr;
 	char err[256], id[16];
 	int64_t now = parse_now_ms();
@@ -614,7 +692,9 @@ api_rule_add(struct api_conn *ac, struct client *c, json_t *body)
 		api_error(ac, 400, "%s", err);
 		return;
 	}
-	if (api_commit(ac) == -1)
+	undo.c = c;
+	undo.n = 1;
+	if (api_commit_new(ac, api_rules_undo, &undo) == -1)
 		return;
 	nr = store_rule_find(st, c, id);
 	if (nr == NULL) {
@@ -669,6 +749,16 @@ api_secrets_list(struct api_conn *ac)
 	for (i = 0; i < st->nsecrets; i++)
 		json_array_append_new(arr, store_secret_json(st->secrets[i]));
 	api_send_json(ac, 200, json_pack("{s:o}", "secrets", arr));
+}
+
+static int
+api_secret_undo(struct store *st, void *name)
+{
+	char err[256];
+
+	/* no rule names it yet; its file, if written, goes at the next save */
+	(void)store_secret_delete(st, name, err, sizeof(err));
+	return 1;
 }
 
 static void
@@ -735,7 +825,7 @@ api_secret_create(struct api_conn *ac, json_t *body)
 		api_error(ac, store_secret_find(st, name) ? 409 : 400, "%s", err);
 		return;
 	}
-	if (api_commit(ac) == -1)
+	if (api_commit_new(ac, api_secret_undo, (void *)name) == -1)
 		return;
 	if (t == SECRET_OAUTH)
 		oauth_forget(ac->api->px, name); /* a new secret's history */
@@ -914,6 +1004,19 @@ api_handle(struct api_conn *ac)
 	int rc;
 
 	rc = http1_parse_request(buf_ptr(&ac->in), ac->in.len, &req);
+	if (rc == HTTP1_INCOMPLETE && ac->in.len < LIMIT_HTTP_HEAD)
+		return;
+	/* answered once its request head is in, so that it is reading */
+	if (ac->is_refused) {
+		if (ac->api->px->cfg.group != NULL)
+			api_error(ac, 403, "not allowed: uid %u is not root, the "
+			    "proxy's user or a member of group %s",
+			    (unsigned)ac->peer_uid, ac->api->px->cfg.group);
+		else
+			api_error(ac, 403, "not allowed: uid %u is not root or "
+			    "the proxy's user", (unsigned)ac->peer_uid);
+		return;
+	}
 	if (rc == HTTP1_INCOMPLETE) {
 		if (ac->in.len >= LIMIT_HTTP_HEAD)
 			api_error(ac, 400, "request head too large");
@@ -940,9 +1043,12 @@ api_handle(struct api_conn *ac)
 			return; /* wait for the rest */
 		body = json_loadb(buf_ptr(&ac->in) + req.head_len,
 		    (size_t)req.content_length, JSON_REJECT_DUPLICATES, &jerr);
+		/* where and why only: jansson's text quotes the body, which
+		 * may be a secret's value */
 		if (body == NULL) {
-			api_error(ac, 400, "invalid JSON: %s (line %d)", jerr.text,
-			    jerr.line);
+			api_error(ac, 400, "invalid JSON: %s at line %d, "
+			    "column %d", store_json_error_reason(&jerr),
+			    jerr.line, jerr.column);
 			return;
 		}
 	}
@@ -989,6 +1095,44 @@ api_conn_cb(struct ev_io *io, uint32_t events)
 	api_conn_flush(ac);
 }
 
+/*
+ * May the peer on fd drive the API?  Root, the daemon's own user, and with
+ * --group a member of that group: its effective group, or one of its
+ * supplementary groups (SO_PEERGROUPS: as they were when it connected,
+ * like SO_PEERCRED, not as /proc says later), as the socket's mode lets
+ * the same peers connect.
+ */
+static int
+api_peer_allowed(const struct api *a, int fd, const struct ucred *cred)
+{
+	gid_t some[64], *groups = some;
+	socklen_t len = sizeof(some);
+	gid_t gid = a->px->cfg.api_gid;
+	size_t i;
+	int is_allowed = 0;
+
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return 1;
+	if (gid == (gid_t)-1)
+		return 0;
+	if (cred->gid == gid)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1) {
+		/* more groups than fit: len says how many bytes they need */
+		if (errno != ERANGE || (groups = malloc(len)) == NULL)
+			goto out;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &len) == -1)
+			goto out;
+	}
+	for (i = 0; i < len / sizeof(gid_t) && !is_allowed; i++)
+		is_allowed = groups[i] == gid;
+out:
+	if (groups != some)
+		free(groups);
+	return is_allowed;
+}
+
 static void
 api_accept_cb(struct ev_io *io, uint32_t events)
 {
@@ -1002,11 +1146,7 @@ api_accept_cb(struct ev_io *io, uint32_t events)
 	fd = sock_accept(a->lfd, NULL, NULL);
 	if (fd == -1)
 		return;
-	/* only root and the daemon's own user may drive it */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1 ||
-	    (cred.uid != 0 && cred.uid != geteuid() &&
-	    (a->px->cfg.api_gid == (gid_t)-1 ||
-	    cred.gid != a->px->cfg.api_gid)) ||
 	    a->nconns >= LIMIT_API_CONNS) {
 		close(fd);
 		return;
@@ -1018,6 +1158,9 @@ api_accept_cb(struct ev_io *io, uint32_t events)
 	}
 	ac->api = a;
 	ac->fd = fd;
+	/* a peer that may not drive it is told so, not just cut off */
+	ac->is_refused = !api_peer_allowed(a, fd, &cred);
+	ac->peer_uid = cred.uid;
 	buf_init(&ac->in, LIMIT_HTTP_HEAD + LIMIT_API_BODY);
 	buf_init(&ac->out, LIMIT_API_RESPONSE);
 	ac->deadline_ms = ev_now(a->px->ev) + LIMIT_API_IDLE_MS;

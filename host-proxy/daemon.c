@@ -66,21 +66,61 @@ daemon_usage(FILE *f)
 	    "         [--max-conns-per-peer N]\n");
 }
 
-static void
-daemon_refresh_own(struct proxy *px)
+/*
+ * The proxy's own addresses, which no request may reach: every address of
+ * the host, and the bind address.  A set that cannot be had whole is not
+ * used: at start the daemon refuses to run (-1, err says why); later the
+ * set it has is kept (the addresses it misses are those added since) and
+ * the failure logged.
+ */
+static int
+daemon_refresh_own(struct proxy *px, char *err, size_t errsz)
 {
-	struct netaddr_set fresh;
+	struct netaddr_set fresh, old;
 	struct netaddr_cidr c;
 
-	memset(&fresh, 0, sizeof(fresh));
-	if (netaddr_local_addrs(&fresh) == -1)
-		log_warn("getifaddrs");
-	if (netaddr_parse_cidr(px->cfg.bind_addr, &c) == 0)
-		netaddr_set_add(&fresh, &c);
+	if (netaddr_local_addrs(&fresh) == -1 ||
+	    (netaddr_parse_cidr(px->cfg.bind_addr, &c) == 0 &&
+	    netaddr_set_add(&fresh, &c) == -1)) {
+		if (errno == E2BIG || errno == ENOSPC)
+			snprintf(err, errsz, "the host has more than %d "
+			    "addresses: cannot tell them all from others",
+			    LIMIT_OWN_ADDRS);
+		else
+			snprintf(err, errsz, "cannot list the host's own "
+			    "addresses: %s", strerror(errno));
+		netaddr_set_free(&fresh);
+		return -1;
+	}
+	netaddr_set_sort(&fresh);
 	proxy_lock(px);
+	old = px->own;
 	px->own = fresh;
 	proxy_unlock(px);
-	px->own_refreshed_ms = ev_now(px->ev);
+	netaddr_set_free(&old);
+	return 0;
+}
+
+/* The sweep's refresh: a failure keeps the set in force, said once a
+ * minute at most. */
+static void
+daemon_refresh_own_again(struct proxy *px)
+{
+	char err[256];
+	int64_t now = ev_now(px->ev);
+
+	px->own_refreshed_ms = now;
+	if (daemon_refresh_own(px, err, sizeof(err)) == 0) {
+		if (px->own_warned_ms != 0)
+			log_info("own addresses: listed again");
+		px->own_warned_ms = 0;
+		return;
+	}
+	if (px->own_warned_ms == 0 || now - px->own_warned_ms >= 60000) {
+		log_warnx("own addresses: %s; the set listed before stays in "
+		    "force", err);
+		px->own_warned_ms = now;
+	}
 }
 
 /* The calling thread's view of the policy lock (proxy.h). */
@@ -372,7 +412,7 @@ daemon_sweep_cb(struct ev_timer *t)
 		return;
 	}
 	if (ev_now(px->ev) - px->own_refreshed_ms >= DAEMON_OWN_REFRESH_MS)
-		daemon_refresh_own(px);
+		daemon_refresh_own_again(px);
 	if (ev_now(px->ev) - px->front_refreshed_ms >= DAEMON_FRONT_REFRESH_MS)
 		daemon_refresh_front(px);
 	proxy_save_secrets(px); /* a value whose write failed */
@@ -1119,8 +1159,12 @@ daemon_main(int argc, char **argv)
 			goto out;
 		}
 	}
-	/* before any loop runs: the own-address check needs it */
-	daemon_refresh_own(&px);
+	/* before any loop runs: the own-address check needs it, whole */
+	if (daemon_refresh_own(&px, err, sizeof(err)) == -1) {
+		fprintf(stderr, "slicer-proxy: %s\n", err);
+		goto out;
+	}
+	px.own_refreshed_ms = ev_now(px.ev);
 	ev_timer_init(&px.sweep, daemon_sweep_cb, &px);
 	ev_timer_arm(px.ev, &px.sweep, 1000);
 	ev_timer_init(&px.expiry, daemon_expiry_cb, &px);
@@ -1209,6 +1253,9 @@ out:
 	mitm_cache_free(px.leaves);
 	mitm_ca_free(px.ca);
 	daemon_hostgroup_down(&px);
+	netaddr_set_free(&px.own);
+	netaddr_set_free(&px.cfg.deny);
+	netaddr_set_free(&px.cfg.allow);
 	if (state_fd != -1)
 		close(state_fd);
 	pthread_mutex_destroy(&px.lock);

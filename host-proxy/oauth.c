@@ -150,8 +150,10 @@ oauth_value_check(const char *value, size_t len, struct buf *out, char *err,
 
 	j = json_loadb(value, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(j)) {
-		snprintf(err, errsz, "oauth secret must be a JSON object: %s",
-		    j ? "not an object" : jerr.text);
+		snprintf(err, errsz, j ? "oauth secret must be a JSON object" :
+		    "oauth secret must be a JSON object: %s at line %d, "
+		    "column %d", store_json_error_reason(&jerr), jerr.line,
+		    jerr.column);
 		goto out;
 	}
 	json_object_foreach(j, key, v) {

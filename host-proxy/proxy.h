@@ -89,6 +89,7 @@ struct proxy {
 	char hostgroup_if[16];     /* interface we created; "" if none */
 	struct ev_timer expiry;    /* next rule TTL expiry */
 	int64_t own_refreshed_ms;
+	int64_t own_warned_ms;     /* last failed refresh logged, 0: none */
 	int64_t front_refreshed_ms;
 	int is_state_unsaved;      /* main loop: a change not yet written */
 	int64_t state_warned_ms;   /* main loop: last retry failure logged */

@@ -988,6 +988,14 @@ client_rules_pop(struct store *st, struct client *c, size_t n)
 	}
 }
 
+void
+store_rules_undo(struct store *st, struct client *c, size_t n)
+{
+	client_rules_pop(st, c, n);
+	/* no pooled connection made under them is used again */
+	c->pool_generation = ++st->generation;
+}
+
 int
 store_rules_add(struct store *st, struct client *c, struct rule *rs,
     size_t n, char *err, size_t errsz)
@@ -2269,6 +2277,7 @@ store_save(struct store *st, char *err, size_t errsz)
 	if (file_write_atomic(dfd, st->shown, STORE_STATE, STORE_STATE_TMP,
 	    buf_ptr(&text), text.len - 1, 0600, err, errsz) == -1)
 		goto out;
+	st->written_generation = atomic_load(&st->generation);
 	/* only now that no state.json names them */
 	if (secrets_sweep(st, sfd, err, errsz) == -1)
 		goto out;
@@ -2280,6 +2289,33 @@ out:
 	if (dfd != -1)
 		close(dfd);
 	return rc;
+}
+
+const char *
+store_json_error_reason(const json_error_t *e)
+{
+	switch (json_error_code(e)) {
+	case json_error_out_of_memory:
+		return "out of memory";
+	case json_error_stack_overflow:
+		return "nested too deeply";
+	case json_error_invalid_utf8:
+		return "invalid UTF-8";
+	case json_error_premature_end_of_input:
+		return "unexpected end of input";
+	case json_error_end_of_input_expected:
+		return "text after the end";
+	case json_error_null_character:
+		return "a NUL character";
+	case json_error_null_byte_in_key:
+		return "a NUL byte in a key";
+	case json_error_duplicate_key:
+		return "a duplicate key";
+	case json_error_numeric_overflow:
+		return "a number out of range";
+	default:
+		return "invalid syntax";
+	}
 }
 
 static int

@@ -115,6 +115,8 @@ struct store {
 					  * without the proxy's lock */
 	uint64_t secrets_generation;  /* generation of the last secret added
 				       * or deleted */
+	uint64_t written_generation;  /* generation state.json was last
+				       * written with (store_save) */
 	char *dir;                    /* owned; NULL: in memory only (tests) */
 	char *shown;                  /* owned: dir as messages name it */
 	/* private: indexes so that look-ups do not grow with the policy */
@@ -146,6 +148,14 @@ void store_free(struct store *st);
  * daemon's proxy_save does).  0 or -1 + err.
  */
 int store_save(struct store *st, char *err, size_t errsz);
+
+/*
+ * A fixed description of why JSON did not parse ("invalid syntax"), by
+ * json_error_code: never jansson's error text, which quotes the input
+ * near the error, and input may carry a secret value.  Report it with
+ * e->line and e->column.
+ */
+const char *store_json_error_reason(const json_error_t *e);
 
 /* Names: [A-Za-z0-9][A-Za-z0-9_.-]{0,62}.  1 when valid. */
 int store_name_valid(const char *name);
@@ -201,6 +211,8 @@ int store_rule_add(struct store *st, struct client *c, struct rule *r,
  */
 int store_rules_add(struct store *st, struct client *c, struct rule *rs,
     size_t n, char *err, size_t errsz);
+/* Take back the client's last n rules (just added; a save that failed). */
+void store_rules_undo(struct store *st, struct client *c, size_t n);
 /* The rule with this id among c's rules, or NULL. */
 struct rule *store_rule_find(const struct store *st, const struct client *c,
     const char *id);

@@ -14,7 +14,9 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "netaddr.h"
@@ -214,22 +216,109 @@ netaddr_parse_cidr(const char *s, struct netaddr_cidr *out)
 	return 0;
 }
 
+void
+netaddr_set_init(struct netaddr_set *set, size_t max)
+{
+	memset(set, 0, sizeof(*set));
+	set->max = max;
+}
+
+void
+netaddr_set_free(struct netaddr_set *set)
+{
+	if (set == NULL)
+		return;
+	free(set->cidrs);
+	set->cidrs = NULL;
+	set->n = set->cap = 0;
+	set->is_sorted = 0;
+}
+
+static int
+netaddr_cidr_valid(const struct netaddr_cidr *c)
+{
+	if (c->addr.family == AF_INET)
+		return c->prefix >= 0 && c->prefix <= 32;
+	if (c->addr.family == AF_INET6)
+		return c->prefix >= 0 && c->prefix <= 128;
+	return 0;
+}
+
 int
 netaddr_set_add(struct netaddr_set *set, const struct netaddr_cidr *c)
 {
-	if (set == NULL || c == NULL || set->n >= LIMIT_CIDRS)
-		return -1;
-	if (c->addr.family == AF_INET) {
-		if (c->prefix < 0 || c->prefix > 32)
-			return -1;
-	} else if (c->addr.family == AF_INET6) {
-		if (c->prefix < 0 || c->prefix > 128)
-			return -1;
-	} else {
+	struct netaddr_cidr *grown;
+	size_t max, cap;
+
+	if (set == NULL || c == NULL || !netaddr_cidr_valid(c)) {
+		errno = EINVAL;
 		return -1;
 	}
+	max = set->max != 0 ? set->max : LIMIT_CIDRS;
+	if (set->n >= max) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (set->n == set->cap) {
+		cap = set->cap < 16 ? 16 : set->cap * 2;
+		if (cap > max)
+			cap = max;
+		grown = realloc(set->cidrs, cap * sizeof(*grown));
+		if (grown == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		set->cidrs = grown;
+		set->cap = cap;
+	}
 	set->cidrs[set->n++] = *c;
+	set->is_sorted = 0;
 	return 0;
+}
+
+static size_t
+netaddr_len(const struct netaddr *a)
+{
+	return a->family == AF_INET ? 4 : 16;
+}
+
+/* Order of a sorted set: IPv4 before IPv6, then by the address bytes. */
+static int
+netaddr_host_cmp(const void *pa, const void *pb)
+{
+	const struct netaddr *a = &((const struct netaddr_cidr *)pa)->addr;
+	const struct netaddr *b = &((const struct netaddr_cidr *)pb)->addr;
+
+	if (a->family != b->family)
+		return a->family == AF_INET ? -1 : 1;
+	return memcmp(&a->u, &b->u, netaddr_len(a));
+}
+
+static int
+netaddr_cidr_is_host(const struct netaddr_cidr *c)
+{
+	return c->prefix == (c->addr.family == AF_INET ? 32 : 128);
+}
+
+void
+netaddr_set_sort(struct netaddr_set *set)
+{
+	size_t i, kept;
+
+	if (set == NULL)
+		return;
+	for (i = 0; i < set->n; i++)
+		if (!netaddr_cidr_is_host(&set->cidrs[i]))
+			return;
+	if (set->n > 1)
+		qsort(set->cidrs, set->n, sizeof(set->cidrs[0]),
+		    netaddr_host_cmp);
+	for (i = 0, kept = 0; i < set->n; i++)
+		if (kept == 0 || netaddr_host_cmp(&set->cidrs[kept - 1],
+		    &set->cidrs[i]) != 0)
+			set->cidrs[kept++] = set->cidrs[i];
+	set->n = kept;
+	set->is_sorted = 1;
 }
 
 /* Do the first prefix bits of a and b (n bytes each) agree? */
@@ -270,12 +359,20 @@ netaddr_cidr_contains(const struct netaddr_cidr *c, const struct netaddr *a)
 int
 netaddr_set_contains(const struct netaddr_set *set, const struct netaddr *a)
 {
-	size_t i, n;
+	struct netaddr_cidr key;
+	size_t i;
 
-	if (set == NULL || a == NULL)
+	if (set == NULL || a == NULL || set->cidrs == NULL)
 		return 0;
-	n = set->n < LIMIT_CIDRS ? set->n : LIMIT_CIDRS;
-	for (i = 0; i < n; i++)
+	if (set->is_sorted) {
+		if (a->family != AF_INET && a->family != AF_INET6)
+			return 0;
+		memset(&key, 0, sizeof(key));
+		key.addr = *a;
+		return bsearch(&key, set->cidrs, set->n, sizeof(set->cidrs[0]),
+		    netaddr_host_cmp) != NULL;
+	}
+	for (i = 0; i < set->n; i++)
 		if (netaddr_cidr_contains(&set->cidrs[i], a))
 			return 1;
 	return 0;
@@ -570,13 +667,15 @@ netaddr_local_addrs(struct netaddr_set *set)
 {
 	struct ifaddrs *ifa = NULL, *i;
 	struct netaddr_cidr c;
-	int rc = -1;
+	int rc = -1, saved;
 
-	if (set == NULL)
+	if (set == NULL) {
+		errno = EINVAL;
 		return -1;
-	set->n = 0;
+	}
+	netaddr_set_init(set, LIMIT_OWN_ADDRS);
 	if (getifaddrs(&ifa) == -1)
-		goto out;
+		return -1;
 	for (i = ifa; i != NULL; i = i->ifa_next) {
 		if (i->ifa_addr == NULL)
 			continue;
@@ -587,15 +686,21 @@ netaddr_local_addrs(struct netaddr_set *set)
 		if (netaddr_from_sockaddr(i->ifa_addr, &c.addr) == -1)
 			continue;
 		c.prefix = c.addr.family == AF_INET ? 32 : 128;
-		if (netaddr_set_contains(set, &c.addr))
-			continue;
-		if (netaddr_set_add(set, &c) == -1)
+		/* duplicates (one address on two interfaces) go in the sort */
+		if (netaddr_set_add(set, &c) == -1) {
+			if (errno == ENOSPC)
+				errno = E2BIG;
 			goto out;
+		}
 	}
+	netaddr_set_sort(set);
 	rc = 0;
 out:
-	if (ifa != NULL)
-		freeifaddrs(ifa);
+	saved = errno;
+	freeifaddrs(ifa);
+	if (rc == -1)
+		netaddr_set_free(set);
+	errno = saved;
 	return rc;
 }
 

@@ -27,9 +27,18 @@ struct netaddr_cidr {
 	int prefix;          /* 0..32 or 0..128 */
 };
 
+/*
+ * A set of CIDRs.  All zero is an empty set that grows up to LIMIT_CIDRS
+ * entries; netaddr_set_init gives another ceiling.  The entries are owned
+ * (netaddr_set_free).  A set of host entries only (/32, /128) may be
+ * sorted (netaddr_set_sort): then a look-up is a binary search, for the
+ * proxy's own addresses, which may be many.
+ */
 struct netaddr_set {
-	struct netaddr_cidr cidrs[LIMIT_CIDRS];
-	size_t n;
+	struct netaddr_cidr *cidrs; /* owned; cap entries */
+	size_t n, cap;
+	size_t max;                 /* ceiling on n; 0: LIMIT_CIDRS */
+	int is_sorted;              /* hosts only, in netaddr_set_sort order */
 };
 
 /*
@@ -50,8 +59,19 @@ const char *netaddr_ntop(const struct netaddr *a, char *buf, size_t size);
  * Returns 0 or -1. */
 int netaddr_parse_cidr(const char *s, struct netaddr_cidr *out);
 
-/* Add a CIDR to a set; -1 when the set is full. */
+/* An empty set of at most max entries (0: LIMIT_CIDRS). */
+void netaddr_set_init(struct netaddr_set *set, size_t max);
+
+/* Free the entries; the set is empty again (its ceiling kept).  NULL ok. */
+void netaddr_set_free(struct netaddr_set *set);
+
+/* Add a CIDR to a set, growing it; -1 with errno ENOSPC when the set holds
+ * its most already, ENOMEM when it cannot grow, EINVAL for a bad entry. */
 int netaddr_set_add(struct netaddr_set *set, const struct netaddr_cidr *c);
+
+/* Sort a set of host entries and drop duplicates, so that look-ups are a
+ * binary search.  A set with a shorter prefix in it is left as it is. */
+void netaddr_set_sort(struct netaddr_set *set);
 
 /* Does the set contain a? (Address of the same family only.) */
 int netaddr_set_contains(const struct netaddr_set *set,
@@ -105,8 +125,15 @@ int netaddr_check(const struct netaddr *a, const struct netaddr_set *own,
     const struct netaddr_set *deny, const struct netaddr_set *allow,
     const char **reason);
 
-/* Fill set with every address of every local interface (getifaddrs), as
- * /32 and /128 entries.  Returns 0 or -1. */
+/*
+ * Fill *set with every address of every local interface (getifaddrs), as
+ * /32 and /128 entries, sorted: at most LIMIT_OWN_ADDRS as listed (one
+ * address on two interfaces counts twice).  *set is overwritten, not
+ * read.  Returns 0 (the caller owns the set), or -1 with
+ * errno (getifaddrs' own, ENOMEM, or E2BIG: more addresses than the
+ * ceiling) and *set empty: never a part of the addresses, which would let
+ * the rest pass for somebody else's.
+ */
 int netaddr_local_addrs(struct netaddr_set *set);
 
 /* Convert to/from struct sockaddr_storage with a port (host order). */

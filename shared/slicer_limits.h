@@ -205,5 +205,10 @@
 #define LIMIT_UPSTREAM_POOL 1024
 /* deny/allow CIDR entries from the command line. */
 #define LIMIT_CIDRS 256
+/* Addresses of the proxy's own host (each VM's tap adds one or two, and a
+ * host may run thousands): generous, since a host with more cannot have
+ * them all refused, and the proxy then refuses to start.  24 bytes each;
+ * looked up by binary search. */
+#define LIMIT_OWN_ADDRS 65536
 
 #endif

@@ -4,7 +4,9 @@
 # (metadata), unspecified, multicast, broadcast and the proxy's own addresses
 # always denied; private ranges denied unless --allow-cidr; --deny-cidr;
 # IPv4 embedded in IPv6; IP literals in every spelling; names resolving to
-# denied addresses; DNS answers that change between lookups (rebinding).
+# denied addresses; DNS answers that change between lookups (rebinding);
+# a host with more addresses than a few hundred (each refused, however
+# many; --allow-cidr covering them opens none).
 # Canary listeners on loopback, the host's own addresses and 169.254.169.254
 # must never see a connection.
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
@@ -125,4 +127,27 @@ up_hides_value() { # the option is named, what follows '=' is not printed
 		! printf '%s\n' "$out" | grep -q sk-never-echoed
 }
 check "up with an unknown --option=VALUE names it without the value" up_hides_value
+
+# ---- a host with many addresses (a VM tap each): every one is the proxy's
+# own, also past the 256th, with --allow-cidr covering them all ----
+in_host ip link add spx-many type ifb 2>/dev/null || in_host ip link add spx-many type dummy
+# 10.9.0.1-200 and 10.9.1.1-100: with the bench's own, over 300 addresses
+for i in $(seq 0 299); do echo "addr add 10.9.$((i / 200)).$((i % 200 + 1))/32 dev spx-many"; done |
+	in_host ip -batch -
+in_host ip link set spx-many up
+check "the host has over 300 addresses" bash -c \
+	"n=\$(ip netns exec $HNS ip -o addr show | wc -l); echo \$n; [ \$n -gt 300 ]"
+rm -f "$DIR/canary-many.ready"
+spawn "$HNS" "$PY" "$SPX_CI/upstream.py" --addr 10.9.0.5 --addr 10.9.1.100 --http-port 80 \
+	--ready "$DIR/canary-many.ready" 2>>"$DIR/canary.log"
+wait_for 10 test -s "$DIR/canary-many.ready"
+check "restart with --allow-cidr 10.0.0.0/8" start_proxy --allow-cidr 10.0.0.0/8
+[ -n "$PROXY_PID" ] || bench_finish
+check "the first of them is the proxy's own: CONNECT denied" expect 403 rc_connect 10.9.0.5:80
+check "the last (past the 256th): CONNECT denied" expect 403 rc_connect 10.9.1.100:80
+check "  GET denied" expect 403 rc_get 10.9.1.100
+check "  as the proxy's own address" bash -c \
+	"grep '10.9.1.100' '$AUDIT' | tail -1; grep '10.9.1.100' '$AUDIT' | tail -1 | grep -q \"proxy's own address\""
+check "no canary saw a connection" expect 0 canary_hits
+check "stop" stop_proxy
 bench_finish

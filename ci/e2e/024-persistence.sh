@@ -72,47 +72,73 @@ check "a TTL that ran out while the proxy was down is expired" expect 403 connec
 check "the other client is unaffected" expect 200 connect_code "$T1" https://api.bench.test/
 
 # a new secret's file cannot be written (its temporary name is taken): the
-# change is reported as not saved, and no state.json names a secret
-# without its file; once the file can be written, it is, and the next
-# change saves the secret for good
+# secret is not made (no state.json names a secret without its file), the
+# answer says so, and the same request works once the file can be written
 mkdir "$DIR/state/secrets/.s2.tmp"
 OUT=$(cli secret create s2 --host api.bench.test --from-file "$DIR/secret.txt" 2>&1; echo "rc=$?")
-check "secret create with its file unwritable fails, saying it is not saved" \
-	expect_re 'not saved.*\.s2\.tmp.*rc=[1-9]' echo $OUT
+check "secret create with its file unwritable fails, saying it is not saved, so not made" \
+	expect_re 'not saved, so not made.*\.s2\.tmp.*rc=[1-9]' echo $OUT
+check "  the secret is not there" bash -c "! $P secret list --url $S | grep -qw s2"
 check "state.json does not name it" bash -c "! grep -q '\"s2\"' '$DIR/state/state.json'"
 check "its value is in no log line" bash -c "! grep -qF '$SECRET' '$DIR/proxy.log' '$AUDIT'"
 rmdir "$DIR/state/secrets/.s2.tmp"
-check "once it can be, the file is written (within seconds)" wait_for 5 test -f "$DIR/state/secrets/s2"
-check "and state.json names it without another change" wait_for 5 grep -q '"s2"' "$DIR/state/state.json"
+check "once the file can be written, the same request makes it" \
+	cli secret create s2 --host api.bench.test --from-file "$DIR/secret.txt"
+check "  its file written and state.json naming it" bash -c \
+	"test -f '$DIR/state/secrets/s2' && grep -q '\"s2\"' '$DIR/state/state.json'"
 check "kill -9 with it saved" stop_proxy KILL
 check "restart" start_proxy
 [ -n "$PROXY_PID" ] || bench_finish
 check "the secret is there after a restart" expect_re 's2' cli secret list
 
-# state.json itself cannot be written: the change is in force, reported
-# as not saved, retried every second, and saved once it can be without
-# another change (kill -9 then loses nothing)
+# state.json itself cannot be written: an addition (clients, rules, a
+# secret) is taken back and answered as not made, so a retry works; a
+# removal is in force, reported as not saved, retried every second, and
+# saved once it can be without another change (kill -9 then loses nothing)
 healthz_saved() { api GET /healthz | sed '$d' | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["saved"])'; }
 check "/healthz says saved" expect True healthz_saved
 mkdir "$DIR/state/state.json.tmp"
 OUT=$(cli client create p8 2>&1; echo "rc=$?")
-check "a change that cannot be saved is answered as such" \
-	expect_re 'not saved.*state\.json\.tmp.*rc=[1-9]' echo $OUT
-check "it is in force" expect_re 'p8' cli client list
-check "state.json does not have it" bash -c "! grep -q '\"p8\"' '$DIR/state/state.json'"
+check "a client create that cannot be saved is answered as not made" \
+	expect_re 'not saved, so not made.*state\.json\.tmp.*rc=[1-9]' echo $OUT
+check "  no token printed" bash -c "! printf '%s' '$OUT' | grep -q spi_"
+check "  and the client is not there" bash -c "! $P client list --url $S | grep -qw p8"
+check "a batch of clients: 500, none of them there" bash -c \
+	"api POST /v1/proxy/clients '{\"clients\":[{\"name\":\"p9\"},{\"name\":\"p10\"}]}' | tail -1 | grep -qx 500 &&
+	 ! $P client list --url $S | grep -qwE 'p9|p10'"
+OUT=$(cli allow p1 --host other.bench.test 2>&1; echo "rc=$?")
+check "an allow that cannot be saved is answered as not made" \
+	expect_re 'not saved, so not made.*rc=[1-9]' echo $OUT
+check "  and the rule is not in force" expect 403 connect_code "$T1" https://other.bench.test/
+check "a batch of rules: 500, the client's rules as they were" bash -c \
+	"before=\$($(declare -f rules_of); P='$P' S='$S' PY='$PY'; rules_of p1)
+	 api POST /v1/proxy/clients/p1/rules '{\"rules\":[{\"host\":\"other.bench.test\"},{\"host\":\"wild.bench.test\"}]}' | tail -1 | grep -qx 500 &&
+	 [ \"\$($(declare -f rules_of); P='$P' S='$S' PY='$PY'; rules_of p1)\" = \"\$before\" ]"
+OUT=$(cli secret create s3 --host api.bench.test --from-file "$DIR/secret.txt" 2>&1; echo "rc=$?")
+check "a secret create: not made" expect_re 'not saved, so not made.*rc=[1-9]' echo $OUT
+check "  and not there" bash -c "! $P secret list --url $S | grep -qw s3"
+OUT=$(cli revoke p1 "$R1B" 2>&1; echo "rc=$?")
+check "a revoke that cannot be saved is answered as such" \
+	expect_re 'change applied in memory but not saved.*state\.json\.tmp.*rc=[1-9]' echo $OUT
+check "it is in force" expect 403 http_code "$T1" http://plain.bench.test/ok/1
+check "state.json still has the rule" grep -q "$R1B" "$DIR/state/state.json"
 check "/healthz says not saved" expect False healthz_saved
 sleep 2.2
 check "the retries are logged once, not every second" expect 1 \
 	grep -c 'changes in force but not saved' "$DIR/proxy.log"
 rmdir "$DIR/state/state.json.tmp"
 check "once it can be, state.json is written without another change" \
-	wait_for 5 grep -q '"p8"' "$DIR/state/state.json"
+	wait_for 5 bash -c "! grep -q '$R1B' '$DIR/state/state.json'"
 check "the log says so" wait_for 3 grep -q 'state: changes saved' "$DIR/proxy.log"
 check "/healthz says saved again" expect True healthz_saved
+check "the client create sent again makes it" expect_re '^spi_' cli client create p8
+check "and the allow" expect_re '^r[0-9a-f]+$' cli allow p1 --host other.bench.test
 check "kill -9 after the retry" stop_proxy KILL
 check "restart" start_proxy
 [ -n "$PROXY_PID" ] || bench_finish
-check "the change survived" expect_re 'p8' cli client list
+check "the changes survived" expect_re 'p8' cli client list
+check "  the revoke too" expect 403 http_code "$T1" http://plain.bench.test/ok/1
+check "  and the allow sent again" expect 200 connect_code "$T1" https://other.bench.test/
 
 check "stop" stop_proxy TERM
 chmod 0755 "$DIR/state"

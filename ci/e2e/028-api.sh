@@ -159,6 +159,17 @@ check "secret with an unknown type: 400" japi 400 POST /v1/proxy/secrets \
 check "secret without a value: 400" japi 400 POST /v1/proxy/secrets '{"name": "s3", "host": "a.test"}' "$ERR"
 check "duplicate secret: 409" japi "409|400" POST /v1/proxy/secrets \
 	'{"name": "s1", "host": "api.bench.test", "value": "other"}' "$ERR"
+# a value with a bad escape: the error says where, and nothing of the value
+check "a secret value with a bad escape: 400 naming the place, not the value" japi 400 POST /v1/proxy/secrets \
+	'{"name": "s4", "host": "a.test", "value": "sk-live-TOPSECRET\x"}' \
+	'"line 1, column " in j["error"] and "TOPSECRET" not in json.dumps(j) and "sk-live" not in json.dumps(j)'
+printf '{"access_token": "at-TOPSECRET\\q", "refresh_token": "rt-1", "token_url": "https://a.test/t", "client_id": "c"}\n' \
+	>"$DIR/bad-oauth.json"
+check "an OAuth token file with a bad escape: the CLI says where, not what" bash -c \
+	"out=\$('$P' secret create o4 --host a.test --type oauth --from-file '$DIR/bad-oauth.json' --url '$S' 2>&1); rc=\$?
+	 echo \"rc=\$rc \$out\"; [ \$rc -ne 0 ] && printf '%s' \"\$out\" | grep -q 'line 1, column ' &&
+	 ! printf '%s' \"\$out\" | grep -qE 'TOPSECRET|at-'"
+check "  and neither is in the proxy's output" bash -c "! grep -qF TOPSECRET '$DIR/proxy.log' '$AUDIT'"
 check "a rule can name a secret" japi "200|201" POST /v1/proxy/clients/api1/rules \
 	'{"host": "api.bench.test", "secret": "s1"}' 'j["secret"] == "s1"'
 check "a rule naming an unknown secret: 400" japi "400|404" POST /v1/proxy/clients/api1/rules \

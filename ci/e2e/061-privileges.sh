@@ -4,7 +4,8 @@
 # the bind address and goes away on a clean shutdown (also when the stop
 # comes during set-up), the daemon gives up
 # root after set-up (to the user slicer-proxy, else nobody; with neither it
-# refuses to start), the control socket refuses an unprivileged local user,
+# refuses to start), the control socket refuses an unprivileged local user
+# and with --group serves members of the group (effective or supplementary),
 # SIGTERM drains (an in-flight large download finishes, new connections are
 # refused), and with the guest's own rules flushed by "the workload", the
 # host-side isolate table still leaves only the proxy.
@@ -92,6 +93,28 @@ check "--user nobody: the daemon runs as nobody" bash -c \
 	"u=\$(ps -o euid= -p $UG_PID | tr -d ' '); echo euid=\$u; [ \"\$u\" = \$(id -u nobody) ]"
 check "--group $GRP: the control socket is root:$GRP_GID 0660" expect "0:$GRP_GID 660" stat -c '%u:%g %a' "$DIR/ug.sock"
 check "  and no NSS module in the daemon" bash -c "! grep -E 'libnss_' /proc/$UG_PID/maps"
+# peers of another user (64998, not the daemon's): a member of the group
+# may use the socket whether the group is its effective one or only a
+# supplementary one; others cannot connect, and one that gets past the
+# socket's mode all the same (CAP_DAC_OVERRIDE) is answered 403
+OTHER_GID=64997
+as_peer() { setpriv --reuid=64998 "$@"; }
+ug_health() { curl -q -sS -m 3 --unix-socket "$DIR/ug.sock" -w '\n%{http_code}\n' http://x/healthz; }
+check "--group: a peer whose effective group it is may use the socket" \
+	expect_re '"status": "ok"' as_peer --regid="$GRP_GID" --clear-groups curl -q -sS -m 3 \
+	--unix-socket "$DIR/ug.sock" http://x/healthz
+check "--group: a peer with it only as a supplementary group may use the socket" \
+	expect_re '"status": "ok"' as_peer --regid="$OTHER_GID" --groups="$GRP_GID" curl -q -sS -m 3 \
+	--unix-socket "$DIR/ug.sock" http://x/healthz
+check "  and drive it with the CLI (client create prints a token)" \
+	expect_re '^spi_' as_peer --regid="$OTHER_GID" --groups="$GRP_GID" "$P" client create g1 \
+	--url "$DIR/ug.sock"
+check "--group: a peer outside the group cannot connect" bash -c \
+	"! setpriv --reuid=64998 --regid=$OTHER_GID --clear-groups curl -q -sf -m 3 --unix-socket '$DIR/ug.sock' http://x/healthz"
+check "--group: a peer outside the group that gets past the mode is answered 403, not cut off" \
+	expect_re '"error": "not allowed: uid 64998 is not root, the proxy.s user or a member of group '"$GRP"'".* 403 $' \
+	as_peer --regid="$OTHER_GID" --clear-groups --inh-caps=+dac_override --ambient-caps=+dac_override \
+	bash -c "$(declare -f ug_health); DIR='$DIR' ug_health | tr '\n' ' '; echo"
 kill -TERM "$UG_PID"
 wait_for 10 bash -c "! kill -0 $UG_PID 2>/dev/null"
 

@@ -138,6 +138,10 @@ fuzz_addr(const char *a, size_t alen)
 		c.prefix = n.family == AF_INET ? 32 : 128;
 		fuzz_check(netaddr_set_add(&set, &c) == 0);
 		fuzz_check(netaddr_check(&n, NULL, &set, NULL, &reason) == 0);
+		/* and so by the sorted set of hosts */
+		netaddr_set_sort(&set);
+		fuzz_check(netaddr_check(&n, &set, NULL, NULL, &reason) == 0);
+		netaddr_set_free(&set);
 	}
 	if (alen < 64 && memchr(a, '\0', alen) == NULL &&
 	    netaddr_parse_cidr(a, &c) == 0) {
@@ -161,6 +165,7 @@ fuzz_addr(const char *a, size_t alen)
 		memset(&set, 0, sizeof(set));
 		fuzz_check(netaddr_set_add(&set, &c) == 0);
 		fuzz_check(netaddr_set_contains(&set, &c.addr) == 1);
+		netaddr_set_free(&set);
 	}
 }
 

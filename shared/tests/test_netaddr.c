@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * test_netaddr.c - IP literal parsing in every spelling, CIDR parsing and
- * sets (up to LIMIT_CIDRS), embedded IPv4, classification and the allow /
- * deny decision, sockaddr conversion.
+ * sets (up to LIMIT_CIDRS, or a ceiling given; sorted sets of hosts),
+ * embedded IPv4, classification and the allow / deny decision, sockaddr
+ * conversion, the host's own addresses (getifaddrs and realloc wrapped:
+ * -Wl,--wrap, shared/module.mk).
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -281,7 +285,7 @@ test_set_contains(void **state)
 	struct netaddr a;
 
 	(void)state;
-	memset(&set, 0, sizeof(set));
+	netaddr_set_free(&set);
 	a = lit("10.0.0.1");
 	assert_false(netaddr_set_contains(&set, &a));
 	c1 = cidr("10.0.0.0/8");
@@ -313,7 +317,7 @@ test_set_contains(void **state)
 	assert_false(netaddr_set_contains(&set, NULL));
 
 	/* /0 holds everything of its family */
-	memset(&set, 0, sizeof(set));
+	netaddr_set_free(&set);
 	c1 = cidr("0.0.0.0/0");
 	assert_int_equal(netaddr_set_add(&set, &c1), 0);
 	a = lit("255.255.255.255");
@@ -322,13 +326,14 @@ test_set_contains(void **state)
 	assert_false(netaddr_set_contains(&set, &a));
 
 	/* odd prefix lengths */
-	memset(&set, 0, sizeof(set));
+	netaddr_set_free(&set);
 	c1 = cidr("2001:db8:8000::/33");
 	assert_int_equal(netaddr_set_add(&set, &c1), 0);
 	a = lit("2001:db8:ffff::1");
 	assert_true(netaddr_set_contains(&set, &a));
 	a = lit("2001:db8:7fff::1");
 	assert_false(netaddr_set_contains(&set, &a));
+	netaddr_set_free(&set);
 }
 
 /* LIMIT_CIDRS entries fit, one more does not; bad entries are refused */
@@ -342,7 +347,7 @@ test_set_limit(void **state)
 	int i;
 
 	(void)state;
-	memset(&set, 0, sizeof(set));
+	netaddr_set_free(&set);
 	for (i = 0; i < LIMIT_CIDRS; i++) {
 		snprintf(s, sizeof(s), "198.51.%d.%d/32", i / 256, i % 256);
 		c = cidr(s);
@@ -359,7 +364,7 @@ test_set_limit(void **state)
 	a = lit("203.0.113.1");
 	assert_false(netaddr_set_contains(&set, &a));
 
-	memset(&set, 0, sizeof(set));
+	netaddr_set_free(&set);
 	c = cidr("10.0.0.0/8");
 	c.prefix = 33;
 	assert_int_equal(netaddr_set_add(&set, &c), -1);
@@ -373,6 +378,7 @@ test_set_limit(void **state)
 	assert_int_equal(netaddr_set_add(&set, &c), -1);
 	assert_int_equal(netaddr_set_add(NULL, &c), -1);
 	assert_int_equal(set.n, 0);
+	netaddr_set_free(&set);
 }
 
 struct embed_case {
@@ -611,6 +617,36 @@ static const struct check_case check_cases[] = {
 	{"2001:db8:2::1", NULL},
 };
 
+/* every case of check_cases against these sets */
+static void
+check_cases_run(const struct netaddr_set *own, const struct netaddr_set *deny,
+    const struct netaddr_set *allow)
+{
+	struct netaddr a;
+	const char *reason;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < NELEM(check_cases); i++) {
+		const struct check_case *t = &check_cases[i];
+
+		a = lit(t->in);
+		reason = "unset";
+		rc = netaddr_check(&a, own, deny, allow, &reason);
+		if (t->reason == NULL) {
+			if (rc != 1)
+				fail_msg("'%s' denied (%s)", t->in,
+				    reason ? reason : "no reason");
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("'%s' allowed", t->in);
+		if (reason == NULL || strcmp(reason, t->reason) != 0)
+			fail_msg("'%s' denied with '%s', want '%s'", t->in,
+			    reason ? reason : "(null)", t->reason);
+	}
+}
+
 static void
 test_check(void **state)
 {
@@ -621,10 +657,7 @@ test_check(void **state)
 	static const char *const allow_s[] = {"192.168.0.0/16",
 	    "100.64.0.0/10", "fd00:1::/32", "127.0.0.0/8"};
 	struct netaddr_cidr c;
-	struct netaddr a;
-	const char *reason;
 	size_t i;
-	int rc;
 
 	(void)state;
 	memset(&own, 0, sizeof(own));
@@ -642,24 +675,15 @@ test_check(void **state)
 		c = cidr(allow_s[i]);
 		assert_int_equal(netaddr_set_add(&allow, &c), 0);
 	}
-	for (i = 0; i < NELEM(check_cases); i++) {
-		const struct check_case *t = &check_cases[i];
-
-		a = lit(t->in);
-		reason = "unset";
-		rc = netaddr_check(&a, &own, &deny, &allow, &reason);
-		if (t->reason == NULL) {
-			if (rc != 1)
-				fail_msg("'%s' denied (%s)", t->in,
-				    reason ? reason : "no reason");
-			continue;
-		}
-		if (rc != 0)
-			fail_msg("'%s' allowed", t->in);
-		if (reason == NULL || strcmp(reason, t->reason) != 0)
-			fail_msg("'%s' denied with '%s', want '%s'", t->in,
-			    reason ? reason : "(null)", t->reason);
-	}
+	check_cases_run(&own, &deny, &allow);
+	/* the own set sorted, as the proxy has it: the same by binary search */
+	netaddr_set_sort(&own);
+	assert_true(own.is_sorted);
+	assert_int_equal(own.n, NELEM(own_s));
+	check_cases_run(&own, &deny, &allow);
+	netaddr_set_free(&own);
+	netaddr_set_free(&deny);
+	netaddr_set_free(&allow);
 }
 
 /* no sets at all: only public addresses pass */
@@ -712,6 +736,7 @@ test_check_allow_family(void **state)
 	assert_int_equal(netaddr_check(&a, NULL, NULL, &allow, &reason), 1);
 	a = lit("64:ff9b::a00:1");
 	assert_int_equal(netaddr_check(&a, NULL, NULL, &allow, &reason), 1);
+	netaddr_set_free(&allow);
 }
 
 static void
@@ -758,6 +783,239 @@ test_sockaddr(void **state)
 	assert_int_equal(netaddr_from_sockaddr(NULL, &b), -1);
 }
 
+/*
+ * getifaddrs, freeifaddrs and realloc as the tests want them: a made-up
+ * list of fake_n addresses (fake_n IPv4 10.x.y.z, each also as fd00::N,
+ * and the first one twice), a failure with fake_errno, or realloc failing
+ * once fake_realloc_left more calls have passed.  Off (-1, 0, -1): the
+ * real ones.
+ */
+int __real_getifaddrs(struct ifaddrs **ifap);
+void __real_freeifaddrs(struct ifaddrs *ifa);
+void *__real_realloc(void *p, size_t n);
+int __wrap_getifaddrs(struct ifaddrs **ifap);
+void __wrap_freeifaddrs(struct ifaddrs *ifa);
+void *__wrap_realloc(void *p, size_t n);
+
+static long fake_n = -1;
+static int fake_errno;
+static long fake_realloc_left = -1;
+
+struct fake_if {
+	struct ifaddrs ifa;
+	struct sockaddr_storage ss;
+};
+
+static struct fake_if *fake_list;
+
+static void
+fake_v4(size_t k, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(0x0a000000u | (uint32_t)(k + 1));
+	memcpy(ss, &sin, sizeof(sin));
+}
+
+static void
+fake_v6(size_t k, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 sin6;
+	uint32_t v = htonl((uint32_t)(k + 1));
+
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_addr.s6_addr[0] = 0xfd;
+	memcpy(&sin6.sin6_addr.s6_addr[12], &v, 4);
+	memcpy(ss, &sin6, sizeof(sin6));
+}
+
+int
+__wrap_getifaddrs(struct ifaddrs **ifap)
+{
+	size_t k, total, i = 0;
+
+	if (fake_errno != 0) {
+		errno = fake_errno;
+		return -1;
+	}
+	if (fake_n < 0)
+		return __real_getifaddrs(ifap);
+	/* fake_n addresses, at most half IPv6, plus one repeated */
+	total = (size_t)fake_n + 1;
+	fake_list = calloc(total, sizeof(*fake_list));
+	assert_non_null(fake_list);
+	for (k = 0; k < (size_t)fake_n; k++, i++) {
+		if (k % 2 == 0)
+			fake_v4(k / 2, &fake_list[i].ss);
+		else
+			fake_v6(k / 2, &fake_list[i].ss);
+	}
+	fake_v4(0, &fake_list[i++].ss);
+	for (k = 0; k < total; k++) {
+		fake_list[k].ifa.ifa_addr = (struct sockaddr *)&fake_list[k].ss;
+		fake_list[k].ifa.ifa_next = k + 1 < total ?
+		    &fake_list[k + 1].ifa : NULL;
+	}
+	*ifap = &fake_list[0].ifa;
+	return 0;
+}
+
+void
+__wrap_freeifaddrs(struct ifaddrs *ifa)
+{
+	if (fake_list != NULL && ifa == &fake_list[0].ifa) {
+		free(fake_list);
+		fake_list = NULL;
+		return;
+	}
+	__real_freeifaddrs(ifa);
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	if (fake_realloc_left == 0)
+		return NULL;
+	if (fake_realloc_left > 0)
+		fake_realloc_left--;
+	return __real_realloc(p, n);
+}
+
+/* a set grows as it fills, up to the ceiling it was given */
+static void
+test_set_grows(void **state)
+{
+	struct netaddr_set set;
+	struct netaddr_cidr c;
+	struct sockaddr_storage ss;
+	size_t k;
+
+	(void)state;
+	netaddr_set_init(&set, 5000);
+	for (k = 0; k < 5000; k++) {
+		memset(&c, 0, sizeof(c));
+		fake_v4(k, &ss);
+		assert_int_equal(netaddr_from_sockaddr((struct sockaddr *)&ss,
+		    &c.addr), 0);
+		c.prefix = 32;
+		assert_int_equal(netaddr_set_add(&set, &c), 0);
+	}
+	assert_int_equal(set.n, 5000);
+	errno = 0;
+	assert_int_equal(netaddr_set_add(&set, &c), -1);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(set.n, 5000);
+	/* every one found, by a scan and by a binary search */
+	for (k = 0; k < 5000; k += 499) {
+		fake_v4(k, &ss);
+		assert_int_equal(netaddr_from_sockaddr((struct sockaddr *)&ss,
+		    &c.addr), 0);
+		assert_true(netaddr_set_contains(&set, &c.addr));
+	}
+	netaddr_set_sort(&set);
+	assert_true(set.is_sorted);
+	for (k = 0; k < 5001; k++) {
+		fake_v4(k, &ss);
+		assert_int_equal(netaddr_from_sockaddr((struct sockaddr *)&ss,
+		    &c.addr), 0);
+		assert_int_equal(netaddr_set_contains(&set, &c.addr), k < 5000);
+	}
+	/* a CIDR added makes it a set to scan again */
+	c = cidr("192.0.2.0/24");
+	netaddr_set_free(&set);
+	assert_int_equal(netaddr_set_add(&set, &c), 0);
+	netaddr_set_sort(&set);
+	assert_false(set.is_sorted);
+	c.addr = lit("192.0.2.77");
+	assert_true(netaddr_set_contains(&set, &c.addr));
+	netaddr_set_free(&set);
+	/* a set that cannot grow says so and keeps what it has */
+	netaddr_set_init(&set, 0);
+	for (k = 0; k < 16; k++) {
+		c = cidr("10.0.0.0/8");
+		assert_int_equal(netaddr_set_add(&set, &c), 0);
+	}
+	fake_realloc_left = 0;
+	errno = 0;
+	assert_int_equal(netaddr_set_add(&set, &c), -1);
+	fake_realloc_left = -1;
+	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(set.n, 16);
+	netaddr_set_free(&set);
+	netaddr_set_free(NULL);
+}
+
+/* more addresses than the old fixed 256, and as many as the ceiling (the
+ * repeated one counts as listed): all in the set, duplicates once, sorted */
+static void
+test_local_addrs_many(void **state)
+{
+	static const long counts[] = { 301, 600, LIMIT_OWN_ADDRS - 1 };
+	struct netaddr_set set;
+	struct sockaddr_storage ss;
+	struct netaddr a;
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < NELEM(counts); i++) {
+		fake_n = counts[i];
+		assert_int_equal(netaddr_local_addrs(&set), 0);
+		fake_n = -1;
+		assert_int_equal(set.n, (size_t)counts[i]);
+		assert_true(set.is_sorted);
+		for (k = 0; k < (size_t)counts[i]; k++) {
+			if (k % 2 == 0)
+				fake_v4(k / 2, &ss);
+			else
+				fake_v6(k / 2, &ss);
+			assert_int_equal(netaddr_from_sockaddr(
+			    (struct sockaddr *)&ss, &a), 0);
+			assert_true(netaddr_set_contains(&set, &a));
+		}
+		a = lit("10.255.255.254");
+		assert_false(netaddr_set_contains(&set, &a));
+		netaddr_set_free(&set);
+	}
+}
+
+/* never a part of the addresses: past the ceiling, when getifaddrs fails,
+ * when memory runs out, the answer is -1 and an empty set */
+static void
+test_local_addrs_fail(void **state)
+{
+	struct netaddr_set set;
+
+	(void)state;
+	fake_n = LIMIT_OWN_ADDRS + 1;
+	errno = 0;
+	assert_int_equal(netaddr_local_addrs(&set), -1);
+	fake_n = -1;
+	assert_int_equal(errno, E2BIG);
+	assert_int_equal(set.n, 0);
+	assert_null(set.cidrs);
+
+	fake_errno = EMFILE;
+	assert_int_equal(netaddr_local_addrs(&set), -1);
+	fake_errno = 0;
+	assert_int_equal(errno, EMFILE);
+	assert_int_equal(set.n, 0);
+	assert_null(set.cidrs);
+
+	/* the third growth fails (16, 32, then 64 entries) */
+	fake_n = 600;
+	fake_realloc_left = 2;
+	assert_int_equal(netaddr_local_addrs(&set), -1);
+	fake_realloc_left = -1;
+	fake_n = -1;
+	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(set.n, 0);
+	assert_null(set.cidrs);
+	assert_null(fake_list); /* the list was freed on the way out */
+}
+
 /* every address getifaddrs reports is in the set, as a host entry */
 static void
 test_local_addrs(void **state)
@@ -770,7 +1028,7 @@ test_local_addrs(void **state)
 	(void)state;
 	memset(&set, 0xa5, sizeof(set));
 	assert_int_equal(netaddr_local_addrs(&set), 0);
-	assert_true(set.n <= LIMIT_CIDRS);
+	assert_true(set.n <= LIMIT_OWN_ADDRS);
 	for (k = 0; k < set.n; k++)
 		assert_int_equal(set.cidrs[k].prefix,
 		    set.cidrs[k].addr.family == AF_INET ? 32 : 128);
@@ -788,6 +1046,7 @@ test_local_addrs(void **state)
 	assert_true(set.n <= seen);
 	assert_true(set.n > 0 || seen == 0);
 	assert_int_equal(netaddr_local_addrs(NULL), -1);
+	netaddr_set_free(&set);
 }
 
 int
@@ -808,6 +1067,9 @@ main(void)
 		cmocka_unit_test(test_check_allow_family),
 		cmocka_unit_test(test_sockaddr),
 		cmocka_unit_test(test_local_addrs),
+		cmocka_unit_test(test_set_grows),
+		cmocka_unit_test(test_local_addrs_many),
+		cmocka_unit_test(test_local_addrs_fail),
 	};
 
 	return cmocka_run_group_tests(tests, 0, NULL);

@@ -138,26 +138,27 @@ check "neither slicer-proxy nor nobody exists: refused, saying what to do" bash 
 	[ \$rc -eq 1 ] && printf '%s\n' \"\$out\" | grep -qF 'no user to run as (create a system user slicer-proxy, or pass --user)' &&
 	! printf '%s\n' \"\$out\" | grep -q 'listening on'"
 check "  and nothing was left listening" bash -c "! ip netns exec $HNS ss -Hltn 'sport = :3143' | grep -q LISTEN"
-check "a system user slicer-proxy exists: the daemon runs as it" bash -c "
-	$(declare -f up_as); DIR='$DIR' HNS='$HNS' P='$P'
-	up_as '$DIR/passwd-spx' >'$DIR/proxy-du.log' &
-	for i in \$(seq 50); do grep -q 'listening on' '$DIR/proxy-du.log' && break; sleep 0.1; done
-	pid=\$(ip netns exec $HNS ss -Hltnp 'sport = :3143' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-	u=\$(ps -o euid= -p \"\$pid\" | tr -d ' '); echo \"pid=\$pid euid=\$u\"
-	kill -TERM \"\$pid\"; wait
-	[ \"\$u\" = 64999 ]"
+# euid_as PASSWD LOG: start "up" with that passwd file (output to LOG) and
+# print the euid it runs as, then stop it
+euid_as() {
+	local i pid
+	up_as "$1" >"$2" &
+	for i in $(seq 50); do grep -q 'listening on' "$2" && break; sleep 0.1; done
+	pid=$(ip netns exec "$HNS" ss -Hltnp 'sport = :3143' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+	ps -o euid= -p "$pid" | tr -d ' '
+	kill -TERM "$pid"
+	wait
+}
+check "a system user slicer-proxy exists: the daemon runs as it" \
+	expect 64999 euid_as "$DIR/passwd-spx" "$DIR/proxy-du.log"
 check "  and says nothing of running as nobody" bash -c "! grep -q \"running as 'nobody'\" '$DIR/proxy-du.log'"
 { cat "$DIR/passwd-none"; grep '^nobody:' /etc/passwd; } >"$DIR/passwd-nobody"
 rm -rf "$DIR/state-du" "$DIR/du.sock"
-check "only nobody exists: the daemon runs as nobody, warning that other processes of nobody can read its state" bash -c "
-	$(declare -f up_as); DIR='$DIR' HNS='$HNS' P='$P'
-	up_as '$DIR/passwd-nobody' >'$DIR/proxy-dn.log' &
-	for i in \$(seq 50); do grep -q 'listening on' '$DIR/proxy-dn.log' && break; sleep 0.1; done
-	pid=\$(ip netns exec $HNS ss -Hltnp 'sport = :3143' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-	u=\$(ps -o euid= -p \"\$pid\" | tr -d ' '); echo \"pid=\$pid euid=\$u\"
-	kill -TERM \"\$pid\"; wait
-	grep \"running as 'nobody'\" '$DIR/proxy-dn.log'
-	[ \"\$u\" = 65534 ] && grep -q \"running as 'nobody' (no user slicer-proxy): any other process of that user can read the state directory\" '$DIR/proxy-dn.log'"
+check "only nobody exists: the daemon runs as nobody" \
+	expect "$(id -u nobody)" euid_as "$DIR/passwd-nobody" "$DIR/proxy-dn.log"
+check "  warning that other processes of nobody can read its state" grep -qF \
+	"running as 'nobody' (no user slicer-proxy): any other process of that user can read the state directory" \
+	"$DIR/proxy-dn.log"
 
 # ---- started by an unprivileged user (nothing to drop): still no core
 # file, and its memory closed to that user (not dumpable) ----

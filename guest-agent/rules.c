@@ -15,7 +15,9 @@
  *                   containers, with `iifname uplink` and
  *                   `fib daddr oifname != uplink` instead of oifname.
  *   filter_input    (filter input -10): the listener ports accept only
- *                   redirected (ct status dnat) flows.
+ *                   redirected (ct status dnat) flows, and only into a
+ *                   socket with the agent's mark; the UDP sink port
+ *                   refuses a socket without it too.
  *   filter_output / filter_forward (filter 0): UDP out the uplink is
  *                   rejected at once, except allowed ports and bypass
  *                   CIDRs; DNS is not affected (it was redirected to the
@@ -262,12 +264,37 @@ rules_redirects(struct rules_ctx *x)
 		nft_expr_redir(r, x->c->redirect_port) == 0);
 }
 
-/* PROTO dport PORT ct status dnat accept; PROTO dport PORT drop */
+/*
+ * PROTO dport PORT socket mark != MARK drop (or reject): the port number
+ * is anyone's (>= 1024), the mark only the agent's (SO_MARK needs
+ * CAP_NET_ADMIN), so a socket of another user holding the port gets
+ * nothing, whether the agent runs or not.  With no socket there the rule
+ * does not match and the kernel refuses as it would.  A kernel without
+ * nft_socket refuses the whole batch at this rule.
+ */
+static int
+rules_owner(struct rules_ctx *x, uint8_t proto, uint16_t port, int is_reject)
+{
+	struct nftnl_rule *r;
+
+	r = rules_new(x, "listener owner: socket mark (needs nft_socket)");
+	return rules_put(x, r,
+	    r && nft_match_dport(r, proto, port) == 0 &&
+		nft_match_socket_mark(r, NFT_CMP_NEQ, x->c->mark) == 0 &&
+		(is_reject ? nft_expr_reject(r, NFT_REJECT_ICMPX_UNREACH,
+				 NFT_REJECT_ICMPX_PORT_UNREACH)
+			   : rules_verdict(r, NF_DROP)) == 0);
+}
+
+/* the owner check; PROTO dport PORT ct status dnat accept;
+ * PROTO dport PORT drop */
 static int
 rules_guard(struct rules_ctx *x, uint8_t proto, uint16_t port)
 {
 	struct nftnl_rule *r;
 
+	if (rules_owner(x, proto, port, 0) == -1)
+		return -1;
 	r = rules_new(x, "listener guard");
 	if (rules_put(x, r,
 		r && nft_match_dport(r, proto, port) == 0 &&
@@ -424,6 +451,12 @@ rules_build_filter(struct rules_ctx *x)
 	    rules_guard(x, IPPROTO_TCP, x->c->redirect_port) == -1 ||
 	    rules_guard(x, IPPROTO_TCP, x->c->dns_port) == -1 ||
 	    rules_guard(x, IPPROTO_UDP, x->c->dns_port) == -1)
+		return -1;
+	/* nothing listens on the sink: the kernel's port unreachable is the
+	 * answer, and a socket there must not get the VM's UDP instead; a
+	 * reject fails the sender at once just the same */
+	if (x->c->udp_sink_port != 0 &&
+	    rules_owner(x, IPPROTO_UDP, x->c->udp_sink_port, 1) == -1)
 		return -1;
 	if (rules_chain(x, "filter_output", "filter", NF_INET_LOCAL_OUT, 0) ==
 		-1 ||

@@ -771,6 +771,19 @@ nft_expr_ct(struct nftnl_rule *r, uint32_t key)
 }
 
 int
+nft_expr_socket(struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = nft_expr_new("socket");
+
+	if (e == NULL)
+		return -1;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+	return 0;
+}
+
+int
 nft_expr_immediate(struct nftnl_rule *r, const void *data, uint32_t len)
 {
 	struct nftnl_expr *e = nft_expr_new("immediate");
@@ -965,6 +978,14 @@ nft_match_mark(struct nftnl_rule *r, uint32_t mark)
 	if (nft_expr_meta(r, NFT_META_MARK) == -1)
 		return -1;
 	return nft_expr_cmp(r, NFT_CMP_EQ, &mark, sizeof(mark));
+}
+
+int
+nft_match_socket_mark(struct nftnl_rule *r, uint32_t op, uint32_t mark)
+{
+	if (nft_expr_socket(r, NFT_SOCKET_MARK) == -1)
+		return -1;
+	return nft_expr_cmp(r, op, &mark, sizeof(mark));
 }
 
 int

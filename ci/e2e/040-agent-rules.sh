@@ -103,12 +103,16 @@ table inet slicer_agent {
 
 	chain filter_input {
 		type filter hook input priority filter - 10; policy accept;
+		tcp dport 15001 socket mark != 0x534c4900 drop
 		tcp dport 15001 ct status dnat accept
 		tcp dport 15001 drop
+		tcp dport 15053 socket mark != 0x534c4900 drop
 		tcp dport 15053 ct status dnat accept
 		tcp dport 15053 drop
+		udp dport 15053 socket mark != 0x534c4900 drop
 		udp dport 15053 ct status dnat accept
 		udp dport 15053 drop
+		udp dport 15054 socket mark != 0x534c4900 reject
 	}
 
 	chain filter_output {
@@ -170,10 +174,12 @@ while True:
     for s in select.select(ss, [], [])[0]:
         d, peer = s.recvfrom(512); s.sendto(b"echo:" + d, peer)' &
 	PIDS+=($!)
-	# prints the original destination of each redirected connection
+	# prints the original destination of each redirected connection; it
+	# has the agent's mark, as redirected traffic reaches no other socket
 	$VM python3 -c '
 import socket, struct
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, 0x534c4900)
 s.bind(("0.0.0.0", 15001)); s.listen(8)
 while True:
     c, _ = s.accept()
@@ -190,6 +196,7 @@ while True:
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IP, 8, 1)  # IP_PKTINFO
+s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, 0x534c4900)
 s.bind(("0.0.0.0", 15053))
 while True:
     d, anc, _, peer = s.recvmsg(512, 256)

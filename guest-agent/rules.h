@@ -2,9 +2,10 @@
 /*
  * rules.h - the agent's nftables table `inet slicer_agent`: transparent
  * redirect of TCP leaving the uplink to the local redirector, DNS (udp and
- * tcp 53) to the local stub, UDP out the uplink refused, listener ports
- * reachable only through the redirect and only in sockets with the
- * agent's mark.
+ * tcp 53) to the local stub, UDP and every other protocol out the uplink
+ * refused (but for the proxy, ICMP errors and neighbour discovery),
+ * listener ports reachable only through the redirect and only in sockets
+ * with the agent's mark.
  *
  * The table is replaced in one batch (add table; delete table; add table;
  * chains; rules) with every ACK read, so it is either the new ruleset or

@@ -1050,6 +1050,31 @@ nft_match_icmpv6_type(struct nftnl_rule *r, uint8_t type)
 	return nft_expr_cmp(r, NFT_CMP_EQ, &type, sizeof(type));
 }
 
+int
+nft_match_icmp_type(
+    struct nftnl_rule *r, int family, uint8_t first, uint8_t last)
+{
+	uint8_t nfproto, proto;
+
+	if ((family != AF_INET && family != AF_INET6) || first > last) {
+		errno = EINVAL;
+		return -1;
+	}
+	nfproto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	proto = family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	if (nft_expr_meta(r, NFT_META_NFPROTO) == -1 ||
+	    nft_expr_cmp(r, NFT_CMP_EQ, &nfproto, sizeof(nfproto)) == -1 ||
+	    nft_match_l4proto(r, proto) == -1 ||
+	    nft_expr_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1) == -1)
+		return -1;
+	if (first == last)
+		return nft_expr_cmp(r, NFT_CMP_EQ, &first, sizeof(first));
+	/* a range is two compares, as nft writes it */
+	if (nft_expr_cmp(r, NFT_CMP_GTE, &first, sizeof(first)) == -1)
+		return -1;
+	return nft_expr_cmp(r, NFT_CMP_LTE, &last, sizeof(last));
+}
+
 /*
  * Queries
  */

@@ -194,6 +194,10 @@ int nft_match_ct_state(struct nftnl_rule *r, uint32_t bits);
 int nft_match_ct_status(struct nftnl_rule *r, uint32_t bits);
 /* icmpv6 type TYPE */
 int nft_match_icmpv6_type(struct nftnl_rule *r, uint8_t type);
+/* icmp type FIRST-LAST (family AF_INET) or icmpv6 type FIRST-LAST
+ * (AF_INET6); FIRST == LAST for one type. */
+int nft_match_icmp_type(
+    struct nftnl_rule *r, int family, uint8_t first, uint8_t last);
 
 /*
  * Userdata comments ([type 0][len][text NUL], as nft writes them).

@@ -362,6 +362,18 @@ test_match_exprs(void **state)
 				   "cmp,fib,cmp,lookup");
 	nftnl_rule_free(r);
 
+	/* one ICMP type is one compare, a range two; a bad family or an
+	 * empty range is refused */
+	r = nft_rule_new(NFPROTO_INET, "t", "c", NULL);
+	assert_int_equal(nft_match_icmp_type(r, AF_INET, 3, 3), 0);
+	assert_int_equal(nft_match_icmp_type(r, AF_INET6, 1, 4), 0);
+	assert_int_equal(nft_match_icmp_type(r, AF_UNIX, 1, 4), -1);
+	assert_int_equal(nft_match_icmp_type(r, AF_INET6, 4, 1), -1);
+	rule_expr_names(r, names, sizeof(names));
+	assert_string_equal(names, "meta,cmp,meta,cmp,payload,cmp,"
+				   "meta,cmp,meta,cmp,payload,cmp,cmp");
+	nftnl_rule_free(r);
+
 	r = nft_rule_new(NFPROTO_INET, "t", "c", NULL);
 	assert_int_equal(nft_match_socket_mark(r, NFT_CMP_NEQ, 0x534c4900u), 0);
 	rule_expr_names(r, names, sizeof(names));

@@ -1720,7 +1720,7 @@ stub_accept_cb(struct ev_io *io, uint32_t events)
 /* ---- setup ---- */
 
 static int
-stub_udp_open(int family, uint16_t port)
+stub_udp_open(int family, uint16_t port, uint32_t mark)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
@@ -1751,7 +1751,10 @@ stub_udp_open(int family, uint16_t port)
 			sizeof(one)) == -1)
 			goto fail;
 	}
-	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1)
+	/* before bind: the input guard passes queries only to a socket with
+	 * the agent's mark, and the port is never held without it */
+	if ((mark != 0 && sock_mark(fd, mark) == -1) ||
+	    bind(fd, (struct sockaddr *)&ss, sslen) == -1)
 		goto fail;
 	return fd;
 fail : {
@@ -1788,7 +1791,7 @@ stub_listen_family(struct dns_stub *s, int family, char *err, size_t errsz)
 	const char *any = family == AF_INET ? "0.0.0.0" : "::";
 	int ufd, tfd;
 
-	ufd = stub_udp_open(family, s->port);
+	ufd = stub_udp_open(family, s->port, s->mark);
 	if (ufd == -1) {
 		if (family == AF_INET6 &&
 		    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
@@ -1803,7 +1806,7 @@ stub_listen_family(struct dns_stub *s, int family, char *err, size_t errsz)
 		snprintf(err, errsz, "dns stub: epoll: %s", strerror(errno));
 		return -1;
 	}
-	tfd = sock_tcp_listen(any, s->port, 128);
+	tfd = sock_tcp_listen_mark(any, s->port, 128, s->mark);
 	if (tfd == -1) {
 		snprintf(err, errsz, "dns stub: tcp [%s]:%u: %s", any, s->port,
 		    strerror(errno));

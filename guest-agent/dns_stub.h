@@ -41,7 +41,8 @@ struct dns_stub_config {
 	struct netaddr proxy_addr; /* the host proxy */
 	uint16_t proxy_port;
 	const char *token;    /* borrowed, read by dns_stub_new only */
-	uint32_t mark;        /* SO_MARK of proxy connections; 0: none */
+	uint32_t mark;        /* SO_MARK of listeners and proxy
+			       * connections; 0: none */
 	struct tlsc_ctx *tls; /* borrowed, outlives the stub; NULL: plain */
 };
 

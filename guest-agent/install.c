@@ -889,7 +889,7 @@ inst_step_rules(struct inst *in, const struct agentcfg *cfg, char *err,
 	    inst_manifest_save(in, err, errsz) == -1)
 		return -1;
 	inst_say(in, "nftables: table inet %s (uplink %s; TCP to :%u, DNS "
-		     "to :%u, other UDP refused)",
+		     "to :%u, other UDP and protocols refused)",
 	    RULES_TABLE, cfg->uplink, (unsigned int)rc.redirect_port,
 	    (unsigned int)rc.dns_port);
 	return 0;

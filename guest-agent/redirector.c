@@ -1034,13 +1034,15 @@ redir_new(struct ev *ev, const struct redir_config *cfg, char *err,
 		goto fail;
 	}
 	memcpy(r->auth + 21 + n, "\r\n", 3);
-	r->lfd4 = sock_tcp_listen("0.0.0.0", cfg->port, 1024);
+	/* marked: the input guard lets redirected flows reach only a socket
+	 * with the agent's mark, so nobody else can hold the port for us */
+	r->lfd4 = sock_tcp_listen_mark("0.0.0.0", cfg->port, 1024, cfg->mark);
 	if (r->lfd4 == -1) {
 		snprintf(err, errsz, "cannot listen on 0.0.0.0:%u: %s",
 		    (unsigned int)cfg->port, strerror(errno));
 		goto fail;
 	}
-	r->lfd6 = sock_tcp_listen("::", cfg->port, 1024);
+	r->lfd6 = sock_tcp_listen_mark("::", cfg->port, 1024, cfg->mark);
 	if (r->lfd6 == -1 && errno != EAFNOSUPPORT) {
 		snprintf(err, errsz, "cannot listen on [::]:%u: %s",
 		    (unsigned int)cfg->port, strerror(errno));

@@ -62,7 +62,8 @@ struct redir_config {
 	const struct agentcfg_url *url; /* borrowed: proxy address, port */
 	struct tlsc_ctx *tls;           /* borrowed; NULL for plain */
 	uint16_t port;                  /* listen port */
-	uint32_t mark;                  /* SO_MARK of proxy connections */
+	uint32_t mark;                  /* SO_MARK of listeners, proxy
+					 * connections */
 	redir_name_fn name_for;         /* NULL: names only from the peek */
 	void *name_arg;                 /* borrowed, for name_for */
 };

@@ -15,11 +15,18 @@
  *                   containers, with `iifname uplink` and
  *                   `fib daddr oifname != uplink` instead of oifname.
  *   filter_input    (filter input -10): the listener ports accept only
- *                   redirected (ct status dnat) flows.
- *   filter_output / filter_forward (filter 0): UDP out the uplink is
- *                   rejected at once, except allowed ports and bypass
- *                   CIDRs; DNS is not affected (it was redirected to the
- *                   local stub, see `fib daddr type local accept`).
+ *                   redirected (ct status dnat) flows, and only into a
+ *                   socket with the agent's mark; the UDP sink port
+ *                   refuses a socket without it too.
+ *   filter_output / filter_forward (filter 0): what leaves the uplink
+ *                   is replies, the agent's own (marked) sockets, bypass
+ *                   CIDRs, allowed UDP ports, TCP to the proxy, ICMP
+ *                   errors and IPv6 neighbour discovery; conntrack-invalid
+ *                   packets are dropped, other UDP is rejected at once
+ *                   (port unreachable), anything else too (administratively
+ *                   prohibited): UDP-Lite, ping, other IP protocols.  DNS
+ *                   and redirected TCP are not affected (they go to local
+ *                   ports, see `fib daddr type local accept`).
  *
  * Redirected packets still show the pre-NAT oifname in filter output
  * (design notes 1.1), hence `fib daddr type local` there, not oifname.
@@ -28,6 +35,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <netinet/icmp6.h>
+#include <netinet/ip_icmp.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
@@ -43,6 +52,8 @@
 #include "rules.h"
 
 #define RULES_FAMILY NFPROTO_INET
+/* RFC 3810; not in every libc's <netinet/icmp6.h> */
+#define RULES_MLD2_LISTENER_REPORT 143
 
 void
 rules_config_init(struct rules_config *c)
@@ -198,9 +209,10 @@ rules_local(struct rules_ctx *x, int verdict)
 		rules_verdict(r, verdict) == 0);
 }
 
-/* ip/ip6 daddr PROXY tcp dport PORT return, for every proxy */
+/* [oifname OIF] ip/ip6 daddr PROXY tcp dport PORT VERDICT, for every
+ * proxy; oif NULL: any interface */
 static int
-rules_proxies(struct rules_ctx *x)
+rules_proxies(struct rules_ctx *x, const char *oif, int verdict)
 {
 	struct nftnl_rule *r;
 	size_t i;
@@ -211,10 +223,13 @@ rules_proxies(struct rules_ctx *x)
 		r = rules_new(x, "proxy address");
 		if (rules_put(x, r,
 			r &&
+			    (oif == NULL ||
+				nft_match_ifname(r, NFT_META_OIFNAME,
+				    NFT_CMP_EQ, oif) == 0) &&
 			    nft_match_daddr(r, p->addr.family, &p->addr.u,
 				p->addr.family == AF_INET ? 32 : 128) == 0 &&
 			    nft_match_dport(r, IPPROTO_TCP, p->port) == 0 &&
-			    rules_verdict(r, NFT_RETURN) == 0) == -1)
+			    rules_verdict(r, verdict) == 0) == -1)
 			return -1;
 	}
 	return 0;
@@ -262,12 +277,37 @@ rules_redirects(struct rules_ctx *x)
 		nft_expr_redir(r, x->c->redirect_port) == 0);
 }
 
-/* PROTO dport PORT ct status dnat accept; PROTO dport PORT drop */
+/*
+ * PROTO dport PORT socket mark != MARK drop (or reject): the port number
+ * is anyone's (>= 1024), the mark only the agent's (SO_MARK needs
+ * CAP_NET_ADMIN), so a socket of another user holding the port gets
+ * nothing, whether the agent runs or not.  With no socket there the rule
+ * does not match and the kernel refuses as it would.  A kernel without
+ * nft_socket refuses the whole batch at this rule.
+ */
+static int
+rules_owner(struct rules_ctx *x, uint8_t proto, uint16_t port, int is_reject)
+{
+	struct nftnl_rule *r;
+
+	r = rules_new(x, "listener owner: socket mark (needs nft_socket)");
+	return rules_put(x, r,
+	    r && nft_match_dport(r, proto, port) == 0 &&
+		nft_match_socket_mark(r, NFT_CMP_NEQ, x->c->mark) == 0 &&
+		(is_reject ? nft_expr_reject(r, NFT_REJECT_ICMPX_UNREACH,
+				 NFT_REJECT_ICMPX_PORT_UNREACH)
+			   : rules_verdict(r, NF_DROP)) == 0);
+}
+
+/* the owner check; PROTO dport PORT ct status dnat accept;
+ * PROTO dport PORT drop */
 static int
 rules_guard(struct rules_ctx *x, uint8_t proto, uint16_t port)
 {
 	struct nftnl_rule *r;
 
+	if (rules_owner(x, proto, port, 0) == -1)
+		return -1;
 	r = rules_new(x, "listener guard");
 	if (rules_put(x, r,
 		r && nft_match_dport(r, proto, port) == 0 &&
@@ -323,6 +363,69 @@ rules_udp_out(struct rules_ctx *x)
 		    NFT_REJECT_ICMPX_PORT_UNREACH) == 0);
 }
 
+/* oifname UPLINK ct state invalid drop: conntrack could not place it (a
+ * SYN+FIN, a RST or FIN of no connection), so the nat chains never saw
+ * it.  In output it comes after the agent's own sockets: only root can
+ * mark one, and root can change these rules anyway. */
+static int
+rules_invalid(struct rules_ctx *x)
+{
+	struct nftnl_rule *r = rules_new(x, "ct state invalid");
+
+	return rules_put(x, r,
+	    r &&
+		nft_match_ifname(
+		    r, NFT_META_OIFNAME, NFT_CMP_EQ, x->c->uplink) == 0 &&
+		nft_match_ct_state(r, NF_CT_STATE_INVALID_BIT) == 0 &&
+		rules_verdict(r, NF_DROP) == 0);
+}
+
+/*
+ * After the UDP rules, what else may leave the uplink: TCP to the proxy
+ * (explicit-proxy clients; other TCP was redirected to a local port, or
+ * is the agent's own), ICMP errors, and what IPv6 needs to keep the link
+ * (router solicitation, neighbour discovery, MLD reports).  Everything
+ * else - UDP-Lite, SCTP, ping, any other IP protocol - is refused
+ * (administratively prohibited), so its sender fails at once.
+ */
+static int
+rules_uplink_rest(struct rules_ctx *x)
+{
+	static const struct {
+		int family;
+		uint8_t first, last;
+	} icmp[] = {
+	    {AF_INET, ICMP_DEST_UNREACH, ICMP_DEST_UNREACH},
+	    {AF_INET, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB},
+	    {AF_INET6, ICMP6_DST_UNREACH, ICMP6_PARAM_PROB},
+	    {AF_INET6, MLD_LISTENER_REPORT, ND_ROUTER_SOLICIT},
+	    {AF_INET6, ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT},
+	    {AF_INET6, RULES_MLD2_LISTENER_REPORT, RULES_MLD2_LISTENER_REPORT},
+	};
+	const char *up = x->c->uplink;
+	struct nftnl_rule *r;
+	size_t i;
+
+	if (rules_proxies(x, up, NF_ACCEPT) == -1)
+		return -1;
+	for (i = 0; i < sizeof(icmp) / sizeof(icmp[0]); i++) {
+		r = rules_new(x, "icmp type");
+		if (rules_put(x, r,
+			r &&
+			    nft_match_ifname(
+				r, NFT_META_OIFNAME, NFT_CMP_EQ, up) == 0 &&
+			    nft_match_icmp_type(r, icmp[i].family,
+				icmp[i].first, icmp[i].last) == 0 &&
+			    rules_verdict(r, NF_ACCEPT) == 0) == -1)
+			return -1;
+	}
+	r = rules_new(x, "uplink reject");
+	return rules_put(x, r,
+	    r && nft_match_ifname(r, NFT_META_OIFNAME, NFT_CMP_EQ, up) == 0 &&
+		nft_expr_reject(r, NFT_REJECT_ICMPX_UNREACH,
+		    NFT_REJECT_ICMPX_ADMIN_PROHIBITED) == 0);
+}
+
 static int
 rules_chain(struct rules_ctx *x, const char *name, const char *type,
     uint32_t hook, int32_t prio)
@@ -359,8 +462,8 @@ rules_build_nat_output(struct rules_ctx *x)
 	    /* the route is already chosen: only what leaves the uplink */
 	    rules_ifname(x, NFT_META_OIFNAME, NFT_CMP_NEQ, up, NFT_RETURN) ==
 		-1 ||
-	    rules_proxies(x) == -1 || rules_bypass(x, NFT_RETURN) == -1 ||
-	    rules_redirects(x) == -1)
+	    rules_proxies(x, NULL, NFT_RETURN) == -1 ||
+	    rules_bypass(x, NFT_RETURN) == -1 || rules_redirects(x) == -1)
 		return -1;
 	/* after the DNS redirect: the VM's other UDP is refused at once */
 	return rules_udp_sink(x);
@@ -401,7 +504,8 @@ rules_build_nat_prerouting(struct rules_ctx *x)
 	    /* inbound from the host: ssh, published ports */
 	    rules_ifname(x, NFT_META_IIFNAME, NFT_CMP_EQ, up, NFT_RETURN) ==
 		-1 ||
-	    rules_proxies(x) == -1 || rules_local(x, NFT_RETURN) == -1)
+	    rules_proxies(x, NULL, NFT_RETURN) == -1 ||
+	    rules_local(x, NFT_RETURN) == -1)
 		return -1;
 	/* container to container, on this or another bridge */
 	r = rules_new(x, "fib daddr oifname");
@@ -425,6 +529,12 @@ rules_build_filter(struct rules_ctx *x)
 	    rules_guard(x, IPPROTO_TCP, x->c->dns_port) == -1 ||
 	    rules_guard(x, IPPROTO_UDP, x->c->dns_port) == -1)
 		return -1;
+	/* nothing listens on the sink: the kernel's port unreachable is the
+	 * answer, and a socket there must not get the VM's UDP instead; a
+	 * reject fails the sender at once just the same */
+	if (x->c->udp_sink_port != 0 &&
+	    rules_owner(x, IPPROTO_UDP, x->c->udp_sink_port, 1) == -1)
+		return -1;
 	if (rules_chain(x, "filter_output", "filter", NF_INET_LOCAL_OUT, 0) ==
 		-1 ||
 	    /* the stub's UDP replies to containers need this */
@@ -432,14 +542,16 @@ rules_build_filter(struct rules_ctx *x)
 	    rules_ifname(x, NFT_META_OIFNAME, NFT_CMP_EQ, "lo", NF_ACCEPT) ==
 		-1 ||
 	    rules_local(x, NF_ACCEPT) == -1 || rules_mark(x, NF_ACCEPT) == -1 ||
-	    rules_bypass(x, NF_ACCEPT) == -1 || rules_udp_out(x) == -1)
+	    rules_invalid(x) == -1 || rules_bypass(x, NF_ACCEPT) == -1 ||
+	    rules_udp_out(x) == -1 || rules_uplink_rest(x) == -1)
 		return -1;
 	if (rules_chain(x, "filter_forward", "filter", NF_INET_FORWARD, 0) ==
 		-1 ||
 	    rules_established(x) == -1 ||
 	    rules_ifname(x, NFT_META_IIFNAME, NFT_CMP_EQ, up, NF_ACCEPT) ==
 		-1 ||
-	    rules_bypass(x, NF_ACCEPT) == -1 || rules_udp_out(x) == -1)
+	    rules_invalid(x) == -1 || rules_bypass(x, NF_ACCEPT) == -1 ||
+	    rules_udp_out(x) == -1 || rules_uplink_rest(x) == -1)
 		return -1;
 	return 0;
 }

@@ -2,8 +2,10 @@
 /*
  * rules.h - the agent's nftables table `inet slicer_agent`: transparent
  * redirect of TCP leaving the uplink to the local redirector, DNS (udp and
- * tcp 53) to the local stub, UDP out the uplink refused, listener ports
- * reachable only through the redirect.
+ * tcp 53) to the local stub, UDP and every other protocol out the uplink
+ * refused (but for the proxy, ICMP errors and neighbour discovery),
+ * listener ports reachable only through the redirect and only in sockets
+ * with the agent's mark.
  *
  * The table is replaced in one batch (add table; delete table; add table;
  * chains; rules) with every ACK read, so it is either the new ruleset or
@@ -34,7 +36,9 @@ struct nft_error;
  * unreachable and the sender gets ECONNREFUSED at once (a reject in
  * filter output would give EPERM on send instead). */
 #define RULES_DEFAULT_UDP_SINK_PORT 15054
-/* SO_MARK of the agent's own upstream sockets ("SLI\0"). */
+/* SO_MARK of the agent's own sockets ("SLI\0"): its upstream
+ * connections (let out) and its listeners (the only sockets redirected
+ * traffic may reach). */
 #define RULES_DEFAULT_MARK 0x534c4900u
 /* nat chains run before Docker's iptables-nft nat (-100). */
 #define RULES_NAT_PRIORITY (-110)

@@ -771,6 +771,19 @@ nft_expr_ct(struct nftnl_rule *r, uint32_t key)
 }
 
 int
+nft_expr_socket(struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = nft_expr_new("socket");
+
+	if (e == NULL)
+		return -1;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+	return 0;
+}
+
+int
 nft_expr_immediate(struct nftnl_rule *r, const void *data, uint32_t len)
 {
 	struct nftnl_expr *e = nft_expr_new("immediate");
@@ -968,6 +981,14 @@ nft_match_mark(struct nftnl_rule *r, uint32_t mark)
 }
 
 int
+nft_match_socket_mark(struct nftnl_rule *r, uint32_t op, uint32_t mark)
+{
+	if (nft_expr_socket(r, NFT_SOCKET_MARK) == -1)
+		return -1;
+	return nft_expr_cmp(r, op, &mark, sizeof(mark));
+}
+
+int
 nft_match_fib_daddr_type(struct nftnl_rule *r, uint32_t rtn_type)
 {
 	if (nft_expr_fib(r, NFTA_FIB_F_DADDR, NFT_FIB_RESULT_ADDRTYPE) == -1)
@@ -1027,6 +1048,31 @@ nft_match_icmpv6_type(struct nftnl_rule *r, uint8_t type)
 	    nft_expr_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1) == -1)
 		return -1;
 	return nft_expr_cmp(r, NFT_CMP_EQ, &type, sizeof(type));
+}
+
+int
+nft_match_icmp_type(
+    struct nftnl_rule *r, int family, uint8_t first, uint8_t last)
+{
+	uint8_t nfproto, proto;
+
+	if ((family != AF_INET && family != AF_INET6) || first > last) {
+		errno = EINVAL;
+		return -1;
+	}
+	nfproto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	proto = family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	if (nft_expr_meta(r, NFT_META_NFPROTO) == -1 ||
+	    nft_expr_cmp(r, NFT_CMP_EQ, &nfproto, sizeof(nfproto)) == -1 ||
+	    nft_match_l4proto(r, proto) == -1 ||
+	    nft_expr_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1) == -1)
+		return -1;
+	if (first == last)
+		return nft_expr_cmp(r, NFT_CMP_EQ, &first, sizeof(first));
+	/* a range is two compares, as nft writes it */
+	if (nft_expr_cmp(r, NFT_CMP_GTE, &first, sizeof(first)) == -1)
+		return -1;
+	return nft_expr_cmp(r, NFT_CMP_LTE, &last, sizeof(last));
 }
 
 /*

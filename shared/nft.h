@@ -146,6 +146,9 @@ int nft_expr_bitwise(
 int nft_expr_fib(struct nftnl_rule *r, uint32_t flags, uint32_t result);
 /* ct load KEY (NFT_CT_*) => reg 1 */
 int nft_expr_ct(struct nftnl_rule *r, uint32_t key);
+/* socket load KEY (NFT_SOCKET_*) of the local socket the packet goes to
+ * => reg 1.  With no such socket the rule stops there (no match). */
+int nft_expr_socket(struct nftnl_rule *r, uint32_t key);
 /* immediate data => reg 1 */
 int nft_expr_immediate(struct nftnl_rule *r, const void *data, uint32_t len);
 /* redirect to :port (immediate port => reg 1; redir proto_min reg 1) */
@@ -176,6 +179,10 @@ int nft_match_daddr(
     struct nftnl_rule *r, int family, const void *addr, int prefix);
 /* meta mark MARK */
 int nft_match_mark(struct nftnl_rule *r, uint32_t mark);
+/* socket mark op MARK (NFT_CMP_EQ / NFT_CMP_NEQ); input, prerouting and
+ * output only.  A packet with no socket (or a request or time-wait one)
+ * matches neither op. */
+int nft_match_socket_mark(struct nftnl_rule *r, uint32_t op, uint32_t mark);
 /* fib daddr type TYPE (RTN_LOCAL ...) */
 int nft_match_fib_daddr_type(struct nftnl_rule *r, uint32_t rtn_type);
 /* fib daddr oifname op "name" (prerouting, input, forward only) */
@@ -187,6 +194,10 @@ int nft_match_ct_state(struct nftnl_rule *r, uint32_t bits);
 int nft_match_ct_status(struct nftnl_rule *r, uint32_t bits);
 /* icmpv6 type TYPE */
 int nft_match_icmpv6_type(struct nftnl_rule *r, uint8_t type);
+/* icmp type FIRST-LAST (family AF_INET) or icmpv6 type FIRST-LAST
+ * (AF_INET6); FIRST == LAST for one type. */
+int nft_match_icmp_type(
+    struct nftnl_rule *r, int family, uint8_t first, uint8_t last);
 
 /*
  * Userdata comments ([type 0][len][text NUL], as nft writes them).

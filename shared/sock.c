@@ -32,15 +32,9 @@ sock_reserve_open(void)
 		close(fd);
 }
 
-int
-sock_tcp_listen(const char *addr, unsigned short port, int backlog)
-{
-	return sock_tcp_listen_opt(addr, port, backlog, 0);
-}
-
-int
-sock_tcp_listen_opt(const char *addr, unsigned short port, int backlog,
-    int is_reuseport)
+static int
+sock_tcp_listen_with(const char *addr, unsigned short port, int backlog,
+    int is_reuseport, uint32_t mark)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
@@ -78,9 +72,11 @@ sock_tcp_listen_opt(const char *addr, unsigned short port, int backlog,
 	}
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	/* inherited by every accepted socket: a relay's small writes must
-	 * not wait for the peer's delayed ACK */
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
+	/* the mark before bind: the port is never held without it.
+	 * TCP_NODELAY is inherited by every accepted socket: a relay's small
+	 * writes must not wait for the peer's delayed ACK */
+	if ((mark != 0 && sock_mark(fd, mark) == -1) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
 	    bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
 	    listen(fd, backlog) == -1) {
 		int saved = errno;
@@ -91,6 +87,26 @@ sock_tcp_listen_opt(const char *addr, unsigned short port, int backlog,
 	}
 	sock_reserve_open();
 	return fd;
+}
+
+int
+sock_tcp_listen(const char *addr, unsigned short port, int backlog)
+{
+	return sock_tcp_listen_with(addr, port, backlog, 0, 0);
+}
+
+int
+sock_tcp_listen_opt(const char *addr, unsigned short port, int backlog,
+    int is_reuseport)
+{
+	return sock_tcp_listen_with(addr, port, backlog, is_reuseport, 0);
+}
+
+int
+sock_tcp_listen_mark(
+    const char *addr, unsigned short port, int backlog, uint32_t mark)
+{
+	return sock_tcp_listen_with(addr, port, backlog, 0, mark);
 }
 
 int
@@ -208,6 +224,12 @@ sock_connect_result(int fd)
 		return -1;
 	}
 	return 0;
+}
+
+int
+sock_mark(int fd, uint32_t mark)
+{
+	return setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
 }
 
 void

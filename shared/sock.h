@@ -6,6 +6,7 @@
 #ifndef SLICER_SOCK_H
 #define SLICER_SOCK_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -17,6 +18,10 @@ int sock_tcp_listen(const char *addr, unsigned short port, int backlog);
  * sockets of this user share the port (the kernel spreads connections). */
 int sock_tcp_listen_opt(const char *addr, unsigned short port, int backlog,
     int is_reuseport);
+/* The same, the listener marked with SO_MARK mark (needs CAP_NET_ADMIN)
+ * before it binds; every accepted socket inherits the mark. */
+int sock_tcp_listen_mark(
+    const char *addr, unsigned short port, int backlog, uint32_t mark);
 /* Listen on a unix socket path created with mode (umask applied around
  * bind); an existing stale socket file is replaced.  -1 on error. */
 int sock_unix_listen(const char *path, unsigned int mode, int backlog);
@@ -34,6 +39,8 @@ int sock_connect_start(const struct sockaddr *sa, socklen_t salen);
 /* After EPOLLOUT: 0 when connected, else -1 with errno = the error. */
 int sock_connect_result(int fd);
 void sock_nodelay(int fd);
+/* SO_MARK (needs CAP_NET_ADMIN).  0, or -1 with errno. */
+int sock_mark(int fd, uint32_t mark);
 /*
  * TCP_DEFER_ACCEPT on a listener whose clients always speak first: a
  * connection is handed to accept(2) once its first bytes are in, so the

@@ -6,15 +6,24 @@
 # expected text, that applying twice gives the same table, what the rules do
 # (TCP redirected with the original destination kept, DNS to the stub, UDP
 # refused at once, the proxy and bypass CIDRs left alone, the listener
-# unreachable directly), removal, misuse, and the static binary if built.
+# unreachable directly), that nothing else leaves the uplink from the vm or
+# from a routed "container" (e2e040-ctr: UDP-Lite, ping, a conntrack-invalid
+# SYN+FIN, captured on the host's side of the link) while replies to the
+# host, neighbour discovery and the proxy still pass, removal, misuse, and
+# the static binary if built.
 # Run from the repo root as root.
 set -u
 BUILD=${BUILD:-build}
 A=${SLICER_AGENT:-$BUILD/slicer-agent}
 case $A in /*) ;; *) A=$(pwd)/$A ;; esac
 STATIC=${STATIC_AGENT:-build-static/slicer-agent}
-VM="ip netns exec e2e040-vm" H="ip netns exec e2e040-host"
-NSS="e2e040-vm e2e040-host"
+SPX_CI=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+VM="ip netns exec e2e040-vm" H="ip netns exec e2e040-host" C="ip netns exec e2e040-ctr"
+NSS="e2e040-vm e2e040-host e2e040-ctr"
+CAP=$(mktemp /tmp/e2e040.XXXXXX)
+# the system's python: the unprivileged user runs it too
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
 PIDS=()
 PASS=0 FAIL=0
 LOG=$(mktemp /tmp/e2e040.XXXXXX)
@@ -25,7 +34,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	for n in $NSS; do ip netns del "$n" 2>/dev/null; done
-	rm -f "$LOG" "$EXPECTED"
+	rm -f "$LOG" "$EXPECTED" "$CAP" "$CAP.ready" "$CAP.out"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -103,12 +112,16 @@ table inet slicer_agent {
 
 	chain filter_input {
 		type filter hook input priority filter - 10; policy accept;
+		tcp dport 15001 socket mark != 0x534c4900 drop
 		tcp dport 15001 ct status dnat accept
 		tcp dport 15001 drop
+		tcp dport 15053 socket mark != 0x534c4900 drop
 		tcp dport 15053 ct status dnat accept
 		tcp dport 15053 drop
+		udp dport 15053 socket mark != 0x534c4900 drop
 		udp dport 15053 ct status dnat accept
 		udp dport 15053 drop
+		udp dport 15054 socket mark != 0x534c4900 reject
 	}
 
 	chain filter_output {
@@ -117,20 +130,38 @@ table inet slicer_agent {
 		oifname "lo" accept
 		fib daddr type local accept
 		meta mark 0x534c4900 accept
+		oifname "eth0" ct state invalid drop
 		ip daddr 198.51.100.0/24 accept
 		ip6 daddr fd12::/16 accept
 		oifname "eth0" udp dport 123 accept
 		oifname "eth0" meta l4proto udp reject
+		oifname "eth0" ip daddr 192.0.2.1 tcp dport 3128 accept
+		oifname "eth0" icmp type destination-unreachable accept
+		oifname "eth0" icmp type 11-12 accept
+		oifname "eth0" icmpv6 type 1-4 accept
+		oifname "eth0" icmpv6 type 131-133 accept
+		oifname "eth0" icmpv6 type 135-136 accept
+		oifname "eth0" icmpv6 type mld2-listener-report accept
+		oifname "eth0" reject with icmpx admin-prohibited
 	}
 
 	chain filter_forward {
 		type filter hook forward priority filter; policy accept;
 		ct state established,related accept
 		iifname "eth0" accept
+		oifname "eth0" ct state invalid drop
 		ip daddr 198.51.100.0/24 accept
 		ip6 daddr fd12::/16 accept
 		oifname "eth0" udp dport 123 accept
 		oifname "eth0" meta l4proto udp reject
+		oifname "eth0" ip daddr 192.0.2.1 tcp dport 3128 accept
+		oifname "eth0" icmp type destination-unreachable accept
+		oifname "eth0" icmp type 11-12 accept
+		oifname "eth0" icmpv6 type 1-4 accept
+		oifname "eth0" icmpv6 type 131-133 accept
+		oifname "eth0" icmpv6 type 135-136 accept
+		oifname "eth0" icmpv6 type mld2-listener-report accept
+		oifname "eth0" reject with icmpx admin-prohibited
 	}
 }
 EOF
@@ -152,6 +183,21 @@ setup() {
 	$H ip addr add 192.0.2.1/24 dev e2e040-h && $H ip link set e2e040-h up &&
 	$VM ip addr add 192.0.2.2/24 dev eth0 && $VM ip link set eth0 up &&
 	$VM ip route add default via 192.0.2.1 || return 1
+	$H ip addr add fd00:40::1/64 dev e2e040-h nodad &&
+		$VM ip addr add fd00:40::2/64 dev eth0 nodad &&
+		$VM ip -6 route add default via fd00:40::1 || return 1
+	# a routed "container" behind the vm (its traffic goes through forward)
+	ip link add ctr0 netns e2e040-vm type veth peer name eth0 netns e2e040-ctr || return 1
+	$VM ip addr add 172.31.0.1/24 dev ctr0 && $VM ip addr add fd00:41::1/64 dev ctr0 nodad &&
+		$VM ip link set ctr0 up && $C ip link set lo up &&
+		$C ip addr add 172.31.0.2/24 dev eth0 && $C ip addr add fd00:41::2/64 dev eth0 nodad &&
+		$C ip link set eth0 up && $C ip route add default via 172.31.0.1 &&
+		$C ip -6 route add default via fd00:41::1 || return 1
+	$VM sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
+	$H ip route add 172.31.0.0/24 via 192.0.2.2 || return 1
+	# ping sockets for every user (unprivileged ICMP echo)
+	$VM sysctl -qw net.ipv4.ping_group_range="0 2147483647" &&
+		$C sysctl -qw net.ipv4.ping_group_range="0 2147483647" || return 1
 	# the "proxy" on the host, and what stands in for the agent's listeners
 	$H python3 -c '
 import socket
@@ -159,6 +205,19 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("192.0.2.1", 3128)); s.listen(8)
 while True:
     c, _ = s.accept(); c.sendall(b"proxy\n"); c.close()' &
+	PIDS+=($!)
+	# a service in the vm the host connects to (as ssh would)
+	$VM python3 -c '
+import socket, threading
+def serve(fam, addr):
+    s = socket.socket(fam); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if fam == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind((addr, 2222)); s.listen(8)
+    while True:
+        c, _ = s.accept(); c.sendall(b"inbound\n"); c.close()
+threading.Thread(target=serve, args=(socket.AF_INET6, "::"), daemon=True).start()
+serve(socket.AF_INET, "0.0.0.0")' &
 	PIDS+=($!)
 	# UDP echo on the host: reachable only where the rules allow it
 	$H python3 -c '
@@ -170,10 +229,12 @@ while True:
     for s in select.select(ss, [], [])[0]:
         d, peer = s.recvfrom(512); s.sendto(b"echo:" + d, peer)' &
 	PIDS+=($!)
-	# prints the original destination of each redirected connection
+	# prints the original destination of each redirected connection; it
+	# has the agent's mark, as redirected traffic reaches no other socket
 	$VM python3 -c '
 import socket, struct
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, 0x534c4900)
 s.bind(("0.0.0.0", 15001)); s.listen(8)
 while True:
     c, _ = s.accept()
@@ -190,13 +251,15 @@ while True:
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IP, 8, 1)  # IP_PKTINFO
+s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, 0x534c4900)
 s.bind(("0.0.0.0", 15053))
 while True:
     d, anc, _, peer = s.recvmsg(512, 256)
     s.sendmsg([b"stub:" + d], anc, 0, peer)' &
 	PIDS+=($!)
 	wait_for 10 $H bash -c 'exec 3<>/dev/tcp/192.0.2.1/3128' &&
-		wait_for 10 $VM bash -c 'exec 3<>/dev/tcp/127.0.0.1/15001'
+		wait_for 10 $VM bash -c 'exec 3<>/dev/tcp/127.0.0.1/15001' &&
+		wait_for 10 $VM bash -c 'exec 3<>/dev/tcp/127.0.0.1/2222'
 }
 check "topology up" setup || finish
 
@@ -292,6 +355,94 @@ check "a bypass CIDR is not redirected" not_redirected 198.51.100.7 80
 check "local addresses are left alone (refused, not redirected)" \
 	expect_out refused connect_result 192.0.2.2 443
 check "a direct connection to the listener port is dropped" direct_listener_dropped
+
+# ---- nothing but what the rules allow leaves the uplink: UDP-Lite and
+# ping (no privilege needed), a raw SYN+FIN (conntrack-invalid, so nat never
+# sees it), from the vm and from the container; the host side of the link
+# captures what arrives, and must see the allowed traffic sent meanwhile
+PROBE='import socket, struct, sys
+def send(name, fam, kind, proto, dst, data, port=443, opts=()):
+    try:
+        s = socket.socket(fam, kind, proto)
+        for o in opts:
+            s.setsockopt(*o)
+        s.sendto(data, (dst, port))
+        print(name, "sent")
+    except OSError as e:
+        print(name, "error", e.errno)
+def csum(b):
+    b += b"\0" * (len(b) % 2)
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    t = (t >> 16) + (t & 0xffff)
+    return ~(t + (t >> 16)) & 0xffff
+echo = struct.pack("!BBHHH", 8, 0, 0, 0, 1) + b"probe"
+echo6 = struct.pack("!BBHHH", 128, 0, 0, 0, 1) + b"probe"
+if sys.argv[1] == "user":
+    send("udplite4", socket.AF_INET, socket.SOCK_DGRAM, 136, "203.0.113.9", b"probe")
+    send("udplite6", socket.AF_INET6, socket.SOCK_DGRAM, 136, "2001:db8::9", b"probe")
+    send("ping4", socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP, "203.0.113.9", echo, 0)
+    send("ping6", socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_ICMPV6, "2001:db8::9", echo6, 0)
+else:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.connect(("203.0.113.9", 9))
+    src = socket.inet_aton(u.getsockname()[0])
+    tcp = struct.pack("!HHIIBBHHH", 40000, 80, 1, 0, 5 << 4, 0x03, 1024, 0, 0)
+    pseudo = src + socket.inet_aton("203.0.113.9") + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+    send("synfin4", socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP, "203.0.113.9", tcp, 0)
+    tcp6 = tcp[:16] + b"\0\0" + tcp[18:]  # the kernel sums it (IPV6_CHECKSUM)
+    send("synfin6", socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_TCP, "2001:db8::9", tcp6, 0,
+         [(socket.IPPROTO_IPV6, socket.IPV6_CHECKSUM, 16)])'
+# probes: what each sender said in $CAP.out, what arrived in $CAP
+probes() {
+	local cap r=0
+	rm -f "$CAP.ready"
+	$H "$PY" "$SPX_CI/wirecap.py" e2e040-h 20 --ready "$CAP.ready" >"$CAP" 2>&1 &
+	cap=$!
+	wait_for 5 test -e "$CAP.ready" || { kill $cap; return 1; }
+	{
+		$VM setpriv --reuid 65534 --regid 65534 --clear-groups "$PY" -c "$PROBE" user &&
+			$VM "$PY" -c "$PROBE" raw && $C "$PY" -c "$PROBE" user &&
+			$C "$PY" -c "$PROBE" raw
+	} >"$CAP.out" 2>&1 || r=1
+	cat "$CAP.out"
+	# allowed meanwhile: the vm and the container to the proxy
+	tcp_line 192.0.2.1 3128 || r=1
+	$C "$PY" -c 'import socket
+print(socket.create_connection(("192.0.2.1", 3128), timeout=2).makefile().readline().strip())' || r=1
+	sleep 0.5
+	kill $cap
+	wait $cap
+	echo "--- on the wire:"
+	cat "$CAP"
+	[ $r = 0 ] && [ "$(grep -c ' sent$\| error ' "$CAP.out")" = 12 ]
+}
+check "probes sent, the capture ran" probes
+check "the capture saw the vm's and the container's SYN to the proxy" bash -c \
+	"grep -E 'v4 tcp 192.0.2.2 -> 192.0.2.1 dport 3128 flags S$' '$CAP' && grep -E 'v4 tcp 172.31.0.2 -> 192.0.2.1 dport 3128 flags S$' '$CAP'"
+for src in 192.0.2.2:vm fd00:40::2:vm 172.31.0.2:container fd00:41::2:container; do
+	a=${src%:*} who=${src##*:}
+	check "UDP-Lite from $who ($a) does not reach the wire" bash -c "! grep -F ' udplite $a -> ' '$CAP'"
+	check "ICMP echo from $who ($a) does not reach the wire" bash -c "! grep -E ' icmp(v6)? $a -> .* type (8|128)$' '$CAP'"
+	check "a raw SYN+FIN from $who ($a) does not reach the wire" bash -c "! grep -E ' tcp $a -> .* flags FS$' '$CAP'"
+done
+check "a connection from the host into the vm gets its replies (IPv4)" \
+	expect_out inbound $H python3 -c 'import socket
+print(socket.create_connection(("192.0.2.2", 2222), timeout=2).makefile().readline().strip())'
+check "a connection from the host into the vm gets its replies (IPv6)" \
+	expect_out inbound $H python3 -c 'import socket
+print(socket.create_connection(("fd00:40::2", 2222), timeout=2).makefile().readline().strip())'
+check "neighbour discovery works both ways (IPv6 from the host, no neighbour entries)" bash -c \
+	"$VM ip -6 neigh flush dev eth0; $H ip -6 neigh flush dev e2e040-h; $H $PY -c 'import socket
+print(socket.create_connection((\"fd00:40::2\", 2222), timeout=3).makefile().readline().strip())' && $VM ip -6 neigh show dev eth0 | grep fd00:40::1"
+check "the container's allowed UDP port goes out (forward)" expect_out echo:q $C python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.connect(("192.0.2.1", 123))
+s.send(b"q"); print(s.recv(100).decode())'
+check "the container's other UDP is refused (forward)" expect_out "error 111" $C python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.connect(("192.0.2.1", 5353))
+try:
+    s.send(b"q"); print(s.recv(100))
+except OSError as e:
+    print("error", e.errno)'
 
 check "rules remove succeeds" $VM "$A" rules remove
 check "the table is gone" bash -c "! $VM nft list table inet slicer_agent"

@@ -139,6 +139,109 @@ s.send(b"q"); s.recv(10)'
 check "container to the vm's bridge address is not captured" bash -c \
 	"ip netns exec '$CNS' curl -sS -m 3 http://172.31.0.1:9/ 2>&1; [ \$? = 7 ]"
 
+# ---- the agent's ports are the agent's: any user may bind a port >= 1024,
+# but redirected traffic reaches only a socket with the agent's mark
+# (SO_MARK, which needs CAP_NET_ADMIN), whether the agent runs or not.
+# The impostor is uid 65534 in the vm: it binds tcp:PORT / udp:PORT (IPv4
+# and IPv6), prints what reaches it and answers as a server would.
+IMPOSTOR='import select, socket, struct, sys
+def dns_answer(q):  # the query back as an empty NOERROR answer
+    return q[:2] + b"\x81\x80" + q[4:]
+socks = []
+for spec in sys.argv[1:]:
+    kind, port = spec.split(":")
+    for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        s = socket.socket(fam, socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
+        if fam == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if kind == "udp":
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+        elif kind == "udp":
+            s.setsockopt(socket.IPPROTO_IP, 8, 1)  # IP_PKTINFO
+        # past the agent connections in TIME_WAIT, as any server does
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((addr, int(port)))
+        if kind == "tcp":
+            s.listen(8)
+        socks.append(s)
+print("bound", flush=True)
+while True:
+    for s in select.select(socks, [], [])[0]:
+        port = s.getsockname()[1]
+        if s.type == socket.SOCK_STREAM:
+            c, peer = s.accept()
+            c.settimeout(2)
+            try:
+                d = c.recv(4096)
+            except OSError:
+                d = b""
+            print("tcp", port, peer[0], d[:300], flush=True)
+            if len(d) > 14 and struct.unpack("!H", d[:2])[0] == len(d) - 2:
+                a = dns_answer(d[2:])
+                c.sendall(struct.pack("!H", len(a)) + a)
+            else:
+                c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\nimpostor\n")
+            c.close()
+        else:
+            # answered from the address it was sent to, as the stub does
+            d, anc, _, peer = s.recvmsg(4096, 256)
+            print("udp", port, peer[0], d[:60], flush=True)
+            s.sendmsg([dns_answer(d) if len(d) >= 12 else b"impostor"], anc, 0, peer)'
+# impostor LOG SPEC...: start it (IMP_PID), wait until it is bound
+impostor() {
+	local log=$1
+	shift
+	: >"$log"
+	spawn "$VNS" setpriv --reuid 65534 --regid 65534 --clear-groups "$PY" -c "$IMPOSTOR" "$@" >"$log" 2>&1
+	IMP_PID=$SPAWNED_PID
+	wait_for 5 grep -qx bound "$log"
+}
+impostor_stop() {
+	kill "$IMP_PID" 2>/dev/null
+	wait "$IMP_PID" 2>/dev/null
+	return 0
+}
+# saw_nothing LOG: the impostor received no connection and no datagram
+saw_nothing() { cat "$1"; grep -qx bound "$1" && ! grep -qE '^(tcp|udp) ' "$1"; }
+# the VM's UDP as root: what came back, or the error
+root_udp() {
+	in_guest python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.connect(("198.18.0.10", 443))
+try:
+    s.send(b"q"); print("answer", s.recv(100))
+except OSError as e:
+    print("error", type(e).__name__, e.errno)'
+}
+export -f root_udp
+check "the agent's listeners carry its mark (6 sockets, fwmark 0x534c4900)" bash -c \
+	"out=\$(ip netns exec '$VNS' ss -Hlntue '( sport = :15001 or sport = :15053 )'); echo \"\$out\"; [ \$(echo \"\$out\" | grep -c 'fwmark:0x534c4900') = 6 ]"
+impostor "$DIR/imp-sink.log" udp:15054
+check "uid 65534 may bind the UDP sink port (15054)" grep -qx bound "$DIR/imp-sink.log"
+check "with a user's socket on the sink, root's UDP is still refused at once" \
+	expect_re '^error ConnectionRefusedError 111$' root_udp
+check "the user's socket on the sink received nothing" saw_nothing "$DIR/imp-sink.log"
+impostor_stop
+
+DPID=$(in_guest cat /run/slicer-agent/agent.pid)
+in_guest kill "$DPID"
+check "agent stopped (the table stays)" bash -c \
+	"for i in \$(seq 50); do kill -0 $DPID 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+check "uid 65534 may bind the redirect and DNS ports of the stopped agent" \
+	impostor "$DIR/imp-ports.log" tcp:15001 udp:15053 tcp:15053
+check "root's HTTP (with its Authorization header) gets nothing from the user's socket" bash -c \
+	"out=\$(in_guest curl -sS -m 3 -H 'Authorization: Bearer not-for-others' http://plain.bench.test/hijack 2>&1); rc=\$?; echo \"rc=\$rc \$out\"; [ \$rc != 0 ] && ! echo \"\$out\" | grep -q impostor"
+check "root's DNS over UDP gets no answer from it" bash -c \
+	"in_guest dig +time=2 +tries=1 @198.18.0.53 plain.bench.test; [ \$? = 9 ]"
+check "root's DNS over TCP gets no answer from it" bash -c \
+	"in_guest dig +tcp +time=2 +tries=1 @198.18.0.53 plain.bench.test; [ \$? = 9 ]"
+check "the user's sockets on the agent's ports received nothing" saw_nothing "$DIR/imp-ports.log"
+impostor_stop
+check "install starts the agent again" in_guest "$A" proxy install --proxy "$URL"
+check "traffic flows again: HTTP" expect_re '"path": "/after-impostor"' \
+	in_guest curl -sS -m 10 http://plain.bench.test/after-impostor
+check "traffic flows again: DNS through the stub" expect 198.18.0.10 \
+	in_guest dig +short +time=3 +tries=1 @198.18.0.53 plain.bench.test
+
 # ---- the proxy restarts
 check "proxy stops" stop_proxy
 check "while it is down, connections fail fast" bash -c \

@@ -662,6 +662,22 @@ first_addr(const uint8_t *msg, size_t len)
 /* ------------------------------------------------------------------ */
 /* setup                                                               */
 
+/* The agent's mark when this process may set it (CAP_NET_ADMIN), else
+ * none: with a mark it cannot set the stub does not listen at all. */
+static uint32_t
+stub_mark(void)
+{
+	uint32_t mark = 0x534c4900u;
+	int fd, ok;
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ok = fd != -1 &&
+	     setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0;
+	if (fd != -1)
+		close(fd);
+	return ok ? mark : 0;
+}
+
 static struct dns_stub *
 stub_start_tls(uint16_t proxy_port, struct tlsc_ctx *tls, uint16_t *port_out)
 {
@@ -675,7 +691,7 @@ stub_start_tls(uint16_t proxy_port, struct tlsc_ctx *tls, uint16_t *port_out)
 	cfg.proxy_addr.u.v4.s_addr = htonl(INADDR_LOOPBACK);
 	cfg.proxy_port = proxy_port;
 	cfg.token = TOKEN;
-	cfg.mark = 0x534c4900u;
+	cfg.mark = stub_mark();
 	cfg.tls = tls;
 	for (i = 0; i < 50 && s == NULL; i++) {
 		cfg.port = (uint16_t)(20000 + (getpid() * 7 + i * 131) % 40000);

@@ -324,9 +324,9 @@ test_build_basic(void **state)
 	} want[] = {
 	    {"nat_output", NF_INET_LOCAL_OUT, -110, 9},
 	    {"nat_prerouting", NF_INET_PRE_ROUTING, -110, 7},
-	    {"filter_input", NF_INET_LOCAL_IN, -10, 6},
-	    {"filter_output", NF_INET_LOCAL_OUT, 0, 5},
-	    {"filter_forward", NF_INET_FORWARD, 0, 3},
+	    {"filter_input", NF_INET_LOCAL_IN, -10, 10},
+	    {"filter_output", NF_INET_LOCAL_OUT, 0, 14},
+	    {"filter_forward", NF_INET_FORWARD, 0, 12},
 	};
 	struct rules_config c;
 	struct nft_batch *b;
@@ -349,7 +349,7 @@ test_build_basic(void **state)
 		assert_int_equal(p.prios[i], want[i].prio);
 		assert_int_equal(p.rules[i], want[i].rules);
 	}
-	assert_int_equal(p.total, 3 + 5 + 30);
+	assert_int_equal(p.total, 3 + 5 + 52);
 	/* per nat chain: tcp 53, udp 53 -> stub, then tcp -> redirector;
 	 * nat output then sends other UDP to the closed sink port */
 	assert_int_equal(p.nredir, 7);
@@ -397,9 +397,10 @@ test_build_options(void **state)
 	/* + the allowed UDP ports return before the sink */
 	assert_int_equal(p.rules[0], 9 + 1 + 3 + 2);
 	assert_int_equal(p.rules[1], 7 + 1 + 3);
-	assert_int_equal(p.rules[2], 6);
-	assert_int_equal(p.rules[3], 5 + 3 + 2);
-	assert_int_equal(p.rules[4], 3 + 3 + 2);
+	assert_int_equal(p.rules[2], 10);
+	/* + the second proxy let out, bypass CIDRs, allowed ports */
+	assert_int_equal(p.rules[3], 14 + 1 + 3 + 2);
+	assert_int_equal(p.rules[4], 12 + 1 + 3 + 2);
 	assert_int_equal(p.redir_ports[0], 16053);
 	assert_int_equal(p.redir_ports[2], 16001);
 	assert_int_equal(p.redir_ports[3], 15054);
@@ -411,6 +412,8 @@ test_build_options(void **state)
 	assert_int_equal(rules_build(&c, b), 0);
 	parse_batch(b, &p);
 	assert_int_equal(p.rules[0], 8 + 1 + 3);
+	/* nor the sink's owner check */
+	assert_int_equal(p.rules[2], 9);
 	nft_batch_free(b);
 	c.udp_sink_port = RULES_DEFAULT_UDP_SINK_PORT;
 
@@ -458,7 +461,7 @@ test_kernel_apply_remove(void **state)
 				     count_cb, &n),
 		    0);
 		/* applying again replaces, never duplicates */
-		assert_int_equal(n.n, 30);
+		assert_int_equal(n.n, 52);
 	}
 
 	/* a batch that fails part-way leaves the previous table */
@@ -476,7 +479,7 @@ test_kernel_apply_remove(void **state)
 	memset(&n, 0, sizeof(n));
 	assert_int_equal(
 	    nft_rule_list(NFPROTO_INET, RULES_TABLE, NULL, count_cb, &n), 0);
-	assert_int_equal(n.n, 30);
+	assert_int_equal(n.n, 52);
 
 	assert_int_equal(rules_remove(&err), 0);
 	assert_int_equal(rules_present(), 0);

@@ -318,6 +318,8 @@ test_match_exprs(void **state)
 	    {AF_INET, "0.0.0.0", 0, "meta,cmp,payload,bitwise,cmp"},
 	};
 	struct nftnl_rule *r;
+	struct nftnl_expr_iter *it;
+	struct nftnl_expr *e;
 	char names[256], comment[NFT_COMMENT_MAX];
 	unsigned char addr[16];
 	uint64_t p, by;
@@ -358,6 +360,31 @@ test_match_exprs(void **state)
 	rule_expr_names(r, names, sizeof(names));
 	assert_string_equal(names, "ct,bitwise,cmp,meta,cmp,meta,cmp,payload,"
 				   "cmp,fib,cmp,lookup");
+	nftnl_rule_free(r);
+
+	/* one ICMP type is one compare, a range two; a bad family or an
+	 * empty range is refused */
+	r = nft_rule_new(NFPROTO_INET, "t", "c", NULL);
+	assert_int_equal(nft_match_icmp_type(r, AF_INET, 3, 3), 0);
+	assert_int_equal(nft_match_icmp_type(r, AF_INET6, 1, 4), 0);
+	assert_int_equal(nft_match_icmp_type(r, AF_UNIX, 1, 4), -1);
+	assert_int_equal(nft_match_icmp_type(r, AF_INET6, 4, 1), -1);
+	rule_expr_names(r, names, sizeof(names));
+	assert_string_equal(names, "meta,cmp,meta,cmp,payload,cmp,"
+				   "meta,cmp,meta,cmp,payload,cmp,cmp");
+	nftnl_rule_free(r);
+
+	r = nft_rule_new(NFPROTO_INET, "t", "c", NULL);
+	assert_int_equal(nft_match_socket_mark(r, NFT_CMP_NEQ, 0x534c4900u), 0);
+	rule_expr_names(r, names, sizeof(names));
+	assert_string_equal(names, "socket,cmp");
+	it = nftnl_expr_iter_create(r);
+	e = nftnl_expr_iter_next(it);
+	assert_int_equal(
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_SOCKET_KEY), NFT_SOCKET_MARK);
+	assert_int_equal(
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_SOCKET_DREG), NFT_REG_1);
+	nftnl_expr_iter_destroy(it);
 	nftnl_rule_free(r);
 }
 

@@ -113,6 +113,44 @@ test_accepted_inherit_nodelay_v6(void **state)
 	close(lfd);
 }
 
+static uint32_t
+mark_of(int fd)
+{
+	uint32_t v = 0;
+	socklen_t len = sizeof(v);
+
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_MARK, &v, &len), 0);
+	return v;
+}
+
+/* A marked listener (SO_MARK needs CAP_NET_ADMIN: skipped without it)
+ * hands its mark to every accepted socket, which the agent's input guard
+ * relies on for every packet after the handshake. */
+static void
+test_accepted_inherit_mark(void **state)
+{
+	const uint32_t mark = 0x534c4900u;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int lfd, afd, cfd;
+
+	(void)state;
+	lfd = sock_tcp_listen_mark("127.0.0.1", 0, 16, mark);
+	if (lfd == -1 && errno == EPERM)
+		skip();
+	assert_true(lfd >= 0);
+	assert_int_equal(mark_of(lfd), mark);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(port_of(lfd));
+	afd = accept_one(lfd, (struct sockaddr *)&sin, sizeof(sin), &cfd);
+	assert_int_equal(mark_of(afd), mark);
+	assert_int_equal(mark_of(cfd), 0);
+	assert_int_equal(sock_mark(cfd, 7), 0);
+	assert_int_equal(mark_of(cfd), 7);
+	close(afd);
+	close(cfd);
+	close(lfd);
+}
+
 static void
 test_listen_bad_address(void **state)
 {
@@ -158,6 +196,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_accepted_inherit_nodelay),
 	    cmocka_unit_test(test_accepted_inherit_nodelay_v6),
+	    cmocka_unit_test(test_accepted_inherit_mark),
 	    cmocka_unit_test(test_listen_bad_address),
 	    cmocka_unit_test(test_connect_refused),
 	};

@@ -49,6 +49,8 @@ struct oauth_tok {
 	int64_t last_forced_ms;
 	int64_t refused_ms;          /* a request replayed with fresh tokens
 				      * got 401 again (oauth_refresh_refused) */
+	int64_t failed_ms;           /* the last refresh failed; 0: it did not */
+	char failed_reason[160];
 	struct oauth_fetch *fetch;   /* in flight, owned */
 	struct oauth_wait *waiters;  /* owned */
 };
@@ -307,6 +309,11 @@ oauth_fetch_finish(struct oauth_fetch *f, int ok, const char *reason)
 	audit_emit(f->px->audit, rec);
 	if (!ok)
 		log_warnx("oauth %s: refresh failed: %s", t->name, reason);
+	/* a refresh that failed is not tried again at once for every
+	 * request that needs one */
+	t->failed_ms = ok ? 0 : parse_now_ms();
+	snprintf(t->failed_reason, sizeof(t->failed_reason), "%s",
+	    ok || reason == NULL ? "" : reason);
 	t->fetch = NULL;
 	w = t->waiters;
 	t->waiters = NULL;
@@ -721,6 +728,17 @@ oauth_refresh_locked(struct proxy *px, const char *name, int force,
 		cb(arg, 0, "out of memory");
 		return NULL;
 	}
+	if (t->fetch == NULL && t->failed_ms != 0 &&
+	    now - t->failed_ms < OAUTH_FAILED_WAIT_MS) {
+		char why[sizeof(t->failed_reason) + 64];
+
+		free(w);
+		snprintf(why, sizeof(why), "%s (the last refresh failed; the "
+		    "next within %d s)", t->failed_reason,
+		    OAUTH_FAILED_WAIT_MS / 1000);
+		cb(arg, 0, why);
+		return NULL;
+	}
 	/* no loop: each request is replayed at most once, and requests that
 	 * need a token while a refresh is in flight all wait for that one */
 	if (force)
@@ -769,7 +787,7 @@ oauth_forget(struct proxy *px, const char *name)
 	proxy_lock(px);
 	for (t = oauth_toks; t != NULL; t = t->next)
 		if (strcmp(t->name, name) == 0)
-			t->last_forced_ms = t->refused_ms = 0;
+			t->last_forced_ms = t->refused_ms = t->failed_ms = 0;
 	proxy_unlock(px);
 }
 

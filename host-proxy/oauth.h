@@ -65,6 +65,9 @@ void oauth_cancel(struct proxy *px, struct oauth_wait *w);
  * make the proxy call the token endpoint once per request.
  */
 #define OAUTH_FORCE_INTERVAL_MS 30000
+/* After a refresh fails, requests that need one fail at once with its
+ * reason for this long, instead of each starting another. */
+#define OAUTH_FAILED_WAIT_MS 5000
 void oauth_refresh_refused(struct proxy *px, const char *name);
 int oauth_refresh_is_futile(struct proxy *px, const char *name);
 /* A secret created under name: nothing of an earlier one's refreshes

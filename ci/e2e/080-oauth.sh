@@ -166,6 +166,11 @@ R0=$(refreshes)
 OUT=$(ocurl -w '\n%{http_code}' $URL/api/refused 2>&1)
 check "a refused refresh gives 502 naming the reason" expect_re 'oauth refresh failed.*400' echo "$OUT"
 check "only one refresh attempt for it" expect $((R0 + 1)) refreshes
+for i in 1 2 3 4 5; do ocurl -w '\n%{http_code}\n' $URL/api/refused-again 2>&1; done >"$DIR/refused-again.out"
+check "requests right after it: 502 at once with its reason, no new attempt each" bash -c \
+	"cat '$DIR/refused-again.out'; [ \"\$(grep -c '^502$' '$DIR/refused-again.out')\" = 5 ] &&
+	grep -q 'the last refresh failed; the next within 5 s' '$DIR/refused-again.out'"
+check "  still one refresh attempt in all" expect $((R0 + 1)) refreshes
 check "audit log names the secret and never a token" bash -c \
 	"grep -q '\"secret\":\"gh\"' '$AUDIT' && ! grep -qE 'at-[0-9]|rt-[0-9]' '$AUDIT' '$DIR/proxy.log'"
 bench_finish

@@ -12,13 +12,14 @@
                      token>", else 401; /api/deny always 401
   POST /admin/expire the current access token stops working (server side)
   POST /admin/refuse refresh requests get 400 from now on
+  POST /admin/slow=S refresh requests are answered after S seconds (0: at once)
 Every request is logged as one JSON line to the log file (argv[4]).
 Usage: oauth_server.py ADDR PORT CERT KEY LOG
 """
-import json, ssl, sys, threading, urllib.parse
+import json, ssl, sys, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-state = {"n": 1, "access": "at-1", "refresh": "rt-1", "refuse": False, "other": 0}
+state = {"n": 1, "access": "at-1", "refresh": "rt-1", "refuse": False, "other": 0, "slow": 0}
 lock = threading.Lock()
 LOG = None
 
@@ -51,6 +52,8 @@ class H(BaseHTTPRequestHandler):
              "body": body.decode(errors="replace")})
         if self.path.startswith("/oauth/token"):
             form = urllib.parse.parse_qs(body.decode())
+            if state["slow"] and form.get("grant_type", [""])[0] == "refresh_token":
+                time.sleep(state["slow"])
             grant = form.get("grant_type", [""])[0]
             with lock:
                 if grant == "refresh_token":
@@ -74,6 +77,10 @@ class H(BaseHTTPRequestHandler):
         if self.path.startswith("/admin/expire"):
             with lock:
                 state["access"] = "expired-%d" % state["n"]
+            return self.reply(200, {"ok": True})
+        if self.path.startswith("/admin/slow"):
+            with lock:
+                state["slow"] = float(self.path.partition("=")[2] or 0)
             return self.reply(200, {"ok": True})
         if self.path.startswith("/admin/refuse"):
             with lock:

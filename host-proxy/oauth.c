@@ -76,6 +76,7 @@ struct oauth_fetch {
 	struct xport x;
 	struct buf out, in;          /* wiped: they carry tokens */
 	struct ev_timer timer;
+	uint64_t secret_serial;      /* the secret the refresh is for */
 	int is_done;
 };
 
@@ -283,6 +284,16 @@ oauth_fetch_free(void *p)
 	free(f);
 }
 
+/* Is the secret f refreshes still the one of that name? */
+static int
+oauth_is_current(const struct oauth_fetch *f)
+{
+	const struct secret *sec = store_secret_find(f->px->store,
+	    f->tok->name);
+
+	return sec != NULL && sec->serial == f->secret_serial;
+}
+
 /* End the fetch: tell every waiter, free everything. */
 static void
 oauth_fetch_finish(struct oauth_fetch *f, int ok, const char *reason)
@@ -310,10 +321,13 @@ oauth_fetch_finish(struct oauth_fetch *f, int ok, const char *reason)
 	if (!ok)
 		log_warnx("oauth %s: refresh failed: %s", t->name, reason);
 	/* a refresh that failed is not tried again at once for every
-	 * request that needs one */
-	t->failed_ms = ok ? 0 : parse_now_ms();
-	snprintf(t->failed_reason, sizeof(t->failed_reason), "%s",
-	    ok || reason == NULL ? "" : reason);
+	 * request that needs one (of the secret it was for, not of one
+	 * made again under the name meanwhile) */
+	if (ok || oauth_is_current(f)) {
+		t->failed_ms = ok ? 0 : parse_now_ms();
+		snprintf(t->failed_reason, sizeof(t->failed_reason), "%s",
+		    ok || reason == NULL ? "" : reason);
+	}
 	t->fetch = NULL;
 	w = t->waiters;
 	t->waiters = NULL;
@@ -356,9 +370,11 @@ oauth_form_add(struct buf *b, const char *key, const char *value)
 }
 
 /* The new tokens arrived: store them (atomically) with the old fields. */
+/* Store the tokens of answer as the secret's; serial 0: whichever secret
+ * has the name now, else only the one of that serial. */
 static int
-oauth_store_tokens(struct proxy *px, const char *name, json_t *answer,
-    const char **why)
+oauth_store_tokens(struct proxy *px, const char *name, uint64_t serial,
+    json_t *answer, const char **why)
 {
 	struct secret *sec;
 	json_t *j = oauth_load(px, name, &sec), *v;
@@ -367,7 +383,8 @@ oauth_store_tokens(struct proxy *px, const char *name, json_t *answer,
 	int rc = -1;
 
 	buf_init(&out, LIMIT_SECRET_VALUE);
-	if (j == NULL) {
+	if (j == NULL || (serial != 0 && sec->serial != serial)) {
+		/* a secret made again under the name has tokens of its own */
 		*why = "the secret was deleted";
 		goto out;
 	}
@@ -438,7 +455,8 @@ oauth_fetch_parse(struct oauth_fetch *f)
 		    "object");
 		return;
 	}
-	if (oauth_store_tokens(f->px, f->tok->name, answer, &why) == -1) {
+	if (oauth_store_tokens(f->px, f->tok->name, f->secret_serial, answer,
+	    &why) == -1) {
 		json_decref(answer);
 		oauth_fetch_finish(f, 0, why);
 		return;
@@ -657,10 +675,13 @@ oauth_fetch_start(struct proxy *px, struct oauth_tok *t)
 	json_t *j = oauth_load(px, t->name, NULL);
 	const char *url, *rt, *cid, *cs;
 	struct netaddr lit;
+	struct secret *sec;
 
 	f = calloc(1, sizeof(*f));
 	if (f == NULL || j == NULL)
 		goto fail;
+	sec = store_secret_find(px->store, t->name);
+	f->secret_serial = sec != NULL ? sec->serial : 0;
 	f->px = px;
 	f->tok = t;
 	f->fd = -1;
@@ -947,7 +968,7 @@ oauth_rewrite_answer_locked(struct proxy *px, const char *name,
 	 * (for the secret it uses; from another client, for none) */
 	if (name != NULL && json_is_string(json_object_get(j,
 	    "access_token"))) {
-		if (oauth_store_tokens(px, name, j, &why) == -1)
+		if (oauth_store_tokens(px, name, 0, j, &why) == -1)
 			log_warnx("oauth %s: %s", name, why);
 		else
 			is_kept = 1;

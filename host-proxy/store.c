@@ -1648,6 +1648,7 @@ secret_append(struct store *st, struct secret *s)
 		return -1;
 	st->secrets = v;
 	st->secrets[st->nsecrets++] = s;
+	s->serial = ++st->secret_serial;
 	j = secret_slot(st, s->name);
 	s->name_next = st->secret_slots[j];
 	st->secret_slots[j] = s;

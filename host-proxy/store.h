@@ -97,6 +97,9 @@ struct secret {
 				       * endpoint, from its value (a part of
 				       * it, kept as one); NULL else */
 	int64_t created_ms;
+	uint64_t serial;              /* runtime: unique while the process
+				       * runs (one deleted and created again
+				       * under its name is another) */
 	uint64_t value_gen;           /* bumped by store_secret_set_value */
 	uint64_t saved_gen;           /* value_gen in the file (main loop) */
 	int is_on_disk;               /* its file was written (main loop) */
@@ -123,6 +126,7 @@ struct store {
 	uint64_t hash_seed;           /* random, per process */
 	uint64_t rule_seq;            /* next struct rule seq */
 	uint64_t client_serial;       /* last struct client serial */
+	uint64_t secret_serial;       /* last struct secret serial */
 	size_t nrules_total;
 	struct rule_table by_id;      /* every rule of every client */
 	struct client **token_slots;  /* chained by token_next */

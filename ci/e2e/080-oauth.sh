@@ -160,6 +160,27 @@ check "a token expiring within a minute is refreshed before the request" expect 
 check "exactly one refresh happened for it" expect $((R0 + 1)) refreshes
 check "and the request carried the fresh token" expect "Bearer at-$((${AT#at-} + 1))" last_auth
 
+# the secret deleted and made again while its refresh is on its way: the
+# refresh's tokens are not the new secret's, and its requests get 502
+in_net curl -q -sk -m 5 -X POST 'https://198.18.0.11:9443/admin/slow=3' >/dev/null
+in_net curl -q -sk -m 5 -X POST https://198.18.0.11:9443/admin/expire >/dev/null
+R0=$(refreshes)
+ocurl -w '\n%{http_code}\n' $URL/api/inflight >"$DIR/inflight.out" 2>&1 &
+INFLIGHT=$!
+SPX_PIDS+=("$INFLIGHT")
+wait_for 5 bash -c "[ \$(grep -c grant_type=refresh_token '$OLOG') -gt $R0 ]"
+cli revoke vm1 --all >/dev/null
+cli secret delete gh >/dev/null
+printf '{"access_token":"at-new","refresh_token":"rt-new","token_url":"%s/oauth/token","client_id":"cid"}' "$URL" >"$DIR/new.json"
+cli secret create gh --host other.bench.test --type oauth --from-file "$DIR/new.json" >/dev/null
+cli allow vm1 --host other.bench.test --port 9443 --secret gh --path '/api/*' >/dev/null
+wait "$INFLIGHT"
+check "a refresh that ends after its secret was made again: its request gets 502" bash -c \
+	"cat '$DIR/inflight.out'; tail -1 '$DIR/inflight.out' | grep -qx 502 && grep -q 'the secret was deleted' '$DIR/inflight.out'"
+check "  and the new secret keeps its own tokens" bash -c \
+	"grep -q at-new '$DIR/state/secrets/gh' && grep -q rt-new '$DIR/state/secrets/gh'"
+in_net curl -q -sk -m 5 -X POST 'https://198.18.0.11:9443/admin/slow=0' >/dev/null
+
 # refresh refused by the token endpoint: 502 naming the reason, no loop
 in_net curl -q -sk -m 5 -X POST https://198.18.0.11:9443/admin/refuse >/dev/null
 R0=$(refreshes)

@@ -13,6 +13,7 @@
   POST /admin/expire the current access token stops working (server side)
   POST /admin/refuse refresh requests get 400 from now on
   POST /admin/slow=S refresh requests are answered after S seconds (0: at once)
+Any answer to a path with "chunked=1" in it comes chunked.
 Every request is logged as one JSON line to the log file (argv[4]).
 Usage: oauth_server.py ADDR PORT CERT KEY LOG
 """
@@ -40,6 +41,14 @@ class H(BaseHTTPRequestHandler):
         body = json.dumps(obj).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
+        if "chunked=1" in self.path:
+            # in two chunks, with an extension and a trailer
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            h = len(body) // 2
+            self.wfile.write(b"%x;x=1\r\n%s\r\n%x\r\n%s\r\n0\r\nX-T: 1\r\n\r\n" %
+                             (h, body[:h], len(body) - h, body[h:]))
+            return
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

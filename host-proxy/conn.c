@@ -1972,25 +1972,71 @@ conn_audit_token_call(struct conn *c)
 }
 
 /*
+ * The whole body of a token endpoint's answer, framed by Content-Length
+ * or chunked (then decoded), at most OAUTH_BODY_MAX bytes, into body:
+ * 1 with *raw_len the bytes of uin after the head it took, 0 while more
+ * is to come, -1 when it cannot be had (too large, bad framing, until
+ * the close).  Each call reads the body from its start.
+ */
+static int
+conn_token_body(struct conn *c, const struct http1_response *r,
+    struct buf *body, size_t *raw_len)
+{
+	const char *p = buf_ptr(&c->uin) + r->head_len;
+	size_t avail = c->uin.len - r->head_len, off = 0, consumed, data;
+	struct http1_chunked ch;
+	int rc;
+
+	if (r->framing == HTTP1_BODY_LENGTH) {
+		if (r->content_length > OAUTH_BODY_MAX)
+			return -1;
+		if (avail < r->content_length)
+			return 0;
+		*raw_len = (size_t)r->content_length;
+		return buf_append(body, p, *raw_len) == 0 ? 1 : -1;
+	}
+	if (r->framing != HTTP1_BODY_CHUNKED)
+		return -1;
+	http1_chunked_init(&ch);
+	for (;;) {
+		rc = http1_chunked_decode(&ch, p + off, avail - off, &consumed,
+		    &data);
+		if (rc == HTTP1_BAD || body->len + data > OAUTH_BODY_MAX ||
+		    buf_append(body, p + off + consumed - data, data) == -1)
+			return -1;
+		off += consumed;
+		if (rc == HTTP1_OK) {
+			*raw_len = off;
+			return 1;
+		}
+		if (off == avail)
+			/* more to come, unless uin can hold no more */
+			return buf_room(&c->uin) == 0 ? -1 : 0;
+	}
+}
+
+/*
  * The answer of a token endpoint the client called itself: wait for the
- * whole (bounded, Content-Length) body, keep the real tokens, pass on
- * placeholders.  An answer that cannot be rewritten is not passed on.
+ * whole (bounded) body, keep the real tokens, pass on placeholders.  An
+ * answer that cannot be rewritten is not passed on.
  */
 static int
 conn_token_answer(struct conn *c, const struct http1_response *r)
 {
-	struct buf body;
+	struct buf raw, body;
+	size_t raw_len = 0;
 	int rc;
 
-	if (r->framing != HTTP1_BODY_LENGTH ||
-	    r->content_length > OAUTH_BODY_MAX)
-		return -2;
-	if (c->uin.len - r->head_len < r->content_length)
-		return 0; /* not all here yet */
+	buf_init(&raw, OAUTH_BODY_MAX);
+	rc = conn_token_body(c, r, &raw, &raw_len);
+	if (rc <= 0) {
+		conn_buf_wipe_release(&raw);
+		return rc == 0 ? 0 : -2;
+	}
 	buf_init(&body, OAUTH_BODY_MAX * 2);
 	rc = oauth_rewrite_answer(c->px, c->token_secret[0] != '\0' ?
-	    c->token_secret : NULL, buf_ptr(&c->uin) + r->head_len,
-	    (size_t)r->content_length, &body);
+	    c->token_secret : NULL, buf_ptr(&raw), raw.len, &body);
+	conn_buf_wipe_release(&raw);
 	if (rc == 1)
 		conn_audit_token_call(c);
 	if (rc >= 0)
@@ -2000,8 +2046,8 @@ conn_token_answer(struct conn *c, const struct http1_response *r)
 	conn_buf_wipe_release(&body);
 	if (rc == -1)
 		return -2;
-	secmem_wipe(buf_ptr(&c->uin), r->head_len + (size_t)r->content_length);
-	buf_consume(&c->uin, r->head_len + (size_t)r->content_length);
+	secmem_wipe(buf_ptr(&c->uin), r->head_len + raw_len);
+	buf_consume(&c->uin, r->head_len + raw_len);
 	c->is_resp_head_done = 1;
 	c->is_resp_done = 1;
 	c->resp_framing = HTTP1_BODY_LENGTH;

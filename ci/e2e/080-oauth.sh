@@ -131,6 +131,10 @@ for v in /oauth/token/ '/oauth/token;x'; do
 		expect_re '"access_token": ?"slicer-proxy-placeholder"' echo "$OUT"
 	check "  no real token in it" bash -c "! printf '%s' '$OUT' | grep -qE 'at-[0-9]|rt-[0-9]'"
 done
+OUT=$(ocurl -X POST -d grant_type=client_credentials "$URL/oauth/token?chunked=1")
+check "a chunked token endpoint answer: placeholders" \
+	expect_re '"access_token": ?"slicer-proxy-placeholder"' echo "$OUT"
+check "  no real token in it" bash -c "! printf '%s' '$OUT' | grep -qE 'at-[0-9]|rt-[0-9]'"
 check "  and the last tokens fetched are the secret's (the next request gets 200)" expect 200 \
 	bash -c "$(declare -f ocurl); TOKEN=$TOKEN DIR=$DIR PROXY_ADDR=$PROXY_ADDR ocurl -o /dev/null -w '%{http_code}' $URL/api/after-variants"
 

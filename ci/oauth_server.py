@@ -12,7 +12,8 @@
                      token>", else 401; /api/deny always 401
   POST /admin/expire the current access token stops working (server side)
   POST /admin/refuse refresh requests get 400 from now on
-  POST /admin/slow=S refresh requests are answered after S seconds (0: at once)
+  POST /admin/slow=S refresh requests (and token requests to a path with
+                     "slow=1") are answered after S seconds (0: at once)
 Any answer to a path with "chunked=1" in it comes chunked.
 Every request is logged as one JSON line to the log file (argv[4]).
 Usage: oauth_server.py ADDR PORT CERT KEY LOG
@@ -61,7 +62,8 @@ class H(BaseHTTPRequestHandler):
              "body": body.decode(errors="replace")})
         if self.path.startswith("/oauth/token"):
             form = urllib.parse.parse_qs(body.decode())
-            if state["slow"] and form.get("grant_type", [""])[0] == "refresh_token":
+            if state["slow"] and (form.get("grant_type", [""])[0] == "refresh_token" or
+                                  "slow=1" in self.path):
                 time.sleep(state["slow"])
             grant = form.get("grant_type", [""])[0]
             with lock:

@@ -1777,7 +1777,8 @@ conn_judge_request(struct conn *c, const struct http1_request *req)
 	 * not hand it real tokens, and only tokens for a secret it uses
 	 * replace that secret's */
 	if (!c->is_connect && oauth_token_endpoint(c->px, cl, c->host,
-	    c->port, c->path, c->token_secret) != OAUTH_CALL_NONE)
+	    c->port, c->path, c->token_secret, &c->token_secret_serial) !=
+	    OAUTH_CALL_NONE)
 		c->is_token_call = 1;
 
 	c->is_upgrade = req->is_upgrade && c->is_intercept;
@@ -2035,7 +2036,8 @@ conn_token_answer(struct conn *c, const struct http1_response *r)
 	}
 	buf_init(&body, OAUTH_BODY_MAX * 2);
 	rc = oauth_rewrite_answer(c->px, c->token_secret[0] != '\0' ?
-	    c->token_secret : NULL, buf_ptr(&raw), raw.len, &body);
+	    c->token_secret : NULL, c->token_secret_serial, buf_ptr(&raw),
+	    raw.len, &body);
 	conn_buf_wipe_release(&raw);
 	if (rc == 1)
 		conn_audit_token_call(c);

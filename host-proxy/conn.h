@@ -162,6 +162,7 @@ struct conn {
 	int is_replayable, is_replayed;
 	int is_token_call;          /* answer from a token endpoint: rewrite */
 	char token_secret[LIMIT_NAME];
+	uint64_t token_secret_serial;
 
 	/* /slicer/dns-query */
 	unsigned char *dnsq;        /* owned: the query being answered */

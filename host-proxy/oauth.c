@@ -899,7 +899,8 @@ oauth_client_uses(const struct client *cl, const char *name)
 
 static enum oauth_call
 oauth_token_endpoint_locked(struct proxy *px, const struct client *cl,
-    const char *host, uint16_t port, const char *path, char name[LIMIT_NAME])
+    const char *host, uint16_t port, const char *path, char name[LIMIT_NAME],
+    uint64_t *serial)
 {
 	char h[LIMIT_HOSTNAME + 3], p[OAUTH_URL_MAX], want[OAUTH_URL_MAX];
 	char key[OAUTH_URL_MAX];
@@ -922,20 +923,24 @@ oauth_token_endpoint_locked(struct proxy *px, const struct client *cl,
 			continue;
 		call = OAUTH_CALL_REDACT;
 		if (cl != NULL && oauth_client_uses(cl, sec->name) &&
-		    nused++ == 0)
+		    nused++ == 0) {
 			snprintf(name, LIMIT_NAME, "%s", sec->name);
+			*serial = sec->serial;
+		}
 	}
 	secmem_wipe(p, sizeof(p));
 	secmem_wipe(want, sizeof(want));
 	if (call == OAUTH_CALL_REDACT && nused == 1)
 		return OAUTH_CALL_KEEP;
 	name[0] = '\0';
+	*serial = 0;
 	return call;
 }
 
 enum oauth_call
 oauth_token_endpoint(struct proxy *px, const struct client *cl,
-    const char *host, uint16_t port, const char *path, char name[LIMIT_NAME])
+    const char *host, uint16_t port, const char *path, char name[LIMIT_NAME],
+    uint64_t *serial)
 {
 	enum oauth_call r = OAUTH_CALL_NONE;
 
@@ -943,17 +948,18 @@ oauth_token_endpoint(struct proxy *px, const struct client *cl,
 	 * only, under the loop's own lock, and most stores have no oauth
 	 * secret to parse */
 	name[0] = '\0';
+	*serial = 0;
 	proxy_judge_lock(px);
 	if (px->store->noauth_secrets > 0)
 		r = oauth_token_endpoint_locked(px, cl, host, port, path,
-		    name);
+		    name, serial);
 	proxy_judge_unlock(px);
 	return r;
 }
 
 static int
 oauth_rewrite_answer_locked(struct proxy *px, const char *name,
-    const char *body, size_t len, struct buf *out)
+    uint64_t serial, const char *body, size_t len, struct buf *out)
 {
 	static const char *const keys[] = { "access_token", "refresh_token",
 		"id_token", NULL };
@@ -968,7 +974,7 @@ oauth_rewrite_answer_locked(struct proxy *px, const char *name,
 	 * (for the secret it uses; from another client, for none) */
 	if (name != NULL && json_is_string(json_object_get(j,
 	    "access_token"))) {
-		if (oauth_store_tokens(px, name, 0, j, &why) == -1)
+		if (oauth_store_tokens(px, name, serial, j, &why) == -1)
 			log_warnx("oauth %s: %s", name, why);
 		else
 			is_kept = 1;
@@ -989,13 +995,13 @@ out:
 }
 
 int
-oauth_rewrite_answer(struct proxy *px, const char *name, const char *body,
-    size_t len, struct buf *out)
+oauth_rewrite_answer(struct proxy *px, const char *name, uint64_t serial,
+    const char *body, size_t len, struct buf *out)
 {
 	int r;
 
 	proxy_lock(px);
-	r = oauth_rewrite_answer_locked(px, name, body, len, out);
+	r = oauth_rewrite_answer_locked(px, name, serial, body, len, out);
 	proxy_unlock(px);
 	return r;
 }

@@ -93,17 +93,18 @@ enum oauth_call {
  */
 enum oauth_call oauth_token_endpoint(struct proxy *px,
     const struct client *cl, const char *host, uint16_t port,
-    const char *path, char name[LIMIT_NAME]);
+    const char *path, char name[LIMIT_NAME], uint64_t *serial);
 
 /*
  * Rewrite a token endpoint's JSON answer for the client: every
  * access_token, refresh_token and id_token value becomes OAUTH_PLACEHOLDER;
- * with a name, the real ones are stored as that secret's new tokens.  out
+ * with a name, the real ones are stored as that secret's new tokens (when
+ * it is still the secret of that serial).  out
  * gets the new body.  1 when tokens were stored, 0 when none were, or -1
  * when the body is not a JSON object (then nothing may be sent on).
  */
-int oauth_rewrite_answer(struct proxy *px, const char *name, const char *body,
-    size_t len, struct buf *out);
+int oauth_rewrite_answer(struct proxy *px, const char *name, uint64_t serial,
+    const char *body, size_t len, struct buf *out);
 
 void oauth_free_all(struct proxy *px);
 

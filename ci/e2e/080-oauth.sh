@@ -183,6 +183,24 @@ check "a refresh that ends after its secret was made again: its request gets 502
 	"cat '$DIR/inflight.out'; tail -1 '$DIR/inflight.out' | grep -qx 502 && grep -q 'the secret was deleted' '$DIR/inflight.out'"
 check "  and the new secret keeps its own tokens" bash -c \
 	"grep -q at-new '$DIR/state/secrets/gh' && grep -q rt-new '$DIR/state/secrets/gh'"
+# the same for the client's own call to the token endpoint
+R0=$(grep -c 'slow=1' "$OLOG")
+cli allow vm1 --host other.bench.test --port 9443 --inspect --path '/oauth/*' >/dev/null
+ocurl -X POST -d grant_type=client_credentials "$URL/oauth/token?slow=1" >"$DIR/slowcall.out" 2>&1 &
+INFLIGHT=$!
+SPX_PIDS+=("$INFLIGHT")
+wait_for 5 bash -c "[ \$(grep -c 'slow=1' '$OLOG') -gt $R0 ]"
+cli revoke vm1 --all >/dev/null
+cli secret delete gh >/dev/null
+printf '{"access_token":"at-new2","refresh_token":"rt-new2","token_url":"%s/oauth/token","client_id":"cid"}' "$URL" >"$DIR/new2.json"
+cli secret create gh --host other.bench.test --type oauth --from-file "$DIR/new2.json" >/dev/null
+cli allow vm1 --host other.bench.test --port 9443 --secret gh --path '/api/*' >/dev/null
+cli allow vm1 --host other.bench.test --port 9443 --inspect --path '/oauth/*' >/dev/null
+wait "$INFLIGHT"
+check "a client's token call answered after its secret was made again: placeholders" \
+	expect_re '"access_token": ?"slicer-proxy-placeholder"' cat "$DIR/slowcall.out"
+check "  and the new secret keeps its own tokens" bash -c \
+	"grep -q at-new2 '$DIR/state/secrets/gh' && grep -q rt-new2 '$DIR/state/secrets/gh'"
 in_net curl -q -sk -m 5 -X POST 'https://198.18.0.11:9443/admin/slow=0' >/dev/null
 
 # refresh refused by the token endpoint: 502 naming the reason, no loop

@@ -37,8 +37,18 @@ struct front {
 	int is_handshaken;
 	int is_client_eof, is_sp_eof, is_sp_shut, is_client_shut;
 	int is_closed;
-	struct ev_timer timer;   /* handshake deadline */
+	struct ev_timer timer;   /* handshake deadline; once the connection
+				  * is gone, the deadline for the rest */
 };
+
+/*
+ * The connection behind a front holds the VM's slot of the peer limit and
+ * of the proxy's connection count; once it has closed, the front holds
+ * two descriptors counted nowhere.  It passes on what is left and the
+ * end, then goes when its client makes no progress for this long (reads
+ * nothing, or keeps its socket open after the end).
+ */
+#define FRONT_ORPHAN_IDLE_MS 5000
 
 static void front_drive(struct front *f);
 
@@ -98,8 +108,11 @@ front_conn_closed(struct front *f, int is_abort)
 	static const struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 	f->conn = NULL;
-	if (!is_abort)
-		return; /* its end of stream comes through the socketpair */
+	if (!is_abort) {
+		/* its end of stream comes through the socketpair */
+		ev_timer_arm(f->w->ev, &f->timer, FRONT_ORPHAN_IDLE_MS);
+		return;
+	}
 	(void)setsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	xport_reset(&f->x, 0);
 	front_close(f);
@@ -199,6 +212,9 @@ front_drive(struct front *f)
 				return;
 			}
 		}
+		if (progress && f->conn == NULL)
+			/* orphaned: moving on, so not idle */
+			ev_timer_arm(f->w->ev, &f->timer, FRONT_ORPHAN_IDLE_MS);
 		if (!progress && !xport_pending(&f->x))
 			break;
 	}

@@ -15,6 +15,27 @@ check "daemon starts with --https-port 3129" start_proxy --https-port 3129 --ups
 check "port 3129 is listening on the bind address only" expect_re '^192\.168\.222\.1:3129$' \
 	bash -c "in_host ss -Hltn 'sport = :3129' | awk '{print \$4}'"
 T=$(new_client vm1)
+# clients that finish the TLS handshake and then say nothing, and keep
+# their sockets open after the proxy's end: started now, judged at the end
+# (the connection's idle timeout is 15 s)
+vmpy - "$DIR/orphans.ready" >"$DIR/orphans.out" 2>&1 <<'EOF' &
+import socket, ssl, sys, time
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+socks = [ctx.wrap_socket(socket.create_connection(("192.168.222.1", 3129), timeout=30)) for _ in range(3)]
+t0 = time.time()
+for s in socks:
+    try:
+        print("end after %.1f s: %r" % (time.time() - t0, s.recv(100)))
+    except (ssl.SSLError, OSError) as e:
+        print("end after %.1f s: %s" % (time.time() - t0, e))
+time.sleep(8)
+open(sys.argv[1], "w").write("1\n")  # still open: what does the proxy hold?
+time.sleep(20)
+EOF
+ORPHANS=$!
+SPX_PIDS+=("$ORPHANS")
 T2=$(new_client vm2)
 PCA=$DIR/proxy-ca.crt
 cli ca >"$PCA" 2>>"$DIR/cli.err"
@@ -125,6 +146,16 @@ EOF
 }
 check "20 silent connections and a cut-short handshake do not block another client" silent
 check "the TLS port still serves after all that" expect_re '"path": "/end"' tcurl --cacert "$PCA" https://api.bench.test/end
+
+orphans() {
+	local n
+	wait_for 40 test -s "$DIR/orphans.ready" || { cat "$DIR/orphans.out"; return 1; }
+	cat "$DIR/orphans.out"
+	n=$(ip netns exec "$HNS" ss -Htnp state connected '( sport = :3129 )' | grep -c "pid=$PROXY_PID,")
+	echo "proxy sockets on :3129: $n"
+	[ "$n" -eq 0 ]
+}
+check "clients silent after the handshake, kept open after the proxy's end: the TLS port lets them go" orphans
 
 # ---- audit ----
 sleep 0.3

@@ -28,6 +28,7 @@ struct ev {
 	int epfd;
 	int is_running;
 	int64_t now_ms;
+	uint64_t batch;         /* epoll_wait calls so far */
 	struct ev_timer **heap; /* min-heap by when_ms; borrowed timers */
 	size_t nheap, capheap;
 	struct ev_deferred *deferred;
@@ -89,6 +90,7 @@ ev_io_init(struct ev_io *io, ev_io_cb cb, void *arg)
 {
 	io->fd = -1;
 	io->events = 0;
+	io->armed_batch = 0;
 	io->cb = cb;
 	io->arg = arg;
 }
@@ -105,6 +107,7 @@ ev_io_add(struct ev *ev, struct ev_io *io, int fd, uint32_t events)
 		return -1;
 	io->fd = fd;
 	io->events = events;
+	io->armed_batch = ev->batch;
 	return 0;
 }
 
@@ -162,6 +165,7 @@ ev_io_move(struct ev *ev, struct ev_io *from, struct ev_io *to,
 		return -1;
 	to->fd = from->fd;
 	to->events = events;
+	to->armed_batch = ev->batch;
 	from->fd = -1;
 	from->events = 0;
 	return 0;
@@ -335,11 +339,16 @@ ev_run(struct ev *ev)
 			return -1;
 		}
 		ev->now_ms = ev_clock_ms();
+		ev->batch++;
 		for (i = 0; i < n; i++) {
 			struct ev_io *io = events[i].data.ptr;
 
-			if (io->fd < 0)
-				continue; /* deleted earlier in this batch */
+			/* deleted earlier in this batch, or deleted and
+			 * registered again (another fd, maybe the same
+			 * number): the event was about what it watched
+			 * before */
+			if (io->fd < 0 || io->armed_batch == ev->batch)
+				continue;
 			io->cb(io, events[i].events);
 		}
 		ev_run_deferred(ev);

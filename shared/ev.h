@@ -31,6 +31,7 @@ typedef void (*ev_wait_fn)(void *arg);
 struct ev_io {
 	int fd;           /* -1 when not registered */
 	uint32_t events;  /* EPOLLIN / EPOLLOUT currently watched */
+	uint64_t armed_batch; /* the loop's batch it was registered in */
 	ev_io_cb cb;
 	void *arg;        /* borrowed */
 };

@@ -388,6 +388,80 @@ test_move_in_batch(void **state)
 	close(q[1]);
 }
 
+/* Two watchers with an event each in one batch; whichever runs first
+ * deletes the other and registers it again on a new fd that is not ready
+ * (as a connection dials its next upstream): the other's event of that
+ * batch was about its old fd and is not delivered. */
+struct readd {
+	struct ev *ev;
+	struct ev_io a, b;
+	int fresh[2];
+	int calls, stale_calls, is_done;
+	struct ev_timer guard;
+};
+
+static void
+readd_cb(struct ev_io *io, uint32_t events)
+{
+	struct readd *r = io->arg;
+	struct ev_io *other = io == &r->a ? &r->b : &r->a;
+	char c;
+
+	(void)events;
+	if (r->is_done) {
+		r->stale_calls++; /* only the new fd: never ready */
+		return;
+	}
+	r->calls++;
+	r->is_done = 1;
+	assert_int_equal(read(io->fd, &c, 1), 1);
+	ev_io_del(r->ev, other);
+	assert_int_equal(ev_io_add(r->ev, other, r->fresh[0], EPOLLIN), 0);
+}
+
+static void
+readd_guard_cb(struct ev_timer *t)
+{
+	struct readd *r = t->arg;
+
+	ev_break(r->ev);
+}
+
+static void
+test_readd_in_batch(void **state)
+{
+	struct readd r;
+	int p[2], q[2];
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.ev = ev_new();
+	assert_non_null(r.ev);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(q), 0);
+	assert_int_equal(pipe(r.fresh), 0);
+	ev_io_init(&r.a, readd_cb, &r);
+	ev_io_init(&r.b, readd_cb, &r);
+	assert_int_equal(ev_io_add(r.ev, &r.a, p[0], EPOLLIN), 0);
+	assert_int_equal(ev_io_add(r.ev, &r.b, q[0], EPOLLIN), 0);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(write(q[1], "y", 1), 1);
+	ev_timer_init(&r.guard, readd_guard_cb, &r);
+	ev_timer_arm(r.ev, &r.guard, 50);
+	assert_int_equal(ev_run(r.ev), 0);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.stale_calls, 0);
+	ev_io_del(r.ev, &r.a);
+	ev_io_del(r.ev, &r.b);
+	ev_free(r.ev);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+	close(r.fresh[0]);
+	close(r.fresh[1]);
+}
+
 int
 main(void)
 {
@@ -397,6 +471,7 @@ main(void)
 		cmocka_unit_test(test_hook_limit),
 		cmocka_unit_test(test_forget_then_close),
 		cmocka_unit_test(test_move_in_batch),
+		cmocka_unit_test(test_readd_in_batch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

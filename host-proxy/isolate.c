@@ -617,12 +617,22 @@ static int
 isolate_do_add(const struct isolate_opts *o)
 {
 	struct nft_batch *b = NULL;
-	char ifname[IFNAMSIZ];
+	char ifname[IFNAMSIZ], master[IFNAMSIZ];
 	int rc = 1;
 
 	if (isolate_check_table() == -1 ||
 	    isolate_resolve(o, ifname, sizeof(ifname)) == -1)
 		goto out;
+	/* the inet hooks see a bridge port's traffic under the bridge's
+	 * name, and what the bridge switches between its ports not at all:
+	 * rules for the port would hold nothing back */
+	if (link_master(ifname, master, sizeof(master)) == 1) {
+		fprintf(stderr, "isolate: %s is a port of %s: what it sends is "
+		    "seen as %s's, or switched to the other ports unseen; "
+		    "isolate %s itself, or give the VM a routed interface\n",
+		    ifname, master, master, master);
+		goto out;
+	}
 	b = nft_batch_new();
 	if (b == NULL || isolate_build_add(b, o, ifname,
 			     o->netns[0] ? o->netns : NULL) == -1) {

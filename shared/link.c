@@ -326,6 +326,54 @@ link_kind(const char *name, char *buf, size_t size)
 	return link_talk(nlh, link_kind_cb, &k);
 }
 
+static int
+link_master_attr_cb(const struct nlattr *a, void *data)
+{
+	uint32_t *master = data;
+
+	if (mnl_attr_get_type(a) == IFLA_MASTER &&
+	    mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+		*master = mnl_attr_get_u32(a);
+	return MNL_CB_OK;
+}
+
+static int
+link_master_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (nlh->nlmsg_type != RTM_NEWLINK ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(struct ifinfomsg))
+		return MNL_CB_OK;
+	return mnl_attr_parse(
+	    nlh, sizeof(struct ifinfomsg), link_master_attr_cb, data);
+}
+
+int
+link_master(const char *name, char *buf, size_t size)
+{
+	char req[256], master_name[IF_NAMESIZE];
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	uint32_t master = 0;
+	int idx = link_index(name);
+
+	if (idx == -1 || size == 0)
+		return -1;
+	buf[0] = '\0';
+	nlh = mnl_nlmsg_put_header(req);
+	nlh->nlmsg_type = RTM_GETLINK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = idx;
+	if (link_talk(nlh, link_master_cb, &master) == -1)
+		return -1;
+	if (master == 0)
+		return 0;
+	if (if_indextoname(master, master_name) == NULL)
+		snprintf(master_name, sizeof(master_name), "#%u", master);
+	snprintf(buf, size, "%s", master_name);
+	return 1;
+}
+
 int
 link_dummy_delete(const char *name)
 {

@@ -49,6 +49,10 @@ int link_exists(const char *name);
 /* The interface's kind ("dummy", "veth", "" for none) into buf.
  * 0, or -1 with errno (ENODEV). */
 int link_kind(const char *name, char *buf, size_t size);
+
+/* The interface name is enslaved to (a bridge, a bond, a VRF): 1 with its
+ * name in buf, 0 when it has none, -1 on error (ENODEV: no such link). */
+int link_master(const char *name, char *buf, size_t size);
 /* Delete the interface, but only if it is a dummy (or the ifb stand-in);
  * EMEDIUMTYPE if not, ENODEV if absent. */
 int link_dummy_delete(const char *name);

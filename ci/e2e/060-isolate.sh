@@ -204,6 +204,18 @@ check "bad port is refused with the value quoted" \
 	fails_with "invalid port: '70000'" $H "$P" isolate --iface e2e060-h2v --port 70000
 check "no table was created by the refused command" bash -c \
 	"! $H nft list table inet slicer_proxy >/dev/null 2>&1"
+# a port of a bridge: the inet hooks see the bridge, so rules for the port
+# would hold nothing back; refused, nothing installed
+bridged() {
+	$H ip link add e2e060-br type bridge || return 1
+	$H ip link add e2e060-bp type veth peer name e2e060-bq || return 1
+	$H ip link set e2e060-bp master e2e060-br || return 1
+	fails_with "isolate: e2e060-bp is a port of e2e060-br" $H "$P" isolate --iface e2e060-bp
+}
+check "a bridge port is refused, naming its bridge" bridged
+check "  and nothing was installed" bash -c "! $H nft list table inet slicer_proxy >/dev/null 2>&1"
+$H ip link del e2e060-bp 2>/dev/null
+$H ip link del e2e060-br 2>/dev/null
 
 # a table of the same name that is not ours
 foreign() {

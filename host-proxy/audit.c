@@ -13,6 +13,8 @@
 #include <string.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +62,7 @@ struct audit {
 	char *path;     /* owned; NULL for stdout or none */
 	int fd;         /* -1 when none */
 	int is_stdout;
+	int is_sock;    /* fd is a socket: sent to with MSG_DONTWAIT */
 	int is_batched; /* a loop hook flushes; until then write at once */
 	char out[AUDIT_OUTBUF];
 	size_t out_len;
@@ -86,6 +89,33 @@ audit_open_file(struct audit *a)
 	return 0;
 }
 
+/*
+ * Standard output, written without ever blocking: a reader that stops
+ * reading (a stuck log shipper, a pager) must cost records, counted, not
+ * every event loop (they all write under the audit lock).  A pipe or a
+ * terminal is opened again as a description of our own with O_NONBLOCK,
+ * so that the flag touches nobody else's; a socket gets MSG_DONTWAIT on
+ * each send; a file never blocks for long.
+ */
+static int
+audit_open_stdout(int *is_sock)
+{
+	struct stat sb;
+	int fd;
+
+	*is_sock = 0;
+	if (fstat(STDOUT_FILENO, &sb) == -1)
+		return STDOUT_FILENO;
+	if (S_ISSOCK(sb.st_mode)) {
+		*is_sock = 1;
+		return STDOUT_FILENO;
+	}
+	if (!S_ISFIFO(sb.st_mode) && !S_ISCHR(sb.st_mode))
+		return STDOUT_FILENO;
+	fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	return fd != -1 ? fd : STDOUT_FILENO;
+}
+
 struct audit *
 audit_new(const char *target, char *err, size_t errsz)
 {
@@ -107,7 +137,7 @@ audit_new(const char *target, char *err, size_t errsz)
 	a->warn_sec = -1;
 	if (target != NULL && strcmp(target, "-") == 0) {
 		a->is_stdout = 1;
-		a->fd = STDOUT_FILENO;
+		a->fd = audit_open_stdout(&a->is_sock);
 	} else if (target != NULL) {
 		a->path = strdup(target);
 		if (a->path == NULL || audit_open_file(a) == -1) {
@@ -146,7 +176,9 @@ audit_flush(struct audit *a)
 	if (a->fd == -1)
 		goto out;
 	while (off < a->out_len) {
-		ssize_t n = write(a->fd, a->out + off, a->out_len - off);
+		ssize_t n = a->is_sock ? send(a->fd, a->out + off,
+		    a->out_len - off, MSG_DONTWAIT | MSG_NOSIGNAL) :
+		    write(a->fd, a->out + off, a->out_len - off);
 
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -279,7 +311,7 @@ audit_free(struct audit *a)
 	}
 	for (i = 0; i < LIMIT_AUDIT_RING; i++)
 		free(a->ring[i].line);
-	if (a->fd != -1 && !a->is_stdout)
+	if (a->fd != -1 && a->fd != STDOUT_FILENO)
 		close(a->fd);
 	free(a->path);
 	pthread_mutex_destroy(&a->lock);

@@ -209,4 +209,40 @@ logdash() {
 	return $rc
 }
 check "--log - writes JSON lines to stdout" logdash
+# stdout a pipe whose reader never reads: records are dropped and counted,
+# the proxy goes on serving and stops on SIGTERM
+stuck() {
+	local pid rc=1 i code t0 t1 reader
+	mkfifo "$DIR/stuck.fifo"
+	sleep 600 <"$DIR/stuck.fifo" &
+	reader=$!
+	SPX_PIDS+=("$reader")
+	spawn "$HNS" "$P" up --bind "$HOST_IP" --api "$DIR/d.sock" --state-dir "$DIR/state" --log - \
+		--workers 2 >"$DIR/stuck.fifo" 2>"$DIR/stuck.err"
+	pid=$SPAWNED_PID
+	wait_for 10 curl -q -sf --unix-socket "$DIR/d.sock" http://localhost/healthz || return 1
+	wait_for 5 bash -c "ip netns exec $HNS ss -Hltn 'sport = :3128' | grep -q LISTEN" || return 1
+	# some 400 records: well past what a pipe holds (64 KiB) and the
+	# proxy's own buffer
+	local n answered=0 stopped=0
+	for ((n = 0; n < 400; n++)); do
+		code=$(http_code "$T" "http://plain.bench.test/stuck/$n/$(printf '%0200d' 0)")
+		case $code in 200 | 403) answered=$((answered + 1)) ;; *) echo "request $n: $code"; break ;; esac
+	done
+	t0=$(date +%s%N)
+	code=$(curl -q -s -m 5 -o /dev/null -w '%{http_code}' --unix-socket "$DIR/d.sock" http://localhost/healthz)
+	t1=$(date +%s%N)
+	echo "$answered of 400 requests answered; then healthz $code in $(((t1 - t0) / 1000000)) ms"
+	kill -TERM "$pid"
+	for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || { stopped=1; break; }; sleep 0.1; done
+	[ $stopped = 1 ] || { echo "still running 10 s after SIGTERM"; kill -KILL "$pid"; }
+	wait "$pid" 2>/dev/null
+	kill "$reader" 2>/dev/null
+	grep -m2 'dropped' "$DIR/stuck.err"
+	cat "$DIR/stuck.err" >>"$DIR/proxy.log"
+	[ $answered = 400 ] && [ "$code" = 200 ] && [ $stopped = 1 ] &&
+		grep -q 'records dropped' "$DIR/stuck.err" && rc=0
+	return $rc
+}
+check "--log - into a pipe nobody reads: records dropped and counted, requests served, SIGTERM stops it" stuck
 bench_finish

@@ -319,6 +319,14 @@ audit_free(struct audit *a)
 }
 
 int
+audit_chown(struct audit *a, uid_t uid, gid_t gid)
+{
+	if (a == NULL || a->path == NULL || a->fd == -1)
+		return 0;
+	return fchown(a->fd, uid, gid);
+}
+
+int
 audit_reopen(struct audit *a)
 {
 	int rc = 0;

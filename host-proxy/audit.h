@@ -18,6 +18,7 @@
 #define SLICER_AUDIT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 #include "slicer_limits.h"
@@ -70,6 +71,10 @@ struct audit *audit_new(const char *target, char *err, size_t errsz);
 void audit_free(struct audit *a);
 /* Flush, then reopen the file (after rotation). */
 int audit_reopen(struct audit *a);
+
+/* Hand the log file (not stdout) to the user the daemon runs as, by its
+ * descriptor: 0, or -1 with errno. */
+int audit_chown(struct audit *a, uid_t uid, gid_t gid);
 
 /* Start a record: `{"event":<event>` (event NULL gives null). */
 void audit_rec_begin(struct audit_rec *r, const char *event);

@@ -1114,9 +1114,8 @@ daemon_main(int argc, char **argv)
 		}
 		snprintf(state_path, sizeof(state_path), "/proc/self/fd/%d/.",
 		    state_fd);
-		if (px.cfg.log_target != NULL &&
-		    strcmp(px.cfg.log_target, "-") != 0 &&
-		    lchown(px.cfg.log_target, uid, gid) == -1)
+		/* the file opened, not whatever its path names by now */
+		if (audit_chown(px.audit, uid, gid) == -1)
 			log_warn("chown %s", px.cfg.log_target);
 		if (privs_drop(uid, gid, px.hostgroup_if[0] != '\0') == -1) {
 			fprintf(stderr, "slicer-proxy: cannot drop privileges: "

@@ -245,4 +245,31 @@ stuck() {
 	return $rc
 }
 check "--log - into a pipe nobody reads: records dropped and counted, requests served, SIGTERM stops it" stuck
+# the log file is handed to the user the daemon runs as (nobody here), and
+# SIGHUP reopens it after rotation
+hup() {
+	local pid rc=1 nobody
+	nobody=$(id -u nobody)
+	chmod 0711 "$DIR"
+	mkdir -m 0700 "$DIR/logs" && chown "$nobody:$nobody" "$DIR/logs"
+	spawn "$HNS" "$P" up --bind "$HOST_IP" --api "$DIR/d.sock" --state-dir "$DIR/state" \
+		--log "$DIR/logs/a.jsonl" >"$DIR/hup.out" 2>&1
+	pid=$SPAWNED_PID
+	wait_for 10 curl -q -sf --unix-socket "$DIR/d.sock" http://localhost/healthz &&
+		wait_for 5 bash -c "ip netns exec $HNS ss -Hltn 'sport = :3128' | grep -q LISTEN" &&
+		http_code "$T" http://plain.bench.test/hup/before >/dev/null &&
+		wait_for 5 grep -q /hup/before "$DIR/logs/a.jsonl" &&
+		[ "$(stat -c %u "$DIR/logs/a.jsonl")" = "$nobody" ] &&
+		mv "$DIR/logs/a.jsonl" "$DIR/logs/a.jsonl.1" &&
+		kill -HUP "$pid" && sleep 0.5 &&
+		http_code "$T" http://plain.bench.test/hup/after >/dev/null &&
+		wait_for 5 grep -q /hup/after "$DIR/logs/a.jsonl" &&
+		grep -q /hup/before "$DIR/logs/a.jsonl.1" && ! grep -q /hup/after "$DIR/logs/a.jsonl.1" &&
+		[ "$(stat -c '%u %a' "$DIR/logs/a.jsonl")" = "$nobody 600" ] && rc=0
+	ls -ln "$DIR/logs"
+	kill "$pid"; wait "$pid" 2>/dev/null
+	cat "$DIR/hup.out" >>"$DIR/proxy.log"
+	return $rc
+}
+check "--log FILE: handed to the run-as user; SIGHUP reopens it after rotation" hup
 bench_finish

@@ -420,7 +420,7 @@ api_logs(struct api_conn *ac, struct http1_slice q)
 	buf_printf(&ac->out, "HTTP/1.1 200 OK\r\nContent-Type: "
 	    "application/x-ndjson\r\nCache-Control: no-store\r\n"
 	    "Connection: close\r\n\r\n");
-	if (!is_follow || api_query_flag(q, "history"))
+	if (!is_follow)
 		audit_recent(au, api_recent_cb, ac);
 	ac->is_closing = 1;
 	if (is_follow) {
@@ -429,7 +429,8 @@ api_logs(struct api_conn *ac, struct http1_slice q)
 		ac->follower.arg = ac;
 		ac->is_following = 1;
 		ac->deadline_ms = INT64_MAX;
-		audit_follow(au, &ac->follower);
+		audit_follow(au, &ac->follower, api_query_flag(q, "history") ?
+		    api_recent_cb : NULL, ac);
 	}
 }
 

@@ -826,11 +826,15 @@ audit_recent(struct audit *a, void (*fn)(void *arg, const char *line,
 }
 
 void
-audit_follow(struct audit *a, struct audit_follower *f)
+audit_follow(struct audit *a, struct audit_follower *f,
+    void (*history)(void *arg, const char *line, size_t len), void *arg)
 {
-	/* the others first: f gets only lines from now on */
-	audit_feed(a);
+	/* one step (the lock is recursive): the others are fed up to now,
+	 * the history is what the ring holds now, f gets what comes next */
 	pthread_mutex_lock(&a->lock);
+	audit_feed(a);
+	if (history != NULL)
+		audit_recent(a, history, arg);
 	f->next = a->followers;
 	a->followers = f;
 	pthread_mutex_unlock(&a->lock);

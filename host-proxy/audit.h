@@ -120,7 +120,11 @@ int audit_line_matches(const char *line, const char *client, int denied_only);
 void audit_recent(struct audit *a, void (*fn)(void *arg, const char *line,
     size_t len), void *arg);
 
-void audit_follow(struct audit *a, struct audit_follower *f);
+/* Start feeding f the lines from now on (owner thread).  With history,
+ * the recent lines go to history(arg) first, in the same step: no line
+ * emitted meanwhile by another loop falls between the two. */
+void audit_follow(struct audit *a, struct audit_follower *f,
+    void (*history)(void *arg, const char *line, size_t len), void *arg);
 void audit_unfollow(struct audit *a, struct audit_follower *f);
 
 #endif

@@ -761,7 +761,7 @@ test_followers(void **state)
 	fol_init(&c1denied, "c1", 1, 0);
 	fol_init(&dropped, "", 0, 2);
 	for (k = 0; k < 5; k++)
-		audit_follow(a, &fols[k]->f);
+		audit_follow(a, &fols[k]->f, NULL, NULL);
 	for (i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
 		audit_rec_begin(&rec, "request");
 		audit_rec_str(&rec, "client", recs[i].client);
@@ -859,7 +859,7 @@ test_followers_other_thread(void **state)
 	wakes = 0;
 	audit_set_wake(a, count_wake, NULL);
 	fol_init(&all, "", 0, 0);
-	audit_follow(a, &all.f);
+	audit_follow(a, &all.f, NULL, NULL);
 	assert_int_equal(pthread_create(&t, NULL, emitter_run, &e), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	/* woken once for the three lines; nothing fed off the owner thread */
@@ -867,7 +867,7 @@ test_followers_other_thread(void **state)
 	assert_int_equal(all.got.n, 0);
 	/* a follower that comes later gets only what comes after it */
 	fol_init(&late, "", 0, 0);
-	audit_follow(a, &late.f);
+	audit_follow(a, &late.f, NULL, NULL);
 	assert_int_equal(all.got.n, 3);
 	for (i = 0; i < all.got.n; i++) {
 		snprintf(want, sizeof(want), "\"seq\":%zu,", i);

@@ -296,34 +296,54 @@ link_kind_attr_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
+/* What link_get parses the attributes of a link's answer with. */
+struct link_get_arg {
+	mnl_attr_cb_t attr_cb;
+	void *data;
+};
+
 static int
-link_kind_cb(const struct nlmsghdr *nlh, void *data)
+link_get_cb(const struct nlmsghdr *nlh, void *data)
 {
+	const struct link_get_arg *g = data;
+
 	if (nlh->nlmsg_type != RTM_NEWLINK ||
 	    mnl_nlmsg_get_payload_len(nlh) < sizeof(struct ifinfomsg))
 		return MNL_CB_OK;
-	return mnl_attr_parse(
-	    nlh, sizeof(struct ifinfomsg), link_kind_attr_cb, data);
+	return mnl_attr_parse(nlh, sizeof(struct ifinfomsg), g->attr_cb,
+	    g->data);
 }
 
-int
-link_kind(const char *name, char *buf, size_t size)
+/* Ask for the link named name; each attribute of the answer goes to
+ * attr_cb(attr, data).  0, or -1 with errno (ENODEV). */
+static int
+link_get(const char *name, mnl_attr_cb_t attr_cb, void *data)
 {
 	char req[256];
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
-	struct link_kind_arg k = {buf, size};
+	struct link_get_arg g = {attr_cb, data};
 	int idx = link_index(name);
 
-	if (idx == -1 || size == 0)
+	if (idx == -1)
 		return -1;
-	buf[0] = '\0';
 	nlh = mnl_nlmsg_put_header(req);
 	nlh->nlmsg_type = RTM_GETLINK;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = idx;
-	return link_talk(nlh, link_kind_cb, &k);
+	return link_talk(nlh, link_get_cb, &g);
+}
+
+int
+link_kind(const char *name, char *buf, size_t size)
+{
+	struct link_kind_arg k = {buf, size};
+
+	if (size == 0)
+		return -1;
+	buf[0] = '\0';
+	return link_get(name, link_kind_attr_cb, &k);
 }
 
 static int
@@ -337,34 +357,16 @@ link_master_attr_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-static int
-link_master_cb(const struct nlmsghdr *nlh, void *data)
-{
-	if (nlh->nlmsg_type != RTM_NEWLINK ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(struct ifinfomsg))
-		return MNL_CB_OK;
-	return mnl_attr_parse(
-	    nlh, sizeof(struct ifinfomsg), link_master_attr_cb, data);
-}
-
 int
 link_master(const char *name, char *buf, size_t size)
 {
-	char req[256], master_name[IF_NAMESIZE];
-	struct nlmsghdr *nlh;
-	struct ifinfomsg *ifi;
+	char master_name[IF_NAMESIZE];
 	uint32_t master = 0;
-	int idx = link_index(name);
 
-	if (idx == -1 || size == 0)
+	if (size == 0)
 		return -1;
 	buf[0] = '\0';
-	nlh = mnl_nlmsg_put_header(req);
-	nlh->nlmsg_type = RTM_GETLINK;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = idx;
-	if (link_talk(nlh, link_master_cb, &master) == -1)
+	if (link_get(name, link_master_attr_cb, &master) == -1)
 		return -1;
 	if (master == 0)
 		return 0;

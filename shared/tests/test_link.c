@@ -139,6 +139,12 @@ test_dummy_lifecycle(void **state)
 	assert_int_equal(link_kind("slicer-t", kind, sizeof(kind)), 0);
 	/* dummy, or ifb where the kernel has no dummy driver */
 	assert_true(strcmp(kind, "dummy") == 0 || strcmp(kind, "ifb") == 0);
+	/* no bridge or bond holds it */
+	assert_int_equal(link_master("slicer-t", kind, sizeof(kind)), 0);
+	assert_string_equal(kind, "");
+	errno = 0;
+	assert_int_equal(link_master("slicer-none", kind, sizeof(kind)), -1);
+	assert_int_equal(errno, ENODEV);
 	assert_int_equal(link_set_up("slicer-t"), 0);
 	assert_int_equal(link_addr_add("slicer-t", &a4, 24), 0);
 	assert_int_equal(link_addr_add("slicer-t", &a6, 64), 0);

@@ -12,6 +12,18 @@ import time
 PROXY = ("192.168.222.1", 3128)
 
 
+def client_hello(server_name):
+    """The bytes of a real TLS ClientHello for server_name (for cutting)."""
+    ctx = ssl.create_default_context()
+    o, i = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(i, o, server_hostname=server_name)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return o.read()
+
+
 def basic(token, user="proxy"):
     return "Basic " + base64.b64encode(("%s:%s" % (user, token)).encode()).decode()
 

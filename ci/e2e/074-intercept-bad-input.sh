@@ -104,14 +104,7 @@ c = spxclient.Conn(timeout=30)
 st, h, b = c.connect("api.bench.test:443", tok)
 assert st == 200, st
 if how == "half":
-    ctx = ssl.create_default_context()
-    o, i = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(i, o, server_hostname="api.bench.test")
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    hello = o.read()
+    hello = spxclient.client_hello("api.bench.test")
     c.send(hello[:len(hello) // 2])
 t0 = time.time()
 try:
@@ -196,15 +189,7 @@ shut = len(sys.argv) > 3
 c = spxclient.Conn(timeout=8)
 st, h, b = c.connect("api.bench.test:443", tok)
 assert st == 200, st
-# a real ClientHello, for cutting
-ctx = ssl.create_default_context()
-o, i = ssl.MemoryBIO(), ssl.MemoryBIO()
-obj = ctx.wrap_bio(i, o, server_hostname="api.bench.test")
-try:
-    obj.do_handshake()
-except ssl.SSLWantReadError:
-    pass
-HELLO = o.read()
+HELLO = spxclient.client_hello("api.bench.test")  # a real one, for cutting
 c.send(eval(expr, {"HELLO": HELLO, "os": os}))
 if shut:
     c.sock.shutdown(socket.SHUT_WR)

@@ -164,6 +164,21 @@ check "a token expiring within a minute is refreshed before the request" expect 
 check "exactly one refresh happened for it" expect $((R0 + 1)) refreshes
 check "and the request carried the fresh token" expect "Bearer at-$((${AT#at-} + 1))" last_auth
 
+# remake_gh NAME [ALLOW-OPTIONS...]: delete the secret gh and make it again
+# with tokens at-NAME / rt-NAME, vm1's rule for it, and with options one
+# more rule of vm1's on the same host and port
+remake_gh() {
+	local name=$1
+	shift
+	cli revoke vm1 --all >/dev/null
+	cli secret delete gh >/dev/null
+	printf '{"access_token":"at-%s","refresh_token":"rt-%s","token_url":"%s/oauth/token","client_id":"cid"}' \
+		"$name" "$name" "$URL" >"$DIR/$name.json"
+	cli secret create gh --host other.bench.test --type oauth --from-file "$DIR/$name.json" >/dev/null
+	cli allow vm1 --host other.bench.test --port 9443 --secret gh --path '/api/*' >/dev/null
+	[ $# -eq 0 ] || cli allow vm1 --host other.bench.test --port 9443 "$@" >/dev/null
+}
+
 # the secret deleted and made again while its refresh is on its way: the
 # refresh's tokens are not the new secret's, and its requests get 502
 in_net curl -q -sk -m 5 -X POST 'https://198.18.0.11:9443/admin/slow=3' >/dev/null
@@ -173,11 +188,7 @@ ocurl -w '\n%{http_code}\n' $URL/api/inflight >"$DIR/inflight.out" 2>&1 &
 INFLIGHT=$!
 SPX_PIDS+=("$INFLIGHT")
 wait_for 5 bash -c "[ \$(grep -c grant_type=refresh_token '$OLOG') -gt $R0 ]"
-cli revoke vm1 --all >/dev/null
-cli secret delete gh >/dev/null
-printf '{"access_token":"at-new","refresh_token":"rt-new","token_url":"%s/oauth/token","client_id":"cid"}' "$URL" >"$DIR/new.json"
-cli secret create gh --host other.bench.test --type oauth --from-file "$DIR/new.json" >/dev/null
-cli allow vm1 --host other.bench.test --port 9443 --secret gh --path '/api/*' >/dev/null
+remake_gh new
 wait "$INFLIGHT"
 check "a refresh that ends after its secret was made again: its request gets 502" bash -c \
 	"cat '$DIR/inflight.out'; tail -1 '$DIR/inflight.out' | grep -qx 502 && grep -q 'the secret was deleted' '$DIR/inflight.out'"
@@ -190,12 +201,7 @@ ocurl -X POST -d grant_type=client_credentials "$URL/oauth/token?slow=1" >"$DIR/
 INFLIGHT=$!
 SPX_PIDS+=("$INFLIGHT")
 wait_for 5 bash -c "[ \$(grep -c 'slow=1' '$OLOG') -gt $R0 ]"
-cli revoke vm1 --all >/dev/null
-cli secret delete gh >/dev/null
-printf '{"access_token":"at-new2","refresh_token":"rt-new2","token_url":"%s/oauth/token","client_id":"cid"}' "$URL" >"$DIR/new2.json"
-cli secret create gh --host other.bench.test --type oauth --from-file "$DIR/new2.json" >/dev/null
-cli allow vm1 --host other.bench.test --port 9443 --secret gh --path '/api/*' >/dev/null
-cli allow vm1 --host other.bench.test --port 9443 --inspect --path '/oauth/*' >/dev/null
+remake_gh new2 --inspect --path '/oauth/*'
 wait "$INFLIGHT"
 check "a client's token call answered after its secret was made again: placeholders" \
 	expect_re '"access_token": ?"slicer-proxy-placeholder"' cat "$DIR/slowcall.out"

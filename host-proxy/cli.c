@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -694,6 +696,98 @@ cli_read_secret_fd(int fd, const char *what, size_t *len)
 	return buf;
 }
 
+/* The terminal's settings while a secret is typed with echo off; put back
+ * by cli_tty_restore, also from a signal that ends the command. */
+static struct termios cli_tty_saved;
+static volatile sig_atomic_t cli_tty_is_changed;
+
+static void
+cli_tty_restore(void)
+{
+	if (cli_tty_is_changed) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &cli_tty_saved);
+		cli_tty_is_changed = 0;
+	}
+}
+
+static void
+cli_tty_on_signal(int sig)
+{
+	cli_tty_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* --value-stdin on a terminal: the value is typed, so it is one line read
+ * with echo off after a prompt on stderr (as passwd and ssh-keygen do),
+ * and never shown. */
+static char *
+cli_read_secret_tty(const char *name, size_t *len)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP };
+	struct sigaction sa, old[sizeof(sigs) / sizeof(sigs[0])];
+	struct termios quiet;
+	char *buf = malloc(LIMIT_SECRET_VALUE + 2);
+	size_t n = 0, i;
+	int is_line = 0, is_long = 0, read_errno = 0;
+
+	if (buf == NULL)
+		cli_die("out of memory");
+	if (tcgetattr(STDIN_FILENO, &cli_tty_saved) == -1)
+		cli_die("standard input: cannot read the terminal's settings: "
+		    "%s", strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cli_tty_on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, &old[i]);
+	quiet = cli_tty_saved;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+	quiet.c_lflag |= ICANON;
+	cli_tty_is_changed = 1;
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == -1) {
+		cli_tty_is_changed = 0;
+		cli_die("standard input: cannot turn the terminal's echo off: "
+		    "%s", strerror(errno));
+	}
+	fprintf(stderr, "value of secret %s (not shown; Enter ends it): ",
+	    name);
+	fflush(stderr);
+	while (!is_line) {
+		char c;
+		ssize_t k = read(STDIN_FILENO, &c, 1);
+
+		if (k == 0)
+			break;
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			read_errno = errno;
+			break;
+		}
+		if (c == '\n')
+			is_line = 1;
+		else if (n < LIMIT_SECRET_VALUE)
+			buf[n++] = c;
+		else
+			is_long = 1;
+	}
+	cli_tty_restore();
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &old[i], NULL);
+	fputc('\n', stderr);
+	if (read_errno != 0 || is_long) {
+		secmem_wipe(buf, n);
+		if (is_long)
+			cli_die("standard input: secret over %d bytes",
+			    LIMIT_SECRET_VALUE);
+		cli_die("cannot read standard input: %s", strerror(read_errno));
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
 static int
 cli_secret(const struct cli *cli, int argc, char **argv)
 {
@@ -801,6 +895,8 @@ cli_secret(const struct cli *cli, int argc, char **argv)
 		if (value == NULL)
 			cli_die("out of memory");
 		memcpy(value, e, vlen + 1);
+	} else if (isatty(STDIN_FILENO)) {
+		value = cli_read_secret_tty(argv[optind], &vlen);
 	} else {
 		value = cli_read_secret_fd(STDIN_FILENO, "standard input",
 		    &vlen);

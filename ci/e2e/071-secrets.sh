@@ -146,6 +146,63 @@ check "basic-auth secret injected as Basic base64(user:password)" jpipe \
 	"H['authorization'] == 'Basic ' + __import__('base64').b64encode(E['SEC3'].encode()).decode()" \
 	-- ibody -H 'Authorization: Basic Y2xpZW50OnNlY3JldA==' https://other.bench.test/basic
 
+# ---- --value-stdin on a terminal: typed with echo off, never shown ----
+export SEC8=sek-typed-4d9b2e7a1c6f05
+# tty_secret MODE: run `secret create typed --value-stdin` on a pseudo-terminal
+# and type SEC8 (MODE line) or press Ctrl-C at the prompt (MODE intr); prints
+# what the terminal showed
+tty_secret() {
+	python3 - "$1" <<'PYEOF' | tee -a "$OUT"
+import os, pty, select, signal, sys, termios
+mode = sys.argv[1]
+value = os.environ["SEC8"].encode()
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(os.environ["P"], [os.environ["P"], "secret", "create", "typed",
+             "--host", "other.bench.test", "--value-stdin", "--url", os.environ["S"]])
+out = b""
+def read_until(pred, secs=10):
+    global out
+    while not pred(out):
+        r, _, _ = select.select([fd], [], [], secs)
+        if not r:
+            return False
+        try:
+            d = os.read(fd, 4096)
+        except OSError:
+            return pred(out)
+        if not d:
+            return pred(out)
+        out += d
+    return True
+assert read_until(lambda o: b"not shown" in o), out
+if mode == "line":
+    os.write(fd, value + b"\n")
+else:
+    os.write(fd, b"\x03")
+read_until(lambda o: False, 5)
+_, st = os.waitpid(pid, 0)
+print(out.decode(errors="replace"))
+echo_on = bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+print("status", st, "echo", echo_on)
+assert value not in out, "the typed value was shown"
+assert echo_on, "the terminal was left without echo"
+if mode == "line":
+    assert os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, st
+    assert b"secret typed created" in out, out
+else:
+    assert os.WIFSIGNALED(st) and os.WTERMSIG(st) == signal.SIGINT, st
+PYEOF
+	return "${PIPESTATUS[0]}"
+}
+export -f tty_secret
+check "secret create --value-stdin on a terminal: Ctrl-C at the prompt ends it, echo back on" tty_secret intr
+check "... nothing was created by it" bash -c "! cli secret list | grep -q '^typed '"
+check "secret create --value-stdin on a terminal: the typed value is not echoed" tty_secret line
+cli allow vm1 --host other.bench.test --secret typed --method GET --path /typed >/dev/null
+check "... and the typed value (without its Enter) is what is injected" jpipe \
+	"H['authorization'] == 'Bearer ' + E['SEC8']" -- ibody https://other.bench.test/typed
+
 # ---- a secret never goes to another host ----
 cli allow vm1 --host exfil.bench.test --secret llama --method POST --path '/*' >/dev/null
 exfil() {
@@ -271,7 +328,7 @@ check "rule list names the secret" expect_re "$R1.*llama|llama.*$R1" bash -c "cl
 no_secret() { # FILE...: none of the secret values (nor base64 of the basic one) in them
 	local s f
 	for f in "$@"; do
-		for s in "$SEC1" "$SEC2" "$SEC3" "$SEC4" "$SEC5" "$SEC6" "$SEC7" "$(printf '%s' "$SEC3" | base64)" \
+		for s in "$SEC1" "$SEC2" "$SEC3" "$SEC4" "$SEC5" "$SEC6" "$SEC7" "$SEC8" "$(printf '%s' "$SEC3" | base64)" \
 			"$(head -c 64 /dev/zero | tr '\0' k)"; do
 			if grep -qF -- "$s" "$f"; then echo "found ${s:0:12}... in $f"; return 1; fi
 		done

@@ -2531,8 +2531,9 @@ state_load(struct store *st, int dfd, int sfd, char *err, size_t errsz)
 	}
 	root = json_loadb(text, got, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
+		/* jansson's text quotes the input near the error */
 		err_set(err, errsz, "%s: line %d column %d: %s", path,
-		    jerr.line, jerr.column, jerr.text);
+		    jerr.line, jerr.column, store_json_error_reason(&jerr));
 		goto out;
 	}
 	if (!json_is_object(root)) {

@@ -2248,6 +2248,18 @@ test_persist_corrupt(void **state)
 			fail_msg("case %zu: error '%s', want '%s'", i, err,
 			    cases[i].msg);
 	}
+	/* a syntax error names the place, never the text near it (jansson
+	 * quotes it: a hand-edited file may hold anything) */
+	file_put(dir, "state.json", "{\"version\":1,\"clients\":\"sek-near-7c1",
+	    0600);
+	assert_null(store_open(dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "line 1 column"));
+	assert_non_null(strstr(err, "unexpected end of input"));
+	assert_null(strstr(err, "sek-near"));
+	file_put(dir, "state.json", "{\"version\":1,\"sek-bad-8d2\" 1}", 0600);
+	assert_null(store_open(dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "invalid syntax"));
+	assert_null(strstr(err, "sek-bad"));
 	/* a bad value file: named, value not shown */
 	file_put(dir, "state.json",
 	    "{\"version\":1,\"secrets\":[{\"name\":\"v\",\"host\":\"a.test\","

@@ -8,6 +8,8 @@ FUZZ_SRCS_fuzz_match := host-proxy/match.c shared/netaddr.c
 FUZZ_TARGETS += host-proxy/fuzz/fuzz_audit.c
 FUZZ_SRCS_fuzz_audit := host-proxy/audit.c host-proxy/token.c shared/log.c \
 	shared/secmem.c
+FUZZ_TARGETS += host-proxy/fuzz/fuzz_token.c
+FUZZ_SRCS_fuzz_token := host-proxy/token.c shared/secmem.c
 PROXY_SRCS += host-proxy/store.c
 UNIT_TESTS += host-proxy/tests/test_store.c
 PROXY_SRCS += host-proxy/conn.c host-proxy/resolve.c host-proxy/audit.c \

@@ -78,6 +78,9 @@ token_from_proxy_auth(const char *value, size_t len, char out[TOKEN_MAX + 1])
 			    (ch == '=' && i >= blen - 2)))
 				goto out;
 		}
+		/* '=' only as padding: "x=y=" or "xy=z" is not base64 */
+		if (b[blen - 2] == '=' && b[blen - 1] != '=')
+			goto out;
 		if (b[blen - 1] == '=')
 			pad++;
 		if (b[blen - 2] == '=')

@@ -76,6 +76,10 @@ test_proxy_auth(void **state)
 		{ "Basic cHJveHk6c3BpX2FiYw", -1, NULL }, /* missing padding */
 		{ "Basic cHJveHk6", -1, NULL },
 		{ "Basic cHJveHk6AGJj", -1, NULL },  /* NUL in the password */
+		/* '=' anywhere but as padding */
+		{ "Basic eDphYmNkWE=S", -1, NULL },  /* decoded "x:abcdX@" before */
+		{ "Basic cHJveHk6c3Bp=2Fi", -1, NULL },
+		{ "Basic cHJveHk6c3BpX2Fi", 6, "spi_ab" },
 		{ "Digest abc", -1, NULL },
 		{ "spi_abc", -1, NULL },
 		{ "", -1, NULL },

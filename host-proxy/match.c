@@ -287,7 +287,8 @@ match_dot_kind(const char *s, size_t n)
 int
 match_path_normalize(const char *in, size_t len, char *out, size_t outsz)
 {
-	size_t i = 0, o = 0, seg;
+	size_t i = 0, o = 0, seg, sub;
+	int has_enc_sep;
 	int rc = -1, kind, hi, lo, v;
 
 	if (in == NULL || out == NULL || outsz == 0)
@@ -304,6 +305,8 @@ match_path_normalize(const char *in, size_t len, char *out, size_t outsz)
 		seg = o;
 		if (match_put(out, outsz, &o, '/'))
 			goto out;
+		sub = seg;
+		has_enc_sep = 0;
 		while (i < len && in[i] != '/') {
 			unsigned char c = (unsigned char)in[i];
 
@@ -323,6 +326,15 @@ match_path_normalize(const char *in, size_t len, char *out, size_t outsz)
 			v = hi * 16 + lo;
 			if (v == 0)
 				goto out;
+			if (v == '/' || v == '\\') {
+				/* an encoded separator: what sits between it and the
+				 * last one must not be a dot segment for a server
+				 * that decodes it (nginx does) */
+				if (match_dot_kind(out + sub + 1, o - sub - 1) != 0)
+					goto out;
+				has_enc_sep = 1;
+				sub = o + 2; /* the 'F'/'C' of this escape */
+			}
 			if (match_is_unreserved((unsigned char)v)) {
 				if (match_put(out, outsz, &o, (char)v))
 					goto out;
@@ -333,6 +345,8 @@ match_path_normalize(const char *in, size_t len, char *out, size_t outsz)
 			}
 			i += 3;
 		}
+		if (has_enc_sep && match_dot_kind(out + sub + 1, o - sub - 1) != 0)
+			goto out;
 		kind = match_dot_kind(out + seg + 1, o - seg - 1);
 		if (kind < 0)
 			goto out;

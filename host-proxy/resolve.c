@@ -229,8 +229,16 @@ resolver_new(struct ev *ev)
 	opts.sock_state_cb_data = r;
 	opts.timeout = 2000; /* ms per try (ARES_OPT_TIMEOUTMS) */
 	opts.tries = 3;
+	/* the name judged is the name resolved: never NAME.<search domain>
+	 * of resolv.conf after NAME fails, nor a HOSTALIASES alias.  c-ares
+	 * 1.18's getaddrinfo ignores ARES_FLAG_NOSEARCH: the search list is
+	 * also set empty */
+	opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
+	opts.domains = NULL;
+	opts.ndomains = 0;
 	rc = ares_init_options(&r->channel, &opts,
-	    ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+	    ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
+	    ARES_OPT_FLAGS | ARES_OPT_DOMAINS);
 	if (rc != ARES_SUCCESS) {
 		log_warnx("c-ares: %s", ares_strerror(rc));
 		free(r);

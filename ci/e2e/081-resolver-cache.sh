@@ -191,4 +191,18 @@ loops_ok() { # /metrics sums the loops: every CONNECT counted once
 	[ $((h + j + l)) -eq 12 ] && [ "$l" -ge 1 ] && [ "$l" -le 2 ]
 }
 check "... /metrics (summed over both loops): 12 resolves, at most 2 lookups" loops_ok "$S0"
+
+# ---- resolv.conf's search list is not applied to a judged name ----
+# nosearch.test does not exist; nosearch.test.wild.bench.test does
+stop_proxy
+printf 'nameserver 198.18.0.53\nsearch wild.bench.test\noptions timeout:1 attempts:1 ndots:5\n' \
+	>"/etc/netns/$HNS/resolv.conf"
+check "daemon restarted with a search list in resolv.conf" start_proxy
+T=$(new_client vmsearch)
+cli allow vmsearch --host nosearch.test --port 80 >/dev/null
+check "a name that does not exist: 502, not NAME.<search domain>'s address" \
+	expect 502 http_code "$T" http://nosearch.test/searched
+check "... the search domain was never asked" bash -c \
+	"! grep -q 'nosearch.test.wild.bench.test' '$DIR/dns.log'"
+check "... and nothing reached an upstream" bash -c "! grep -q '/searched' '$DIR/upstream.log'"
 bench_finish

@@ -63,7 +63,7 @@ daemon_usage(FILE *f)
 	    "         [--workers N] [--hostgroup NAME] [--user USER] "
 	    "[--group GROUP]\n"
 	    "         [--drain-timeout DUR] [--dns-mode policy|forward]\n"
-	    "         [--max-conns-per-peer N]\n");
+	    "         [--max-conns-per-peer N] [--peer-prefix6 LEN]\n");
 }
 
 /*
@@ -830,6 +830,7 @@ daemon_main(int argc, char **argv)
 		{ "dns-mode", required_argument, NULL, 'M' },
 		{ "workers", required_argument, NULL, 'W' },
 		{ "max-conns-per-peer", required_argument, NULL, 'm' },
+		{ "peer-prefix6", required_argument, NULL, '6' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -866,6 +867,7 @@ daemon_main(int argc, char **argv)
 	px.cfg.api_gid = (gid_t)-1;
 	px.cfg.drain_ms = 30000;
 	px.cfg.max_conns_per_peer = LIMIT_CONNS_PER_PEER;
+	px.cfg.peer_prefix6 = 64;
 	sigs.fd = -1;
 	optind = 1;
 	opterr = 0;
@@ -947,6 +949,19 @@ daemon_main(int argc, char **argv)
 				return 1;
 			}
 			px.cfg.max_conns_per_peer = (unsigned)n;
+			break;
+		}
+		case '6': {
+			uint64_t n;
+
+			if (parse_u64(optarg, strlen(optarg), 128, &n) == -1 ||
+			    n < 32) {
+				fprintf(stderr, "slicer-proxy: invalid "
+				    "--peer-prefix6: '%s' (32 to 128)\n",
+				    optarg);
+				return 1;
+			}
+			px.cfg.peer_prefix6 = (unsigned)n;
 			break;
 		}
 		case 'D':

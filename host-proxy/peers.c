@@ -25,17 +25,19 @@ struct peer {
 
 struct peers {
 	uint64_t seed;
+	unsigned prefix6;  /* bits of an IPv6 address that count */
 	size_t size;
 	struct peer *slots[PEERS_SLOTS];
 };
 
 struct peers *
-peers_new(void)
+peers_new(unsigned prefix6)
 {
 	struct peers *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return NULL;
+	t->prefix6 = prefix6 < 1 ? 1 : prefix6 > 128 ? 128 : prefix6;
 	/* placement only: a failed read leaves a fixed seed, still correct */
 	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) !=
 	    (ssize_t)sizeof(t->seed))
@@ -60,17 +62,25 @@ peers_free(struct peers *t)
 }
 
 /*
- * The key an address counts under: an IPv6 address by its /64, the
- * smallest network a host is given (a VM can pick any address in it), an
- * IPv4 one (or an IPv4-mapped IPv6 one) whole.
+ * The key an address counts under: an IPv6 address by its network of
+ * t->prefix6 bits (by default its /64, the smallest network a host is
+ * given: a VM can pick any address in it), an IPv4 one (or an
+ * IPv4-mapped IPv6 one) whole.
  */
 static struct netaddr
-peers_key(const struct netaddr *a)
+peers_key(const struct peers *t, const struct netaddr *a)
 {
 	struct netaddr k = *a;
+	unsigned bits = t->prefix6, i;
 
-	if (k.family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&k.u.v6))
-		memset(&k.u.v6.s6_addr[8], 0, 8);
+	if (k.family != AF_INET6 || IN6_IS_ADDR_V4MAPPED(&k.u.v6))
+		return k;
+	for (i = bits / 8; i < 16; i++) {
+		if (i == bits / 8 && bits % 8 != 0)
+			k.u.v6.s6_addr[i] &= (uint8_t)(0xff << (8 - bits % 8));
+		else
+			k.u.v6.s6_addr[i] = 0;
+	}
 	return k;
 }
 
@@ -105,7 +115,7 @@ peers_same(const struct netaddr *x, const struct netaddr *y)
 static struct peer **
 peers_find(struct peers *t, const struct netaddr *a)
 {
-	struct netaddr k = peers_key(a);
+	struct netaddr k = peers_key(t, a);
 	struct peer **pp;
 
 	for (pp = &t->slots[peers_slot(t, &k)]; *pp != NULL;
@@ -125,7 +135,7 @@ peers_take(struct peers *t, const struct netaddr *a, unsigned limit,
 		if ((limit == 0 && refusing == 0) ||
 		    (p = calloc(1, sizeof(*p))) == NULL)
 			return PEER_NONE;
-		p->addr = peers_key(a);
+		p->addr = peers_key(t, a);
 		*pp = p;
 		t->size++;
 	}

@@ -5,8 +5,9 @@
  * A VM is one address on the proxy's side of its link: counting what each
  * address holds open bounds what one VM can take of the proxy's
  * connections and descriptors, so that a VM opening thousands of tunnels
- * leaves room for the others.  An IPv6 address counts with its /64 (a
- * host may use any address in it).  Each loop keeps its own table (no lock, no
+ * leaves room for the others.  An IPv6 address counts with its network
+ * of the given prefix length (64 by default: a host may use any address
+ * in its /64).  Each loop keeps its own table (no lock, no
  * shared line); the daemon gives each loop an even share of the limit.
  * An entry exists only while its address has a connection open.
  */
@@ -17,8 +18,9 @@
 
 struct peers;
 
-/* An empty table, or NULL when out of memory. */
-struct peers *peers_new(void);
+/* An empty table in which an IPv6 address (not IPv4-mapped) counts with
+ * its first prefix6 bits (1 to 128), or NULL when out of memory. */
+struct peers *peers_new(unsigned prefix6);
 /* NULL is fine. */
 void peers_free(struct peers *t);
 enum peer_slot {

@@ -53,6 +53,7 @@ struct proxy_config {
 	int is_dns_forward;        /* --dns-mode forward: resolve any name */
 	unsigned workers;          /* --workers: event loops (threads) */
 	unsigned max_conns_per_peer; /* --max-conns-per-peer */
+	unsigned peer_prefix6;     /* --peer-prefix6: IPv6 bits a peer is */
 };
 
 struct proxy {

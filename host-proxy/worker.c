@@ -228,7 +228,7 @@ worker_new(struct proxy *px, unsigned idx, int http_fd, int https_fd)
 		goto fail;
 	w->resolver = resolver_new(w->ev);
 	w->upool = upool_new(w->ev, NULL);
-	w->peers = peers_new();
+	w->peers = peers_new(px->cfg.peer_prefix6);
 	/* an even share: SO_REUSEPORT spreads one address's connections
 	 * over the loops */
 	w->peer_limit = (px->cfg.max_conns_per_peer + px->cfg.workers - 1) /

@@ -131,18 +131,24 @@ check "once they close, the address gets its 20 again" bash -c \
 stop_proxy TERM
 
 # bad_value V: up refuses it at once, naming the option
+# bad_value V [OPTION RANGE]: up refuses V for OPTION at once, naming it
 bad_value() {
-	local out rc
+	local out rc opt=${2:---max-conns-per-peer} range=${3:-1 to 16384}
 	out=$(ip netns exec "$HNS" timeout 5 "$P" up --bind 192.168.222.1 --http-port 3150 \
-		--api "$DIR/bad.sock" --state-dir "$DIR/state-bad" --max-conns-per-peer "$1" 2>&1)
+		--api "$DIR/bad.sock" --state-dir "$DIR/state-bad" "$opt" "$1" 2>&1)
 	rc=$?
 	echo "$out" | head -2
-	[ $rc -eq 1 ] && echo "$out" | grep -qF -- "invalid --max-conns-per-peer: '$1' (1 to 16384)"
+	[ $rc -eq 1 ] && echo "$out" | grep -qF -- "invalid $opt: '$1' ($range)"
 }
 check "--max-conns-per-peer 0 is refused" bad_value 0
 check "--max-conns-per-peer 16385 is refused" bad_value 16385
 check "--max-conns-per-peer x is refused" bad_value x
+for v in 31 129 x; do
+	check "--peer-prefix6 $v is refused" bad_value "$v" --peer-prefix6 "32 to 128"
+done
 # the default (4096 per address) leaves what the bench holds (100 tunnels)
+check "restart with --peer-prefix6 128" start_proxy --workers 2 --peer-prefix6 128
+stop_proxy TERM
 check "restart with the default" start_proxy --workers 2
 check "default: 100 tunnels from one address at once, all held" bash -c \
 	"touch '$DIR/hold4'; (sleep 1; rm -f '$DIR/hold4') & in_vm env PYTHONPATH='$SPX_CI' '$PY' '$DIR/hold.py' '$T' 100 192.168.222.2 '$DIR/hold4' | tee /dev/stderr | head -1 | grep -qx '200 100'"

@@ -25,7 +25,7 @@ addr(const char *s)
 static void
 test_peers_limit(void **state)
 {
-	struct peers *t = peers_new();
+	struct peers *t = peers_new(64);
 	struct netaddr a = addr("192.168.222.2"), b = addr("192.168.222.3");
 	struct netaddr v6 = addr("2001:db8::2");
 	int i;
@@ -63,12 +63,54 @@ test_peers_limit(void **state)
 	peers_free(t);
 }
 
+/* IPv6 addresses count with their network of the table's prefix length;
+ * IPv4 and IPv4-mapped ones whole. */
+static void
+test_peers_prefix6(void **state)
+{
+	static const struct {
+		unsigned prefix;
+		const char *a, *b;
+		int is_same;
+	} cases[] = {
+	    {64, "2001:db8:0:1::2", "2001:db8:0:1:ffff::9", 1},
+	    {64, "2001:db8:0:1::2", "2001:db8:0:2::2", 0},
+	    {128, "2001:db8:0:1::2", "2001:db8:0:1::3", 0},
+	    {128, "2001:db8:0:1::2", "2001:db8:0:1::2", 1},
+	    {56, "2001:db8:0:1::2", "2001:db8:0:ff::2", 1},
+	    {56, "2001:db8:0:1::2", "2001:db8:0:100::2", 0},
+	    {61, "2001:db8:0:8::1", "2001:db8:0:f::1", 1},
+	    {61, "2001:db8:0:8::1", "2001:db8:0:10::1", 0},
+	    {32, "2001:db8:1::1", "2001:db8:ffff::1", 1},
+	    {32, "2001:db8::1", "2001:db9::1", 0},
+	    {48, "::ffff:192.168.222.2", "::ffff:192.168.222.3", 0},
+	    {48, "192.168.222.2", "192.168.222.3", 0},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct peers *t = peers_new(cases[i].prefix);
+		struct netaddr a = addr(cases[i].a), b = addr(cases[i].b);
+
+		assert_non_null(t);
+		assert_int_equal(peers_take(t, &a, 1, 0), PEER_OPEN);
+		/* the same peer: b finds a's slot taken */
+		if ((peers_take(t, &b, 1, 0) == PEER_NONE) != cases[i].is_same)
+			fail_msg("/%u: %s and %s %s one peer", cases[i].prefix,
+			    cases[i].a, cases[i].b,
+			    cases[i].is_same ? "should be" : "are not");
+		assert_int_equal(peers_size(t), cases[i].is_same ? 1 : 2);
+		peers_free(t);
+	}
+}
+
 /* An entry lives only while its address has a connection; a give for an
  * address with none changes nothing. */
 static void
 test_peers_come_and_go(void **state)
 {
-	struct peers *t = peers_new();
+	struct peers *t = peers_new(64);
 	struct netaddr a = addr("10.0.0.1"), b = addr("10.0.0.2");
 
 	(void)state;
@@ -100,7 +142,7 @@ test_peers_come_and_go(void **state)
 static void
 test_peers_v6_prefix(void **state)
 {
-	struct peers *t = peers_new();
+	struct peers *t = peers_new(64);
 	struct netaddr a = addr("2001:db8:1:2::5"), b = addr("2001:db8:1:2:aa::7");
 	struct netaddr other = addr("2001:db8:1:3::5");
 	struct netaddr m1 = addr("::ffff:10.0.0.1"), m2 = addr("::ffff:10.0.0.2");
@@ -125,7 +167,7 @@ test_peers_v6_prefix(void **state)
 static void
 test_peers_many(void **state)
 {
-	struct peers *t = peers_new();
+	struct peers *t = peers_new(64);
 	struct netaddr a;
 	char s[64];
 	int i, j;
@@ -163,6 +205,7 @@ main(void)
 	    cmocka_unit_test(test_peers_limit),
 	    cmocka_unit_test(test_peers_come_and_go),
 	    cmocka_unit_test(test_peers_v6_prefix),
+	    cmocka_unit_test(test_peers_prefix6),
 	    cmocka_unit_test(test_peers_many),
 	};
 

@@ -126,6 +126,7 @@ asan:
 TSAN_UNIT := $(foreach t,$(filter shared/% host-proxy/%,$(UNIT_TESTS)),build-tsan/tests/$(notdir $(basename $(t))))
 TSAN_E2E ?= $(addprefix ci/e2e/,010-basic.sh 020-rules.sh 022-addresses.sh 023-live-policy.sh \
 	025-bad-input.sh 027-audit.sh 028-api.sh 042-agent-transparent.sh 050-dns-endpoint.sh \
+	052-agent-dns-pin.sh \
 	061-privileges.sh 070-intercept-basic.sh 071-secrets.sh 072-intercept-http.sh 073-tls-port.sh \
 	074-intercept-bad-input.sh 075-websocket-sse.sh 076-intercept-clients.sh 077-upstream-pool.sh \
 	078-leaf-limit.sh 079-workers.sh 080-oauth.sh 081-resolver-cache.sh 083-system-trust.sh \

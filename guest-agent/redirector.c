@@ -36,6 +36,7 @@
 #include "slicer_limits.h"
 #include "log.h"
 #include "netaddr.h"
+#include "origdst.h"
 #include "redirector.h"
 #include "relay.h"
 #include "sni.h"
@@ -75,6 +76,8 @@ struct rconn {
 	struct netaddr odst;
 	uint16_t oport;
 	char target[LIMIT_HOSTNAME + 16]; /* authority for CONNECT */
+	int by;                           /* enum redir_by: where it came
+					   * from */
 	int is_http;                      /* the client spoke HTTP */
 	char *peek;                       /* owned, RC_PEEK only */
 	size_t peeked;
@@ -254,6 +257,27 @@ redir_target(const void *peek, size_t len, const struct netaddr *odst,
 	return by;
 }
 
+int
+redir_connect_head(char *out, size_t size, const char *target, int by,
+    const struct netaddr *odst, const char *auth)
+{
+	char pin[ORIGDST_LINE_MAX];
+	int n;
+
+	pin[0] = '\0';
+	/* a name from the stub's answers holds only for the address it was
+	 * answered with: the proxy dials that address or nothing */
+	if (by == REDIR_BY_DNS && origdst_format(odst, pin, sizeof(pin)) == -1)
+		return -1;
+	n = snprintf(out, size,
+	    "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s%sUser-Agent: slicer-agent\r\n"
+	    "\r\n",
+	    target, target, auth, pin);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return n;
+}
+
 /* Decide the CONNECT target from what was peeked, and go. */
 static void
 rconn_decide(struct rconn *c)
@@ -261,9 +285,10 @@ rconn_decide(struct rconn *c)
 	struct redir *r = c->r;
 	int one = 1;
 
-	switch (redir_target(c->peek, c->peeked, &c->odst, c->oport,
+	c->by = redir_target(c->peek, c->peeked, &c->odst, c->oport,
 	    r->cfg.name_for, r->cfg.name_arg, c->target, sizeof(c->target),
-	    &c->is_http)) {
+	    &c->is_http);
+	switch (c->by) {
 	case REDIR_BY_PEEK:
 		r->st.by_name++;
 		break;
@@ -352,6 +377,7 @@ rconn_dial(struct rconn *c)
 {
 	struct redir *r = c->r;
 	struct sockaddr_storage ss;
+	char head[REDIR_HEAD_MAX];
 	unsigned int sslen;
 	int n;
 
@@ -377,10 +403,11 @@ rconn_dial(struct rconn *c)
 	}
 	buf_init(&c->uout, LIMIT_RELAY_BACKLOG);
 	buf_init(&c->uin, LIMIT_HTTP_RESPONSE_HEAD + LIMIT_RELAY_BACKLOG);
-	n = buf_printf(&c->uout,
-	    "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%sUser-Agent: slicer-agent\r\n"
-	    "\r\n",
-	    c->target, c->target, r->auth);
+	n = redir_connect_head(head, sizeof(head), c->target, c->by, &c->odst,
+	    r->auth);
+	if (n != -1 && buf_append(&c->uout, head, (size_t)n) == -1)
+		n = -1;
+	explicit_bzero(head, sizeof(head)); /* it held the token */
 	if (n == -1 || ev_io_add(r->ev, &c->uio, c->ufd, EPOLLOUT) == -1) {
 		rconn_close(c, "cannot start the proxy connection");
 		return;

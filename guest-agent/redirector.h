@@ -12,7 +12,11 @@
  * the peeked one; else (another protocol such as ssh, a ClientHello
  * without SNI, HTTP without Host) the one the DNS stub answered the
  * original destination address for (redir_config.name_for); else the
- * address itself.  On 2xx the bytes are spliced both ways (through
+ * address itself.  A name from the DNS stub goes with the address the
+ * client connected to (Slicer-Original-Destination), which the proxy
+ * dials only if the name resolves to it: a name another process of the VM
+ * had the stub map to this address cannot send the connection elsewhere.
+ * On 2xx the bytes are spliced both ways (through
  * userspace when the proxy link is TLS).  On a refusal the
  * client is closed at once; an HTTP client first gets the proxy's answer.
  * A refused or reset proxy connection is retried a few times before the
@@ -98,6 +102,24 @@ struct redir_stats {
 int redir_target(const void *peek, size_t len, const struct netaddr *odst,
     uint16_t oport, redir_name_fn name_for, void *arg, char *target,
     size_t size, int *is_http);
+
+/* Room for the whole CONNECT head: two targets, the Proxy-Authorization
+ * line (redir.auth), the Slicer-Original-Destination line and the rest. */
+#define REDIR_HEAD_MAX 2048
+
+/*
+ * The CONNECT request head for target (from redir_target, which said by)
+ * into out (size bytes): the request line, Host, auth (a whole
+ * "Proxy-Authorization: ...\r\n" line, or ""), User-Agent.  A target
+ * named after the DNS stub's answers (REDIR_BY_DNS) also carries
+ * "Slicer-Original-Destination: ODST" (origdst.h), so that the proxy dials
+ * only the address the client connected to, and only when the name still
+ * resolves to it; a peeked name or an address target never does.  Returns
+ * the length, or -1 when it does not fit.  The head holds the token: the
+ * caller wipes out.
+ */
+int redir_connect_head(char *out, size_t size, const char *target, int by,
+    const struct netaddr *odst, const char *auth);
 
 /* Listen and start.  NULL with a message on failure (port in use...). */
 struct redir *redir_new(struct ev *ev, const struct redir_config *cfg,

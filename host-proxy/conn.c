@@ -38,6 +38,7 @@
 #include "oauth.h"
 #include "log.h"
 #include "match.h"
+#include "origdst.h"
 #include "parse.h"
 #include "peers.h"
 #include "resolve.h"
@@ -988,7 +989,7 @@ conn_build_upstream_head(struct conn *c, const struct http1_request *req,
 	for (i = 0; i < req->nheaders; i++) {
 		const struct http1_header *h = &req->headers[i];
 
-		if (http1_slice_eq(h->name, "Host"))
+		if (http1_slice_eq(h->name, "Host") || origdst_is_field(h->name))
 			continue;
 		if (skip != NULL && http1_slice_eq(h->name, skip))
 			continue;
@@ -1094,7 +1095,7 @@ conn_take_pooled(struct conn *c)
 	SSL *ssl = NULL;
 	int fd = -1;
 
-	if (w->upool == NULL || c->is_pool_skip || c->is_connect ||
+	if (w->upool == NULL || c->is_pool_skip || c->is_connect || c->has_pin ||
 	    upool_key_set(&k, c->client, c->host, c->port,
 	    conn_inner_tls(c)) == -1 ||
 	    upool_take(w->upool, &k, c->req_pool_generation, ev_now(w->ev),
@@ -1223,6 +1224,31 @@ conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
 		return;
 	}
 	c->naddrs = 0;
+	if (c->has_pin) {
+		/* only the address the client connected to, if it is one of
+		 * the host's; it is checked below like any other */
+		for (i = 0; i < n && !netaddr_equal(&addrs[i], &c->pin); i++)
+			;
+		if (i == n) {
+			struct netaddr lit;
+
+			netaddr_ntop(&c->pin, txt, sizeof(txt));
+			if (netaddr_parse_literal(c->host, strlen(c->host),
+			    &lit) == 0)
+				snprintf(msg, sizeof(msg), "denied: %s is not "
+				    "%s, the address the client connected to "
+				    "(" ORIGDST_FIELD ")", c->host, txt);
+			else
+				snprintf(msg, sizeof(msg), "denied: %s does not "
+				    "resolve to %s, the address the client "
+				    "connected to (" ORIGDST_FIELD ")", c->host,
+				    txt);
+			conn_deny(c, 403, msg);
+			return;
+		}
+		addrs = &addrs[i];
+		n = 1;
+	}
 	proxy_judge_lock(c->px); /* own changes */
 	for (i = 0; i < n; i++) {
 		if (netaddr_check(&addrs[i], &c->px->own, &c->px->cfg.deny,
@@ -1637,6 +1663,35 @@ enum conn_next {
 };
 
 /*
+ * A CONNECT's Slicer-Original-Destination: the address the client (the
+ * guest agent) connected to, which becomes the only address the tunnel
+ * may be dialled at.  Anybody may send it, so it can only narrow where
+ * the proxy dials (conn_resolve_cb), never widen it.  On any other
+ * request it means nothing: it is dropped from the forwarded head
+ * (conn_build_upstream_head).  0, or -1 after answering 400.
+ */
+static int
+conn_take_pin(struct conn *c, const struct http1_request *req)
+{
+	const char *why = NULL;
+
+	c->has_pin = 0;
+	if (!c->is_connect)
+		return 0;
+	switch (origdst_parse(req->headers, req->nheaders, &c->pin, &why)) {
+	case ORIGDST_BAD:
+		conn_deny(c, 400, why);
+		return -1;
+	case ORIGDST_FOUND:
+		c->has_pin = 1;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/*
  * A complete request head is at the front of cin: authenticate, judge,
  * and build the upstream head (with the secret).  Called with the proxy's
  * lock held: the store's pointers are used throughout.
@@ -1680,6 +1735,8 @@ conn_judge_request(struct conn *c, const struct http1_request *req)
 			return CONN_NEXT_DONE;
 		}
 		c->port = req->port;
+		if (conn_take_pin(c, req) == -1)
+			return CONN_NEXT_DONE;
 		if (!c->is_connect) {
 			if (!http1_slice_eq(req->scheme, "http")) {
 				conn_deny(c, 400, "only http:// URLs are proxied "
@@ -2242,7 +2299,7 @@ conn_finish_exchange(struct conn *c)
 	c->is_up_reusable = c->ufd != -1 && c->is_resp_keep_alive &&
 	    c->is_req_done && c->uin.len == 0 && c->uout.len == 0;
 	c->is_up_poolable = c->is_up_reusable && c->is_resp_http11 &&
-	    !c->is_upgrade;
+	    !c->is_upgrade && !c->has_pin;
 	c->up_generation = c->req_pool_generation;
 	if (!keep) {
 		conn_close(c, "exchange done");

@@ -78,6 +78,12 @@ struct conn {
 	int is_connect_audit_due;   /* its connect record waits for that */
 	char ihost[LIMIT_HOSTNAME + 3];
 	uint16_t iport;
+	/* the CONNECT's Slicer-Original-Destination (origdst.h): the one
+	 * address its tunnel, and every request inside it, may be dialled
+	 * at, and only while the host resolves to it (never from the
+	 * upstream pool, never parked in it) */
+	int has_pin;
+	struct netaddr pin;
 	int has_secret_bytes;       /* uout held a credential: wipe it */
 	struct buf cin, cout;       /* from / to the client */
 	struct buf uin, uout;       /* from / to the upstream */

@@ -282,6 +282,15 @@ netaddr_len(const struct netaddr *a)
 	return a->family == AF_INET ? 4 : 16;
 }
 
+int
+netaddr_equal(const struct netaddr *a, const struct netaddr *b)
+{
+	if (a->family != b->family ||
+	    (a->family != AF_INET && a->family != AF_INET6))
+		return 0;
+	return memcmp(&a->u, &b->u, netaddr_len(a)) == 0;
+}
+
 /* Order of a sorted set: IPv4 before IPv6, then by the address bytes. */
 static int
 netaddr_host_cmp(const void *pa, const void *pb)

@@ -51,6 +51,10 @@ struct netaddr_set {
  */
 int netaddr_parse_literal(const char *s, size_t len, struct netaddr *out);
 
+/* Same family and the same address bytes?  (An IPv4 address and its
+ * IPv4-mapped IPv6 form are not the same.) */
+int netaddr_equal(const struct netaddr *a, const struct netaddr *b);
+
 /* Canonical text form: dotted quad or RFC 5952 IPv6 (no brackets). */
 const char *netaddr_ntop(const struct netaddr *a, char *buf, size_t size);
 

@@ -18,7 +18,9 @@
  * records, a wrong CA refused at once, a handshake that never finishes
  * bounded by the connect deadline, reconnecting after the proxy closes.
  * And the redirector's choice of CONNECT target (redir_target): the
- * peeked name, else the stub's name for the address, else the address.
+ * peeked name, else the stub's name for the address, else the address;
+ * and its CONNECT head, which adds the address to a name from the stub
+ * (Slicer-Original-Destination) and to nothing else.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1484,6 +1486,86 @@ test_redirect_target(void **state)
 	assert_string_equal(target, "198.18.0.10:22");
 }
 
+/*
+ * The CONNECT head: a target named after the stub's answers carries the
+ * address the client connected to (Slicer-Original-Destination), so that
+ * the proxy can dial that address or nothing; a peeked name or an address
+ * target carries none.
+ */
+static void
+test_redirect_head(void **state)
+{
+	static const struct {
+		const char *bytes; /* NULL: a ClientHello with SNI */
+		const char *dst;
+		uint16_t port;
+		int want_by;
+		const char *want_pin; /* NULL: no field */
+	} cases[] = {
+	    {SSH_BANNER, "198.18.0.10", 22, REDIR_BY_DNS, "198.18.0.10"},
+	    {"", "198.18.0.10", 5432, REDIR_BY_DNS, "198.18.0.10"},
+	    {SSH_BANNER, "2001:db8::1", 22, REDIR_BY_DNS, "2001:db8::1"},
+	    {NULL, "198.18.0.10", 443, REDIR_BY_PEEK, NULL},
+	    {"GET / HTTP/1.1\r\nHost: web.test\r\n\r\n", "198.18.0.10", 80,
+		REDIR_BY_PEEK, NULL},
+	    {SSH_BANNER, "203.0.113.5", 22, REDIR_BY_ADDR, NULL},
+	    {SSH_BANNER, "2001:db8::5", 22, REDIR_BY_ADDR, NULL},
+	};
+	static const char auth[] = "Proxy-Authorization: Basic eDp5\r\n";
+	static uint8_t peek[1024];
+	char target[LIMIT_HOSTNAME + 16], head[REDIR_HEAD_MAX];
+	char want[LIMIT_HOSTNAME + 64];
+	char *p;
+	struct netaddr a;
+	size_t i, len;
+	int by, calls, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].bytes == NULL) {
+			len = make_hello(peek, "api.bench.test");
+		} else {
+			len = strlen(cases[i].bytes);
+			memcpy(peek, cases[i].bytes, len);
+		}
+		assert_int_equal(netaddr_parse_literal(
+				     cases[i].dst, strlen(cases[i].dst), &a),
+		    0);
+		calls = 0;
+		by = redir_target(peek, len, &a, cases[i].port, known_name_for,
+		    &calls, target, sizeof(target), NULL);
+		assert_int_equal(by, cases[i].want_by);
+		n = redir_connect_head(head, sizeof(head), target, by, &a, auth);
+		assert_true(n > 0 && (size_t)n == strlen(head));
+		/* one request head, the request line first, CRLF CRLF last */
+		snprintf(want, sizeof(want), "CONNECT %s HTTP/1.1\r\n", target);
+		assert_int_equal(strncmp(head, want, strlen(want)), 0);
+		assert_non_null(strstr(head, auth));
+		p = strstr(head, "\r\n\r\n");
+		assert_non_null(p);
+		assert_int_equal(p + 4 - head, n);
+		p = strcasestr(head, "Slicer-Original-Destination");
+		if (cases[i].want_pin == NULL) {
+			if (p != NULL)
+				fail_msg("case %zu: %s", i, head);
+			continue;
+		}
+		snprintf(want, sizeof(want),
+		    "\r\nSlicer-Original-Destination: %s\r\n",
+		    cases[i].want_pin);
+		if (strstr(head, want) == NULL)
+			fail_msg("case %zu: no '%s' in %s", i, want + 2, head);
+		/* once */
+		assert_null(strcasestr(p + 1, "Slicer-Original-Destination"));
+	}
+	/* too small: nothing half-written is used */
+	assert_int_equal(
+	    netaddr_parse_literal("198.18.0.10", strlen("198.18.0.10"), &a), 0);
+	assert_int_equal(redir_connect_head(head, 40, "git.bench.test:22",
+			     REDIR_BY_DNS, &a, auth),
+	    -1);
+}
+
 /* redir_name_fn over the test's stub. */
 static int
 stub_name_for(void *arg, const struct netaddr *a, char *name, size_t size)
@@ -1901,6 +1983,7 @@ main(void)
 	    cmocka_unit_test(test_name_for),
 	    cmocka_unit_test(test_redirect_target),
 	    cmocka_unit_test(test_redirect_target_from_stub),
+	    cmocka_unit_test(test_redirect_head),
 	    cmocka_unit_test(test_tls_link),
 	    cmocka_unit_test(test_token_refused),
 	    cmocka_unit_test(test_proxy_closes),

@@ -5,9 +5,11 @@
  *
  * The input is parsed as a request, as a response (all four method flag
  * combinations), as a chunked body (whole, split at input-derived points,
- * and byte by byte) and as an authority.  Besides the sanitizers it checks
- * invariants: results in range, slices inside the head, limits respected,
- * and that a parse of a prefix never contradicts a parse of the whole.
+ * and byte by byte) and as an authority; a request's
+ * Slicer-Original-Destination is read and written back the same.  Besides
+ * the sanitizers it checks invariants: results in range, slices inside the
+ * head, limits respected, and that a parse of a prefix never contradicts
+ * a parse of the whole.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "http1.h"
+#include "origdst.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -153,6 +156,30 @@ check_request_ok(const char *buf, size_t size)
 	CHECK(req.error_status == 0 && req.error_reason == NULL);
 }
 
+/* Slicer-Original-Destination: what is read is written back the same. */
+static void
+check_origdst(void)
+{
+	const struct http1_header *h;
+	char line[ORIGDST_LINE_MAX];
+	struct netaddr a;
+	const char *why = NULL;
+	int rc, n;
+
+	rc = origdst_parse(req.headers, req.nheaders, &a, &why);
+	CHECK(rc == ORIGDST_NONE || rc == ORIGDST_FOUND || rc == ORIGDST_BAD);
+	CHECK((rc == ORIGDST_BAD) == (why != NULL));
+	if (rc != ORIGDST_FOUND)
+		return;
+	h = http1_find_header(req.headers, req.nheaders, ORIGDST_FIELD);
+	CHECK(h != NULL);
+	n = origdst_format(&a, line, sizeof(line));
+	CHECK(n > 0);
+	CHECK((size_t)n == sizeof(ORIGDST_FIELD) - 1 + 2 + h->value.len + 2);
+	CHECK(memcmp(line + sizeof(ORIGDST_FIELD) + 1, h->value.p,
+	    h->value.len) == 0);
+}
+
 static void
 fuzz_request(const char *buf, size_t size, uint32_t seed)
 {
@@ -170,6 +197,7 @@ fuzz_request(const char *buf, size_t size, uint32_t seed)
 		CHECK(size <= LIMIT_HTTP_HEAD);
 	} else {
 		check_request_ok(buf, size);
+		check_origdst();
 		/* the head alone parses the same; one byte less does not */
 		rc2 = http1_parse_request(buf, req.head_len, &req2);
 		CHECK(rc2 == HTTP1_OK && req2.head_len == req.head_len);

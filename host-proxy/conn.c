@@ -3179,9 +3179,13 @@ conn_sweep(struct worker *w)
 			if (c->is_first_judging && c->first_deadline_ms != 0) {
 				/* a ClientHello or head begun, never ended:
 				 * nothing of it passed */
-				conn_close_as(c, "error", "the client's first "
+				char msg[128];
+
+				snprintf(msg, sizeof(msg), "the client's first "
 				    "bytes in the tunnel were not whole after "
-				    "15 s (nothing passed)");
+				    "%d s (nothing passed)",
+				    LIMIT_TUNNEL_FIRST_MS / 1000);
+				conn_close_as(c, "error", msg);
 				break;
 			}
 			conn_close(c, "tunnel idle timeout");

@@ -131,7 +131,7 @@ TSAN_E2E ?= $(addprefix ci/e2e/,010-basic.sh 020-rules.sh 022-addresses.sh 023-l
 	074-intercept-bad-input.sh 075-websocket-sse.sh 076-intercept-clients.sh 077-upstream-pool.sh \
 	078-leaf-limit.sh 079-workers.sh 080-oauth.sh 081-resolver-cache.sh 083-system-trust.sh \
 	082-relay-backpressure.sh 084-pipelining-depth.sh 087-response-cuts.sh 088-plain-in-connect.sh \
-	089-peer-limit.sh)
+	089-peer-limit.sh 090-tunnel-names.sh)
 TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/ci/tsan.supp
 tsan-build:
 	$(Q)$(MAKE) --no-print-directory SANITIZE=thread build-tsan/slicer-proxy build-tsan/slicer-agent $(TSAN_UNIT)

@@ -33,6 +33,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "dns.h"
+#include "firstflight.h"
 #include "front.h"
 #include "mitm.h"
 #include "oauth.h"
@@ -43,6 +44,7 @@
 #include "peers.h"
 #include "resolve.h"
 #include "secmem.h"
+#include "sni.h"
 #include "sock.h"
 #include "tlssess.h"
 #include "token.h"
@@ -1411,6 +1413,15 @@ conn_judged_at(struct conn *c, uint64_t gen)
 		worker_signal(c->w, WORKER_REJUDGE);
 }
 
+/* The request's host is an IP literal (canonical text, no brackets). */
+static int
+conn_host_is_literal(const struct conn *c)
+{
+	struct netaddr na;
+
+	return netaddr_parse_literal(c->host, strlen(c->host), &na) == 0;
+}
+
 /* Upstream TCP connected: start the tunnel, TLS, or the forward. */
 static void
 conn_connected(struct conn *c)
@@ -1424,13 +1435,18 @@ conn_connected(struct conn *c)
 		counter_bump(&c->w->counters.tunnels);
 		buf_printf(&c->cout,
 		    "HTTP/1.1 200 Connection established\r\n\r\n");
-		/* bytes the client sent after the CONNECT head go first */
-		if (c->cin.len > 0) {
+		/* what the client sends first (bytes that came with the
+		 * CONNECT head included) must not name another host: it is
+		 * judged before it passes (conn_tunnel_first), unless the
+		 * CONNECT named an address */
+		c->is_first_judging = !conn_host_is_literal(c);
+		if (c->cin.len > 0 && !c->is_first_judging) {
 			c->bytes_up += c->cin.len;
 			buf_append(&c->uout, buf_ptr(&c->cin), c->cin.len);
 			buf_consume(&c->cin, c->cin.len);
 		}
-		buf_release(&c->cin);
+		if (c->cin.len == 0)
+			buf_release(&c->cin);
 		conn_audit(c, "connect", "allow", NULL);
 		conn_set_state(c, CONN_TUNNEL, LIMIT_TUNNEL_IDLE_MS);
 		conn_judged_at(c, c->req_generation);
@@ -2322,15 +2338,128 @@ conn_finish_exchange(struct conn *c)
 
 /* --------------------------------------------------------- tunnels */
 
+/* The most the first read of a tunnel asks for: a ClientHello fits. */
+#define CONN_FIRST_READ 4096
+
+/*
+ * A tunnel's first client bytes failed firstflight_judge: nothing of them
+ * reached the upstream.  An HTTP request is answered 403 with the reason;
+ * a TLS client, mid-handshake, gets a fatal access_denied alert (the
+ * record layer is still plain) and the close.  Either way the tunnel's
+ * close record says deny and why.
+ */
+static void
+conn_tunnel_refuse(struct conn *c, int verdict, const char *reason)
+{
+	static const unsigned char alert[] = { 0x15, 0x03, 0x03, 0x00, 0x02,
+		0x02, 0x31 };
+	int is_tls = c->cin.len > 0 && (unsigned char)buf_ptr(&c->cin)[0] ==
+	    0x16;
+
+	counter_bump(&c->w->counters.tunnel_refused);
+	buf_release(&c->cin);
+	if (verdict == FIRSTFLIGHT_REFUSE_HTTP) {
+		c->status = 403;
+		conn_audit(c, "close", "deny", reason);
+		conn_respond_close(c, 403, reason);
+		return;
+	}
+	if (is_tls)
+		(void)send(c->cfd, alert, sizeof(alert),
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	conn_close_as(c, "deny", reason);
+}
+
+/*
+ * Before the client->upstream direction splices, its first bytes are read
+ * (a plain read into cin: bytes only peeked at would stay readable and
+ * spin the level-triggered loop) until firstflight_judge can tell; then
+ * they are queued for the upstream as they came.  1 when they passed (c's
+ * uout holds them), 0 to wait for more, -1 when c closed.
+ */
+static int
+conn_tunnel_first(struct conn *c)
+{
+	char reason[2 * LIMIT_HOSTNAME + 160];
+	struct buf t;
+	size_t want;
+	ssize_t n;
+	int is_eof = 0, v = FIRSTFLIGHT_PASS;
+
+	if ((c->c_ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+	    c->cin.len < SNI_PEEK_MAX) {
+		want = c->cin.len < CONN_FIRST_READ ?
+		    CONN_FIRST_READ - c->cin.len : SNI_PEEK_MAX - c->cin.len;
+		n = buf_read_fd_max(&c->cin, c->cfd, want);
+		if (n == 0) {
+			is_eof = 1;
+		} else if (n > 0) {
+			if ((size_t)n < want) /* epoll says when there is more */
+				c->c_ready &= ~(uint32_t)EPOLLIN;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			c->c_ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);
+		} else {
+			conn_abort(c, "tunnel: client side error");
+			return -1;
+		}
+	}
+	if (c->cin.len == 0 && !is_eof) {
+		buf_release(&c->cin);
+		return 0;
+	}
+	if (c->cin.len > 0) {
+		if (c->first_deadline_ms == 0)
+			c->first_deadline_ms = ev_now(c->w->ev) +
+			    LIMIT_TUNNEL_FIRST_MS;
+		v = firstflight_judge(buf_ptr(&c->cin), c->cin.len,
+		    is_eof || c->cin.len >= SNI_PEEK_MAX, c->host, c->port,
+		    reason, sizeof(reason));
+	}
+	if (v == FIRSTFLIGHT_MORE)
+		return 0;
+	if (v != FIRSTFLIGHT_PASS) {
+		conn_tunnel_refuse(c, v, reason);
+		return -1;
+	}
+	c->is_first_judging = 0;
+	if (c->cin.len > 0) {
+		/* nothing else is queued for the upstream in a tunnel: the
+		 * buffers trade places instead of copying */
+		c->bytes_up += c->cin.len;
+		buf_release(&c->uout);
+		t = c->uout;
+		c->uout = c->cin;
+		c->cin = t;
+	}
+	buf_release(&c->cin);
+	if (is_eof)
+		c->cu.is_eof = 1; /* passed on once uout is out */
+	return 1;
+}
+
 static void
 conn_tunnel_io(struct conn *c)
 {
 	int64_t now = ev_now(c->w->ev);
 	size_t cu0 = c->cu.inpipe, uc0 = c->uc.inpipe;
-	ssize_t up, down;
+	ssize_t up = 0, down;
 
-	up = relay_dir_splice(&c->w->pipes, &c->cu, c->cfd, &c->c_ready,
-	    c->ufd);
+	if (c->is_first_judging) {
+		int rc = conn_tunnel_first(c);
+
+		if (rc == -1)
+			return;
+		if (rc == 1) {
+			/* uout goes first: the drive flushes it, then
+			 * comes back here to splice */
+			c->is_drive_again = 1;
+			c->deadline_ms = now + LIMIT_TUNNEL_IDLE_MS;
+			return;
+		}
+	} else {
+		up = relay_dir_splice(&c->w->pipes, &c->cu, c->cfd,
+		    &c->c_ready, c->ufd);
+	}
 	if (up == -1) {
 		conn_abort(c, "tunnel: client side error");
 		return;
@@ -2345,6 +2474,11 @@ conn_tunnel_io(struct conn *c)
 	c->bytes_down += (uint64_t)down;
 	if (up > 0 || down > 0 || c->cu.inpipe != cu0 || c->uc.inpipe != uc0)
 		c->deadline_ms = now + LIMIT_TUNNEL_IDLE_MS;
+	/* first bytes begun and not yet judged: no longer than this, however
+	 * busy the other direction is */
+	if (c->is_first_judging && c->first_deadline_ms != 0 &&
+	    c->deadline_ms > c->first_deadline_ms)
+		c->deadline_ms = c->first_deadline_ms;
 	/* an end is passed on with shutdown, except the last: the close
 	 * that follows it at once sends that FIN */
 	if (c->cu.is_eof && c->cu.inpipe == 0 && !c->is_u_shut) {
@@ -2506,7 +2640,8 @@ conn_update_events(struct conn *c)
 				ue |= EPOLLOUT;
 			break;
 		}
-		if (relay_dir_wants_read(&c->cu))
+		if (c->is_first_judging ? c->cin.len < SNI_PEEK_MAX :
+		    relay_dir_wants_read(&c->cu))
 			ce |= EPOLLIN;
 		if (relay_dir_wants_read(&c->uc))
 			ue |= EPOLLIN;
@@ -3098,6 +3233,18 @@ conn_sweep(struct worker *w)
 			}
 			break;
 		case CONN_TUNNEL:
+			if (c->is_first_judging && c->first_deadline_ms != 0) {
+				/* a ClientHello or head begun, never ended:
+				 * nothing of it passed */
+				char msg[128];
+
+				snprintf(msg, sizeof(msg), "the client's first "
+				    "bytes in the tunnel were not whole after "
+				    "%d s (nothing passed)",
+				    LIMIT_TUNNEL_FIRST_MS / 1000);
+				conn_close_as(c, "error", msg);
+				break;
+			}
 			conn_close(c, "tunnel idle timeout");
 			break;
 		default:

@@ -177,6 +177,11 @@ struct conn {
 
 	/* tunnel */
 	struct relay_dir cu, uc;    /* tunnel directions; pipes from w->pipes */
+	int is_first_judging;       /* the client's first bytes are read into
+				     * cin and judged (firstflight.h) before
+				     * cu splices anything; uc flows */
+	int64_t first_deadline_ms;  /* once some came, they are whole by
+				     * then (0: none yet) */
 	int is_u_shut, is_c_shut;
 	uint64_t drained;
 };

@@ -118,6 +118,10 @@ struct proxy {
 	X(tunnels, "slicer_tunnels_total", NULL,                            \
 	    "CONNECTs answered 200 and spliced to the upstream (not "       \
 	    "intercepted).")                                                \
+	X(tunnel_refused, "slicer_tunnel_names_refused_total", NULL,        \
+	    "Tunnels closed before any client byte reached the upstream: "  \
+	    "the first bytes (a TLS ClientHello or HTTP request) named "    \
+	    "another host than the CONNECT, or hid the name.")              \
 	X(intercepts, "slicer_intercepts_total", NULL,                      \
 	    "CONNECTs answered 200 whose TLS the proxy terminates (a rule " \
 	    "needs to see inside).")                                        \

@@ -118,6 +118,12 @@ buf_consume(struct buf *b, size_t n)
 ssize_t
 buf_read_fd(struct buf *b, int fd)
 {
+	return buf_read_fd_max(b, fd, BUF_READ_MAX);
+}
+
+ssize_t
+buf_read_fd_max(struct buf *b, int fd, size_t most)
+{
 	size_t want = b->max - b->len;
 	ssize_t n;
 
@@ -125,8 +131,14 @@ buf_read_fd(struct buf *b, int fd)
 		errno = ENOBUFS;
 		return -1;
 	}
+	if (want > most)
+		want = most;
 	if (want > BUF_READ_MAX)
 		want = BUF_READ_MAX;
+	if (want == 0) {
+		errno = EINVAL; /* most == 0: a 0 would read as the end */
+		return -1;
+	}
 	if (buf_reserve(b, want) == -1) {
 		/* grow as far as the ceiling allows */
 		want = b->max - b->len;

@@ -41,6 +41,9 @@ void buf_consume(struct buf *b, size_t n);
 /* read(2) up to the ceiling (at most BUF_READ_MAX) into the buffer:
  * returns read()'s result, or -1/ENOBUFS when the buffer is full. */
 ssize_t buf_read_fd(struct buf *b, int fd);
+/* The same, asking read(2) for at most most bytes (and growing the block
+ * only as far as they need); most 0 is -1/EINVAL. */
+ssize_t buf_read_fd_max(struct buf *b, int fd, size_t most);
 /* write(2) from the front; consumes what was written. */
 ssize_t buf_write_fd(struct buf *b, int fd);
 

@@ -93,6 +93,9 @@
 #define LIMIT_CONNECT_TIMEOUT_MS 10000 /* upstream TCP connect */
 #define LIMIT_IO_TIMEOUT_MS 120000    /* no progress on a request/response */
 #define LIMIT_TUNNEL_IDLE_MS 3600000  /* a tunnel with no bytes either way */
+/* a tunnel's first client bytes, once begun, must be whole (a TLS
+ * ClientHello, an HTTP head: judged before they pass) within this */
+#define LIMIT_TUNNEL_FIRST_MS 15000
 
 /*
  * DNS: the wire format, the proxy's /slicer/dns-query endpoint and the

@@ -7,7 +7,9 @@
  * record over several segments; the records' payloads are joined into a
  * stack buffer of SNI_MAX_HELLO bytes and the whole ClientHello is parsed
  * once it is there.  Anything malformed after the first record header is
- * "TLS without a name" (the caller falls back to the address).
+ * "TLS without a name" (the caller falls back to the address); the
+ * strict fields of struct sni_info say what a stricter reader must know
+ * (the whole hello walked, a second server_name, ECH).
  * HTTP: a request line "METHOD SP target SP HTTP/1.d CRLF", then header
  * lines until the Host field or the empty line.
  */
@@ -22,11 +24,24 @@
 #define SNI_TLS_RECORD_MAX 16384
 #define SNI_EXT_SERVER_NAME 0x0000
 #define SNI_NAME_TYPE_HOST 0x00
+#define SNI_EXT_ECH 0xfe0d /* encrypted_client_hello */
 
 static uint16_t
 sni_u16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void
+sni_info_reset(struct sni_info *info)
+{
+	info->proto = SNI_PROTO_UNKNOWN;
+	info->name[0] = '\0';
+	info->is_hello_whole = 0;
+	info->has_server_name = 0;
+	info->is_server_name_dup = 0;
+	info->is_server_name_exact = 0;
+	info->has_ech = 0;
 }
 
 int
@@ -69,11 +84,17 @@ sni_name_canon(const char *s, size_t len, char *out, size_t size)
 	return 0;
 }
 
-/* The server_name extension's body: 0 with the name, or -1. */
+/*
+ * The server_name extension's body: 0 with the name, or -1.  The name is
+ * the first host_name entry's; is_server_name_exact says whether that was
+ * all there is (one entry, a host_name, nothing after it), as a server
+ * reads it (OpenSSL takes exactly one host_name, nothing else).
+ */
 static int
 sni_parse_server_name(const uint8_t *p, size_t n, struct sni_info *info)
 {
-	size_t pos = 2, list;
+	size_t pos = 2, list, entries = 0;
+	int rc = -1, is_host_seen = 0;
 
 	if (n < 2)
 		return -1;
@@ -86,20 +107,29 @@ sni_parse_server_name(const uint8_t *p, size_t n, struct sni_info *info)
 
 		pos += 3;
 		if (nlen > n - pos)
-			return -1;
-		if (type == SNI_NAME_TYPE_HOST)
-			return sni_name_canon((const char *)p + pos, nlen,
+			return rc;
+		entries++;
+		if (type == SNI_NAME_TYPE_HOST && !is_host_seen) {
+			is_host_seen = 1;
+			rc = sni_name_canon((const char *)p + pos, nlen,
 			    info->name, sizeof(info->name));
+		}
 		pos += nlen;
 	}
-	return -1;
+	info->is_server_name_exact = rc == 0 && entries == 1 && pos == n;
+	return rc;
 }
 
-/* A ClientHello body (after the 4-byte handshake header). */
+/*
+ * A ClientHello body (after the 4-byte handshake header).  The result is
+ * the first server_name's; the extensions after it are still walked for
+ * the strict fields (a second server_name, ECH, the exact end).
+ */
 static int
 sni_parse_hello(const uint8_t *h, size_t n, struct sni_info *info)
 {
 	size_t pos = 2 + 32, len, end;
+	int rc = SNI_NO_NAME;
 
 	if (n < pos + 1)
 		return SNI_NO_NAME;
@@ -119,8 +149,11 @@ sni_parse_hello(const uint8_t *h, size_t n, struct sni_info *info)
 	if (len < 1 || n - pos - 1 < len)
 		return SNI_NO_NAME;
 	pos += 1 + len;
-	if (n - pos < 2)
-		return SNI_NO_NAME; /* no extensions at all */
+	if (n - pos < 2) {
+		/* no extensions at all (or a stray byte) */
+		info->is_hello_whole = n == pos;
+		return SNI_NO_NAME;
+	}
 	len = sni_u16(h + pos);
 	pos += 2;
 	if (n - pos < len)
@@ -131,15 +164,29 @@ sni_parse_hello(const uint8_t *h, size_t n, struct sni_info *info)
 		size_t elen = sni_u16(h + pos + 2);
 
 		pos += 4;
-		if (elen > end - pos)
-			return SNI_NO_NAME;
-		if (type == SNI_EXT_SERVER_NAME)
-			return sni_parse_server_name(h + pos, elen, info) == 0
-				   ? SNI_FOUND
-				   : SNI_NO_NAME;
+		if (elen > end - pos) {
+			pos = end + 1; /* not whole, below */
+			break;
+		}
+		if (type == SNI_EXT_SERVER_NAME && info->has_server_name) {
+			info->is_server_name_dup = 1;
+		} else if (type == SNI_EXT_SERVER_NAME) {
+			info->has_server_name = 1;
+			rc = sni_parse_server_name(h + pos, elen, info) == 0
+				 ? SNI_FOUND
+				 : SNI_NO_NAME;
+		} else if (type == SNI_EXT_ECH) {
+			info->has_ech = 1;
+		}
 		pos += elen;
 	}
-	return SNI_NO_NAME;
+	info->is_hello_whole = pos == end && end == n;
+	if (rc != SNI_FOUND) {
+		/* a name that failed may be half written */
+		info->name[0] = '\0';
+		info->is_server_name_exact = 0;
+	}
+	return rc;
 }
 
 int
@@ -149,8 +196,7 @@ sni_parse_tls(const void *buf, size_t len, struct sni_info *info)
 	uint8_t hs[SNI_MAX_HELLO];
 	size_t off = 0, hlen = 0, need = 0;
 
-	info->proto = SNI_PROTO_UNKNOWN;
-	info->name[0] = '\0';
+	sni_info_reset(info);
 	if (len == 0)
 		return SNI_INCOMPLETE;
 	/* record header: handshake, legacy version 3.x (x <= 4) */
@@ -286,8 +332,7 @@ sni_parse_http(const void *buf, size_t len, struct sni_info *info)
 	size_t pos, eol, colon, vb, ve;
 	int rc;
 
-	info->proto = SNI_PROTO_UNKNOWN;
-	info->name[0] = '\0';
+	sni_info_reset(info);
 	if (len == 0)
 		return SNI_INCOMPLETE;
 	rc = sni_http_request_line(s, len, &pos);
@@ -326,8 +371,7 @@ sni_peek(const void *buf, size_t len, struct sni_info *info)
 {
 	const unsigned char *p = buf;
 
-	info->proto = SNI_PROTO_UNKNOWN;
-	info->name[0] = '\0';
+	sni_info_reset(info);
 	if (len == 0)
 		return SNI_INCOMPLETE;
 	if (p[0] == SNI_TLS_HANDSHAKE)

@@ -11,6 +11,10 @@
  * client sends; the server judges it), strict about the name itself:
  * a DNS host name, lower-cased, at most LIMIT_HOSTNAME characters.
  * IP literals are never returned as names (the caller has the address).
+ *
+ * What a strict reader needs besides (the proxy's check of a tunnel's
+ * first bytes) is in struct sni_info's has_/is_ fields; they never change
+ * the result above, which stops at the first server_name.
  */
 #ifndef SLICER_SNI_H
 #define SLICER_SNI_H
@@ -43,13 +47,28 @@ enum sni_proto {
 struct sni_info {
 	enum sni_proto proto; /* what the bytes are, once known */
 	char name[LIMIT_HOSTNAME + 1];
+	/* TLS, once the whole ClientHello is there (any result but
+	 * SNI_INCOMPLETE); all 0 otherwise */
+	int is_hello_whole;   /* it parsed to its last byte: version,
+			       * random, session id, suites, compression and
+			       * an extensions block (or none) of exact
+			       * lengths; 0 for a hello past SNI_MAX_HELLO */
+	int has_server_name;  /* a server_name extension (type 0) is there */
+	int is_server_name_dup; /* ... more than once */
+	int is_server_name_exact; /* the first one holds exactly one entry,
+				   * a host_name that is a valid DNS name
+				   * (then it is name, and the result is
+				   * SNI_FOUND) */
+	int has_ech;          /* an encrypted_client_hello extension
+			       * (0xfe0d): the name may be an outer one */
 };
 
 /*
  * Look at the first len bytes a client sent.  Returns an enum
  * sni_result; info->proto is set whenever the protocol was recognised
  * (also for SNI_INCOMPLETE and SNI_NO_NAME), info->name only for
- * SNI_FOUND.  len == 0 is SNI_INCOMPLETE.
+ * SNI_FOUND, the TLS fields as described at struct sni_info.  len == 0
+ * is SNI_INCOMPLETE.
  */
 int sni_peek(const void *buf, size_t len, struct sni_info *info);
 

@@ -33,6 +33,15 @@ check_info(int rc, const struct sni_info *info)
 	size_t n;
 
 	CHECK(rc >= SNI_FOUND && rc <= SNI_OTHER);
+	/* the strict fields: only of a whole TLS hello, an exact name only
+	 * with the name found, a duplicate only with a first one */
+	if (rc == SNI_INCOMPLETE || info->proto != SNI_PROTO_TLS)
+		CHECK(!info->is_hello_whole && !info->has_server_name &&
+		    !info->has_ech && !info->is_server_name_exact);
+	if (info->is_server_name_exact)
+		CHECK(rc == SNI_FOUND && info->has_server_name);
+	if (info->is_server_name_dup)
+		CHECK(info->has_server_name);
 	if (rc != SNI_FOUND)
 		return;
 	n = strnlen(info->name, sizeof(info->name));
@@ -61,6 +70,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (prc == SNI_INCOMPLETE)
 			continue;
 		CHECK(prc == rc);
+		/* a whole hello in the prefix is the same hello */
+		CHECK(part.is_hello_whole == whole.is_hello_whole &&
+		    part.has_ech == whole.has_ech &&
+		    part.is_server_name_dup == whole.is_server_name_dup &&
+		    part.is_server_name_exact == whole.is_server_name_exact);
 		if (rc == SNI_FOUND)
 			CHECK(strcmp(part.name, whole.name) == 0);
 	}

@@ -63,7 +63,7 @@ test_consume_and_reuse(void **state)
 static void
 test_fd_io(void **state)
 {
-	struct buf in, out;
+	struct buf in, out, wide;
 	int p[2];
 	char big[300];
 
@@ -81,7 +81,15 @@ test_fd_io(void **state)
 	assert_int_equal(buf_read_fd(&in, p[0]), -1);
 	assert_int_equal(errno, ENOBUFS);
 	buf_consume(&in, 256);
-	assert_int_equal(buf_read_fd(&in, p[0]), 44);
+	/* at most "most" bytes, the block only as large as they need */
+	buf_init(&wide, BUF_READ_MAX);
+	assert_int_equal(buf_read_fd_max(&wide, p[0], 10), 10);
+	assert_int_equal(wide.cap, 4096);
+	errno = 0;
+	assert_int_equal(buf_read_fd_max(&wide, p[0], 0), -1);
+	assert_int_equal(errno, EINVAL);
+	buf_release(&wide);
+	assert_int_equal(buf_read_fd(&in, p[0]), 34);
 	close(p[1]);
 	assert_int_equal(buf_read_fd(&in, p[0]), 0);
 	close(p[0]);

@@ -292,6 +292,119 @@ test_tls_records(void **state)
 	assert_int_equal(sni_peek(buf, sizeof(buf), &info), SNI_NO_NAME);
 }
 
+/*
+ * The strict fields: the result stays the lenient one (the agent's), the
+ * fields tell a stricter reader about ECH, a second server_name, a list of
+ * more than one name, a name that is no host name and a hello that does
+ * not parse to its end.
+ */
+static void
+check_strict_at(int line, const struct sni_info *info, int whole, int has, int dup,
+    int exact, int ech)
+{
+	if (info->is_hello_whole != whole || info->has_server_name != has ||
+	    info->is_server_name_dup != dup ||
+	    info->is_server_name_exact != exact || info->has_ech != ech)
+		fail_msg("line %d: whole %d has %d dup %d exact %d ech %d", line,
+		    info->is_hello_whole, info->has_server_name,
+		    info->is_server_name_dup, info->is_server_name_exact,
+		    info->has_ech);
+	assert_int_equal(info->is_hello_whole, whole);
+	assert_int_equal(info->has_server_name, has);
+	assert_int_equal(info->is_server_name_dup, dup);
+	assert_int_equal(info->is_server_name_exact, exact);
+	assert_int_equal(info->has_ech, ech);
+}
+
+#define check_strict(...) check_strict_at(__LINE__, __VA_ARGS__)
+
+static void
+test_tls_strict(void **state)
+{
+	uint8_t *buf = malloc(200000);
+	uint8_t cut[sizeof(curl_hello) + 100];
+	struct sni_info info;
+	size_t n, ext;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_int_equal(sni_peek(curl_hello, sizeof(curl_hello), &info),
+	    SNI_FOUND);
+	check_strict(&info, 1, 1, 0, 1, 0);
+	/* bytes after the hello are not the hello's */
+	memcpy(cut, curl_hello, sizeof(curl_hello));
+	memset(cut + sizeof(curl_hello), 0xff, 100);
+	assert_int_equal(sni_peek(cut, sizeof(cut), &info), SNI_FOUND);
+	check_strict(&info, 1, 1, 0, 1, 0);
+	/* incomplete: nothing said yet */
+	assert_int_equal(sni_peek(curl_hello, 100, &info), SNI_INCOMPLETE);
+	check_strict(&info, 0, 0, 0, 0, 0);
+	/* no server_name; no extensions at all */
+	n = make_hello(buf, NULL, 0, 10, 1, 16384);
+	assert_int_equal(sni_peek(buf, n, &info), SNI_NO_NAME);
+	check_strict(&info, 1, 0, 0, 0, 0);
+	n = make_hello(buf, NULL, 0, 0, 0, 16384);
+	assert_int_equal(sni_peek(buf, n, &info), SNI_NO_NAME);
+	check_strict(&info, 1, 0, 0, 0, 0);
+	/* a server_name that is no host name: present, not exact, no name */
+	n = make_hello(buf, "198.18.0.10", 0, 0, 1, 16384);
+	assert_int_equal(sni_peek(buf, n, &info), SNI_NO_NAME);
+	check_strict(&info, 1, 1, 0, 0, 0);
+	assert_string_equal(info.name, "");
+	n = make_hello(buf, "ok.test..", 0, 0, 1, 16384);
+	assert_int_equal(sni_peek(buf, n, &info), SNI_NO_NAME);
+	check_strict(&info, 1, 1, 0, 0, 0);
+	assert_string_equal(info.name, "");
+	n = make_hello(buf, "", 0, 0, 1, 16384);
+	assert_int_equal(sni_peek(buf, n, &info), SNI_NO_NAME);
+	check_strict(&info, 1, 1, 0, 0, 0);
+	n = make_hello(buf, "api.bench.test", 1, 0, 1, 16384);
+	assert_int_equal(sni_peek(buf, n, &info), SNI_NO_NAME);
+	check_strict(&info, 1, 1, 0, 0, 0);
+	/* the padding extension (before server_name) made ECH: the name
+	 * is still found, and ECH is seen */
+	n = make_hello(buf, "api.bench.test", 0, 8, 1, 16384);
+	ext = 5 + 4 + 2 + 32 + 1 + 2 + 2 + 1 + 1 + 2;
+	assert_int_equal(buf[ext], 0x00);
+	assert_int_equal(buf[ext + 1], 0x15);
+	buf[ext] = 0xfe;
+	buf[ext + 1] = 0x0d;
+	assert_int_equal(sni_peek(buf, n, &info), SNI_FOUND);
+	assert_string_equal(info.name, "api.bench.test");
+	check_strict(&info, 1, 1, 0, 1, 1);
+	/* ... and a server_name of its own: the first (garbage) one is the
+	 * agent's answer, as before, the second makes a duplicate */
+	buf[ext] = 0x00;
+	buf[ext + 1] = 0x00;
+	assert_int_equal(sni_peek(buf, n, &info), SNI_NO_NAME);
+	check_strict(&info, 1, 1, 1, 0, 0);
+	/* extensions that run past their block: the walk stops, the name
+	 * before them stands (the agent's answer), the hello is not whole */
+	n = make_hello(buf, "api.bench.test", 0, 0, 1, 16384);
+	memcpy(cut, buf, n);
+	cut[3] = (uint8_t)((n - 5 + 4) >> 8); /* record */
+	cut[4] = (uint8_t)(n - 5 + 4);
+	cut[8] = (uint8_t)(cut[8] + 4); /* handshake */
+	cut[ext - 1] = (uint8_t)(cut[ext - 1] + 4); /* extensions block */
+	cut[n] = 0x00;
+	cut[n + 1] = 0x2b;
+	cut[n + 2] = 0x00;
+	cut[n + 3] = 0x09; /* 9 bytes promised, none there */
+	assert_int_equal(sni_peek(cut, n + 4, &info), SNI_FOUND);
+	check_strict(&info, 0, 1, 0, 1, 0);
+	/* a stray byte after the extensions block */
+	cut[n + 3] = 0x00;
+	cut[ext - 1] = (uint8_t)(cut[ext - 1] - 1);
+	assert_int_equal(sni_peek(cut, n + 4, &info), SNI_FOUND);
+	check_strict(&info, 0, 1, 0, 1, 0);
+	/* lengths inside the hello that run past it */
+	memcpy(cut, curl_hello, sizeof(curl_hello));
+	cut[9 + 34] = 33;
+	assert_int_equal(sni_peek(cut, sizeof(curl_hello), &info), SNI_NO_NAME);
+	check_strict(&info, 0, 0, 0, 0, 0);
+	free(buf);
+}
+
 struct http_case {
 	const char *in;
 	int rc;
@@ -437,6 +550,7 @@ main(void)
 	    cmocka_unit_test(test_tls_curl),
 	    cmocka_unit_test(test_tls_synthetic),
 	    cmocka_unit_test(test_tls_records),
+	    cmocka_unit_test(test_tls_strict),
 	    cmocka_unit_test(test_http),
 	    cmocka_unit_test(test_http_limits),
 	    cmocka_unit_test(test_canon),

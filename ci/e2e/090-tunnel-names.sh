@@ -1,0 +1,223 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# A host-level (spliced) tunnel judges the client's first bytes before they
+# pass: nginx serves fast.bench.test and evil.bench.test on one address (a
+# CDN front, shared hosting), a rule allows only fast.bench.test.  A TLS
+# ClientHello naming evil.bench.test through CONNECT fast.bench.test:443
+# (sent after the 200 or with the CONNECT head), one carrying
+# encrypted_client_hello, and a plain HTTP request with Host:
+# evil.bench.test through CONNECT fast.bench.test:80 are refused, reach
+# neither vhost, and are audited as deny naming both names and counted in
+# /metrics.  Still working: the matching name (curl), TLS without a server
+# name (openssl s_client -noservername), a CONNECT to the address with any
+# name, a server-speaks-first service (SSH-like banner) and garbage first
+# bytes, spliced as before.  A ClientHello begun and never finished ends
+# after 15 s with nothing passed, while the upstream's bytes still flow.
+source "$(dirname "$(readlink -f "$0")")/../lib.sh"
+bench_init
+bench_need nginx || { echo "no nginx"; echo "0 passed, 1 failed"; exit 1; }
+bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
+check "daemon starts" start_proxy
+[ -n "$PROXY_PID" ] || bench_finish
+
+# nginx in the net namespace: two names on one address, TLS and plain
+mkdir -p "$DIR/ngx/logs"
+cat >"$DIR/ngx/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $DIR/ngx/nginx.pid;
+error_log $DIR/ngx/error.log;
+events { worker_connections 64; }
+http {
+  ssl_certificate $DIR/pki/srv.crt;
+  ssl_certificate_key $DIR/pki/srv.key;
+  server { listen 198.18.0.20:443 ssl default_server; listen 198.18.0.20:80 default_server;
+    server_name fast.bench.test; access_log $DIR/ngx/fast.log;
+    return 200 "allowed tenant\n"; }
+  server { listen 198.18.0.20:443 ssl; listen 198.18.0.20:80;
+    server_name evil.bench.test; access_log $DIR/ngx/evil.log;
+    return 200 "OTHER TENANT host=\$host\n"; }
+}
+NGX
+spawn "$NNS" nginx -c "$DIR/ngx/nginx.conf" -p "$DIR/ngx"
+# a server that speaks first (as SSH does), then echoes one read, and logs
+# every byte it got
+cat >"$DIR/banner.py" <<'PYEOF'
+import socket, sys, threading
+log = open(sys.argv[1], "a", buffering=1)
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("198.18.0.20", 2222))
+ls.listen(16)
+log.write("READY\n")
+def serve(s):
+    s.settimeout(40)
+    try:
+        s.sendall(b"SSH-2.0-bench_banner\r\n")
+        d = s.recv(65536)
+        log.write("RECV %s\n" % (d.hex() if d else "EOF"))
+        if d:
+            s.sendall(b"echo:" + d)
+    except OSError as e:
+        log.write("ERR %s\n" % e)
+    s.close()
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PYEOF
+: >"$DIR/banner.log"
+spawn "$NNS" "$PY" "$DIR/banner.py" "$DIR/banner.log"
+wait_for 10 grep -q READY "$DIR/banner.log"
+wait_for 10 in_net bash -c 'exec 3<>/dev/tcp/198.18.0.20/443'
+
+T=$(new_client p1)
+cli allow p1 --host fast.bench.test --port 443 --port 80 --port 2222 >/dev/null
+cli allow p1 --host 198.18.0.20 --port 443 >/dev/null
+export T
+
+# the client side, in the vm: one mode per way of using a tunnel
+cat >"$DIR/t.py" <<'PYEOF'
+import socket, ssl, struct, sys, time
+import spxclient
+mode, tok, target = sys.argv[1:4]
+arg = sys.argv[4] if len(sys.argv) > 4 else ""
+CA = "%s/pki/ca.crt" % sys.argv[5] if len(sys.argv) > 5 else None
+
+def connect(early=b""):
+    c = spxclient.Conn(timeout=30)
+    c.send(("CONNECT %s HTTP/1.1\r\nHost: %s\r\nProxy-Authorization: %s\r\n\r\n"
+            % (target, target, spxclient.basic(tok))).encode() + early)
+    r = b""
+    while b"\r\n\r\n" not in r:
+        d = c.sock.recv(1)
+        if not d:
+            raise SystemExit("closed before the CONNECT answer")
+        r += d
+    assert r.startswith(b"HTTP/1.1 200"), r
+    return c.sock
+
+def rest(s):
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except OSError as e:
+        out += ("<%s>" % e.__class__.__name__).encode()
+    return out
+
+def with_ech(h):
+    # one more extension, encrypted_client_hello (0xfe0d), at the end
+    ext = struct.pack("!HH", 0xfe0d, 8) + b"\x00" * 8
+    body = bytearray(h[9:])
+    p = 34
+    p += 1 + body[p]
+    p += 2 + struct.unpack("!H", body[p:p + 2])[0]
+    p += 1 + body[p]
+    elen = struct.unpack("!H", body[p:p + 2])[0]
+    body[p:p + 2] = struct.pack("!H", elen + len(ext))
+    body += ext
+    hs = b"\x01" + struct.pack("!I", len(body))[1:] + bytes(body)
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+if mode == "tls":          # full handshake naming arg
+    s = connect()
+    ctx = ssl.create_default_context(cafile=CA)
+    try:
+        t = ctx.wrap_socket(s, server_hostname=arg)
+        t.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % arg).encode())
+        print("answer:", rest(t).split(b"\r\n\r\n", 1)[-1].decode().strip())
+    except ssl.SSLError as e:
+        print("refused:", e.reason)
+elif mode == "early":      # the hello sent with the CONNECT head
+    s = connect(spxclient.client_hello(arg))
+    print("got:", rest(s).hex() or "nothing")
+elif mode == "ech":
+    s = connect()
+    s.sendall(with_ech(spxclient.client_hello(arg)))
+    print("got:", rest(s).hex() or "nothing")
+elif mode == "http":       # a request with Host: arg
+    s = connect()
+    s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % arg).encode())
+    out = rest(s)
+    print(out.split(b"\r\n")[0].decode(), "~", out.split(b"\r\n\r\n", 1)[-1].decode().strip())
+elif mode == "banner":     # read the banner first, then send arg (hex)
+    s = connect()
+    b = b""
+    while not b.endswith(b"\r\n"):
+        b += s.recv(1)
+    s.sendall(bytes.fromhex(arg))
+    print(b.decode().strip(), "~", rest(s).decode(errors="replace"))
+elif mode == "stall":      # a banner read, then a ClientHello cut short
+    s = connect()
+    b = b""
+    while not b.endswith(b"\r\n"):
+        b += s.recv(1)
+    s.sendall(spxclient.client_hello("fast.bench.test")[:60])
+    t0 = time.monotonic()
+    rest(s)
+    print("banner %s closed after %d s" % (b.decode().strip(), time.monotonic() - t0))
+PYEOF
+tpy() { vmpy "$DIR/t.py" "$@"; }
+export -f tpy
+
+# audit RE: a close record of a tunnel to fast.bench.test whose
+# "decision reason" matches RE
+audit() {
+	"$PY" - "$AUDIT" "$1" <<'EOF'
+import json, re, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("event") == "close" and r.get("mode") == "tunnel" and \
+            re.search(sys.argv[2], "%s %s" % (r["decision"], r["reason"])):
+        print("%s %s %s bytes_in=%s" % (r["host"], r["decision"], r["reason"], r["bytes_in"]))
+        sys.exit(0)
+sys.exit(1)
+EOF
+}
+hits() { wc -l <"$DIR/ngx/$1.log" 2>/dev/null || echo 0; }
+refused() { api GET /metrics | sed -n 's/^slicer_tunnel_names_refused_total //p'; }
+export -f audit hits refused
+
+check "the allowed name through its tunnel (curl)" expect "allowed tenant" \
+	pcurl "$T" https://fast.bench.test/
+check "TLS naming evil.bench.test in CONNECT fast.bench.test:443: refused" \
+	expect_re "^refused: TLSV1_ALERT_ACCESS_DENIED" tpy tls "$T" fast.bench.test:443 evil.bench.test "$DIR"
+check "  the same hello sent with the CONNECT head: refused" \
+	expect "got: 15030300020231" tpy early "$T" fast.bench.test:443 evil.bench.test
+check "  neither reached the other vhost" expect 0 hits evil
+check "  audited: deny, both names, nothing passed" wait_for 5 audit \
+	"^deny TLS server name evil.bench.test is not the CONNECT host fast.bench.test"
+check "  the record says nothing passed" expect_re "bytes_in=0$" audit \
+	"^deny TLS server name evil.bench.test"
+check "ECH in the hello (the real name hidden): refused" \
+	expect "got: 15030300020231" tpy ech "$T" fast.bench.test:443 fast.bench.test
+check "  audited" wait_for 5 audit "^deny TLS ClientHello with encrypted_client_hello"
+check "TLS without a server name passes (openssl s_client -noservername)" expect_re "allowed tenant" \
+	bash -c "printf 'GET / HTTP/1.1\r\nHost: fast.bench.test\r\nConnection: close\r\n\r\n' |
+	in_vm timeout 15 openssl s_client -quiet -noservername -CAfile '$CA' -connect fast.bench.test:443 \
+		-proxy '$PROXY_ADDR' -proxy_user proxy -proxy_pass 'pass:$T' 2>&1"
+check "plain HTTP, Host: evil.bench.test in CONNECT fast.bench.test:80: 403" \
+	expect "HTTP/1.1 403 Forbidden ~ slicer-proxy: HTTP request host evil.bench.test is not the CONNECT host fast.bench.test" \
+	tpy http "$T" fast.bench.test:80 evil.bench.test
+check "  the other vhost still saw nothing" expect 0 hits evil
+check "  audited" wait_for 5 audit "^deny HTTP request host evil.bench.test is not the CONNECT host"
+check "plain HTTP naming the CONNECT host passes (curl -p)" expect "allowed tenant" \
+	pcurl "$T" -p http://fast.bench.test/
+check "refusals counted in slicer_tunnel_names_refused_total" expect 4 refused
+check "a server that speaks first: its banner before the client says anything" \
+	expect "SSH-2.0-bench_banner ~ echo:SSH-2.0-client" tpy banner "$T" fast.bench.test:2222 \
+	"$(printf 'SSH-2.0-client\r\n' | od -An -tx1 | tr -d ' \n')"
+check "garbage first bytes pass as they are" \
+	expect "SSH-2.0-bench_banner ~ echo:$(printf '\x01\x02junk')" tpy banner "$T" fast.bench.test:2222 01026a756e6b
+check "a ClientHello cut short and left: closed after 15 s, the banner got through" \
+	expect_re "^banner SSH-2.0-bench_banner closed after 1[5-9] s" tpy stall "$T" fast.bench.test:2222
+check "  nothing of it reached the upstream" expect 2 grep -c "^RECV [0-9a-f]" "$DIR/banner.log"
+check "  audited" wait_for 5 audit "^error the client's first bytes in the tunnel were not whole"
+check "the other vhost never saw a request" expect 0 hits evil
+check "a CONNECT to the address takes any name (its rule allowed the address)" \
+	expect "answer: OTHER TENANT host=evil.bench.test" tpy tls "$T" 198.18.0.20:443 evil.bench.test "$DIR"
+check "  (the one request the other vhost saw)" expect 1 hits evil
+bench_finish

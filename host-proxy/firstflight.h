@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * firstflight.h - judge the first bytes a client sends into a host-level
+ * (spliced) CONNECT tunnel: a TLS ClientHello or an HTTP/1.x request must
+ * not name another host than the CONNECT did, since one front (a CDN,
+ * shared hosting) may serve both names.  Anything else passes.
+ *
+ * Pure: (buf, len) in, a verdict and a reason out; no allocation, no I/O.
+ */
+#ifndef SLICER_FIRSTFLIGHT_H
+#define SLICER_FIRSTFLIGHT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum firstflight_verdict {
+	FIRSTFLIGHT_MORE = 0,     /* cannot tell yet: read more */
+	FIRSTFLIGHT_PASS,         /* splice it */
+	FIRSTFLIGHT_REFUSE,       /* TLS (or unfinished): close */
+	FIRSTFLIGHT_REFUSE_HTTP,  /* an HTTP request: answer it, then close */
+};
+
+/*
+ * The first len bytes of the tunnel's client->upstream direction (the
+ * caller looks at most SNI_PEEK_MAX of them); host is the CONNECT host in
+ * canonical form (match_host_canon), port its port.  is_final: no more
+ * bytes will come to decide with (the client ended its side, or
+ * SNI_PEEK_MAX are there), so what is still undecided is refused.
+ *
+ * TLS: a ClientHello without server_name passes; one whose server name is
+ * host passes when the hello parses to its end; refused are other names,
+ * a server_name that is not exactly one valid host name, two server_name
+ * extensions, encrypted_client_hello (its outer name hides the real one)
+ * and a hello that does not parse.  HTTP/1.x: the head must parse (the
+ * forward path's parser), and the host it names (absolute-form or
+ * authority-form target, else Host) must be host, with the port, when
+ * given, port.  A host that is an IP literal: everything passes (the rule
+ * allowed the address, whatever name is served there).
+ *
+ * Returns an enum firstflight_verdict; on a refusal reason holds a short
+ * text naming both names (canonical names only: nothing the client sent
+ * verbatim).
+ */
+int firstflight_judge(const void *buf, size_t len, int is_final,
+    const char *host, uint16_t port, char *reason, size_t rsize);
+
+#endif

@@ -594,6 +594,13 @@ dns_strip_opt(uint8_t *msg, size_t *len)
 	if (!c.found || c.end != *len || c.rdata == c.end)
 		return 0;
 	dns_wr16(msg + c.rdlen_off, 0);
+	/* an earlier name that runs on (after a backward pointer) into the
+	 * options' bytes would not parse without them: such a message is
+	 * refused as malformed, left as it was */
+	if (dns_walk(msg, c.rdata, NULL, NULL) == -1) {
+		dns_wr16(msg + c.rdlen_off, (uint16_t)(c.end - c.rdata));
+		return -1;
+	}
 	*len = c.rdata;
 	return 0;
 }

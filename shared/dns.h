@@ -249,7 +249,7 @@ int dns_answer_addrs(const uint8_t *msg, size_t len, dns_addr_cb cb, void *arg);
  * Options are per hop: a cookie the proxy echoed must not reach another
  * client from the cache.  An OPT record followed by others (TSIG) is left
  * as is.  Returns 0 (also when there is nothing to drop), or -1 when msg
- * is malformed.
+ * is malformed, or a name in it runs on into the options (msg unchanged).
  */
 int dns_strip_opt(uint8_t *msg, size_t *len);
 

@@ -2413,6 +2413,7 @@ conn_tunnel_first(struct conn *c)
 			    LIMIT_TUNNEL_FIRST_MS;
 		v = firstflight_judge(buf_ptr(&c->cin), c->cin.len,
 		    is_eof || c->cin.len >= SNI_PEEK_MAX, c->host, c->port,
+		    c->px->cfg.is_tunnel_ech_allowed ? FIRSTFLIGHT_ALLOW_ECH : 0,
 		    reason, sizeof(reason));
 	}
 	if (v == FIRSTFLIGHT_MORE)

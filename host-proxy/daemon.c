@@ -63,7 +63,8 @@ daemon_usage(FILE *f)
 	    "         [--workers N] [--hostgroup NAME] [--user USER] "
 	    "[--group GROUP]\n"
 	    "         [--drain-timeout DUR] [--dns-mode policy|forward]\n"
-	    "         [--max-conns-per-peer N] [--peer-prefix6 LEN]\n");
+	    "         [--max-conns-per-peer N] [--peer-prefix6 LEN] "
+	    "[--tunnel-ech refuse|allow]\n");
 }
 
 /*
@@ -831,6 +832,7 @@ daemon_main(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'W' },
 		{ "max-conns-per-peer", required_argument, NULL, 'm' },
 		{ "peer-prefix6", required_argument, NULL, '6' },
+		{ "tunnel-ech", required_argument, NULL, 'E' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -915,6 +917,16 @@ daemon_main(int argc, char **argv)
 			break;
 		case 'G':
 			px.cfg.group = optarg;
+			break;
+		case 'E':
+			if (strcmp(optarg, "allow") == 0)
+				px.cfg.is_tunnel_ech_allowed = 1;
+			else if (strcmp(optarg, "refuse") != 0) {
+				fprintf(stderr, "slicer-proxy: invalid "
+				    "--tunnel-ech: '%s' (refuse or allow)\n",
+				    optarg);
+				return 1;
+			}
 			break;
 		case 'M':
 			if (strcmp(optarg, "forward") == 0)

@@ -39,14 +39,14 @@ firstflight_refuse(int verdict, char *reason, size_t rsize, const char *fmt,
 
 static int
 firstflight_tls(const struct sni_info *info, int rc, const char *host,
-    char *reason, size_t rsize)
+    unsigned flags, char *reason, size_t rsize)
 {
 	char canon[LIMIT_HOSTNAME + 3];
 
 	if (!info->is_hello_whole)
 		return firstflight_refuse(FIRSTFLIGHT_REFUSE, reason, rsize,
 		    "malformed TLS ClientHello in a tunnel to %s", host);
-	if (info->has_ech)
+	if (info->has_ech && !(flags & FIRSTFLIGHT_ALLOW_ECH))
 		return firstflight_refuse(FIRSTFLIGHT_REFUSE, reason, rsize,
 		    "TLS ClientHello with encrypted_client_hello (its server "
 		    "name hides the real one) in a tunnel to %s", host);
@@ -113,7 +113,8 @@ firstflight_http(const void *buf, size_t len, int is_final, const char *host,
 
 int
 firstflight_judge(const void *buf, size_t len, int is_final,
-    const char *host, uint16_t port, char *reason, size_t rsize)
+    const char *host, uint16_t port, unsigned flags, char *reason,
+    size_t rsize)
 {
 	struct sni_info info;
 	struct netaddr na;
@@ -138,6 +139,6 @@ firstflight_judge(const void *buf, size_t len, int is_final,
 		    "the client stopped in the middle of its first bytes in a "
 		    "tunnel to %s", host);
 	if (info.proto == SNI_PROTO_TLS)
-		return firstflight_tls(&info, rc, host, reason, rsize);
+		return firstflight_tls(&info, rc, host, flags, reason, rsize);
 	return FIRSTFLIGHT_PASS; /* SSH, a database, anything else */
 }

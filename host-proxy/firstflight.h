@@ -20,6 +20,9 @@ enum firstflight_verdict {
 	FIRSTFLIGHT_REFUSE_HTTP,  /* an HTTP request: answer it, then close */
 };
 
+/* flags of firstflight_judge */
+#define FIRSTFLIGHT_ALLOW_ECH 0x1 /* --tunnel-ech allow */
+
 /*
  * The first len bytes of the tunnel's client->upstream direction (the
  * caller looks at most SNI_PEEK_MAX of them); host is the CONNECT host in
@@ -30,8 +33,10 @@ enum firstflight_verdict {
  * TLS: a ClientHello without server_name passes; one whose server name is
  * host passes when the hello parses to its end; refused are other names,
  * a server_name that is not exactly one valid host name, two server_name
- * extensions, encrypted_client_hello (its outer name hides the real one)
- * and a hello that does not parse.  HTTP/1.x: the head must parse (the
+ * extensions, encrypted_client_hello (its outer name hides the real one;
+ * with FIRSTFLIGHT_ALLOW_ECH in flags it passes when that outer name is
+ * host, as a browser's GREASE extension does) and a hello that does not
+ * parse.  HTTP/1.x: the head must parse (the
  * forward path's parser), and the host it names (absolute-form or
  * authority-form target, else Host) must be host, with the port, when
  * given, port.  A host that is an IP literal: everything passes (the rule
@@ -42,6 +47,7 @@ enum firstflight_verdict {
  * verbatim).
  */
 int firstflight_judge(const void *buf, size_t len, int is_final,
-    const char *host, uint16_t port, char *reason, size_t rsize);
+    const char *host, uint16_t port, unsigned flags, char *reason,
+    size_t rsize);
 
 #endif

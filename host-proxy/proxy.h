@@ -54,6 +54,7 @@ struct proxy_config {
 	unsigned workers;          /* --workers: event loops (threads) */
 	unsigned max_conns_per_peer; /* --max-conns-per-peer */
 	unsigned peer_prefix6;     /* --peer-prefix6: IPv6 bits a peer is */
+	int is_tunnel_ech_allowed; /* --tunnel-ech allow */
 };
 
 struct proxy {

@@ -134,10 +134,16 @@ if mode == "tls":          # full handshake naming arg
 elif mode == "early":      # the hello sent with the CONNECT head
     s = connect(spxclient.client_hello(arg))
     print("got:", rest(s).hex() or "nothing")
-elif mode == "ech":
+elif mode == "ech":         # what comes back first: an alert, or the ServerHello
     s = connect()
     s.sendall(with_ech(spxclient.client_hello(arg)))
-    print("got:", rest(s).hex() or "nothing")
+    s.settimeout(10)
+    try:
+        got = s.recv(65536)
+    except OSError as e:
+        got = b""
+    got = got if not got.startswith(b"\x16") else got[:3]
+    print("got:", got.hex() or "nothing")
 elif mode == "http":       # a request with Host: arg
     s = connect()
     s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % arg).encode())
@@ -220,4 +226,23 @@ check "the other vhost never saw a request" expect 0 hits evil
 check "a CONNECT to the address takes any name (its rule allowed the address)" \
 	expect "answer: OTHER TENANT host=evil.bench.test" tpy tls "$T" 198.18.0.20:443 evil.bench.test "$DIR"
 check "  (the one request the other vhost saw)" expect 1 hits evil
+
+# --tunnel-ech allow: a browser's GREASE extension (the outer name is the
+# real one) passes; an outer name that is another host is still refused
+stop_proxy
+check "restart with --tunnel-ech allow" start_proxy --tunnel-ech allow
+check "ECH in a hello naming the CONNECT host: passes, the server answers" \
+	expect_re "^got: 160303" tpy ech "$T" fast.bench.test:443 fast.bench.test
+check "ECH in a hello naming another host: still refused" \
+	expect "got: 15030300020231" tpy ech "$T" fast.bench.test:443 evil.bench.test
+check "  the other vhost still saw only the one request" expect 1 hits evil
+bad_ech() {
+	local out rc
+	out=$(ip netns exec "$HNS" timeout 5 "$P" up --bind 192.168.222.1 --http-port 3150 \
+		--api "$DIR/bad.sock" --state-dir "$DIR/state-bad" --tunnel-ech maybe 2>&1)
+	rc=$?
+	echo "$out" | head -2
+	[ $rc -eq 1 ] && echo "$out" | grep -qF -- "invalid --tunnel-ech: 'maybe' (refuse or allow)"
+}
+check "--tunnel-ech maybe is refused" bad_ech
 bench_finish

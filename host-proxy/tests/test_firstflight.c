@@ -94,7 +94,8 @@ static int
 judge(const void *buf, size_t len, int is_final, const char *host,
     uint16_t port, char *reason)
 {
-	return firstflight_judge(buf, len, is_final, host, port, reason, 300);
+	return firstflight_judge(buf, len, is_final, host, port, 0, reason,
+	    300);
 }
 
 /* Every strict prefix waits (or is refused at the end), the whole is want. */
@@ -159,6 +160,17 @@ test_tls(void **state)
 	check_whole(buf, n, FIRSTFLIGHT_REFUSE, "TLS ClientHello with "
 	    "encrypted_client_hello (its server name hides the real one) in a "
 	    "tunnel to fast.bench.test");
+	/* --tunnel-ech allow: an outer name that is the CONNECT host passes
+	 * (a browser's GREASE), another is still refused */
+	assert_int_equal(firstflight_judge(buf, n, 0, HOST, 443,
+	    FIRSTFLIGHT_ALLOW_ECH, reason, sizeof(reason)), FIRSTFLIGHT_PASS);
+	e[0].len = sn(s1, "cloudflare-ech.com", 0);
+	n = hello(buf, e, 2, 0);
+	assert_int_equal(firstflight_judge(buf, n, 0, HOST, 443,
+	    FIRSTFLIGHT_ALLOW_ECH, reason, sizeof(reason)), FIRSTFLIGHT_REFUSE);
+	assert_string_equal(reason, "TLS server name cloudflare-ech.com is "
+	    "not the CONNECT host fast.bench.test");
+	e[0].len = sn(s1, HOST, 0);
 	/* two server_name extensions, the second naming another host */
 	e[1] = (struct ext){ 0, s2, sn(s2, "evil.bench.test", 0) };
 	n = hello(buf, e, 2, 0);

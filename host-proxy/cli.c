@@ -138,6 +138,35 @@ cli_encode(const char *s, char *out, size_t outsz)
 }
 
 /*
+ * Connect to the control socket, and make sure the daemon is behind it:
+ * the process that listens must be root or this user.  Anything else at
+ * the path (another user's socket in a shared directory, or at the
+ * default ./slicer.sock of whatever directory the CLI runs in) would
+ * receive the secret values and tokens the CLI sends, and could answer
+ * with a CA or tokens of its own.
+ */
+static int
+cli_connect(const struct cli *cli)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	int fd = sock_unix_connect(cli->url);
+
+	if (fd == -1)
+		cli_die("cannot reach the proxy at %s: %s (is `slicer-proxy up` "
+		    "running? use --url or SLICER_URL)", cli->url,
+		    strerror(errno));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1)
+		cli_die("%s: cannot tell who listens there: %s", cli->url,
+		    strerror(errno));
+	if (cred.uid != 0 && cred.uid != geteuid())
+		cli_die("%s: the process listening there runs as uid %u, not "
+		    "root or you: not slicer-proxy's control socket (nothing "
+		    "was sent)", cli->url, (unsigned)cred.uid);
+	return fd;
+}
+
+/*
  * One request over the control socket; takes the reference to body.
  * Returns the HTTP status and the parsed JSON body in *out (NULL if the
  * body is not JSON).  With stream set, the body is copied to stdout as it
@@ -154,11 +183,7 @@ cli_request(const struct cli *cli, const char *method, const char *path,
 	int fd, n, status = -1, is_head_done = 0;
 
 	*out = NULL;
-	fd = sock_unix_connect(cli->url);
-	if (fd == -1)
-		cli_die("cannot reach the proxy at %s: %s (is `slicer-proxy up` "
-		    "running? use --url or SLICER_URL)", cli->url,
-		    strerror(errno));
+	fd = cli_connect(cli);
 	if (body != NULL) {
 		payload = json_dumps(body, JSON_COMPACT);
 		if (payload == NULL)
@@ -985,10 +1010,7 @@ cli_ca(const struct cli *cli)
 	static const char req[] = "GET /v1/proxy/ca.crt HTTP/1.1\r\n"
 	    "Host: slicer\r\nConnection: close\r\n\r\n";
 
-	fd = sock_unix_connect(cli->url);
-	if (fd == -1)
-		cli_die("cannot reach the proxy at %s: %s", cli->url,
-		    strerror(errno));
+	fd = cli_connect(cli);
 	if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
 		cli_die("write to %s: %s", cli->url, strerror(errno));
 	buf_init(&b, 1024 * 1024);

@@ -254,6 +254,46 @@ check "the deleted client's token is refused" expect 407 connect_code "$(jget to
 check "the socket refuses another user" bash -c "
 	! setpriv --reuid=65534 --regid=65534 --clear-groups curl -q -s -m 3 --unix-socket $S http://localhost/healthz"
 
+# a socket of another user where the CLI looks (a shared directory): the CLI
+# refuses it before sending anything
+mkdir -p "$DIR/shared" && chmod 1777 "$DIR/shared" && chmod o+x "$DIR"
+cat >"$DIR/fake.py" <<'EOF'
+import os, socket, sys
+path, log = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(4)
+open(path + ".ready", "w").close()
+while True:
+    c, _ = s.accept()
+    c.settimeout(2)
+    try:
+        d = c.recv(65536)
+    except OSError:
+        d = b""
+    open(log, "ab").write(d)
+    try:
+        c.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 44\r\nConnection: close\r\n\r\n"
+                  b'{"name":"stolen","host":"h.test","type":"x"}')
+    except OSError:
+        pass
+    c.close()
+EOF
+: >"$DIR/fake.log" && chmod 666 "$DIR/fake.log"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" "$DIR/fake.py" "$DIR/shared/slicer.sock" "$DIR/fake.log" &
+SPX_PIDS+=($!)
+wait_for 10 test -e "$DIR/shared/slicer.sock.ready"
+fake_refused() {
+	local out rc
+	out=$(cd "$DIR/shared" && printf 'sek-fake-5e0d1c' | "$P" secret create stolen --host h.test --value-stdin 2>&1)
+	rc=$?
+	echo "rc=$rc $out"
+	[ $rc -ne 0 ] && echo "$out" | grep -q "runs as uid 65534, not root or you" && ! grep -q sek-fake "$DIR/fake.log"
+}
+check "the CLI refuses a socket another user listens on (./slicer.sock in a shared directory); nothing sent" fake_refused
+check "... slicer-proxy ca too" bash -c "out=\$(cd '$DIR/shared' && '$P' ca 2>&1); echo \"\$out\"; echo \"\$out\" | grep -q 'not root or you' && [ ! -s '$DIR/fake.log' ]"
+
 # the CLI
 check "\$SLICER_URL is used when --url is absent" bash -c "SLICER_URL=$S $P client list | grep -q api1"
 check "client list --json is the API JSON" bash -c "$P client list --json --url $S | $PY -c '

@@ -64,6 +64,7 @@ struct audit {
 	int is_stdout;
 	int is_sock;    /* fd is a socket: sent to with MSG_DONTWAIT */
 	int is_batched; /* a loop hook flushes; until then write at once */
+	uid_t file_owner; /* may own the file besides root and us */
 	char out[AUDIT_OUTBUF];
 	size_t out_len;
 	unsigned long long drops;
@@ -75,14 +76,37 @@ struct audit {
 	struct audit_follower *followers; /* borrowed */
 };
 
+/*
+ * The log file, created 0600 or taken as it is only when nobody else could
+ * have made it: a regular file (O_NONBLOCK: a FIFO put there never blocks
+ * the open), one link (not a hard link to another file the daemon would
+ * then chown), owned by root, us or the user we run as; what it allows
+ * group and others is taken away.
+ */
 static int
 audit_open_file(struct audit *a)
 {
+	struct stat sb;
 	int fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
+	    O_NOFOLLOW | O_NONBLOCK, 0600);
 
 	if (fd == -1)
 		return -1;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    sb.st_nlink != 1 || (sb.st_uid != 0 && sb.st_uid != geteuid() &&
+	    sb.st_uid != a->file_owner) ||
+	    ((sb.st_mode & 077) != 0 && fchmod(fd, sb.st_mode & 0600) == -1)) {
+		int saved = errno;
+
+		if (sb.st_nlink != 1 || !S_ISREG(sb.st_mode))
+			saved = EINVAL;
+		else if (sb.st_uid != 0 && sb.st_uid != geteuid() &&
+		    sb.st_uid != a->file_owner)
+			saved = EPERM;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
 	if (a->fd != -1)
 		close(a->fd);
 	a->fd = fd;
@@ -117,7 +141,7 @@ audit_open_stdout(int *is_sock)
 }
 
 struct audit *
-audit_new(const char *target, char *err, size_t errsz)
+audit_new(const char *target, uid_t owner, char *err, size_t errsz)
 {
 	struct audit *a = calloc(1, sizeof(*a));
 	pthread_mutexattr_t ma;
@@ -133,6 +157,7 @@ audit_new(const char *target, char *err, size_t errsz)
 	pthread_mutexattr_destroy(&ma);
 	a->owner = pthread_self();
 	a->fd = -1;
+	a->file_owner = owner;
 	a->ts_sec = -1;
 	a->warn_sec = -1;
 	if (target != NULL && strcmp(target, "-") == 0) {
@@ -142,7 +167,10 @@ audit_new(const char *target, char *err, size_t errsz)
 		a->path = strdup(target);
 		if (a->path == NULL || audit_open_file(a) == -1) {
 			snprintf(err, errsz, "cannot open audit log %s: %s",
-			    target, strerror(errno));
+			    target, errno == EINVAL ? "not a regular file with "
+			    "one link" : errno == EPERM ? "owned by another "
+			    "user (want root or the daemon's user)" :
+			    strerror(errno));
 			free(a->path);
 			pthread_mutex_destroy(&a->lock);
 			free(a);

@@ -64,9 +64,13 @@ struct audit_rec {
 	char client[64];
 };
 
-/* target: path (opened O_APPEND, 0600), "-" for stdout, or NULL.  NULL on
- * error with err set. */
-struct audit *audit_new(const char *target, char *err, size_t errsz);
+/* target: path (opened O_APPEND, 0600), "-" for stdout, or NULL.  An
+ * existing file must be a regular file with one link, owned by root, this
+ * process's user or owner (the user the daemon will run as; (uid_t)-1 for
+ * none), and loses any group and other permission.  NULL on error with
+ * err set. */
+struct audit *audit_new(const char *target, uid_t owner, char *err,
+    size_t errsz);
 /* Flush, tell followers they are gone, close.  Accepts NULL. */
 void audit_free(struct audit *a);
 /* Flush, then reopen the file (after rotation). */

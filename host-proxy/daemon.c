@@ -542,9 +542,59 @@ daemon_drain(struct proxy *px)
 }
 
 /*
+ * Hand one entry of the state directory to uid:gid, by a descriptor of its
+ * own (O_PATH, so that nothing is opened for real: not a FIFO, not a
+ * device), and only when it is what the daemon keeps there: a directory
+ * for "secrets", otherwise a regular file with one link (a hard link to a
+ * file elsewhere, say /etc/shadow, would have that file chowned), owned by
+ * root or uid.  ENOENT is fine.  0, or -1 with err set.
+ */
+static int
+daemon_chown_entry(int dfd, const char *dir, const char *sub,
+    const char *name, int is_dir, uid_t uid, gid_t gid, char *err,
+    size_t errsz)
+{
+	struct stat sb;
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	const char *why = NULL;
+
+	if (fd == -1 && errno == ENOENT)
+		return 0;
+	if (fd == -1 || fstat(fd, &sb) == -1) {
+		snprintf(err, errsz, "cannot open %s%s/%s: %s", dir, sub, name,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (is_dir ? !S_ISDIR(sb.st_mode) : !S_ISREG(sb.st_mode))
+		why = is_dir ? "not a directory" : "not a regular file";
+	else if (!is_dir && sb.st_nlink != 1)
+		why = "a file with more than one link";
+	else if (sb.st_uid != 0 && sb.st_uid != uid)
+		why = "owned by another user";
+	if (why != NULL) {
+		snprintf(err, errsz, "%s%s/%s: %s (refused: the daemon would "
+		    "hand it to its user)", dir, sub, name, why);
+		close(fd);
+		return -1;
+	}
+	if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) == -1) {
+		snprintf(err, errsz, "chown %s%s/%s: %s", dir, sub, name,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
  * Hand the state directory (and the files we keep in it) to the user the
  * daemon will run as.  Refuses a directory owned by anybody but root or
- * that user.  Symlinks are never followed.
+ * that user, or open to group or others, before anything is handed over;
+ * each entry must be what the daemon keeps there (daemon_chown_entry).
+ * Symlinks are never followed.
  */
 static int
 daemon_chown_state(const char *dir, uid_t uid, gid_t gid, char *err,
@@ -572,16 +622,23 @@ daemon_chown_state(const char *dir, uid_t uid, gid_t gid, char *err,
 		close(dfd);
 		return -1;
 	}
+	/* checked here too, before the directory changes hands (the store
+	 * would refuse it after) */
+	if ((sb.st_mode & 077) != 0) {
+		snprintf(err, errsz, "%s: mode %04o has group/world permission "
+		    "bits (want 0700)", dir, (unsigned)(sb.st_mode & 07777));
+		close(dfd);
+		return -1;
+	}
 	if (fchown(dfd, uid, gid) == -1) {
 		snprintf(err, errsz, "chown %s: %s", dir, strerror(errno));
 		close(dfd);
 		return -1;
 	}
 	for (i = 0; files[i] != NULL; i++) {
-		if (fchownat(dfd, files[i], uid, gid, AT_SYMLINK_NOFOLLOW) == -1 &&
-		    errno != ENOENT) {
-			snprintf(err, errsz, "chown %s/%s: %s", dir, files[i],
-			    strerror(errno));
+		if (daemon_chown_entry(dfd, dir, "", files[i],
+		    strcmp(files[i], "secrets") == 0, uid, gid, err,
+		    errsz) == -1) {
 			close(dfd);
 			return -1;
 		}
@@ -591,17 +648,21 @@ daemon_chown_state(const char *dir, uid_t uid, gid_t gid, char *err,
 	if (sfd != -1) {
 		DIR *d = fdopendir(sfd);
 		struct dirent *de;
+		int rc = 0;
 
 		if (d != NULL) {
-			while ((de = readdir(d)) != NULL)
-				if (de->d_name[0] != '.' &&
-				    fchownat(sfd, de->d_name, uid, gid,
-				    AT_SYMLINK_NOFOLLOW) == -1)
-					log_warn("chown %s/secrets/%s", dir,
-					    de->d_name);
+			while (rc == 0 && (de = readdir(d)) != NULL)
+				if (de->d_name[0] != '.')
+					rc = daemon_chown_entry(sfd, dir,
+					    "/secrets", de->d_name, 0, uid,
+					    gid, err, errsz);
 			closedir(d);
 		} else {
 			close(sfd);
+		}
+		if (rc == -1) {
+			close(dfd);
+			return -1;
 		}
 	}
 	close(dfd);
@@ -1095,7 +1156,8 @@ daemon_main(int argc, char **argv)
 	}
 	if (px.cfg.hostgroup != NULL && daemon_hostgroup_up(&px) == -1)
 		goto out;
-	px.audit = audit_new(px.cfg.log_target, err, sizeof(err));
+	px.audit = audit_new(px.cfg.log_target, is_dropping ? uid : (uid_t)-1,
+	    err, sizeof(err));
 	if (px.audit == NULL) {
 		fprintf(stderr, "slicer-proxy: %s\n", err);
 		goto out;

@@ -212,6 +212,47 @@ check "root can" bash -c "curl -q -sf -m 3 --unix-socket '$S' http://x/healthz |
 TOKEN=$(new_client vm1)
 cli allow vm1 --host api.bench.test >/dev/null
 
+# ---- as root, the daemon takes over only what it could have made itself ----
+# up_owned TEXT ARGS...: "up --user nobody" exits 1 at once with TEXT
+up_owned() {
+	local text=$1 out rc
+	shift
+	out=$(ip netns exec "$HNS" timeout 5 "$P" up --bind 192.168.222.1 --http-port 3143 \
+		--api "$DIR/own.sock" --user nobody "$@" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | head -2
+	[ $rc -eq 1 ] && printf '%s\n' "$out" | grep -qF -- "$text"
+}
+export -f up_owned
+mkdir -m 0755 "$DIR/state-open"
+check "a state dir open to others: refused before it changes hands" bash -c \
+	"up_owned 'mode 0755 has group/world permission bits' --state-dir '$DIR/state-open' &&
+	[ \"\$(stat -c %u '$DIR/state-open')\" = 0 ]"
+mkdir -m 0700 "$DIR/state-hl" "$DIR/state-hl/secrets"
+echo root-only >"$DIR/victim" && chmod 600 "$DIR/victim"
+ln "$DIR/victim" "$DIR/state-hl/secrets/zz"
+check "a hard link in secrets/ (to a file elsewhere): refused, that file still root's" bash -c \
+	"up_owned 'secrets/zz: a file with more than one link' --state-dir '$DIR/state-hl' &&
+	[ \"\$(stat -c %u:%a '$DIR/victim')\" = 0:600 ]"
+rm -f "$DIR/state-hl/secrets/zz"
+mkdir -m 0700 -p "$DIR/state-lg"
+: >"$DIR/other.log" && chown 12345 "$DIR/other.log" && chmod 666 "$DIR/other.log"
+check "an audit log another user made (0666): refused, left as it was" bash -c \
+	"up_owned 'owned by another user' --state-dir '$DIR/state-lg' --log '$DIR/other.log' &&
+	[ \"\$(stat -c %u:%a '$DIR/other.log')\" = 12345:666 ]"
+mkfifo "$DIR/fifo.log"
+check "a FIFO at --log: refused at once, no hang" \
+	up_owned "cannot open audit log $DIR/fifo.log" --state-dir "$DIR/state-lg" --log "$DIR/fifo.log"
+: >"$DIR/prev.log" && chown 65534 "$DIR/prev.log" && chmod 644 "$DIR/prev.log"
+spawn "$HNS" "$P" up --bind 192.168.222.1 --http-port 3143 --api "$DIR/own.sock" --user nobody \
+	--state-dir "$DIR/state-lg" --log "$DIR/prev.log" >>"$DIR/proxy-own.log" 2>&1
+OWN_PID=$SPAWNED_PID
+wait_for 10 grep -q 'listening on' "$DIR/proxy-own.log"
+check "the log of an earlier run (its user's, 0644) is taken, and made 0600" \
+	expect "65534:600" stat -c %u:%a "$DIR/prev.log"
+kill -TERM "$OWN_PID"
+wait_for 10 bash -c "! kill -0 $OWN_PID 2>/dev/null"
+
 # ---- the workload flushes the guest's rules: the host table still holds ----
 check "isolate the vm's veth" bash -c "ip netns exec $HNS '$P' isolate --iface \$(ip netns exec $HNS ip -o link show | awk -F': ' '/h-vm/{print \$2}' | cut -d@ -f1 | head -1) --proxy 192.168.222.1"
 in_vm nft flush ruleset 2>/dev/null

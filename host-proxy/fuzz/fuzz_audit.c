@@ -132,7 +132,7 @@ fuzz_audit(const uint8_t *path, size_t plen, const uint8_t *host,
 	if (fuzz_log == NULL) {
 		char err[256];
 
-		fuzz_log = audit_new(NULL, err, sizeof(err));
+		fuzz_log = audit_new(NULL, (uid_t)-1, err, sizeof(err));
 		fuzz_check(fuzz_log != NULL);
 	}
 	audit_rec_begin(&r, "request");

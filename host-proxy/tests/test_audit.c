@@ -145,7 +145,7 @@ static struct audit *
 audit_mem(void)
 {
 	char err[256];
-	struct audit *a = audit_new(NULL, err, sizeof(err));
+	struct audit *a = audit_new(NULL, (uid_t)-1, err, sizeof(err));
 
 	assert_non_null(a);
 	return a;
@@ -927,7 +927,7 @@ test_file_batched(void **state)
 	fd = mkstemp(path);
 	assert_true(fd != -1);
 	close(fd);
-	a = audit_new(path, err, sizeof(err));
+	a = audit_new(path, (uid_t)-1, err, sizeof(err));
 	assert_non_null(a);
 
 	/* no loop hook yet: each record is written at once */
@@ -1022,7 +1022,7 @@ test_stdout_blocked(void **state)
 	assert_int_equal(dup2(errfd, STDERR_FILENO), STDERR_FILENO);
 
 	/* nothing may print to the real stdout from here to the restore */
-	a = audit_new("-", err, sizeof(err));
+	a = audit_new("-", (uid_t)-1, err, sizeof(err));
 	if (a != NULL) {
 		audit_flush_hook(a);
 		while (seq < 100000 && audit_drops(a) == 0)
@@ -1116,7 +1116,7 @@ test_loop_hook(void **state)
 	lp.path = path;
 	lp.ev = ev_new();
 	assert_non_null(lp.ev);
-	lp.a = audit_new(path, err, sizeof(err));
+	lp.a = audit_new(path, (uid_t)-1, err, sizeof(err));
 	assert_non_null(lp.a);
 	ev_on_wait(lp.ev, audit_flush_hook, lp.a);
 	ev_timer_init(&lp.t, loop_timer_cb, &lp);
@@ -1150,7 +1150,7 @@ fatal_child_lines(int with_hook)
 	pid = fork();
 	assert_true(pid != -1);
 	if (pid == 0) {
-		a = audit_new(path, err, sizeof(err));
+		a = audit_new(path, (uid_t)-1, err, sizeof(err));
 		if (a == NULL)
 			_exit(3);
 		audit_flush_hook(a); /* batched from now on */

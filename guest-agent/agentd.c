@@ -435,12 +435,16 @@ agentd_start(struct agentd *d, char *err, size_t errsz)
 		snprintf(err, errsz, "signalfd: %s", strerror(errno));
 		return -1;
 	}
-	d->stfd = sock_unix_listen(AGENTD_STATUS_SOCK, 0600, 16);
+	d->stfd = sock_unix_listen(AGENTD_STATUS_SOCK, 0600, (uid_t)-1,
+	    (gid_t)-1, 16);
 	ev_io_init(&d->st_io, agentd_status_cb, d);
 	if (d->stfd == -1 ||
 	    ev_io_add(d->ev, &d->st_io, d->stfd, EPOLLIN) == -1) {
 		snprintf(err, errsz, "cannot listen on %s: %s",
-		    AGENTD_STATUS_SOCK, strerror(errno));
+		    AGENTD_STATUS_SOCK,
+		    errno == EADDRINUSE ? "in use by a running daemon" :
+		    errno == EEXIST ? "exists and is not a socket" :
+		    strerror(errno));
 		return -1;
 	}
 	if (agentd_pidfile(d) == -1) {

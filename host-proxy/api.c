@@ -9,6 +9,7 @@
  * acknowledged, then the proxy re-judges open tunnels.
  */
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -1193,6 +1195,38 @@ api_sweep_cb(struct ev_timer *t)
 	ev_timer_arm(a->px->ev, &a->sweep, 1000);
 }
 
+/* Warn when someone other than root may replace the control socket once
+ * it is in place: its directory belongs to another user, or others may
+ * write it without the sticky bit. */
+static void
+api_warn_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+	size_t len;
+
+	if (slash == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+	} else {
+		len = slash == path ? 1 : (size_t)(slash - path);
+		if (len >= sizeof(dir))
+			return;
+		memcpy(dir, path, len);
+		dir[len] = '\0';
+	}
+	if (stat(dir, &st) == -1)
+		return;
+	if (st.st_uid != 0)
+		log_warnx("api: the directory of %s belongs to uid %u, who "
+		    "could replace the control socket", path,
+		    (unsigned)st.st_uid);
+	else if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0)
+		log_warnx("api: the directory of %s is writable by others "
+		    "without the sticky bit: they could replace the control "
+		    "socket", path);
+}
+
 struct api *
 api_new(struct proxy *px, const char *path, char *err, size_t errsz)
 {
@@ -1205,20 +1239,31 @@ api_new(struct proxy *px, const char *path, char *err, size_t errsz)
 	}
 	a->px = px;
 	a->path = strdup(path);
-	a->lfd = sock_unix_listen(path,
-	    px->cfg.api_gid != (gid_t)-1 ? 0660 : 0600, 64);
-	if (a->lfd == -1 || a->path == NULL) {
-		snprintf(err, errsz, "cannot listen on %s: %s", path,
-		    strerror(errno));
-		free(a->path);
+	if (a->path == NULL) {
+		snprintf(err, errsz, "out of memory");
 		free(a);
 		return NULL;
 	}
-	if (px->cfg.api_gid != (gid_t)-1 && chown(path, 0, px->cfg.api_gid) == -1) {
-		snprintf(err, errsz, "cannot give %s to group %s: %s", path,
-		    px->cfg.group, strerror(errno));
-		close(a->lfd);
-		unlink(path);
+	api_warn_dir(path);
+	/* root:GROUP 0660 with --group, else root 0600; owner and mode are
+	 * set before the socket appears at path */
+	if (px->cfg.api_gid != (gid_t)-1)
+		a->lfd = sock_unix_listen(path, 0660, 0, px->cfg.api_gid, 64);
+	else
+		a->lfd = sock_unix_listen(path, 0600, (uid_t)-1, (gid_t)-1, 64);
+	if (a->lfd == -1) {
+		if (errno == EEXIST)
+			snprintf(err, errsz, "cannot listen on %s: it exists "
+			    "and is not a socket (not replacing it)", path);
+		else if (errno == EADDRINUSE)
+			snprintf(err, errsz, "cannot listen on %s: it is in "
+			    "use by a running daemon", path);
+		else if (errno == ENOTSOCK)
+			snprintf(err, errsz, "cannot listen on %s: it was "
+			    "replaced while being created", path);
+		else
+			snprintf(err, errsz, "cannot listen on %s: %s", path,
+			    strerror(errno));
 		free(a->path);
 		free(a);
 		return NULL;

@@ -30,4 +30,8 @@ SHARED_SRCS += shared/rate.c
 UNIT_TESTS += shared/tests/test_rate.c
 UNIT_TESTS += shared/tests/test_file.c
 UNIT_TESTS += shared/tests/test_sock.c
+# someone who may write the socket's directory acts right after each bind
+# and rename of sock_unix_listen
+$(BUILD)/tests/test_sock: LDFLAGS_ALL += -Wl,--wrap=bind -Wl,--wrap=rename \
+	-Wl,--wrap=renameat -Wl,--wrap=renameat2
 UNIT_TESTS += shared/tests/test_proc.c

@@ -22,9 +22,22 @@ int sock_tcp_listen_opt(const char *addr, unsigned short port, int backlog,
  * before it binds; every accepted socket inherits the mark. */
 int sock_tcp_listen_mark(
     const char *addr, unsigned short port, int backlog, uint32_t mark);
-/* Listen on a unix socket path created with mode (umask applied around
- * bind); an existing stale socket file is replaced.  -1 on error. */
-int sock_unix_listen(const char *path, unsigned int mode, int backlog);
+/*
+ * Listen on a unix socket at path with mode, owned by uid:gid ((uid_t)-1
+ * or (gid_t)-1 leave that part as created).  The socket is bound, given its
+ * owner and mode inside a private 0700 directory made next to path, then
+ * renamed into place, so a user who may write path's directory cannot turn
+ * any of these steps onto another file.  What is at path is replaced only
+ * when it is a symbolic link (the link, not what it points to) or a socket
+ * nobody accepts on.  Returns the listening fd, or -1 with errno: EEXIST
+ * when something else is at path (left as it is), EADDRINUSE when a socket
+ * at path accepts connections (another daemon serves it), ENOTSOCK when
+ * the private directory or what is at path after the rename is not what was
+ * just made (someone replaced it meanwhile), EINVAL for
+ * a path without a name, ENAMETOOLONG, or the error of a system call.
+ */
+int sock_unix_listen(const char *path, unsigned int mode, uid_t uid,
+    gid_t gid, int backlog);
 /* Blocking connect to a unix socket (for the CLI).  -1 on error. */
 int sock_unix_connect(const char *path);
 /*

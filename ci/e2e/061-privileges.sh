@@ -6,6 +6,9 @@
 # root after set-up (to the user slicer-proxy, else nobody; with neither it
 # refuses to start), the control socket refuses an unprivileged local user
 # and with --group serves members of the group (effective or supplementary),
+# --api refuses a file that is not a socket and a socket another daemon
+# serves, and a user who may write the socket's directory cannot turn the
+# daemon's set-up onto another file,
 # SIGTERM drains (an in-flight large download finishes, new connections are
 # refused), and with the guest's own rules flushed by "the workload", the
 # host-side isolate table still leaves only the proxy.
@@ -115,8 +118,90 @@ check "--group: a peer outside the group that gets past the mode is answered 403
 	expect_re '"error": "not allowed: uid 64998 is not root, the proxy.s user or a member of group '"$GRP"'".* 403 $' \
 	as_peer --regid="$OTHER_GID" --clear-groups --inh-caps=+dac_override --ambient-caps=+dac_override \
 	bash -c "$(declare -f ug_health); DIR='$DIR' ug_health | tr '\n' ' '; echo"
+# a second daemon given the same --api (on another port) while this one
+# runs is refused, and the first keeps its socket and answers
+UG_INO=$(stat -c %i "$DIR/ug.sock")
+check "a second up with the same --api while one runs: refused" \
+	up_fails "cannot listen on $DIR/ug.sock: it is in use by a running daemon" \
+	--http-port 3144 --state-dir "$DIR/state-ug2"
+check "  and the first keeps its socket and answers" bash -c \
+	"[ \"\$(stat -c %i '$DIR/ug.sock')\" = '$UG_INO' ] && curl -q -sf -m 3 --unix-socket '$DIR/ug.sock' http://x/healthz | grep -q ok"
 kill -TERM "$UG_PID"
 wait_for 10 bash -c "! kill -0 $UG_PID 2>/dev/null"
+
+# ---- what is at the --api path ----
+# an ordinary file there is an operator's mistake: refused, left as it was
+printf 'precious\n' >"$DIR/precious.txt"
+check "--api at a regular file: refused by name" \
+	up_fails "cannot listen on $DIR/precious.txt: it exists and is not a socket" \
+	--api "$DIR/precious.txt"
+check "  and the file is unchanged" expect "regular file 644 precious" \
+	bash -c "stat -c '%F %a' '$DIR/precious.txt' | tr '\n' ' '; cat '$DIR/precious.txt'"
+# The socket's directory belongs to the run-as user (so that the daemon may
+# remove its socket at exit), and that user swaps names in it: a symlink
+# to a root-owned file already at the --api path is replaced itself.
+RD=$DIR/apidir
+mkdir -m 0755 "$RD" && chown nobody "$RD"
+printf 'victim\n' >"$DIR/victim" && chmod 0644 "$DIR/victim"
+setpriv --reuid=65534 --regid=65534 --clear-groups ln -s "$DIR/victim" "$RD/l.sock"
+spawn "$HNS" "$P" up --bind 192.168.222.1 --http-port 3145 --api "$RD/l.sock" \
+	--state-dir "$DIR/state-sl" --user nobody --group "$GRP" >>"$DIR/proxy-sl.log" 2>&1
+SL_PID=$SPAWNED_PID
+wait_for 10 grep -q 'listening on' "$DIR/proxy-sl.log"
+check "a symlink to a root file at --api (with --group): the file keeps owner and mode" \
+	expect "0:0 644 victim" bash -c "stat -c '%u:%g %a' '$DIR/victim' | tr '\n' ' '; cat '$DIR/victim'"
+check "  and the path is the daemon's socket, root:$GRP_GID 0660" \
+	expect "socket 0:$GRP_GID 660 ok" bash -c \
+	"stat -c '%F %u:%g %a' '$RD/l.sock' | tr '\n' ' '; curl -q -sf -m 3 --unix-socket '$RD/l.sock' http://x/healthz | grep -o ok"
+check "  and the daemon warned that the directory's owner could replace the socket" \
+	grep -q "belongs to uid $(id -u nobody), who could replace the control socket" "$DIR/proxy-sl.log"
+kill -TERM "$SL_PID"
+wait_for 10 bash -c "! kill -0 $SL_PID 2>/dev/null"
+# The same user racing the daemon: each of the daemon's chmod, chown and
+# rename calls is held 300 ms (strace), and meanwhile every socket that
+# shows up in the directory is moved away and replaced by a symlink to the
+# victim.  Whether the daemon starts or refuses, the victim is unchanged.
+if command -v strace >/dev/null; then
+	cat >"$DIR/swapper.py" <<'PYEOF'
+import os, stat, sys, time
+d, victim = sys.argv[1], sys.argv[2]
+end, n = time.monotonic() + 20, 0
+while time.monotonic() < end:
+    for e in os.scandir(d):
+        try:
+            if stat.S_ISSOCK(os.lstat(e.path).st_mode) and not e.name.startswith("moved"):
+                os.rename(e.path, os.path.join(d, "moved%d" % n))
+                os.symlink(victim, e.path)
+                n += 1
+                print("swapped", e.name, flush=True)
+        except OSError:
+            pass
+    time.sleep(0.001)
+PYEOF
+	rm -f "$RD/l.sock"
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" "$DIR/swapper.py" "$RD" "$DIR/victim" \
+		>"$DIR/swapper.log" 2>&1 &
+	SW_PID=$!
+	SPX_PIDS+=("$SW_PID")
+	SC='chmod,fchmodat,chown,lchown,fchownat,rename,renameat,renameat2'
+	spawn "$HNS" strace -f -qq -o /dev/null -e trace="$SC" -e inject="$SC":delay_enter=300000 \
+		"$P" up --bind 192.168.222.1 --http-port 3146 --api "$RD/r.sock" \
+		--state-dir "$DIR/state-race" --user nobody --group "$GRP" >>"$DIR/proxy-race.log" 2>&1
+	RACE_PID=$SPAWNED_PID
+	wait_for 20 bash -c "grep -q -e 'listening on' -e 'cannot listen' '$DIR/proxy-race.log' || ! kill -0 $RACE_PID"
+	check "a user of the socket's directory racing the daemon's set-up: the victim keeps owner and mode" \
+		expect "0:0 644 victim" bash -c "stat -c '%u:%g %a' '$DIR/victim' | tr '\n' ' '; cat '$DIR/victim'"
+	check "  (the swapper did replace sockets in the directory)" bash -c \
+		"tail -2 '$DIR/proxy-race.log'; grep -q swapped '$DIR/swapper.log'"
+	# the daemon under strace: stop it (a child of strace) by its PID
+	RD_PID=$(pgrep -P "$RACE_PID" | head -1)
+	[ -n "$RD_PID" ] && kill -TERM "$RD_PID"
+	wait_for 10 bash -c "! kill -0 $RACE_PID 2>/dev/null"
+	kill "$SW_PID" 2>/dev/null
+	wait "$SW_PID" 2>/dev/null
+else
+	echo "skip: no strace for the race check"
+fi
 
 # ---- the default user: slicer-proxy, else nobody, else refuse ----
 # Each run sees its own /etc/passwd and /etc/nsswitch.conf ("files" only:

@@ -233,17 +233,33 @@ sock_unix_listen(const char *path, unsigned int mode, uid_t uid, gid_t gid,
 		errno = ENOTSOCK;
 		goto out;
 	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto out;
+	/* bound through the directory's descriptor, so that a name swapped
+	 * in the socket's directory meanwhile cannot send the bind elsewhere;
+	 * by name only where /proc is missing (an empty chroot) */
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", priv,
-	    SOCK_PRIV_NAME);
-	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		goto out;
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d/%s",
+	    dfd, SOCK_PRIV_NAME);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path) ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (n > 0 && (size_t)n < sizeof(sun.sun_path) &&
+		    errno != ENOENT)
+			goto out;
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", priv,
+		    SOCK_PRIV_NAME);
+		if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
+			errno = ENAMETOOLONG;
+			goto out;
+		}
+		if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+			goto out;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    listen(fd, backlog) == -1)
+	if (listen(fd, backlog) == -1)
 		goto out;
 	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
 	    fchownat(dfd, SOCK_PRIV_NAME, uid, gid, AT_SYMLINK_NOFOLLOW) == -1)

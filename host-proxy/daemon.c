@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -871,6 +872,26 @@ fail:
 	return -1;
 }
 
+/*
+ * Nothing the starter left open (a root-only file, a socket of its own)
+ * outlives the drop of root: only standard input, output and error are
+ * kept.
+ */
+static void
+daemon_close_inherited(void)
+{
+	long max;
+	int fd;
+
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+		return;
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = 3; fd < max; fd++)
+		(void)close(fd);
+}
+
 int
 daemon_main(int argc, char **argv)
 {
@@ -1079,6 +1100,7 @@ daemon_main(int argc, char **argv)
 		    px.cfg.bind_addr);
 		return 1;
 	}
+	daemon_close_inherited();
 	log_init("slicer-proxy", px.cfg.verbosity);
 	json_set_alloc_funcs(api_json_malloc, api_json_free);
 	{

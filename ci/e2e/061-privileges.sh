@@ -329,12 +329,16 @@ mkfifo "$DIR/fifo.log"
 check "a FIFO at --log: refused at once, no hang" \
 	up_owned "cannot open audit log $DIR/fifo.log" --state-dir "$DIR/state-lg" --log "$DIR/fifo.log"
 : >"$DIR/prev.log" && chown 65534 "$DIR/prev.log" && chmod 644 "$DIR/prev.log"
+# started with a root-only file open on descriptor 7, as a careless
+# starter might leave one: it is not kept past the start
 spawn "$HNS" "$P" up --bind 192.168.222.1 --http-port 3143 --api "$DIR/own.sock" --user nobody \
-	--state-dir "$DIR/state-lg" --log "$DIR/prev.log" >>"$DIR/proxy-own.log" 2>&1
+	--state-dir "$DIR/state-lg" --log "$DIR/prev.log" >>"$DIR/proxy-own.log" 2>&1 7<"$DIR/victim"
 OWN_PID=$SPAWNED_PID
 wait_for 10 grep -q 'listening on' "$DIR/proxy-own.log"
 check "the log of an earlier run (its user's, 0644) is taken, and made 0600" \
 	expect "65534:600" stat -c %u:%a "$DIR/prev.log"
+check "a descriptor the starter left open is closed in the daemon" bash -c \
+	"ls -l /proc/$OWN_PID/fd | tee '$DIR/own-fds.txt' | grep -q prev.log && ! grep -q victim '$DIR/own-fds.txt'"
 kill -TERM "$OWN_PID"
 wait_for 10 bash -c "! kill -0 $OWN_PID 2>/dev/null"
 

@@ -1195,9 +1195,10 @@ api_sweep_cb(struct ev_timer *t)
 	ev_timer_arm(a->px->ev, &a->sweep, 1000);
 }
 
-/* Warn when someone other than root may replace the control socket once
- * it is in place: its directory belongs to another user, or others may
- * write it without the sticky bit. */
+/* Warn when someone other than root (or the user who started the daemon)
+ * may replace the control socket once it is in place: its directory
+ * belongs to another user, or others may write it without the sticky
+ * bit. */
 static void
 api_warn_dir(const char *path)
 {
@@ -1217,7 +1218,7 @@ api_warn_dir(const char *path)
 	}
 	if (stat(dir, &st) == -1)
 		return;
-	if (st.st_uid != 0)
+	if (st.st_uid != 0 && st.st_uid != geteuid())
 		log_warnx("api: the directory of %s belongs to uid %u, who "
 		    "could replace the control socket", path,
 		    (unsigned)st.st_uid);

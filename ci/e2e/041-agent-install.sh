@@ -34,10 +34,14 @@ fi
 export -f in_guest
 export GPID A URL T G
 
-# state snapshots: the files install may touch, and the ruleset
+# state snapshots: the files install may touch, and the ruleset; files of
+# 4 MiB or more (none the agent writes: a toolkit someone put in
+# /usr/local, say) by size, time and inode instead of their bytes
 snap() {
 	in_guest bash -c 'cd / && find etc usr/local var/lib/slicer-agent -path etc/netns -prune -o \
-		-type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum 2>/dev/null; \
+		-type f -size -4096k -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum 2>/dev/null; \
+		find etc usr/local var/lib/slicer-agent -path etc/netns -prune -o \
+		-type f -size +4095k -printf "%p %s %T@ %i\n" 2>/dev/null | sort; \
 		find etc usr/local -type l -printf "%p -> %l\n" 2>/dev/null | sort; \
 		find etc usr/local var/lib/slicer-agent -path etc/netns -prune -o -printf "%p %m\n" 2>/dev/null | sort'
 	in_guest nft list ruleset

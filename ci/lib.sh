@@ -82,6 +82,25 @@ wait_for() {
 	return 1
 }
 
+# bench_nginx HTTP_BODY: nginx in the net namespace (one worker; its logs
+# and pid under $DIR/ngx) with HTTP_BODY inside its http { } block; waits
+# until it listens on 198.18.0.20:80 (the address ci/bench.sh leaves free)
+bench_nginx() {
+	mkdir -p "$DIR/ngx/logs"
+	cat >"$DIR/ngx/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $DIR/ngx/nginx.pid;
+error_log $DIR/ngx/error.log;
+events { worker_connections 64; }
+http {
+$1
+}
+NGX
+	spawn "$NNS" nginx -c "$DIR/ngx/nginx.conf" -p "$DIR/ngx"
+	wait_for 10 in_net bash -c "ss -Hltn 'sport = :80' | grep -q 198.18.0.20"
+}
+
 # guest_up: a guest inside the vm namespace for the agent tests: a process
 # (GPID) holding a private mount namespace there, with /etc (over a copy,
 # so nothing else changing this machine's /etc shows in the guest), /usr,

@@ -87,25 +87,13 @@ no_dots() { ! grep -E ' REQ [^ ]+ conn=[0-9]+ GET (/nope|[^ ?]*(/\.\.?(/| |\?)|%
 check "no dot segment and no escaped path ever reached the upstream" no_dots
 
 # ---- against nginx, which decodes %2F before it resolves dot segments ----
-mkdir -p "$DIR/ngx/logs"
-cat >"$DIR/ngx/nginx.conf" <<NGX
-worker_processes 1;
-daemon off;
-pid $DIR/ngx/nginx.pid;
-error_log $DIR/ngx/error.log;
-events { worker_connections 64; }
-http {
-  access_log $DIR/ngx/access.log;
+bench_nginx "  access_log $DIR/ngx/access.log;
   server {
     listen 198.18.0.20:80;
-    location /v1/ { return 200 "v1 uri=\$uri\n"; }
-    location /admin/ { return 200 "ADMIN uri=\$uri\n"; }
-    location / { return 404 "none uri=\$uri\n"; }
-  }
-}
-NGX
-spawn "$NNS" nginx -c "$DIR/ngx/nginx.conf" -p "$DIR/ngx"
-wait_for 10 in_net bash -c "ss -Hltn 'sport = :80' | grep -q 198.18.0.20"
+    location /v1/ { return 200 \"v1 uri=\$uri\\n\"; }
+    location /admin/ { return 200 \"ADMIN uri=\$uri\\n\"; }
+    location / { return 404 \"none uri=\$uri\\n\"; }
+  }"
 cli allow p1 --host fast.bench.test --port 80 --method GET --path '/v1/*' >/dev/null
 # ngx PATH: the status, and for a 200 the path nginx's handler saw
 ngx() {

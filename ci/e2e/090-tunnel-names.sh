@@ -21,25 +21,14 @@ check "daemon starts" start_proxy
 [ -n "$PROXY_PID" ] || bench_finish
 
 # nginx in the net namespace: two names on one address, TLS and plain
-mkdir -p "$DIR/ngx/logs"
-cat >"$DIR/ngx/nginx.conf" <<NGX
-worker_processes 1;
-daemon off;
-pid $DIR/ngx/nginx.pid;
-error_log $DIR/ngx/error.log;
-events { worker_connections 64; }
-http {
-  ssl_certificate $DIR/pki/srv.crt;
+bench_nginx "  ssl_certificate $DIR/pki/srv.crt;
   ssl_certificate_key $DIR/pki/srv.key;
   server { listen 198.18.0.20:443 ssl default_server; listen 198.18.0.20:80 default_server;
     server_name fast.bench.test; access_log $DIR/ngx/fast.log;
-    return 200 "allowed tenant\n"; }
+    return 200 \"allowed tenant\\n\"; }
   server { listen 198.18.0.20:443 ssl; listen 198.18.0.20:80;
     server_name evil.bench.test; access_log $DIR/ngx/evil.log;
-    return 200 "OTHER TENANT host=\$host\n"; }
-}
-NGX
-spawn "$NNS" nginx -c "$DIR/ngx/nginx.conf" -p "$DIR/ngx"
+    return 200 \"OTHER TENANT host=\$host\\n\"; }"
 # a server that speaks first (as SSH does), then echoes one read, and logs
 # every byte it got
 cat >"$DIR/banner.py" <<'PYEOF'

@@ -134,6 +134,20 @@ guest_up() {
 }
 # in_guest CMD...: the guest's mount and network namespaces with a clean
 # environment (no proxy variables), plus $GUEST_ENV (NAME=VALUE words)
+# guest_up_stub_only: guest_up, with a resolv.conf naming a resolver the vm
+# cannot reach (only the agent's DNS stub can answer) and a bare
+# /etc/hosts; with a clear stop when the guest cannot be built
+guest_up_stub_only() {
+	if guest_up &&
+		in_guest sh -c 'rm -f /etc/resolv.conf; printf "nameserver 198.18.0.53\noptions timeout:2 attempts:2\n" >/etc/resolv.conf' &&
+		in_guest sh -c 'printf "127.0.0.1 localhost\n::1 localhost\n" >/etc/hosts'; then
+		return 0
+	fi
+	echo "FAIL could not build the private guest file system: stopping before any install"
+	echo "0 passed, 1 failed"
+	exit 1
+}
+
 in_guest() {
 	# shellcheck disable=SC2086 # GUEST_ENV is a list of words
 	nsenter -t "$GPID" -m -n -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

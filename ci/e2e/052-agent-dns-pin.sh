@@ -85,17 +85,7 @@ cli allow vm1 --host dual.bench.test --port 80 >/dev/null
 cli allow vm1 --host git.bench.test --port 80 --path '/pin/*' >/dev/null
 URL="http://proxy:$T@$PROXY_ADDR"
 
-guest_setup() {
-	guest_up || return 1
-	# a resolver the vm cannot reach: only the stub answers
-	in_guest sh -c 'rm -f /etc/resolv.conf; printf "nameserver 198.18.0.53\noptions timeout:2 attempts:2\n" >/etc/resolv.conf' || return 1
-	in_guest sh -c 'printf "127.0.0.1 localhost\n::1 localhost\n" >/etc/hosts'
-}
-if ! guest_setup; then
-	echo "FAIL could not build the private guest file system: stopping before any install"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
+guest_up_stub_only
 # pg_hits ADDR: connections the port-5432 server on ADDR saw
 pg_hits() { grep -c "^PG CONN $1 " "$DIR/pg.log" 2>/dev/null || true; }
 # hits: connections Y's and Z's servers saw, "Y Z"

@@ -17,17 +17,7 @@
 #include <sys/socket.h>
 
 #include "dns.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",       \
-			    __FILE__, __LINE__, #cond);                        \
-			abort();                                               \
-		}                                                              \
-	} while (0)
+#include "fuzz/fuzz.h"
 
 /* Re-encoding expands compressed names: room for the worst case. */
 static uint8_t out[1 << 20], out2[1 << 20], copy[LIMIT_DNS_MESSAGE + 1];

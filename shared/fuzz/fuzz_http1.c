@@ -18,17 +18,7 @@
 
 #include "http1.h"
 #include "origdst.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",       \
-			    __FILE__, __LINE__, #cond);                        \
-			abort();                                               \
-		}                                                              \
-	} while (0)
+#include "fuzz/fuzz.h"
 
 static struct http1_request req, req2;
 static struct http1_response resp, resp2;

@@ -725,6 +725,7 @@ cli_read_secret_fd(int fd, const char *what, size_t *len)
  * by cli_tty_restore, also from a signal that ends the command. */
 static struct termios cli_tty_saved;
 static volatile sig_atomic_t cli_tty_is_changed;
+static volatile sig_atomic_t cli_tty_signal; /* the one that ended it */
 
 static void
 cli_tty_restore(void)
@@ -735,12 +736,13 @@ cli_tty_restore(void)
 	}
 }
 
+/* The echo comes back at once; the read sees EINTR and ends, and the
+ * signal is raised again, with its default action, outside the handler. */
 static void
 cli_tty_on_signal(int sig)
 {
 	cli_tty_restore();
-	signal(sig, SIG_DFL);
-	raise(sig);
+	cli_tty_signal = sig;
 }
 
 /* --value-stdin on a terminal: the value is typed, so it is one line read
@@ -749,7 +751,7 @@ cli_tty_on_signal(int sig)
 static char *
 cli_read_secret_tty(const char *name, size_t *len)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 	struct sigaction sa, old[sizeof(sigs) / sizeof(sigs[0])];
 	struct termios quiet;
 	char *buf = malloc(LIMIT_SECRET_VALUE + 2);
@@ -785,7 +787,7 @@ cli_read_secret_tty(const char *name, size_t *len)
 		if (k == 0)
 			break;
 		if (k < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && cli_tty_signal == 0)
 				continue;
 			read_errno = errno;
 			break;
@@ -801,6 +803,14 @@ cli_read_secret_tty(const char *name, size_t *len)
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &old[i], NULL);
 	fputc('\n', stderr);
+	if (cli_tty_signal != 0) {
+		int sig = cli_tty_signal;
+
+		secmem_wipe(buf, n);
+		signal(sig, SIG_DFL);
+		raise(sig);
+		_exit(128 + sig);
+	}
 	if (read_errno != 0 || is_long) {
 		secmem_wipe(buf, n);
 		if (is_long)

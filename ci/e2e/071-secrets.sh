@@ -153,7 +153,7 @@ export SEC8=sek-typed-4d9b2e7a1c6f05
 # what the terminal showed
 tty_secret() {
 	python3 - "$1" <<'PYEOF' | tee -a "$OUT"
-import os, pty, select, signal, sys, termios
+import os, pty, select, signal, sys, termios, time
 mode = sys.argv[1]
 value = os.environ["SEC8"].encode()
 pid, fd = pty.fork()
@@ -181,7 +181,16 @@ if mode == "line":
 else:
     os.write(fd, b"\x03")
 read_until(lambda o: False, 5)
-_, st = os.waitpid(pid, 0)
+# bounded: a command that never ends is killed and fails the check
+for _ in range(100):
+    done, st = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    time.sleep(0.1)
+else:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    sys.exit("the command did not end")
 print(out.decode(errors="replace"))
 echo_on = bool(termios.tcgetattr(fd)[3] & termios.ECHO)
 print("status", st, "echo", echo_on)

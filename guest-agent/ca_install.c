@@ -172,6 +172,66 @@ bad:
 	return -1;
 }
 
+const char *const ca_browser_policy_files[] = {
+    "/etc/chromium/policies/managed/" CA_FILE_NAME ".json",
+    "/etc/opt/chrome/policies/managed/" CA_FILE_NAME ".json",
+    "/etc/opt/chrome_for_testing/policies/managed/" CA_FILE_NAME ".json",
+    NULL,
+};
+
+int
+ca_browser_policy(const uint8_t *der, size_t derlen, char **out,
+    size_t *outlen)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char head[] = "{\n  \"EncryptedClientHelloEnabled\": false";
+	static const char ca_head[] = ",\n  \"CACertificates\": [\"";
+	static const char ca_tail[] = "\"]";
+	static const char tail[] = "\n}\n";
+	size_t cap, o, i;
+	uint32_t v;
+	char *p;
+
+	*out = NULL;
+	*outlen = 0;
+	cap = sizeof(head) + sizeof(ca_head) + sizeof(ca_tail) + sizeof(tail);
+	if (der != NULL) {
+		if (derlen > CA_PEM_MAX) {
+			errno = EINVAL;
+			return -1;
+		}
+		cap += (derlen + 2) / 3 * 4;
+	}
+	p = malloc(cap);
+	if (p == NULL)
+		return -1;
+	memcpy(p, head, sizeof(head) - 1);
+	o = sizeof(head) - 1;
+	if (der != NULL) {
+		memcpy(p + o, ca_head, sizeof(ca_head) - 1);
+		o += sizeof(ca_head) - 1;
+		for (i = 0; i < derlen; i += 3) {
+			v = (uint32_t)der[i] << 16;
+			if (i + 1 < derlen)
+				v |= (uint32_t)der[i + 1] << 8;
+			if (i + 2 < derlen)
+				v |= der[i + 2];
+			p[o++] = b64[v >> 18 & 63];
+			p[o++] = b64[v >> 12 & 63];
+			p[o++] = i + 1 < derlen ? b64[v >> 6 & 63] : '=';
+			p[o++] = i + 2 < derlen ? b64[v & 63] : '=';
+		}
+		memcpy(p + o, ca_tail, sizeof(ca_tail) - 1);
+		o += sizeof(ca_tail) - 1;
+	}
+	memcpy(p + o, tail, sizeof(tail));
+	o += sizeof(tail) - 1;
+	*out = p;
+	*outlen = o;
+	return 0;
+}
+
 static int
 ca_hexval(char c)
 {

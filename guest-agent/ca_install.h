@@ -81,4 +81,21 @@ int ca_bundle_adds(const char *then, size_t thenlen, const char *now,
 int ca_text_has_cert(const char *text, size_t len, const char *pem,
     size_t pemlen);
 
+/*
+ * Chromium-family browsers trust neither the system store nor, from
+ * M146, a predictable per-user NSS database; they do read managed policy
+ * files, one directory per brand (Chromium, Google Chrome, Chrome for
+ * Testing as Playwright ships it).  Our file in each, NULL-terminated.
+ */
+extern const char *const ca_browser_policy_files[];
+
+/*
+ * The policy file's text (malloc'd, NUL-terminated): ECH off, so that a
+ * browser's ECH GREASE does not get a host-level tunnel refused, and
+ * when der is not NULL, the CA trusted (CACertificates, the DER in
+ * base64 as Chrome wants it).  0, or -1 (ENOMEM).
+ */
+int ca_browser_policy(const uint8_t *der, size_t derlen, char **out,
+    size_t *outlen);
+
 #endif

@@ -82,6 +82,7 @@ struct inst_opts {
 	const char *proxy;
 	const char *ca_sha256;
 	int no_ca;
+	int no_browser_policy;
 	struct agentcfg cfg;
 };
 
@@ -844,6 +845,47 @@ out:
 	return rc;
 }
 
+/*
+ * The managed policy of Chromium-family browsers: ECH off (a host-level
+ * tunnel refuses ECH, and Chrome sends it as GREASE to every name), and
+ * with the CA, the CA trusted (Chrome reads no system store).
+ */
+static int
+inst_step_browsers(struct inst *in, const char *pem, size_t pemlen,
+    char *err, size_t errsz)
+{
+	char dir[FSOPS_PATH_MAX], *text = NULL;
+	uint8_t *der = NULL;
+	size_t len, i;
+	int rc = -1;
+
+	if (pem != NULL && ca_pem_to_der(pem, pemlen, &der, &len) == -1) {
+		snprintf(err, errsz, "the proxy's CA is not a PEM "
+		    "certificate");
+		return -1;
+	}
+	if (ca_browser_policy(der, der != NULL ? len : 0, &text, &len) == -1) {
+		snprintf(err, errsz, "out of memory");
+		goto out;
+	}
+	for (i = 0; ca_browser_policy_files[i] != NULL; i++) {
+		snprintf(dir, sizeof(dir), "%s", ca_browser_policy_files[i]);
+		*strrchr(dir, '/') = '\0';
+		if (inst_mkdirs(in, dir, 0755, err, errsz) == -1 ||
+		    inst_write(in, ca_browser_policy_files[i], text, len, 0644,
+			err, errsz) == -1)
+			goto out;
+	}
+	inst_say(in, "browser policy: %s and the Chrome, Chrome for Testing "
+		     "ones (ECH off%s)", ca_browser_policy_files[0],
+	    der != NULL ? ", CA trusted" : "");
+	rc = 0;
+out:
+	free(der);
+	free(text);
+	return rc;
+}
+
 /* The previous config's ruleset, to put back on a rollback. */
 static void
 inst_old_rules(struct inst *in)
@@ -942,9 +984,8 @@ inst_step_daemon(struct inst *in, char *err, size_t errsz)
 
 static const char install_usage[] =
     "usage: slicer-agent proxy install [--proxy URL] [--ca-sha256 HEX]\n"
-    "           [--bypass CIDR]... [--allow-udp PORT]... [--no-ca] "
-    "[--sched batch|normal]\n"
-    "           [--root DIR]\n"
+    "           [--bypass CIDR]... [--allow-udp PORT]... [--no-ca]\n"
+    "           [--no-browser-policy] [--sched batch|normal] [--root DIR]\n"
     "  URL: http://proxy:TOKEN@192.168.222.1:3128 (or https://...:3129);\n"
     "  default from HTTPS_PROXY, then HTTP_PROXY\n"
     "  --sched: the daemon's scheduling policy (default batch)\n";
@@ -959,6 +1000,7 @@ inst_parse(int argc, char **argv, struct inst_opts *o, char *err,
 	    {"bypass", required_argument, NULL, 'b'},
 	    {"allow-udp", required_argument, NULL, 'a'},
 	    {"no-ca", no_argument, NULL, 'n'},
+	    {"no-browser-policy", no_argument, NULL, 'B'},
 	    {"sched", required_argument, NULL, 'S'},
 	    {"root", required_argument, NULL, 'r'},
 	    {NULL, 0, NULL, 0},
@@ -983,6 +1025,9 @@ inst_parse(int argc, char **argv, struct inst_opts *o, char *err,
 			break;
 		case 'n':
 			o->no_ca = 1;
+			break;
+		case 'B':
+			o->no_browser_policy = 1;
 			break;
 		case 'r':
 			o->root = optarg;
@@ -1203,6 +1248,10 @@ install_main(int argc, char **argv)
 	    in->is_live ? "" : o->root, INSTALL_CONF_FILE);
 	if (!o->no_ca &&
 	    inst_step_ca(in, pem, pemlen, err, sizeof(err)) == -1)
+		goto fail;
+	if (!o->no_browser_policy &&
+	    inst_step_browsers(in, o->no_ca ? NULL : pem, pemlen, err,
+		sizeof(err)) == -1)
 		goto fail;
 	if (in->is_live && (inst_step_rules(in, &o->cfg, err, sizeof(err)) ==
 				   -1 ||

@@ -4,7 +4,8 @@
  *
  *   slicer-agent proxy install [--proxy URL] [--ca-sha256 HEX]
  *                      [--bypass CIDR]... [--allow-udp PORT]... [--no-ca]
- *                      [--sched batch|normal] [--root DIR]
+ *                      [--no-browser-policy] [--sched batch|normal]
+ *                      [--root DIR]
  *   slicer-agent proxy uninstall [--root DIR] | status | run
  *   slicer-agent rules apply --uplink IF --proxy ADDR:PORT
  *                      [--bypass CIDR]... [--allow-udp PORT]...
@@ -45,8 +46,8 @@ static int agent_help(int argc, char **argv);
 static const struct agent_cmd agent_cmds[] = {
     {"proxy", agent_proxy,
 	"proxy install [--proxy URL] [--ca-sha256 HEX] [--bypass CIDR]...\n"
-	"        [--allow-udp PORT]... [--no-ca] [--sched batch|normal] "
-	"[--root DIR]\n"
+	"        [--allow-udp PORT]... [--no-ca] [--no-browser-policy]\n"
+	"        [--sched batch|normal] [--root DIR]\n"
 	"                                      set up the transparent proxy\n"
 	"  proxy uninstall [--root DIR]        undo everything install did\n"
 	"  proxy status                        rules, daemon, stub, proxy\n"

@@ -294,6 +294,60 @@ test_bundle_adds(void **state)
 	assert_int_equal(ca_bundle_adds(a, strlen(a), ab, strlen(ab) - 20), 0);
 }
 
+/* The policy text: exact, every padding case, and the PEM's own body
+ * back (Chrome wants the DER in one unbroken base64 string). */
+static void
+test_browser_policy(void **state)
+{
+	static const uint8_t der[] = {0x30, 0x03, 0x02, 0x01, 0x05};
+	static const struct {
+		size_t len;
+		const char *b64;
+	} pads[] = {{1, "MA=="}, {2, "MAM="}, {3, "MAMC"}, {5, "MAMCAQU="}};
+	char *text, want[1024];
+	const char *cert;
+	uint8_t *d;
+	size_t len, dlen, i;
+
+	(void)state;
+	assert_int_equal(ca_browser_policy(NULL, 0, &text, &len), 0);
+	assert_string_equal(text,
+	    "{\n  \"EncryptedClientHelloEnabled\": false\n}\n");
+	assert_int_equal(len, strlen(text));
+	free(text);
+	for (i = 0; i < sizeof(pads) / sizeof(pads[0]); i++) {
+		assert_int_equal(ca_browser_policy(der, pads[i].len, &text,
+				     &len),
+		    0);
+		snprintf(want, sizeof(want),
+		    "{\n  \"EncryptedClientHelloEnabled\": false,\n"
+		    "  \"CACertificates\": [\"%s\"]\n}\n",
+		    pads[i].b64);
+		assert_string_equal(text, want);
+		assert_int_equal(len, strlen(text));
+		free(text);
+	}
+	/* a real certificate: its PEM body, line breaks removed */
+	assert_int_equal(ca_pem_to_der(ca_pem_text, strlen(ca_pem_text), &d,
+			     &dlen),
+	    0);
+	assert_int_equal(ca_browser_policy(d, dlen, &text, &len), 0);
+	cert = strstr(ca_pem_text, "-----\n") + 6;
+	for (i = 0, len = 0; cert[i] != '-'; i++)
+		if (cert[i] != '\n')
+			want[len++] = cert[i];
+	want[len] = '\0';
+	assert_true(len > 400);
+	assert_non_null(strstr(text, want));
+	free(text);
+	free(d);
+	/* the path of each brand, all ours */
+	for (i = 0; ca_browser_policy_files[i] != NULL; i++)
+		assert_non_null(strstr(ca_browser_policy_files[i],
+		    "/policies/managed/slicer-agent.json"));
+	assert_int_equal(i, 3);
+}
+
 int
 main(void)
 {
@@ -304,6 +358,7 @@ main(void)
 	    cmocka_unit_test(test_blocks),
 	    cmocka_unit_test(test_has_cert),
 	    cmocka_unit_test(test_bundle_adds),
+	    cmocka_unit_test(test_browser_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

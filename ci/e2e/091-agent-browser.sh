@@ -1,0 +1,122 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# A real browser in the guest: headless Chromium behind slicer-agent, with
+# no proxy settings and no certificate flags.  Chromium reads neither the
+# system trust store nor HTTPS_PROXY here; it sends ECH GREASE to every
+# name, which a host-level tunnel refuses.  The agent's managed policy
+# (/etc/chromium/policies/managed/slicer-agent.json, and the Chrome and
+# Chrome for Testing ones) turns ECH off and trusts the proxy's CA, so:
+# an intercepted host loads with its secret injected and the leaf trusted,
+# a spliced host loads through its tunnel.  Without the policy file the
+# same spliced load is refused, audited as an encrypted_client_hello
+# refusal (which shows the GREASE is real and the policy is what fixes
+# it), and the intercepted one fails on the certificate.
+# --no-browser-policy writes no policy; uninstall removes the files and
+# the directories install made.
+source "$(dirname "$(readlink -f "$0")")/../lib.sh"
+bench_init
+bench_need chromium || { echo "no chromium"; echo "0 passed, 1 failed"; exit 1; }
+bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
+case $BUILD in /*) A=$BUILD/slicer-agent ;; *) A=$SPX_ROOT/$BUILD/slicer-agent ;; esac
+[ -x "$A" ] || { echo "no $A (make first)"; echo "0 passed, 1 failed"; exit 1; }
+check "proxy starts (upstream CA)" start_proxy --upstream-ca "$CA"
+[ -n "$PROXY_PID" ] || bench_finish
+T=$(new_client vm1 | grep -oE 'spi_[A-Za-z0-9_-]+' | head -1)
+printf 'browser-secret-%s' "$$" >"$DIR/secret.txt"
+cli secret create tok --host api.bench.test --from-file "$DIR/secret.txt" >/dev/null
+# api: intercepted (its secret); plain: a host-level (spliced) tunnel
+cli allow vm1 --host api.bench.test --path '/*' --secret tok >/dev/null
+cli allow vm1 --host plain.bench.test --port 443 >/dev/null
+URL="http://proxy:$T@$PROXY_ADDR"
+POL=/etc/chromium/policies/managed/slicer-agent.json
+
+if ! guest_up ||
+	! in_guest sh -c 'printf "127.0.0.1 localhost\n198.18.0.11 api.bench.test\n198.18.0.10 plain.bench.test\n" >/etc/hosts'; then
+	echo "FAIL could not build the private guest file system: stopping before any install"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+# browse URL [FLAG...]: the page Chromium rendered (stdout) and its complaints
+# (stderr), a fresh profile each time; bounded, and whatever it leaves in
+# the vm namespace is killed by PID when the bench goes down
+browse() {
+	local prof
+	prof=$(mktemp -d "$DIR/chr.XXXXXX")
+	in_guest timeout -k 5 60 chromium --headless=new --no-sandbox \
+		--no-first-run --disable-gpu --user-data-dir="$prof" \
+		"${@:2}" --dump-dom "$1" 2>"$prof.err"
+	grep -ohE 'net::ERR_[A-Z_]+' "$prof.err" | head -1
+}
+# audit RE: a tunnel's close record to plain.bench.test whose "decision
+# reason" matches RE
+audit() {
+	"$PY" - "$AUDIT" "$1" <<'EOF'
+import json, re, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("event") == "close" and r.get("mode") == "tunnel" and \
+            r.get("host") == "plain.bench.test" and \
+            re.search(sys.argv[2], "%s %s" % (r["decision"], r["reason"])):
+        print("%s %s %s" % (r["host"], r["decision"], r["reason"]))
+        sys.exit(0)
+sys.exit(1)
+EOF
+}
+refused() { api GET /metrics | sed -n 's/^slicer_tunnel_names_refused_total //p'; }
+export -f in_guest browse audit refused wait_for
+export GPID A URL T G DIR POL
+
+check "install" in_guest "$A" proxy install --proxy "$URL"
+check "the policy files are there, each as the first" bash -c '
+	for f in /etc/chromium/policies/managed /etc/opt/chrome/policies/managed \
+		/etc/opt/chrome_for_testing/policies/managed; do
+		in_guest cmp "$POL" "$f/slicer-agent.json" || exit 1
+	done'
+cli ca >"$DIR/proxy-ca.pem"
+in_guest cat "$POL" >"$DIR/policy.json"
+check "the policy: ECH off, the proxy CA as DER in base64" py_check "$DIR/proxy-ca.pem" "$DIR/policy.json" <<'EOF'
+import base64, json, subprocess, sys
+der = subprocess.run(["openssl", "x509", "-outform", "DER", "-in", sys.argv[1]],
+                     capture_output=True, check=True).stdout
+p = json.load(open(sys.argv[2]))
+print(p)
+assert p["EncryptedClientHelloEnabled"] is False
+assert p["CACertificates"] == [base64.b64encode(der).decode()]
+EOF
+
+# ---- with the policy (plain.bench.test's own certificate is from the
+# bench CA, which only the spliced loads are told to overlook: what is
+# judged there is the ClientHello)
+check "intercepted: the page loads, leaf trusted, secret injected" bash -c '
+	out=$(browse https://api.bench.test/chromium); echo "$out" | tail -c 600
+	echo "$out" | grep -q "\"path\": \"/chromium\"" &&
+	echo "$out" | grep -q "Bearer $(cat "$DIR/secret.txt")"'
+R0=$(refused)
+check "spliced: the page loads through the host-level tunnel" bash -c '
+	out=$(browse https://plain.bench.test/spliced-ok --ignore-certificate-errors); echo "$out" | tail -c 400
+	echo "$out" | grep -q "\"path\": \"/spliced-ok\""'
+check "  audited as an allowed tunnel, nothing refused" bash -c \
+	"audit '^allow' && [ \"\$(refused)\" = '$R0' ]"
+
+# ---- without it: what the policy is for
+in_guest mv "$POL" "$G/pol.aside"
+check "no policy, spliced: refused (ECH GREASE)" bash -c '
+	out=$(browse https://plain.bench.test/spliced-grease --ignore-certificate-errors); echo "$out" | tail -c 300
+	! echo "$out" | grep -q spliced-grease'
+check "  audited as an encrypted_client_hello refusal, counted" bash -c \
+	"wait_for 5 audit '^deny TLS ClientHello with encrypted_client_hello' && [ \"\$(refused)\" -gt '$R0' ]"
+check "no policy, intercepted: the leaf is not trusted" expect_re 'ERR_CERT_AUTHORITY_INVALID' \
+	browse https://api.bench.test/untrusted
+in_guest mv "$G/pol.aside" "$POL"
+
+# ---- uninstall, and install without the policy
+check "uninstall" in_guest "$A" proxy uninstall
+check "  the policy files and the directories install made are gone" bash -c '
+	for f in /etc/chromium/policies /etc/opt/chrome /etc/opt/chrome_for_testing; do
+		in_guest test -e "$f" && { echo "left $f"; exit 1; }
+	done
+	in_guest test -d /etc/chromium'
+check "install --no-browser-policy" in_guest "$A" proxy install --proxy "$URL" --no-browser-policy
+check "  no policy file" bash -c '! in_guest test -e "$POL" && ! in_guest test -e /etc/opt/chrome'
+check "uninstall again" in_guest "$A" proxy uninstall
+bench_finish

@@ -8,7 +8,7 @@ PKGS=(
 	iproute2 nftables dnsmasq procps psmisc file util-linux coreutils
 	curl wget dnsutils git python3 python3-requests nodejs openssl
 	libmbedtls-dev busybox musl-tools
-	apache2-utils wrk nginx-light strace chromium
+	apache2-utils wrk nginx-light strace chromium firefox-esr
 )
 if [ "$(id -u)" -ne 0 ]; then
 	echo "ci/install-deps.sh: run as root (apt-get)" >&2

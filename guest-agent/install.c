@@ -846,6 +846,57 @@ out:
 }
 
 /*
+ * Firefox: ECH GREASE off through Debian's preferences directory (its
+ * enterprise policy cannot set that preference), and the CA through the
+ * enterprise policy file, which is one file for every policy: written
+ * only when there is none, or when it is the one we wrote.
+ */
+static int
+inst_step_firefox(struct inst *in, int with_ca, char *err, size_t errsz)
+{
+	static const char prefs[] =
+	    "// slicer-agent: no ECH GREASE (a host-level tunnel refuses "
+	    "ECH)\n"
+	    "pref(\"security.tls.ech.grease_probability\", 0);\n";
+	static const char policy[] =
+	    "{\n  \"policies\": {\n    \"Certificates\": {\n"
+	    "      \"Install\": [\"" INSTALL_CA_FILE "\"]\n    }\n  }\n}\n";
+	char abs[FSOPS_PATH_MAX];
+
+	if (inst_mkdirs(in, INSTALL_FIREFOX_PREFS_DIR, 0755, err, errsz) ==
+		-1 ||
+	    inst_write(in, INSTALL_FIREFOX_PREFS, prefs, sizeof(prefs) - 1,
+		0644, err, errsz) == -1)
+		return -1;
+	if (!with_ca) {
+		inst_say(in, "Firefox: %s (ECH off)", INSTALL_FIREFOX_PREFS);
+		return 0;
+	}
+	if (fsops_join(in->root, INSTALL_FIREFOX_POLICY, abs, sizeof(abs)) ==
+		-1)
+		return inst_fail(err, errsz, "bad path",
+		    INSTALL_FIREFOX_POLICY);
+	if (access(abs, F_OK) == 0 &&
+	    manifest_find(in->m, MANIFEST_FILE, INSTALL_FIREFOX_POLICY) ==
+		NULL) {
+		inst_say(in, "Firefox: %s (ECH off); %s is not ours, so the CA "
+			     "is not in it: add \"Certificates\": {\"Install\": "
+			     "[\"%s\"]} to its policies", INSTALL_FIREFOX_PREFS,
+		    INSTALL_FIREFOX_POLICY, INSTALL_CA_FILE);
+		return 0;
+	}
+	snprintf(abs, sizeof(abs), "%s", INSTALL_FIREFOX_POLICY);
+	*strrchr(abs, '/') = '\0';
+	if (inst_mkdirs(in, abs, 0755, err, errsz) == -1 ||
+	    inst_write(in, INSTALL_FIREFOX_POLICY, policy, sizeof(policy) - 1,
+		0644, err, errsz) == -1)
+		return -1;
+	inst_say(in, "Firefox: %s (ECH off), %s (CA trusted)",
+	    INSTALL_FIREFOX_PREFS, INSTALL_FIREFOX_POLICY);
+	return 0;
+}
+
+/*
  * The managed policy of Chromium-family browsers: ECH off (a host-level
  * tunnel refuses ECH, and Chrome sends it as GREASE to every name), and
  * with the CA, the CA trusted (Chrome reads no system store).
@@ -879,6 +930,8 @@ inst_step_browsers(struct inst *in, const char *pem, size_t pemlen,
 	inst_say(in, "browser policy: %s and the Chrome, Chrome for Testing "
 		     "ones (ECH off%s)", ca_browser_policy_files[0],
 	    der != NULL ? ", CA trusted" : "");
+	if (inst_step_firefox(in, der != NULL, err, errsz) == -1)
+		goto out;
 	rc = 0;
 out:
 	free(der);

@@ -22,6 +22,11 @@
 #define INSTALL_ENV_FILE "/etc/environment"
 #define INSTALL_PROFILE_DIR "/etc/profile.d"
 #define INSTALL_PROFILE INSTALL_PROFILE_DIR "/slicer-agent.sh"
+/* Debian's Firefox ESR reads every file in its preferences directory;
+ * Firefox's enterprise policy is one file. */
+#define INSTALL_FIREFOX_PREFS_DIR "/etc/firefox-esr"
+#define INSTALL_FIREFOX_PREFS INSTALL_FIREFOX_PREFS_DIR "/slicer-agent.js"
+#define INSTALL_FIREFOX_POLICY "/etc/firefox/policies/policies.json"
 #define INSTALL_UNIT "/etc/systemd/system/slicer-agent.service"
 #define INSTALL_OPENRC "/etc/init.d/slicer-agent"
 /* How long install waits for the daemon to say it is up. */

@@ -1,21 +1,23 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# A real browser in the guest: headless Chromium behind slicer-agent, with
-# no proxy settings and no certificate flags.  Chromium reads neither the
-# system trust store nor HTTPS_PROXY here; it sends ECH GREASE to every
-# name, which a host-level tunnel refuses.  The agent's managed policy
-# (/etc/chromium/policies/managed/slicer-agent.json, and the Chrome and
-# Chrome for Testing ones) turns ECH off and trusts the proxy's CA, so:
-# an intercepted host loads with its secret injected and the leaf trusted,
-# a spliced host loads through its tunnel.  Without the policy file the
-# same spliced load is refused, audited as an encrypted_client_hello
-# refusal (which shows the GREASE is real and the policy is what fixes
-# it), and the intercepted one fails on the certificate.
-# --no-browser-policy writes no policy; uninstall removes the files and
-# the directories install made.
+# Real browsers in the guest: headless Chromium and Firefox ESR behind
+# slicer-agent, with no proxy settings and no certificate flags.  Neither
+# reads the system trust store, and both send ECH GREASE to every name,
+# which a host-level tunnel refuses.  The agent's browser files (the
+# managed policy /etc/chromium/policies/managed/slicer-agent.json, and the
+# Chrome and Chrome for Testing ones; Firefox's /etc/firefox-esr
+# preferences file and enterprise policy) turn ECH off and trust the
+# proxy's CA, so: an intercepted host loads with its secret injected and
+# the leaf trusted, a spliced host's ClientHello passes its tunnel.
+# Without those files the same spliced load is refused, audited as an
+# encrypted_client_hello refusal (the GREASE is real and the files are
+# what fix it), and the intercepted one fails on the certificate.
+# --no-browser-policy writes none; uninstall removes the files and the
+# directories install made; a Firefox policy file of the owner's is left
+# untouched, and install says what to add to it.
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
 bench_init
-bench_need chromium || { echo "no chromium"; echo "0 passed, 1 failed"; exit 1; }
+bench_need chromium firefox-esr || { echo "no chromium or firefox-esr"; echo "0 passed, 1 failed"; exit 1; }
 bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
 case $BUILD in /*) A=$BUILD/slicer-agent ;; *) A=$SPX_ROOT/$BUILD/slicer-agent ;; esac
 [ -x "$A" ] || { echo "no $A (make first)"; echo "0 passed, 1 failed"; exit 1; }
@@ -47,6 +49,40 @@ browse() {
 		"${@:2}" --dump-dom "$1" 2>"$prof.err"
 	grep -ohE 'net::ERR_[A-Z_]+' "$prof.err" | head -1
 }
+# ffbrowse URL COND...: Firefox loads URL (a screenshot, a fresh profile)
+# until COND holds (polled, at most 30 s), then is stopped (it stays on an
+# error page); 0 when COND held
+ffbrowse() {
+	local prof pid i rc=1
+	prof=$(mktemp -d "$DIR/ff.XXXXXX")
+	in_guest env HOME="$prof" sh -c 'echo $$ >"$1.pid"; exec timeout -k 3 60 firefox-esr --headless --screenshot "$1/shot.png" "$2"' \
+		sh "$prof" "$1" >"$prof.out" 2>&1 &
+	shift
+	for i in $(seq 150); do
+		if "$@"; then rc=0; break; fi
+		sleep 0.2
+	done
+	pid=$(cat "$prof.pid" 2>/dev/null)
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	wait_for 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -9 "$pid" 2>/dev/null
+	return $rc
+}
+# records HOST RE: how many audit records of HOST match "event decision
+# reason" RE
+records() {
+	"$PY" - "$AUDIT" "$1" "$2" <<'EOF'
+import json, re, sys
+n = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("host") == sys.argv[2] and re.search(sys.argv[3], "%s %s %s" % (
+            r.get("event"), r.get("decision"), r.get("reason", ""))):
+        n += 1
+print(n)
+EOF
+}
+# more_records HOST RE N: more than N such records now
+more_records() { [ "$(records "$1" "$2")" -gt "$3" ]; }
 # audit RE: a tunnel's close record to plain.bench.test whose "decision
 # reason" matches RE
 audit() {
@@ -63,7 +99,7 @@ sys.exit(1)
 EOF
 }
 refused() { api GET /metrics | sed -n 's/^slicer_tunnel_names_refused_total //p'; }
-export -f in_guest browse audit refused wait_for
+export -f in_guest browse ffbrowse records more_records audit refused wait_for upstream_saw
 export GPID A URL T G DIR POL
 
 check "install" in_guest "$A" proxy install --proxy "$URL"
@@ -109,14 +145,48 @@ check "no policy, intercepted: the leaf is not trusted" expect_re 'ERR_CERT_AUTH
 	browse https://api.bench.test/untrusted
 in_guest mv "$G/pol.aside" "$POL"
 
+# ---- Firefox: its preferences (ECH GREASE off) and its enterprise policy
+# (the CA); the bench CA is not in it, so for the spliced host what is
+# checked is the proxy's verdict on the ClientHello
+check "Firefox: the preferences file and the policy naming the CA file" bash -c '
+	in_guest grep -qxF "pref(\"security.tls.ech.grease_probability\", 0);" /etc/firefox-esr/slicer-agent.js &&
+	in_guest cat /etc/firefox/policies/policies.json | "$PY" -c "
+import json, sys; p = json.load(sys.stdin)
+assert p == {\"policies\": {\"Certificates\": {\"Install\": [\"/etc/slicer-agent/ca.pem\"]}}}, p"'
+check "Firefox, intercepted: the request reaches the upstream (leaf trusted)" \
+	ffbrowse https://api.bench.test/firefox-intercepted upstream_saw /firefox-intercepted
+N=$(records plain.bench.test '^close allow')
+check "Firefox, spliced: the tunnel lets its ClientHello through" \
+	ffbrowse https://plain.bench.test/firefox-spliced more_records plain.bench.test '^close allow' "$N"
+in_guest mv /etc/firefox-esr/slicer-agent.js "$G/ffprefs.aside"
+in_guest mv /etc/firefox/policies/policies.json "$G/ffpolicy.aside"
+N=$(records plain.bench.test '^close deny TLS ClientHello with encrypted_client_hello')
+check "Firefox without them, spliced: refused (ECH GREASE)" \
+	ffbrowse https://plain.bench.test/firefox-grease more_records plain.bench.test '^close deny TLS ClientHello with encrypted_client_hello' "$N"
+N=$(records api.bench.test '^tls error .*unknown ca')
+check "Firefox without them, intercepted: the leaf refused (unknown ca), nothing reaches the upstream" bash -c "
+	ffbrowse https://api.bench.test/firefox-untrusted more_records api.bench.test '^tls error .*unknown ca' $N && ! upstream_saw /firefox-untrusted"
+in_guest mv "$G/ffprefs.aside" /etc/firefox-esr/slicer-agent.js
+in_guest mv "$G/ffpolicy.aside" /etc/firefox/policies/policies.json
+
 # ---- uninstall, and install without the policy
 check "uninstall" in_guest "$A" proxy uninstall
 check "  the policy files and the directories install made are gone" bash -c '
-	for f in /etc/chromium/policies /etc/opt/chrome /etc/opt/chrome_for_testing; do
+	for f in /etc/chromium/policies /etc/opt/chrome /etc/opt/chrome_for_testing \
+		/etc/firefox-esr/slicer-agent.js /etc/firefox; do
 		in_guest test -e "$f" && { echo "left $f"; exit 1; }
 	done
 	in_guest test -d /etc/chromium'
 check "install --no-browser-policy" in_guest "$A" proxy install --proxy "$URL" --no-browser-policy
-check "  no policy file" bash -c '! in_guest test -e "$POL" && ! in_guest test -e /etc/opt/chrome'
+check "  no policy file" bash -c '! in_guest test -e "$POL" && ! in_guest test -e /etc/opt/chrome && ! in_guest test -e /etc/firefox && ! in_guest test -e /etc/firefox-esr/slicer-agent.js'
 check "uninstall again" in_guest "$A" proxy uninstall
+# a Firefox policy file of the owner's: left as it is, and said so
+in_guest sh -c 'mkdir -p /etc/firefox/policies && printf "{\"policies\": {\"DisableTelemetry\": true}}\n" >/etc/firefox/policies/policies.json'
+in_guest cat /etc/firefox/policies/policies.json >"$DIR/own-policy.json"
+check "install beside the owner's Firefox policy: says how to add the CA" expect_re \
+	'/etc/firefox/policies/policies.json is not ours, so the CA is not in it' \
+	in_guest "$A" proxy install --proxy "$URL"
+check "  the owner's policy untouched" bash -c 'in_guest cat /etc/firefox/policies/policies.json | cmp - "$DIR/own-policy.json"'
+check "uninstall: the owner's policy still there" bash -c \
+	'in_guest "$A" proxy uninstall && in_guest cat /etc/firefox/policies/policies.json | cmp - "$DIR/own-policy.json"'
 bench_finish

@@ -55,7 +55,7 @@ browse() {
 ffbrowse() {
 	local prof pid i rc=1
 	prof=$(mktemp -d "$DIR/ff.XXXXXX")
-	in_guest env HOME="$prof" sh -c 'echo $$ >"$1.pid"; exec timeout -k 3 60 firefox-esr --headless --screenshot "$1/shot.png" "$2"' \
+	in_guest env HOME="$prof" sh -c 'echo $$ >"$1.pid"; exec timeout -k 3 60 firefox-esr --headless --no-remote --screenshot "$1/shot.png" "$2"' \
 		sh "$prof" "$1" >"$prof.out" 2>&1 &
 	shift
 	for i in $(seq 150); do

@@ -851,6 +851,27 @@ out:
  * enterprise policy file, which is one file for every policy: written
  * only when there is none, or when it is the one we wrote.
  */
+static const char firefox_policy[] =
+    "{\n  \"policies\": {\n    \"Certificates\": {\n"
+    "      \"Install\": [\"" INSTALL_CA_FILE "\"]\n    }\n  }\n}\n";
+
+/* Is the Firefox policy file at abs (absolute) the one we wrote, byte for
+ * byte?  1 or 0. */
+static int
+firefox_policy_is_ours(const char *abs)
+{
+	char *text = NULL;
+	size_t len;
+	int is_ours;
+
+	if (fsops_read(abs, FSOPS_FILE_MAX, &text, &len, NULL) == -1)
+		return 0;
+	is_ours = len == sizeof(firefox_policy) - 1 &&
+	    memcmp(text, firefox_policy, len) == 0;
+	free(text);
+	return is_ours;
+}
+
 static int
 inst_step_firefox(struct inst *in, int with_ca, char *err, size_t errsz)
 {
@@ -858,10 +879,8 @@ inst_step_firefox(struct inst *in, int with_ca, char *err, size_t errsz)
 	    "// slicer-agent: no ECH GREASE (a host-level tunnel refuses "
 	    "ECH)\n"
 	    "pref(\"security.tls.ech.grease_probability\", 0);\n";
-	static const char policy[] =
-	    "{\n  \"policies\": {\n    \"Certificates\": {\n"
-	    "      \"Install\": [\"" INSTALL_CA_FILE "\"]\n    }\n  }\n}\n";
 	char abs[FSOPS_PATH_MAX];
+	struct stat st;
 
 	if (inst_mkdirs(in, INSTALL_FIREFOX_PREFS_DIR, 0755, err, errsz) ==
 		-1 ||
@@ -876,9 +895,12 @@ inst_step_firefox(struct inst *in, int with_ca, char *err, size_t errsz)
 		-1)
 		return inst_fail(err, errsz, "bad path",
 		    INSTALL_FIREFOX_POLICY);
-	if (access(abs, F_OK) == 0 &&
-	    manifest_find(in->m, MANIFEST_FILE, INSTALL_FIREFOX_POLICY) ==
-		NULL) {
+	/* anything there (a symbolic link too) that is not our own file as
+	 * we wrote it stays as it is */
+	if (lstat(abs, &st) == 0 &&
+	    (manifest_find(in->m, MANIFEST_FILE, INSTALL_FIREFOX_POLICY) ==
+		    NULL ||
+		!S_ISREG(st.st_mode) || !firefox_policy_is_ours(abs))) {
 		inst_say(in, "Firefox: %s (ECH off); %s is not ours, so the CA "
 			     "is not in it: add \"Certificates\": {\"Install\": "
 			     "[\"%s\"]} to its policies", INSTALL_FIREFOX_PREFS,
@@ -888,8 +910,8 @@ inst_step_firefox(struct inst *in, int with_ca, char *err, size_t errsz)
 	snprintf(abs, sizeof(abs), "%s", INSTALL_FIREFOX_POLICY);
 	*strrchr(abs, '/') = '\0';
 	if (inst_mkdirs(in, abs, 0755, err, errsz) == -1 ||
-	    inst_write(in, INSTALL_FIREFOX_POLICY, policy, sizeof(policy) - 1,
-		0644, err, errsz) == -1)
+	    inst_write(in, INSTALL_FIREFOX_POLICY, firefox_policy,
+		sizeof(firefox_policy) - 1, 0644, err, errsz) == -1)
 		return -1;
 	inst_say(in, "Firefox: %s (ECH off), %s (CA trusted)",
 	    INSTALL_FIREFOX_PREFS, INSTALL_FIREFOX_POLICY);
@@ -1578,10 +1600,22 @@ install_uninstall_main(int argc, char **argv)
 			    RULES_TABLE);
 		}
 	}
-	/* 3. files we wrote, newest first */
-	for (i = m->n; i-- > 0;)
-		if (m->e[i].kind == MANIFEST_FILE)
-			uninst_file(root, m->e[i].a, m->e[i].b, &errors);
+	/* 3. files we wrote, newest first; Firefox's policy file, which
+	 * holds every policy, only when no one changed it since */
+	for (i = m->n; i-- > 0;) {
+		char f[FSOPS_PATH_MAX];
+
+		if (m->e[i].kind != MANIFEST_FILE)
+			continue;
+		if (strcmp(m->e[i].a, INSTALL_FIREFOX_POLICY) == 0 &&
+		    fsops_join(root, m->e[i].a, f, sizeof(f)) == 0 &&
+		    access(f, F_OK) == 0 && !firefox_policy_is_ours(f)) {
+			printf("slicer-agent: %s changed since install: kept "
+			       "(the CA named in it is gone)\n", f);
+			continue;
+		}
+		uninst_file(root, m->e[i].a, m->e[i].b, &errors);
+	}
 	/* 4. the trust store tools, now without our CA */
 	for (i = 0; i < m->n; i++) {
 		if (m->e[i].kind != MANIFEST_TOOL)

@@ -189,4 +189,13 @@ check "install beside the owner's Firefox policy: says how to add the CA" expect
 check "  the owner's policy untouched" bash -c 'in_guest cat /etc/firefox/policies/policies.json | cmp - "$DIR/own-policy.json"'
 check "uninstall: the owner's policy still there" bash -c \
 	'in_guest "$A" proxy uninstall && in_guest cat /etc/firefox/policies/policies.json | cmp - "$DIR/own-policy.json"'
+# ours, then changed by the owner: kept by uninstall, and said so
+in_guest rm -f /etc/firefox/policies/policies.json
+check "install writes the Firefox policy again" bash -c \
+	'in_guest "$A" proxy install --proxy "$URL" >/dev/null && in_guest grep -q slicer-agent/ca.pem /etc/firefox/policies/policies.json'
+in_guest sed -i 's/"policies": {/"policies": {"DisableTelemetry": true,/' /etc/firefox/policies/policies.json
+in_guest cat /etc/firefox/policies/policies.json >"$DIR/edited-policy.json"
+check "uninstall keeps the policy the owner changed since" expect_re \
+	'policies.json changed since install: kept' in_guest "$A" proxy uninstall
+check "  as the owner left it" bash -c 'in_guest cat /etc/firefox/policies/policies.json | cmp - "$DIR/edited-policy.json"'
 bench_finish

@@ -228,7 +228,7 @@ check "  and nothing was left listening" bash -c "! ip netns exec $HNS ss -Hltn 
 euid_as() {
 	local i pid
 	up_as "$1" >"$2" &
-	for i in $(seq 50); do grep -q 'listening on' "$2" && break; sleep 0.1; done
+	for i in $(seq 50); do grep -qs 'listening on' "$2" && break; sleep 0.1; done
 	pid=$(ip netns exec "$HNS" ss -Hltnp 'sport = :3143' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
 	ps -o euid= -p "$pid" | tr -d ' '
 	kill -TERM "$pid"

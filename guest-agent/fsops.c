@@ -196,6 +196,19 @@ fsops_find_tool(const char *root, const char *name, char *out, size_t size)
 }
 
 /* In the child: never returns. */
+/* /dev/null, opened before fsops_enter_root (an image may have none) */
+static int fsops_devnull = -1;
+
+int
+fsops_enter_root(const char *root)
+{
+	if (fsops_devnull == -1)
+		fsops_devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (chroot(root) == -1 || chdir("/") == -1)
+		return -1;
+	return 0;
+}
+
 static void
 fsops_child(const char *root, const char *const argv[], int outfd)
 {
@@ -204,7 +217,8 @@ fsops_child(const char *root, const char *const argv[], int outfd)
 	    "LANG=C", "LC_ALL=C", NULL};
 	int nul;
 
-	nul = open("/dev/null", O_RDONLY);
+	nul = fsops_devnull != -1 ? dup(fsops_devnull) :
+				     open("/dev/null", O_RDONLY);
 	if (nul != -1) {
 		dup2(nul, 0);
 		if (nul != 0)

@@ -53,4 +53,14 @@ int fsops_find_tool(const char *root, const char *name, char *out, size_t size);
 int fsops_run(const char *root, const char *const argv[], char *out,
     size_t outsz);
 
+/*
+ * Make root this process's root directory (chroot, then chdir "/"), so
+ * that every path install and uninstall touch afterwards resolves inside
+ * it, symbolic links included: an image's absolute link (/etc/opt ->
+ * /srv/opt) then leads to the image's /srv/opt, never this machine's.
+ * /dev/null is opened first for the tools run later.  0, or -1 with
+ * errno.
+ */
+int fsops_enter_root(const char *root);
+
 #endif

@@ -1302,6 +1302,15 @@ install_main(int argc, char **argv)
 		if (ca_store_detect(o->root, &s, err, sizeof(err)) == -1)
 			goto fail_early;
 	}
+	/* an image's paths resolve inside it, its absolute links too */
+	if (!in->is_live) {
+		if (fsops_enter_root(o->root) == -1) {
+			snprintf(err, sizeof(err), "--root: cannot make %s the "
+			    "root directory: %s", o->root, strerror(errno));
+			goto fail_early;
+		}
+		in->root = "/";
+	}
 	/* 2. changes, undone on failure */
 	if (inst_load_manifest(in, err, sizeof(err)) == -1)
 		goto fail_early;
@@ -1546,6 +1555,15 @@ install_uninstall_main(int argc, char **argv)
 		return 1;
 	}
 	is_live = strcmp(root, "/") == 0;
+	if (!is_live) {
+		/* as install: the image's links resolve inside it */
+		if (fsops_enter_root(root) == -1) {
+			fprintf(stderr, "slicer-agent: --root: cannot make %s "
+			    "the root directory: %s\n", root, strerror(errno));
+			return 1;
+		}
+		root = "/";
+	}
 	m = calloc(1, sizeof(*m));
 	if (m == NULL || fsops_join(root, INSTALL_MANIFEST, abs,
 			     sizeof(abs)) == -1)

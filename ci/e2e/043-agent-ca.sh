@@ -11,8 +11,9 @@
 # it, a second install changes nothing, uninstall restores the tree byte
 # for byte (modes and symlinks too), a second uninstall is a no-op; a line
 # and a CA an administrator adds after install survive uninstall.  Also
-# --ca-sha256, a read-only trust store (rolled back), --no-ca, and
-# nothing installed for the running system (no table) with --root.
+# --ca-sha256, a read-only trust store (rolled back), --no-ca, nothing
+# installed for the running system (no table) with --root, and an image
+# whose absolute links are followed inside it, never out of it.
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
 bench_init
 bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -111,6 +112,8 @@ layout() {
 	check "$name: /etc/environment keeps its line and names the CA" bash -c \
 		"grep -qx 'LANG=C.UTF-8' '$root/etc/environment' && grep -qx 'SSL_CERT_FILE=$bundle' '$root/etc/environment' && grep -qx 'NODE_EXTRA_CA_CERTS=/etc/slicer-agent/ca.pem' '$root/etc/environment'"
 	check "$name: profile.d script" grep -q "export REQUESTS_CA_BUNDLE=$bundle" "$root/etc/profile.d/slicer-agent.sh"
+	check "$name: the browsers' policy files, in the root" bash -c \
+		"grep -q CACertificates '$root/etc/chromium/policies/managed/slicer-agent.json' && grep -q /etc/slicer-agent/ca.pem '$root/etc/firefox/policies/policies.json'"
 	check "$name: config 0600, manifest, no table" bash -c \
 		"[ \$(stat -c %a '$root/etc/slicer-agent/agent.conf') = 600 ] && test -s '$root/var/lib/slicer-agent/manifest' && ! grep -q '^table' '$root/var/lib/slicer-agent/manifest' && ! in_vm nft list table inet slicer_agent"
 	tree "$root" >"$DIR/$name.after1"
@@ -124,6 +127,23 @@ layout debian /etc/ssl/certs/ca-certificates.crt "CA installed (debian"
 layout alpine /etc/ssl/certs/ca-certificates.crt "CA installed (alpine"
 layout fedora /etc/pki/tls/certs/ca-bundle.crt "CA installed (fedora"
 layout bundle /etc/ssl/certs/ca-certificates.crt "CA appended to /etc/ssl/certs/ca-certificates.crt"
+
+# ---- an image whose links are absolute (/etc/opt -> $DIR/o): they lead
+# to the image's own $DIR/o, never this machine's, for install and
+# uninstall alike
+E=$R/links
+check "an image with absolute links for /etc/opt and /etc/profile.d" bash -c "$(declare -f with_busybox base_certs make_debian);
+	make_debian links && rm -rf '$E/etc/opt' '$E/etc/profile.d' &&
+	mkdir -p '$E$DIR/o' '$E$DIR/pd' '$DIR/o' '$DIR/pd' &&
+	ln -s '$DIR/o' '$E/etc/opt' && ln -s '$DIR/pd' '$E/etc/profile.d'"
+tree "$E" >"$DIR/links.before"
+check "links: install --root" in_vm "$A" proxy install --root "$E" --proxy "$URL"
+check "  nothing written through them on this machine" bash -c \
+	"[ -z \"\$(ls -A '$DIR/o' '$DIR/pd' | grep -v ':\$')\" ] || { ls -laR '$DIR/o' '$DIR/pd'; exit 1; }"
+check "  the files are where the links lead inside the image" bash -c \
+	"test -f '$E$DIR/o/chrome/policies/managed/slicer-agent.json' && test -f '$E$DIR/pd/slicer-agent.sh'"
+check "links: uninstall --root, the image as it was" bash -c \
+	"in_vm '$A' proxy uninstall --root '$E' && tree '$E' | diff '$DIR/links.before' -"
 
 # ---- the edges
 tree "$R/none" >"$DIR/none.before"

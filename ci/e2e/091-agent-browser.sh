@@ -41,12 +41,19 @@ fi
 # browse URL [FLAG...]: the page Chromium rendered (stdout) and its complaints
 # (stderr), a fresh profile each time; bounded, and whatever it leaves in
 # the vm namespace is killed by PID when the bench goes down
+# (Chromium abandons a load when the machine's addresses change, as the
+# vm's link-local ones do when their duplicate address detection ends:
+# net::ERR_NETWORK_CHANGED, which is retried once)
 browse() {
-	local prof
-	prof=$(mktemp -d "$DIR/chr.XXXXXX")
-	in_guest timeout -k 5 60 chromium --headless=new --no-sandbox \
-		--no-first-run --disable-gpu --user-data-dir="$prof" \
-		"${@:2}" --dump-dom "$1" 2>"$prof.err"
+	local prof try out
+	for try in 1 2; do
+		prof=$(mktemp -d "$DIR/chr.XXXXXX")
+		out=$(in_guest timeout -k 5 60 chromium --headless=new --no-sandbox \
+			--no-first-run --disable-gpu --user-data-dir="$prof" \
+			"${@:2}" --dump-dom "$1" 2>"$prof.err")
+		grep -q 'net::ERR_NETWORK_CHANGED' "$prof.err" || break
+	done
+	printf '%s\n' "$out"
 	grep -ohE 'net::ERR_[A-Z_]+' "$prof.err" | head -1
 }
 # ffbrowse URL COND...: Firefox loads URL (a screenshot, a fresh profile)
@@ -102,6 +109,8 @@ refused() { api GET /metrics | sed -n 's/^slicer_tunnel_names_refused_total //p'
 export -f in_guest browse ffbrowse records more_records audit refused wait_for upstream_saw
 export GPID A URL T G DIR POL
 
+# the vm's addresses settled (no duplicate address detection running)
+wait_for 10 bash -c "[ -z \"\$(ip -n '$VNS' -6 addr show tentative)\" ]"
 check "install" in_guest "$A" proxy install --proxy "$URL"
 check "the policy files are there, each as the first" bash -c '
 	for f in /etc/chromium/policies/managed /etc/opt/chrome/policies/managed \

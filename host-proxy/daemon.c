@@ -48,6 +48,8 @@
 #define DAEMON_OWN_REFRESH_MS 30000
 #define DAEMON_LEAF_CACHE 1024
 #define DAEMON_FRONT_REFRESH_MS (3600 * 1000)
+/* How long a clean shutdown waits for --hostgroup's interface to go. */
+#define DAEMON_KEEPER_WAIT_MS 3000
 
 static void daemon_refresh_front(struct proxy *px);
 
@@ -707,9 +709,75 @@ daemon_hostgroup_up(struct proxy *px)
 	return 0;
 }
 
+/*
+ * --hostgroup, when the daemon made the interface and then drops root: a
+ * keeper, forked while still root, removes the interface once the daemon
+ * is gone (its end of a pipe closes: a clean exit, a crash or SIGKILL
+ * alike), so the daemon itself keeps no capability, CAP_NET_ADMIN
+ * included (which would let a compromised daemon rewrite the host's
+ * firewall).  The keeper holds nothing else: its descriptors are closed
+ * and it ignores the signals that stop the daemon (a service manager
+ * sends them to every process of the service).  0, or -1.
+ */
+static int
+daemon_hostgroup_keeper(struct proxy *px)
+{
+	int pfd[2];
+	pid_t pid;
+	char c;
+
+	if (px->hostgroup_if[0] == '\0')
+		return 0;
+	if (pipe2(pfd, O_CLOEXEC) == -1)
+		return -1;
+	pid = fork();
+	if (pid == -1) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		if (pfd[0] != 3 && dup2(pfd[0], 3) == -1)
+			_exit(1);
+		(void)syscall(SYS_close_range, 4U, ~0U, 0U);
+		(void)prctl(PR_SET_NAME, "slicer-hostgrp", 0, 0, 0);
+		while (read(3, &c, 1) == -1 && errno == EINTR)
+			;
+		if (link_dummy_delete(px->hostgroup_if) == -1)
+			log_warn("cannot remove interface %s",
+			    px->hostgroup_if);
+		else
+			log_info("removed interface %s", px->hostgroup_if);
+		_exit(0);
+	}
+	close(pfd[0]);
+	px->hostgroup_keeper = pid;
+	px->hostgroup_keeper_fd = pfd[1];
+	px->hostgroup_if[0] = '\0';
+	return 0;
+}
+
 static void
 daemon_hostgroup_down(struct proxy *px)
 {
+	int64_t deadline;
+	int status;
+
+	if (px->hostgroup_keeper > 0) {
+		/* the keeper removes it now; wait a while, so that whoever
+		 * stopped the daemon finds the interface gone */
+		close(px->hostgroup_keeper_fd);
+		px->hostgroup_keeper_fd = -1;
+		deadline = parse_mono_ms() + DAEMON_KEEPER_WAIT_MS;
+		while (waitpid(px->hostgroup_keeper, &status, WNOHANG) == 0 &&
+		    parse_mono_ms() < deadline)
+			(void)usleep(10000);
+		px->hostgroup_keeper = 0;
+		return;
+	}
 	if (px->hostgroup_if[0] == '\0')
 		return;
 	if (link_dummy_delete(px->hostgroup_if) == -1)
@@ -935,6 +1003,7 @@ daemon_main(int argc, char **argv)
 	int ch, rc = 1, is_dropping, is_nobody = 0, state_fd = -1;
 
 	memset(&px, 0, sizeof(px));
+	px.hostgroup_keeper_fd = -1;
 	for (i = 0; i < LIMIT_WORKERS; i++)
 		http_fds[i] = https_fds[i] = -1;
 	pthread_mutexattr_init(&ma);
@@ -1228,7 +1297,13 @@ daemon_main(int argc, char **argv)
 		/* the file opened, not whatever its path names by now */
 		if (audit_chown(px.audit, uid, gid) == -1)
 			log_warn("chown %s", px.cfg.log_target);
-		if (privs_drop(uid, gid, px.hostgroup_if[0] != '\0') == -1) {
+		if (daemon_hostgroup_keeper(&px) == -1) {
+			fprintf(stderr, "slicer-proxy: cannot start the process "
+			    "that removes interface %s: %s\n", px.hostgroup_if,
+			    strerror(errno));
+			goto out;
+		}
+		if (privs_drop(uid, gid) == -1) {
 			fprintf(stderr, "slicer-proxy: cannot drop privileges: "
 			    "%s\n", strerror(errno));
 			goto out;

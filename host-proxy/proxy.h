@@ -89,6 +89,8 @@ struct proxy {
 	atomic_int is_draining;    /* SIGTERM: no new connections */
 	int64_t drain_deadline_ms;
 	char hostgroup_if[16];     /* interface we created; "" if none */
+	pid_t hostgroup_keeper;    /* removes it when we are gone; 0: none */
+	int hostgroup_keeper_fd;   /* our end of its pipe; -1: none */
 	struct ev_timer expiry;    /* next rule TTL expiry */
 	int64_t own_refreshed_ms;
 	int64_t own_warned_ms;     /* last failed refresh logged, 0: none */

@@ -10,10 +10,10 @@
 /*
  * Become uid/gid for good: setgroups (only gid), setresgid, setresuid,
  * PR_SET_NO_NEW_PRIVS, not dumpable (no core file, no ptrace by that
- * user), then verify with getresuid/getresgid that no id is 0 any more.  keep_net_admin keeps CAP_NET_ADMIN (only that) in the
- * permitted and effective sets, for removing an interface at shutdown.
- * Returns 0, or -1 with errno; on -1 the process must not go on.
+ * user), then verify with getresuid/getresgid that no id is 0 any more
+ * and with capget that no capability is left.  Returns 0, or -1 with
+ * errno; on -1 the process must not go on.
  */
-int privs_drop(uid_t uid, gid_t gid, int keep_net_admin);
+int privs_drop(uid_t uid, gid_t gid);
 
 #endif

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Host enforcement around the daemon: the host group interface appears with
 # the bind address and goes away on a clean shutdown (also when the stop
-# comes during set-up), the daemon gives up
+# comes during set-up) and when the daemon is killed, removed by a keeper
+# process, so the daemon keeps no capability; the daemon gives up
 # root after set-up (to the user slicer-proxy, else nobody; with neither it
 # refuses to start), the control socket refuses an unprivileged local user
 # and with --group serves members of the group (effective or supplementary),
@@ -28,12 +29,26 @@ check "hostgroup interface slicer-e2e061 exists" in_host ip link show slicer-e2e
 check "it carries the bind address" bash -c "ip netns exec $HNS ip -o addr show dev slicer-e2e061 | grep -q '192.168.223.1/32'"
 check "the daemon listens on it" bash -c "ip netns exec $HNS ss -Hltn 'sport = :3138' | grep -q 192.168.223.1"
 check "hostgroup daemon is not root" bash -c "u=\$(ps -o euid= -p $HG_PID | tr -d ' '); echo euid=\$u; [ -n \"\$u\" ] && [ \"\$u\" != 0 ]"
-check "hostgroup daemon kept only CAP_NET_ADMIN" bash -c \
-	"grep -E '^CapEff:' /proc/$HG_PID/status | tee /dev/stderr | grep -q '0000000000001000'"
+check "hostgroup daemon keeps no capability (CAP_NET_ADMIN neither)" bash -c \
+	"grep -E '^Cap(Eff|Prm):' /proc/$HG_PID/status | tee /dev/stderr | grep -c ':.0000000000000000$' | grep -qx 2"
+# its keeper: the child that removes the interface once the daemon is gone
+HG_K=$(cat /proc/$HG_PID/task/*/children 2>/dev/null | tr -s ' ' '\n' | head -1)
+check "a keeper (the daemon's child, slicer-hostgrp) holds nothing but stdio and its pipe" bash -c \
+	"echo pid=$HG_K; [ -n '$HG_K' ] && grep -qx slicer-hostgrp /proc/$HG_K/comm &&
+	 [ \"\$(ls /proc/$HG_K/fd | sort -n | tr '\n' ' ')\" = '0 1 2 3 ' ]"
 kill -TERM "$HG_PID"
 wait_for 10 bash -c "! kill -0 $HG_PID 2>/dev/null"
 check "SIGTERM: the daemon exits" bash -c "! kill -0 $HG_PID 2>/dev/null"
 check "the interface it created is gone" bash -c "! ip netns exec $HNS ip link show slicer-e2e061 2>/dev/null"
+check "  and so is the keeper" bash -c "[ -n '$HG_K' ] && ! kill -0 $HG_K 2>/dev/null"
+# a daemon killed outright (SIGKILL, a crash): the keeper still removes it
+spawn "$HNS" "$P" up --bind 192.168.227.1 --hostgroup e2e064 --http-port 3141 \
+	--api "$DIR/hg5.sock" --state-dir "$DIR/state-hg5" >>"$DIR/proxy-hg5.log" 2>&1
+HG5_PID=$SPAWNED_PID
+wait_for 10 grep -q 'listening on' "$DIR/proxy-hg5.log"
+check "SIGKILL: the interface was there" in_host ip link show slicer-e2e064
+kill -KILL "$HG5_PID"
+check "  and is gone soon after the daemon" wait_for 5 bash -c "! ip netns exec $HNS ip link show slicer-e2e064 2>/dev/null"
 # a stop that comes during set-up, right after the interface appears: the
 # same clean shutdown (the signal waits for the loop), the interface gone
 spawn "$HNS" "$P" up --bind 192.168.226.1 --hostgroup e2e063 --http-port 3140 \

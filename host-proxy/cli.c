@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -721,6 +722,9 @@ cli_read_secret_fd(int fd, const char *what, size_t *len)
 	return buf;
 }
 
+/* How often the --value-stdin prompt looks for a signal that ended it. */
+#define CLI_TTY_POLL_MS 100
+
 /* The terminal's settings while a secret is typed with echo off; put back
  * by cli_tty_restore, also from a signal that ends the command. */
 static struct termios cli_tty_saved;
@@ -736,8 +740,9 @@ cli_tty_restore(void)
 	}
 }
 
-/* The echo comes back at once; the read sees EINTR and ends, and the
- * signal is raised again, with its default action, outside the handler. */
+/* The echo comes back at once; the prompt's loop sees the flag (or the
+ * read's EINTR) and ends, and the signal is raised again, with its
+ * default action, outside the handler. */
 static void
 cli_tty_on_signal(int sig)
 {
@@ -780,10 +785,21 @@ cli_read_secret_tty(const char *name, size_t *len)
 	fprintf(stderr, "value of secret %s (not shown; Enter ends it): ",
 	    name);
 	fflush(stderr);
-	while (!is_line) {
+	while (!is_line && cli_tty_signal == 0) {
+		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 		char c;
-		ssize_t k = read(STDIN_FILENO, &c, 1);
+		ssize_t k;
 
+		/* the flag is looked at every slice, so a signal ends the
+		 * prompt however its delivery and the read interleave */
+		k = poll(&pfd, 1, CLI_TTY_POLL_MS);
+		if (k == 0 || (k < 0 && errno == EINTR))
+			continue;
+		if (k < 0) {
+			read_errno = errno;
+			break;
+		}
+		k = read(STDIN_FILENO, &c, 1);
 		if (k == 0)
 			break;
 		if (k < 0) {

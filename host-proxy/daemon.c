@@ -722,20 +722,15 @@ daemon_hostgroup_up(struct proxy *px)
 static int
 daemon_hostgroup_keeper(struct proxy *px)
 {
+	char c, err[128];
 	int pfd[2];
 	pid_t pid;
-	char c;
 
 	if (px->hostgroup_if[0] == '\0')
 		return 0;
-	if (pipe2(pfd, O_CLOEXEC) == -1)
+	pid = proc_fork_piped(pfd, err, sizeof(err));
+	if (pid == -1)
 		return -1;
-	pid = fork();
-	if (pid == -1) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
-	}
 	if (pid == 0) {
 		signal(SIGTERM, SIG_IGN);
 		signal(SIGINT, SIG_IGN);
@@ -772,9 +767,15 @@ daemon_hostgroup_down(struct proxy *px)
 		close(px->hostgroup_keeper_fd);
 		px->hostgroup_keeper_fd = -1;
 		deadline = parse_mono_ms() + DAEMON_KEEPER_WAIT_MS;
-		while (waitpid(px->hostgroup_keeper, &status, WNOHANG) == 0 &&
-		    parse_mono_ms() < deadline)
+		while (waitpid(px->hostgroup_keeper, &status, WNOHANG) == 0) {
+			if (parse_mono_ms() >= deadline) {
+				log_warnx("the interface's keeper (pid %d) "
+				    "has not finished: exiting without it",
+				    (int)px->hostgroup_keeper);
+				break;
+			}
 			(void)usleep(10000);
+		}
 		px->hostgroup_keeper = 0;
 		return;
 	}

@@ -1296,13 +1296,9 @@ install_main(int argc, char **argv)
 	    inst_fetch_ca(&o->cfg.url, NULL, o->ca_sha256, &pem, &pemlen, err,
 		sizeof(err)) == -1)
 		goto fail_early;
-	if (!o->no_ca) {
-		struct ca_store s;
-
-		if (ca_store_detect(o->root, &s, err, sizeof(err)) == -1)
-			goto fail_early;
-	}
-	/* an image's paths resolve inside it, its absolute links too */
+	/* an image's paths resolve inside it, its absolute links too (the
+	 * proxy is done with: nothing after this needs this machine's
+	 * files) */
 	if (!in->is_live) {
 		if (fsops_enter_root(o->root) == -1) {
 			snprintf(err, sizeof(err), "--root: cannot make %s the "
@@ -1310,6 +1306,12 @@ install_main(int argc, char **argv)
 			goto fail_early;
 		}
 		in->root = "/";
+	}
+	if (!o->no_ca) {
+		struct ca_store s;
+
+		if (ca_store_detect(in->root, &s, err, sizeof(err)) == -1)
+			goto fail_early;
 	}
 	/* 2. changes, undone on failure */
 	if (inst_load_manifest(in, err, sizeof(err)) == -1)

@@ -195,7 +195,6 @@ fsops_find_tool(const char *root, const char *name, char *out, size_t size)
 	return -1;
 }
 
-/* In the child: never returns. */
 /* /dev/null, opened before fsops_enter_root (an image may have none) */
 static int fsops_devnull = -1;
 
@@ -209,6 +208,7 @@ fsops_enter_root(const char *root)
 	return 0;
 }
 
+/* In the child: never returns. */
 static void
 fsops_child(const char *root, const char *const argv[], int outfd)
 {

@@ -938,7 +938,8 @@ inst_step_browsers(struct inst *in, const char *pem, size_t pemlen,
 		return -1;
 	}
 	if (ca_browser_policy(der, der != NULL ? len : 0, &text, &len) == -1) {
-		snprintf(err, errsz, "out of memory");
+		snprintf(err, errsz, "cannot build the browser policy: %s",
+		    strerror(errno));
 		goto out;
 	}
 	for (i = 0; ca_browser_policy_files[i] != NULL; i++) {

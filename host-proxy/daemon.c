@@ -709,6 +709,22 @@ daemon_hostgroup_up(struct proxy *px)
 	return 0;
 }
 
+/* Close every descriptor from low up (close_range, else one by one). */
+static void
+daemon_close_from(unsigned int low)
+{
+	long max;
+	int fd;
+
+	if (syscall(SYS_close_range, low, ~0U, 0U) == 0)
+		return;
+	max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = (int)low; fd < max; fd++)
+		(void)close(fd);
+}
+
 /*
  * --hostgroup, when the daemon made the interface and then drops root: a
  * keeper, forked while still root, removes the interface once the daemon
@@ -737,7 +753,7 @@ daemon_hostgroup_keeper(struct proxy *px)
 		signal(SIGHUP, SIG_IGN);
 		if (pfd[0] != 3 && dup2(pfd[0], 3) == -1)
 			_exit(1);
-		(void)syscall(SYS_close_range, 4U, ~0U, 0U);
+		daemon_close_from(4);
 		(void)prctl(PR_SET_NAME, "slicer-hostgrp", 0, 0, 0);
 		while (read(3, &c, 1) == -1 && errno == EINTR)
 			;
@@ -939,26 +955,6 @@ fail:
 	fprintf(stderr, "slicer-proxy: cannot listen on %s port %u: %s\n",
 	    px->cfg.bind_addr, port, strerror(errno));
 	return -1;
-}
-
-/*
- * Nothing the starter left open (a root-only file, a socket of its own)
- * outlives the drop of root: only standard input, output and error are
- * kept.
- */
-static void
-daemon_close_inherited(void)
-{
-	long max;
-	int fd;
-
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
-		return;
-	max = sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 65536)
-		max = 65536;
-	for (fd = 3; fd < max; fd++)
-		(void)close(fd);
 }
 
 int
@@ -1170,7 +1166,10 @@ daemon_main(int argc, char **argv)
 		    px.cfg.bind_addr);
 		return 1;
 	}
-	daemon_close_inherited();
+	/* nothing the starter left open (a root-only file, a socket of its
+	 * own) outlives the drop of root: only standard input, output and
+	 * error are kept */
+	daemon_close_from(3);
 	log_init("slicer-proxy", px.cfg.verbosity);
 	json_set_alloc_funcs(api_json_malloc, api_json_free);
 	{

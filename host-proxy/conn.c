@@ -1485,13 +1485,16 @@ conn_check_intercept_target(struct conn *c, const struct http1_request *req)
 		return -1;
 	}
 	if (port == 0) {
-		if (req->form == HTTP1_TARGET_ABSOLUTE)
+		if (c->is_tunnel_inspect)
+			port = c->iport; /* as its first request was judged */
+		else if (req->form == HTTP1_TARGET_ABSOLUTE)
 			port = http1_slice_eq(req->scheme, "http") ? 80 : 443;
 		else
 			port = conn_inner_tls(c) ? 443 : 80;
 	}
 	/* name and port must be the tunnel's (a Host without a port means
-	 * the scheme's default: 443 in a TLS tunnel, 80 in a plain one) */
+	 * the scheme's default: 443 in a TLS tunnel, 80 in a plain one; in
+	 * a host-level tunnel, the tunnel's port) */
 	if (strcmp(canon, c->ihost) != 0 || port != c->iport) {
 		conn_deny(c, 421, "denied: the request names another host "
 		    "than the tunnel");
@@ -2371,11 +2374,49 @@ conn_tunnel_refuse(struct conn *c, int verdict, const char *reason)
 }
 
 /*
+ * A host-level tunnel's first bytes are an HTTP/1.x request that names its
+ * host: on a kept-alive connection a later request could name another host
+ * of the same front, so from here on the tunnel is inspected request by
+ * request, as plain HTTP inside an intercepted CONNECT is (each judged,
+ * each audited, a Host that is not the tunnel's refused with 421).  The
+ * request is still in cin; the upstream dialed for the CONNECT serves it.
+ * An upstream that spoke before any request did is not HTTP: refused.
+ * 2 when c now reads heads, -1 when c closed.
+ */
+static int
+conn_tunnel_inspect(struct conn *c, int is_eof)
+{
+	if (c->bytes_down > 0 || c->uc.inpipe > 0) {
+		conn_tunnel_refuse(c, FIRSTFLIGHT_REFUSE_HTTP, "the upstream "
+		    "spoke before the client's HTTP request in the tunnel");
+		return -1;
+	}
+	relay_dir_close(&c->w->pipes, &c->cu);
+	relay_dir_close(&c->w->pipes, &c->uc);
+	c->is_first_judging = 0;
+	c->is_intercept = c->is_inner_known = c->is_inner_plain = 1;
+	c->is_tunnel_inspect = 1;
+	snprintf(c->ihost, sizeof(c->ihost), "%s", c->host);
+	c->iport = c->port;
+	conn_reset_request(c);
+	if (c->uc.is_eof || (c->u_ready & (EPOLLHUP | EPOLLERR)))
+		conn_close_upstream(c); /* gone already: dial again */
+	else
+		c->is_up_reusable = 1;
+	/* the request first: the end of stream is read again after it */
+	if (is_eof)
+		c->c_ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);
+	conn_set_state(c, CONN_READ_HEAD, LIMIT_HEAD_TIMEOUT_MS);
+	return 2;
+}
+
+/*
  * Before the client->upstream direction splices, its first bytes are read
  * (a plain read into cin: bytes only peeked at would stay readable and
  * spin the level-triggered loop) until firstflight_judge can tell; then
  * they are queued for the upstream as they came.  1 when they passed (c's
- * uout holds them), 0 to wait for more, -1 when c closed.
+ * uout holds them), 2 when they were HTTP (see conn_tunnel_inspect), 0 to
+ * wait for more, -1 when c closed.
  */
 static int
 conn_tunnel_first(struct conn *c)
@@ -2418,6 +2459,8 @@ conn_tunnel_first(struct conn *c)
 	}
 	if (v == FIRSTFLIGHT_MORE)
 		return 0;
+	if (v == FIRSTFLIGHT_PASS_HTTP)
+		return conn_tunnel_inspect(c, is_eof);
 	if (v != FIRSTFLIGHT_PASS) {
 		conn_tunnel_refuse(c, v, reason);
 		return -1;
@@ -2455,6 +2498,10 @@ conn_tunnel_io(struct conn *c)
 			 * comes back here to splice */
 			c->is_drive_again = 1;
 			c->deadline_ms = now + LIMIT_TUNNEL_IDLE_MS;
+			return;
+		}
+		if (rc == 2) {
+			c->is_drive_again = 1; /* to the head in cin */
 			return;
 		}
 	} else {

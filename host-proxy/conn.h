@@ -75,6 +75,8 @@ struct conn {
 	int is_intercept;
 	int is_inner_known;         /* its first byte was seen */
 	int is_inner_plain;         /* it spoke plain HTTP, not TLS */
+	int is_tunnel_inspect;      /* a host-level tunnel whose first bytes
+				     * were HTTP: inspected from then on */
 	int is_connect_audit_due;   /* its connect record waits for that */
 	char ihost[LIMIT_HOSTNAME + 3];
 	uint16_t iport;

@@ -89,7 +89,7 @@ firstflight_http(const void *buf, size_t len, int is_final, const char *host,
 		    rsize, "malformed HTTP request in a tunnel to %s (%s)", host,
 		    req.error_reason != NULL ? req.error_reason : "bad head");
 	if (req.host.len == 0)
-		return FIRSTFLIGHT_PASS; /* HTTP/1.0 without Host */
+		return FIRSTFLIGHT_PASS_HTTP; /* HTTP/1.0 without Host */
 	if (req.host.len < sizeof(raw)) {
 		memcpy(raw, req.host.p, req.host.len);
 		raw[req.host.len] = '\0';
@@ -108,7 +108,24 @@ firstflight_http(const void *buf, size_t len, int is_final, const char *host,
 		    rsize, "HTTP request port %u is not the CONNECT port %u",
 		    (unsigned)req.port, (unsigned)port);
 	}
-	return FIRSTFLIGHT_PASS;
+	return FIRSTFLIGHT_PASS_HTTP;
+}
+
+#define FIRSTFLIGHT_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define FIRSTFLIGHT_H2_PREFACE_LEN (sizeof(FIRSTFLIGHT_H2_PREFACE) - 1)
+
+/*
+ * The HTTP/2 connection preface a client sends when it speaks HTTP/2 in the
+ * clear without an upgrade (RFC 9113 3.3).  1 when buf begins with that
+ * preface or is a beginning of it, 0 when it is not.
+ */
+static int
+firstflight_is_h2_preface(const void *buf, size_t len)
+{
+	size_t n = len < FIRSTFLIGHT_H2_PREFACE_LEN ? len :
+	    FIRSTFLIGHT_H2_PREFACE_LEN;
+
+	return n > 0 && memcmp(buf, FIRSTFLIGHT_H2_PREFACE, n) == 0;
 }
 
 int
@@ -127,6 +144,18 @@ firstflight_judge(const void *buf, size_t len, int is_final,
 	if (len > SNI_PEEK_MAX) {
 		len = SNI_PEEK_MAX;
 		is_final = 1;
+	}
+	if (firstflight_is_h2_preface(buf, len)) {
+		if (len < FIRSTFLIGHT_H2_PREFACE_LEN && !is_final)
+			return FIRSTFLIGHT_MORE;
+		if (len < FIRSTFLIGHT_H2_PREFACE_LEN)
+			return firstflight_refuse(FIRSTFLIGHT_REFUSE, reason,
+			    rsize, "the client stopped in the middle of its "
+			    "first bytes in a tunnel to %s", host);
+		return firstflight_refuse(FIRSTFLIGHT_REFUSE, reason, rsize,
+		    "HTTP/2 without TLS (prior knowledge) in a tunnel to %s: "
+		    "its requests name their hosts in frames a tunnel does not "
+		    "read", host);
 	}
 	rc = sni_peek(buf, len, &info);
 	if (info.proto == SNI_PROTO_HTTP)

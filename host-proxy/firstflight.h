@@ -3,7 +3,9 @@
  * firstflight.h - judge the first bytes a client sends into a host-level
  * (spliced) CONNECT tunnel: a TLS ClientHello or an HTTP/1.x request must
  * not name another host than the CONNECT did, since one front (a CDN,
- * shared hosting) may serve both names.  Anything else passes.
+ * shared hosting) may serve both names.  HTTP/2 in the clear from the start
+ * is refused: each of its requests names its own host.  Anything else
+ * passes.
  *
  * Pure: (buf, len) in, a verdict and a reason out; no allocation, no I/O.
  */
@@ -16,6 +18,10 @@
 enum firstflight_verdict {
 	FIRSTFLIGHT_MORE = 0,     /* cannot tell yet: read more */
 	FIRSTFLIGHT_PASS,         /* splice it */
+	FIRSTFLIGHT_PASS_HTTP,    /* an HTTP/1.x request that may pass: the
+				   * tunnel's requests are judged one by one
+				   * from here on (a later one could name
+				   * another host) */
 	FIRSTFLIGHT_REFUSE,       /* TLS (or unfinished): close */
 	FIRSTFLIGHT_REFUSE_HTTP,  /* an HTTP request: answer it, then close */
 };
@@ -39,8 +45,10 @@ enum firstflight_verdict {
  * parse.  HTTP/1.x: the head must parse (the
  * forward path's parser), and the host it names (absolute-form or
  * authority-form target, else Host) must be host, with the port, when
- * given, port.  A host that is an IP literal: everything passes (the rule
- * allowed the address, whatever name is served there).
+ * given, port; FIRSTFLIGHT_PASS_HTTP then.  The HTTP/2 connection preface
+ * (prior knowledge, RFC 9113 3.3) is refused.  A host that is an IP
+ * literal: everything passes (the rule allowed the address, whatever name
+ * is served there), as FIRSTFLIGHT_PASS.
  *
  * Returns an enum firstflight_verdict; on a refusal reason holds a short
  * text naming both names (canonical names only: nothing the client sent

@@ -138,6 +138,38 @@ elif mode == "http":       # a request with Host: arg
     s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % arg).encode())
     out = rest(s)
     print(out.split(b"\r\n")[0].decode(), "~", out.split(b"\r\n\r\n", 1)[-1].decode().strip())
+elif mode in ("keepalive", "pipelined"):
+    # GET /ka with the CONNECT host, then with Host: arg, on one tunnel
+    # (pipelined: both in one write); each answer as "status ~ body"
+    s = connect()
+    reqs = [("GET /ka HTTP/1.1\r\nHost: %s\r\n\r\n" % h).encode()
+            for h in (target.rsplit(":", 1)[0], arg)]
+    f = s.makefile("rb")
+    if mode == "pipelined":
+        s.sendall(b"".join(reqs))
+    out = []
+    for r in reqs:
+        if mode == "keepalive":
+            s.sendall(r)
+        status = f.readline()
+        if not status:
+            out.append("closed")
+            break
+        n = 0
+        while True:
+            h = f.readline()
+            if h in (b"\r\n", b"\n", b""):
+                break
+            k, _, v = h.decode().partition(":")
+            if k.strip().lower() == "content-length":
+                n = int(v)
+        out.append("%s ~ %s" % (status.decode().split(" ", 1)[1].strip(),
+                                f.read(n).decode().strip()))
+    print(" ; ".join(out))
+elif mode == "h2c":        # HTTP/2 prior knowledge: preface and SETTINGS
+    s = connect()
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04" + bytes(5))
+    print("got:", rest(s).hex() or "nothing")
 elif mode == "banner":     # read the banner first, then send arg (hex)
     s = connect()
     b = b""
@@ -202,6 +234,44 @@ check "  audited" wait_for 5 audit "^deny HTTP request host evil.bench.test is n
 check "plain HTTP naming the CONNECT host passes (curl -p)" expect "allowed tenant" \
 	pcurl "$T" -p http://fast.bench.test/
 check "refusals counted in slicer_tunnel_names_refused_total" expect 4 refused
+# plain HTTP in a host-level tunnel is judged request by request: a later
+# request on the kept-alive tunnel cannot name the other vhost either
+check "kept-alive plain tunnel: a second request naming evil.bench.test gets 421" \
+	expect "200 OK ~ allowed tenant ; 421 Misdirected Request ~ slicer-proxy: denied: the request names another host than the tunnel" \
+	tpy keepalive "$T" fast.bench.test:80 evil.bench.test
+check "  the same pipelined behind the first in one write" \
+	expect "200 OK ~ allowed tenant ; 421 Misdirected Request ~ slicer-proxy: denied: the request names another host than the tunnel" \
+	tpy pipelined "$T" fast.bench.test:80 evil.bench.test
+check "  the other vhost saw neither" expect 0 hits evil
+check "  two requests with the CONNECT host on one tunnel both pass" \
+	expect "200 OK ~ allowed tenant ; 200 OK ~ allowed tenant" \
+	tpy keepalive "$T" fast.bench.test:80 fast.bench.test
+# audit_req PATH: "decision status reason mode" of the plain requests to
+# fast.bench.test for PATH, one line each, and the count of connections
+# they came on
+audit_req() {
+	"$PY" - "$AUDIT" "$1" <<'EOF'
+import json, sys
+conns = set()
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("event") == "request" and r.get("scheme") == "http" and \
+            r.get("host") == "fast.bench.test" and r.get("path") == sys.argv[2]:
+        conns.add(r["conn"])
+        print(r["decision"], r["status"], r["reason"], r["mode"])
+print("conns", len(conns))
+EOF
+}
+export -f audit_req
+check "  curl -p with two URLs: one tunnel, each request audited" \
+	expect "allowed tenant
+allowed tenant" pcurl "$T" -p http://fast.bench.test/one http://fast.bench.test/one
+check "  its records" wait_for 5 expect "allow 200 None intercept
+allow 200 None intercept
+conns 1" audit_req /one
+check "HTTP/2 in the clear from the start (prior knowledge): refused" \
+	expect "got: nothing" tpy h2c "$T" fast.bench.test:80
+check "  audited" wait_for 5 audit "^deny HTTP/2 without TLS \\(prior knowledge\\) in a tunnel to fast.bench.test"
 check "a server that speaks first: its banner before the client says anything" \
 	expect "SSH-2.0-bench_banner ~ echo:SSH-2.0-client" tpy banner "$T" fast.bench.test:2222 \
 	"$(printf 'SSH-2.0-client\r\n' | od -An -tx1 | tr -d ' \n')"
@@ -211,6 +281,12 @@ check "a ClientHello cut short and left: closed after 15 s, the banner got throu
 	expect_re "^banner SSH-2.0-bench_banner closed after 1[5-9] s" tpy stall "$T" fast.bench.test:2222
 check "  nothing of it reached the upstream" expect 2 grep -c "^RECV [0-9a-f]" "$DIR/banner.log"
 check "  audited" wait_for 5 audit "^error the client's first bytes in the tunnel were not whole"
+check "HTTP after the server spoke first: refused (no request came before it)" \
+	expect_re "^SSH-2.0-bench_banner ~ HTTP/1.1 403 Forbidden" tpy banner "$T" fast.bench.test:2222 \
+	"$(printf 'GET / HTTP/1.1\r\nHost: fast.bench.test:2222\r\n\r\n' | od -An -tx1 | tr -d ' \n')"
+check "  nothing of it reached the upstream" expect 2 grep -c "^RECV [0-9a-f]" "$DIR/banner.log"
+check "  audited" wait_for 5 audit "^deny the upstream spoke before the client's HTTP request"
+check "refusals counted: two more" expect 6 refused
 check "the other vhost never saw a request" expect 0 hits evil
 check "a CONNECT to the address takes any name (its rule allowed the address)" \
 	expect "answer: OTHER TENANT host=evil.bench.test" tpy tls "$T" 198.18.0.20:443 evil.bench.test "$DIR"

@@ -227,14 +227,14 @@ test_http(void **state)
 		const char *why;
 	} cases[] = {
 		{ "GET / HTTP/1.1\r\nHost: fast.bench.test\r\n\r\n", 80,
-		    FIRSTFLIGHT_PASS, "" },
+		    FIRSTFLIGHT_PASS_HTTP, "" },
 		{ "GET / HTTP/1.1\r\nHost: FAST.bench.test.:80\r\n\r\n", 80,
-		    FIRSTFLIGHT_PASS, "" },
-		{ "GET / HTTP/1.0\r\n\r\n", 80, FIRSTFLIGHT_PASS, "" },
+		    FIRSTFLIGHT_PASS_HTTP, "" },
+		{ "GET / HTTP/1.0\r\n\r\n", 80, FIRSTFLIGHT_PASS_HTTP, "" },
 		{ "GET http://fast.bench.test/x HTTP/1.1\r\n"
-		  "Host: fast.bench.test\r\n\r\n", 80, FIRSTFLIGHT_PASS, "" },
+		  "Host: fast.bench.test\r\n\r\n", 80, FIRSTFLIGHT_PASS_HTTP, "" },
 		{ "POST /x HTTP/1.1\r\nHost: fast.bench.test:8080\r\n"
-		  "Content-Length: 3\r\n\r\nabc", 8080, FIRSTFLIGHT_PASS, "" },
+		  "Content-Length: 3\r\n\r\nabc", 8080, FIRSTFLIGHT_PASS_HTTP, "" },
 		{ "GET / HTTP/1.1\r\nHost: evil.bench.test\r\n\r\n", 80,
 		    FIRSTFLIGHT_REFUSE_HTTP, "HTTP request host evil.bench.test "
 		    "is not the CONNECT host fast.bench.test" },
@@ -276,7 +276,7 @@ test_http(void **state)
 		assert_int_equal(judge(cases[i].in, len, 0, "198.18.0.20",
 		    cases[i].port, reason), FIRSTFLIGHT_PASS);
 		/* the head cut anywhere waits; refused when that is all */
-		for (j = 1; j < len && cases[i].want == FIRSTFLIGHT_PASS; j++) {
+		for (j = 1; j < len && cases[i].want == FIRSTFLIGHT_PASS_HTTP; j++) {
 			if (strstr(cases[i].in, "\r\n\r\n") + 4 <=
 			    cases[i].in + j)
 				break; /* the body */
@@ -325,6 +325,41 @@ test_other(void **state)
 	    FIRSTFLIGHT_REFUSE_HTTP);
 }
 
+/* HTTP/2 in the clear from the start: refused once its preface is whole */
+static void
+test_h2_preface(void **state)
+{
+	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	static const char frames[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+	    "\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+	const char *pri_h1 = "PRI / HTTP/1.1\r\nHost: fast.bench.test\r\n\r\n";
+	char reason[300];
+	size_t j;
+
+	(void)state;
+	assert_int_equal(judge(preface, sizeof(preface) - 1, 0, HOST, 80,
+	    reason), FIRSTFLIGHT_REFUSE);
+	assert_string_equal(reason, "HTTP/2 without TLS (prior knowledge) in "
+	    "a tunnel to fast.bench.test: its requests name their hosts in "
+	    "frames a tunnel does not read");
+	assert_int_equal(judge(frames, sizeof(frames) - 1, 0, HOST, 8080,
+	    reason), FIRSTFLIGHT_REFUSE);
+	for (j = 1; j < sizeof(preface) - 1; j++) {
+		assert_int_equal(judge(preface, j, 0, HOST, 80, reason),
+		    FIRSTFLIGHT_MORE);
+		assert_int_equal(judge(preface, j, 1, HOST, 80, reason),
+		    FIRSTFLIGHT_REFUSE);
+		assert_string_equal(reason, "the client stopped in the middle "
+		    "of its first bytes in a tunnel to fast.bench.test");
+	}
+	/* a method PRI in HTTP/1.1 is HTTP/1.1; a CONNECT to an address
+	 * takes anything */
+	assert_int_equal(judge(pri_h1, strlen(pri_h1), 0, HOST, 80, reason),
+	    FIRSTFLIGHT_PASS_HTTP);
+	assert_int_equal(judge(preface, sizeof(preface) - 1, 0, "198.18.0.20",
+	    80, reason), FIRSTFLIGHT_PASS);
+}
+
 int
 main(void)
 {
@@ -332,6 +367,7 @@ main(void)
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_http),
 		cmocka_unit_test(test_other),
+		cmocka_unit_test(test_h2_preface),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -124,7 +124,8 @@ struct proxy {
 	X(tunnel_refused, "slicer_tunnel_names_refused_total", NULL,        \
 	    "Tunnels closed before any client byte reached the upstream: "  \
 	    "the first bytes (a TLS ClientHello or HTTP request) named "    \
-	    "another host than the CONNECT, or hid the name.")              \
+	    "another host than the CONNECT or hid the name (ECH, HTTP/2 "   \
+	    "in the clear), or were HTTP after the upstream had spoken.")   \
 	X(intercepts, "slicer_intercepts_total", NULL,                      \
 	    "CONNECTs answered 200 whose TLS the proxy terminates (a rule " \
 	    "needs to see inside).")                                        \

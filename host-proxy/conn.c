@@ -33,6 +33,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "dns.h"
+#include "dnsgiven.h"
 #include "firstflight.h"
 #include "front.h"
 #include "mitm.h"
@@ -643,6 +644,43 @@ conn_dns_done(struct conn *c)
 	c->is_dns_inflight = 0;
 }
 
+struct conn_dns_given {
+	struct proxy *px;
+	uint64_t client;
+	int64_t now_ms;
+};
+
+static void
+conn_dns_given_one(const char *name, const struct netaddr *addr,
+    uint32_t ttl, void *arg)
+{
+	const struct conn_dns_given *g = arg;
+	char canon[LIMIT_HOSTNAME + 3];
+
+	(void)ttl;
+	if (match_host_canon(name, strlen(name), canon, sizeof(canon)) == 0)
+		dnsgiven_add(g->px->dnsgiven, g->client, canon, addr,
+		    g->now_ms, g->now_ms + DNSGIVEN_KEEP_MS);
+}
+
+/*
+ * The addresses of an answer about to go to c's client (the question
+ * name's, through its CNAMEs; denied ones already removed): a connection
+ * the agent pins to one of them is dialled even once the name's answers
+ * have moved on (dnsgiven.h).
+ */
+static void
+conn_dns_remember(struct conn *c, const unsigned char *msg, size_t len)
+{
+	struct conn_dns_given g = {
+		.px = c->px,
+		.client = c->client_serial,
+		.now_ms = parse_mono_ms(),
+	};
+
+	(void)dns_answer_addrs(msg, len, conn_dns_given_one, &g);
+}
+
 static void
 conn_dns_answered(void *arg, int status, int rcode, const unsigned char *msg,
     size_t len)
@@ -676,6 +714,7 @@ conn_dns_answered(void *arg, int status, int rcode, const unsigned char *msg,
 						  "lookup failed");
 		return;
 	}
+	conn_dns_remember(c, out, outlen);
 	dns_msg_set_id(out, q.id);
 	out[2] &= (unsigned char)~(DNS_FLAG_AA >> 8); /* we are no authority */
 	if (min_ttl > CONN_DNS_TTL_MAX)
@@ -1210,6 +1249,24 @@ conn_retry_fresh(struct conn *c)
 	return 1;
 }
 
+/*
+ * c's pinned address is not among the name's answers now: it still goes
+ * when the proxy gave c's client that address for the name at
+ * /slicer/dns-query lately (an answer that has moved on since: round-robin
+ * DNS).
+ */
+static int
+conn_pin_given(const struct conn *c)
+{
+	if (!dnsgiven_has(c->px->dnsgiven, c->client_serial, c->host, &c->pin,
+	    parse_mono_ms()))
+		return 0;
+	log_debug("conn %llu: %s no longer resolves to the pinned address, "
+	    "which client %s was given for it lately",
+	    (unsigned long long)c->id, c->host, c->client);
+	return 1;
+}
+
 static void
 conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
     const char *reason)
@@ -1231,6 +1288,11 @@ conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
 		 * the host's; it is checked below like any other */
 		for (i = 0; i < n && !netaddr_equal(&addrs[i], &c->pin); i++)
 			;
+		if (i == n && conn_pin_given(c)) {
+			addrs = &c->pin;
+			n = 1;
+			i = 0;
+		}
 		if (i == n) {
 			struct netaddr lit;
 

@@ -31,6 +31,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "daemon.h"
+#include "dnsgiven.h"
 #include "front.h"
 #include "link.h"
 #include "log.h"
@@ -1336,6 +1337,12 @@ daemon_main(int argc, char **argv)
 		    "cache\n");
 		goto out;
 	}
+	px.dnsgiven = dnsgiven_new(DNSGIVEN_SLOTS);
+	if (px.dnsgiven == NULL) {
+		fprintf(stderr, "slicer-proxy: cannot create the table of DNS "
+		    "answers given\n");
+		goto out;
+	}
 	if (px.cfg.https_port != 0) {
 		daemon_refresh_front(&px);
 		if (px.front_ctx == NULL) {
@@ -1436,6 +1443,7 @@ out:
 	tlssess_free_all();
 	SSL_CTX_free(px.upstream_ctx);
 	mitm_cache_free(px.leaves);
+	dnsgiven_free(px.dnsgiven);
 	mitm_ca_free(px.ca);
 	daemon_hostgroup_down(&px);
 	netaddr_set_free(&px.own);

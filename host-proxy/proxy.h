@@ -29,6 +29,7 @@
 struct conn;
 struct mitm_ca;
 struct mitm_cache;
+struct dnsgiven;
 struct resolver;
 struct audit;
 struct api;
@@ -74,6 +75,9 @@ struct proxy {
 	struct audit *audit;       /* owned; locks itself */
 	struct api *api;           /* owned; main loop only */
 	struct mitm_ca *ca;        /* owned; read-only after start */
+	struct dnsgiven *dnsgiven; /* owned: what /slicer/dns-query answered
+				    * each client, for its pinned dials;
+				    * locks itself */
 	struct mitm_cache *leaves; /* owned: leaf certificates by name; locks
 				    * itself */
 	SSL_CTX *upstream_ctx;     /* owned: TLS client to upstreams */

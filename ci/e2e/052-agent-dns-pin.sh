@@ -232,6 +232,19 @@ check "... audited as a request that does not resolve there" audit_has event=req
 check "intercepted: a request inside a tunnel pinned to the name's address: through" \
 	expect "HTTP/1.1 200 Connection established
 HTTP/1.1 200 OK" raw_connect git.bench.test:80 "Slicer-Original-Destination: $Y"
+# the upstream pool: an unpinned request parks its upstream connection; a
+# pinned one neither takes a parked one nor parks its own
+pool() { api GET /metrics | sed -n "s/^slicer_upstream_pool_$1_total //p"; }
+export -f pool
+p0=$(pool parked)
+check "intercepted, unpinned: its upstream connection is parked" \
+	expect "HTTP/1.1 200 OK" bash -c "pcurl \$T -p -sS -o /dev/null -w 'HTTP/1.1 %{http_code} OK' http://git.bench.test/pin/unpinned; sleep 0.3"
+check "... parked" expect $((p0 + 1)) pool parked
+h0=$(pool hits)
+check "intercepted, pinned: through" expect "HTTP/1.1 200 Connection established
+HTTP/1.1 200 OK" raw_connect git.bench.test:80 "Slicer-Original-Destination: $Y"
+check "... on a connection of its own: no pool hit, nothing parked" \
+	bash -c "sleep 0.3; [ \"\$(pool hits) \$(pool parked)\" = '$h0 $((p0 + 1))' ]"
 check "the metadata address, though the name resolves to it: still denied" \
 	expect_re '^HTTP/1.1 403 ' raw_connect meta.bench.test:80 "Slicer-Original-Destination: 169.254.169.254"
 check "... as a denied destination" audit_has host=meta.bench.test decision=deny \

@@ -2418,8 +2418,8 @@ conn_tunnel_refuse(struct conn *c, int verdict, const char *reason)
 {
 	static const unsigned char alert[] = { 0x15, 0x03, 0x03, 0x00, 0x02,
 		0x02, 0x31 };
-	int is_tls = c->cin.len > 0 && (unsigned char)buf_ptr(&c->cin)[0] ==
-	    0x16;
+	int is_tls = c->hello_watch == CONN_HELLO_CLIENT ||
+	    (c->cin.len > 0 && (unsigned char)buf_ptr(&c->cin)[0] == 0x16);
 
 	counter_bump(&c->w->counters.tunnel_refused);
 	buf_release(&c->cin);
@@ -2528,6 +2528,11 @@ conn_tunnel_first(struct conn *c)
 		return -1;
 	}
 	c->is_first_judging = 0;
+	/* a ClientHello: what the upstream answers first may ask for
+	 * another (unless the upstream spoke first: no TLS server) */
+	if (c->cin.len > 0 && (unsigned char)buf_ptr(&c->cin)[0] == 0x16 &&
+	    !is_eof && c->bytes_down == 0 && c->uc.inpipe == 0)
+		c->hello_watch = CONN_HELLO_SERVER;
 	if (c->cin.len > 0) {
 		/* nothing else is queued for the upstream in a tunnel: the
 		 * buffers trade places instead of copying */
@@ -2540,6 +2545,124 @@ conn_tunnel_first(struct conn *c)
 	buf_release(&c->cin);
 	if (is_eof)
 		c->cu.is_eof = 1; /* passed on once uout is out */
+	return 1;
+}
+
+/* The most of the upstream's first bytes read to find its first handshake
+ * message: a ServerHello shows its random within a few dozen. */
+#define CONN_SERVER_FIRST_MAX 4096
+
+/*
+ * CONN_HELLO_SERVER: the upstream's first bytes after a ClientHello passed
+ * are read into uin, not spliced, until firstflight_server_hello tells a
+ * HelloRetryRequest from anything else; meanwhile the client is not read.
+ * Then they go to the client as they came (through cout), and the client's
+ * second ClientHello is waited for (CONN_HELLO_CLIENT) or the splice takes
+ * over.  1 when decided, 0 to wait, -1 when c closed.
+ */
+static int
+conn_tunnel_server_first(struct conn *c)
+{
+	struct buf t;
+	ssize_t n;
+	size_t want = CONN_SERVER_FIRST_MAX - c->uin.len;
+	int is_eof = 0, v = FIRSTFLIGHT_SERVER_MORE;
+
+	if (c->u_ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		n = buf_read_fd_max(&c->uin, c->ufd, want);
+		if (n == 0) {
+			is_eof = 1;
+		} else if (n > 0) {
+			if ((size_t)n < want)
+				c->u_ready &= ~(uint32_t)EPOLLIN;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			c->u_ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);
+		} else {
+			conn_abort(c, "tunnel: upstream side error");
+			return -1;
+		}
+	}
+	if (c->uin.len > 0)
+		v = firstflight_server_hello(buf_ptr(&c->uin), c->uin.len);
+	if (v == FIRSTFLIGHT_SERVER_MORE && !is_eof &&
+	    c->uin.len < CONN_SERVER_FIRST_MAX) {
+		if (c->uin.len == 0)
+			buf_release(&c->uin);
+		return 0;
+	}
+	if (v == FIRSTFLIGHT_SERVER_HRR) {
+		c->hello_watch = CONN_HELLO_CLIENT;
+		c->first_deadline_ms = 0; /* from its first byte */
+	} else {
+		c->hello_watch = CONN_HELLO_NONE;
+	}
+	c->bytes_down += c->uin.len;
+	buf_release(&c->cout);
+	t = c->cout;
+	c->cout = c->uin;
+	c->uin = t;
+	buf_release(&c->uin);
+	if (is_eof)
+		c->uc.is_eof = 1; /* passed on once cout is out */
+	return 1;
+}
+
+/*
+ * CONN_HELLO_CLIENT: after a HelloRetryRequest the client's bytes are read
+ * into cin, as its first ones were, until firstflight_judge_second has
+ * judged its second ClientHello.  1 when it passed (c's uout holds the
+ * bytes), 0 to wait for more, -1 when c closed.
+ */
+static int
+conn_tunnel_second_hello(struct conn *c)
+{
+	char reason[2 * LIMIT_HOSTNAME + 160], msg[2 * LIMIT_HOSTNAME + 200];
+	struct buf t;
+	size_t want = SNI_PEEK_MAX - c->cin.len;
+	ssize_t n;
+	int is_eof = 0, v;
+
+	if ((c->c_ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) && want > 0) {
+		n = buf_read_fd_max(&c->cin, c->cfd, want);
+		if (n == 0) {
+			is_eof = 1;
+		} else if (n > 0) {
+			if ((size_t)n < want)
+				c->c_ready &= ~(uint32_t)EPOLLIN;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			c->c_ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);
+		} else {
+			conn_abort(c, "tunnel: client side error");
+			return -1;
+		}
+	}
+	if (c->cin.len == 0 && !is_eof) {
+		buf_release(&c->cin);
+		return 0;
+	}
+	if (c->first_deadline_ms == 0)
+		c->first_deadline_ms = ev_now(c->w->ev) + LIMIT_TUNNEL_FIRST_MS;
+	v = firstflight_judge_second(buf_ptr(&c->cin), c->cin.len,
+	    is_eof || c->cin.len >= SNI_PEEK_MAX, c->host, c->port,
+	    c->px->cfg.is_tunnel_ech_allowed ? FIRSTFLIGHT_ALLOW_ECH : 0,
+	    reason, sizeof(reason));
+	if (v == FIRSTFLIGHT_MORE)
+		return 0;
+	if (v != FIRSTFLIGHT_PASS) {
+		snprintf(msg, sizeof(msg), "after a HelloRetryRequest: %s",
+		    reason);
+		conn_tunnel_refuse(c, FIRSTFLIGHT_REFUSE, msg);
+		return -1;
+	}
+	c->hello_watch = CONN_HELLO_NONE;
+	c->bytes_up += c->cin.len;
+	buf_release(&c->uout);
+	t = c->uout;
+	c->uout = c->cin;
+	c->cin = t;
+	buf_release(&c->cin);
+	if (is_eof)
+		c->cu.is_eof = 1;
 	return 1;
 }
 
@@ -2566,6 +2689,24 @@ conn_tunnel_io(struct conn *c)
 			c->is_drive_again = 1; /* to the head in cin */
 			return;
 		}
+	} else if (c->hello_watch == CONN_HELLO_SERVER) {
+		/* nothing else moves while the upstream's first bytes are
+		 * read */
+		if (conn_tunnel_server_first(c) == 1) {
+			c->is_drive_again = 1;
+			c->deadline_ms = now + LIMIT_TUNNEL_IDLE_MS;
+		}
+		return;
+	} else if (c->hello_watch == CONN_HELLO_CLIENT) {
+		int rc = conn_tunnel_second_hello(c);
+
+		if (rc == -1)
+			return;
+		if (rc == 1) {
+			c->is_drive_again = 1;
+			c->deadline_ms = now + LIMIT_TUNNEL_IDLE_MS;
+			return;
+		}
 	} else {
 		up = relay_dir_splice(&c->w->pipes, &c->cu, c->cfd,
 		    &c->c_ready, c->ufd);
@@ -2586,7 +2727,8 @@ conn_tunnel_io(struct conn *c)
 		c->deadline_ms = now + LIMIT_TUNNEL_IDLE_MS;
 	/* first bytes begun and not yet judged: no longer than this, however
 	 * busy the other direction is */
-	if (c->is_first_judging && c->first_deadline_ms != 0 &&
+	if ((c->is_first_judging || c->hello_watch == CONN_HELLO_CLIENT) &&
+	    c->first_deadline_ms != 0 &&
 	    c->deadline_ms > c->first_deadline_ms)
 		c->deadline_ms = c->first_deadline_ms;
 	/* an end is passed on with shutdown, except the last: the close
@@ -2750,8 +2892,12 @@ conn_update_events(struct conn *c)
 				ue |= EPOLLOUT;
 			break;
 		}
-		if (c->is_first_judging ? c->cin.len < SNI_PEEK_MAX :
-		    relay_dir_wants_read(&c->cu))
+		if (c->hello_watch == CONN_HELLO_SERVER) {
+			ue |= EPOLLIN; /* the client waits meanwhile */
+			break;
+		}
+		if (c->is_first_judging || c->hello_watch == CONN_HELLO_CLIENT ?
+		    c->cin.len < SNI_PEEK_MAX : relay_dir_wants_read(&c->cu))
 			ce |= EPOLLIN;
 		if (relay_dir_wants_read(&c->uc))
 			ue |= EPOLLIN;
@@ -3343,14 +3489,18 @@ conn_sweep(struct worker *w)
 			}
 			break;
 		case CONN_TUNNEL:
-			if (c->is_first_judging && c->first_deadline_ms != 0) {
+			if ((c->is_first_judging ||
+			    c->hello_watch == CONN_HELLO_CLIENT) &&
+			    c->first_deadline_ms != 0) {
 				/* a ClientHello or head begun, never ended:
 				 * nothing of it passed */
 				char msg[128];
 
-				snprintf(msg, sizeof(msg), "the client's first "
-				    "bytes in the tunnel were not whole after "
-				    "%d s (nothing passed)",
+				snprintf(msg, sizeof(msg), "the client's %s "
+				    "in the tunnel were not whole after %d s "
+				    "(nothing passed)", c->is_first_judging ?
+				    "first bytes" : "bytes after a "
+				    "HelloRetryRequest",
 				    LIMIT_TUNNEL_FIRST_MS / 1000);
 				conn_close_as(c, "error", msg);
 				break;

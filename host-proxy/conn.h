@@ -39,6 +39,20 @@ struct resolve_req;
 struct front;
 struct oauth_wait;
 
+/*
+ * A TLS tunnel after its ClientHello passed: the upstream may answer with
+ * a HelloRetryRequest, and the client's second ClientHello must then name
+ * the host too (conn.c: conn_tunnel_server_first, conn_tunnel_second_hello).
+ */
+enum conn_hello_watch {
+	CONN_HELLO_NONE = 0,
+	CONN_HELLO_SERVER,   /* the upstream's first bytes are read into uin
+			      * (the client's wait in its socket) */
+	CONN_HELLO_CLIENT,   /* they were a HelloRetryRequest: the client's
+			      * bytes are read into cin up to its second
+			      * ClientHello and judged (uc flows) */
+};
+
 struct conn {
 	struct proxy *px;           /* borrowed */
 	struct worker *w;           /* the loop it lives on; borrowed */
@@ -184,6 +198,9 @@ struct conn {
 				     * cu splices anything; uc flows */
 	int64_t first_deadline_ms;  /* once some came, they are whole by
 				     * then (0: none yet) */
+	int hello_watch;            /* CONN_HELLO_*: a TLS tunnel whose
+				     * ClientHello passed, until it is known
+				     * whether a second one comes */
 	int is_u_shut, is_c_shut;
 	uint64_t drained;
 };

@@ -171,3 +171,106 @@ firstflight_judge(const void *buf, size_t len, int is_final,
 		return firstflight_tls(&info, rc, host, flags, reason, rsize);
 	return FIRSTFLIGHT_PASS; /* SSH, a database, anything else */
 }
+
+/* The random of a HelloRetryRequest: SHA-256 of "HelloRetryRequest". */
+static const unsigned char firstflight_hrr_random[32] = {
+	0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11,
+	0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+	0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e,
+	0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+};
+
+/* TLS record content types (RFC 8446 5.1) */
+#define FF_CHANGE_CIPHER_SPEC 20
+#define FF_ALERT 21
+#define FF_HANDSHAKE 22
+#define FF_APPLICATION_DATA 23
+#define FF_RECORD_HEADER 5
+
+static size_t
+firstflight_record_len(const unsigned char *r)
+{
+	return (size_t)r[3] << 8 | r[4];
+}
+
+int
+firstflight_server_hello(const void *buf, size_t len)
+{
+	/* msg_type, length (3), legacy_version (2), random (32) */
+	unsigned char head[1 + 3 + 2 + 32];
+	const unsigned char *b = buf;
+	size_t pos = 0, got = 0, take, rlen;
+
+	while (got < sizeof(head) && pos + FF_RECORD_HEADER <= len) {
+		if (b[pos] != FF_HANDSHAKE)
+			return FIRSTFLIGHT_SERVER_OTHER;
+		rlen = firstflight_record_len(b + pos);
+		pos += FF_RECORD_HEADER;
+		take = rlen;
+		if (take > len - pos)
+			take = len - pos;
+		if (take > sizeof(head) - got)
+			take = sizeof(head) - got;
+		memcpy(head + got, b + pos, take);
+		got += take;
+		if (got > 0 && head[0] != 2) /* server_hello */
+			return FIRSTFLIGHT_SERVER_OTHER;
+		if (rlen > len - pos)
+			break; /* the rest of this record is still to come */
+		pos += rlen;
+	}
+	if (got == 0 && pos < len && b[pos] != FF_HANDSHAKE)
+		return FIRSTFLIGHT_SERVER_OTHER;
+	if (got < sizeof(head))
+		return FIRSTFLIGHT_SERVER_MORE;
+	return memcmp(head + 6, firstflight_hrr_random,
+	    sizeof(firstflight_hrr_random)) == 0 ? FIRSTFLIGHT_SERVER_HRR :
+	    FIRSTFLIGHT_SERVER_OTHER;
+}
+
+int
+firstflight_judge_second(const void *buf, size_t len, int is_final,
+    const char *host, uint16_t port, unsigned flags, char *reason,
+    size_t rsize)
+{
+	const unsigned char *b = buf;
+	size_t pos = 0, rlen;
+
+	if (rsize > 0)
+		reason[0] = '\0';
+	if (len > SNI_PEEK_MAX) {
+		len = SNI_PEEK_MAX;
+		is_final = 1;
+	}
+	while (pos + FF_RECORD_HEADER <= len) {
+		switch (b[pos]) {
+		case FF_HANDSHAKE:
+			return firstflight_judge(b + pos, len - pos, is_final,
+			    host, port, flags, reason, rsize);
+		case FF_ALERT:
+			return FIRSTFLIGHT_PASS;
+		case FF_CHANGE_CIPHER_SPEC:
+		case FF_APPLICATION_DATA:
+			break;
+		default:
+			return firstflight_refuse(FIRSTFLIGHT_REFUSE, reason,
+			    rsize, "the client sent no TLS records after a "
+			    "HelloRetryRequest in a tunnel to %s", host);
+		}
+		rlen = firstflight_record_len(b + pos);
+		if (rlen > len - pos - FF_RECORD_HEADER)
+			break;
+		pos += FF_RECORD_HEADER + rlen;
+	}
+	if (!is_final)
+		return FIRSTFLIGHT_MORE;
+	if (pos == len && len < SNI_PEEK_MAX)
+		return FIRSTFLIGHT_PASS; /* it ended between records */
+	if (pos == len)
+		return firstflight_refuse(FIRSTFLIGHT_REFUSE, reason, rsize,
+		    "over %d bytes before the client's second TLS ClientHello "
+		    "in a tunnel to %s", SNI_PEEK_MAX, host);
+	return firstflight_refuse(FIRSTFLIGHT_REFUSE, reason, rsize,
+	    "the client's second TLS ClientHello in a tunnel to %s was not "
+	    "whole", host);
+}

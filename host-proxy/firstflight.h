@@ -58,4 +58,34 @@ int firstflight_judge(const void *buf, size_t len, int is_final,
     const char *host, uint16_t port, unsigned flags, char *reason,
     size_t rsize);
 
+/*
+ * What the upstream sends first back through a TLS tunnel whose
+ * ClientHello passed: is its first handshake message a HelloRetryRequest
+ * (RFC 8446 4.1.3: a ServerHello whose random is the fixed value)?  The
+ * client then sends a second ClientHello, which must be judged as the
+ * first was.  The message may span records; a record of another type
+ * first, or another message, is not one.
+ */
+enum firstflight_server {
+	FIRSTFLIGHT_SERVER_MORE = 0, /* cannot tell yet */
+	FIRSTFLIGHT_SERVER_HRR,      /* a HelloRetryRequest */
+	FIRSTFLIGHT_SERVER_OTHER,    /* anything else: no second hello */
+};
+int firstflight_server_hello(const void *buf, size_t len);
+
+/*
+ * The client's bytes after a HelloRetryRequest, up to and including its
+ * second ClientHello: whole records of change_cipher_spec (middlebox
+ * compatibility) and application data (early data sent before the retry)
+ * come first and pass; the first handshake record starts the second
+ * ClientHello, judged as firstflight_judge judges a first one (host, port,
+ * flags alike); an alert first (the client gives up) passes.  is_final:
+ * no more bytes will come.  Returns FIRSTFLIGHT_MORE, FIRSTFLIGHT_PASS or
+ * FIRSTFLIGHT_REFUSE (reason set; also for bytes that are not TLS records,
+ * and for a client that ends in the middle of a record).
+ */
+int firstflight_judge_second(const void *buf, size_t len, int is_final,
+    const char *host, uint16_t port, unsigned flags, char *reason,
+    size_t rsize);
+
 #endif

@@ -126,10 +126,11 @@ struct proxy {
 	    "CONNECTs answered 200 and spliced to the upstream (not "       \
 	    "intercepted).")                                                \
 	X(tunnel_refused, "slicer_tunnel_names_refused_total", NULL,        \
-	    "Tunnels closed before any client byte reached the upstream: "  \
-	    "the first bytes (a TLS ClientHello or HTTP request) named "    \
+	    "Tunnels refused for the client's first bytes, before they "    \
+	    "reached the upstream: a TLS ClientHello (or the second, "      \
+	    "after a HelloRetryRequest) or HTTP request that named "        \
 	    "another host than the CONNECT or hid the name (ECH, HTTP/2 "   \
-	    "in the clear), or were HTTP after the upstream had spoken.")   \
+	    "in the clear), or HTTP after the upstream had spoken.")        \
 	X(intercepts, "slicer_intercepts_total", NULL,                      \
 	    "CONNECTs answered 200 whose TLS the proxy terminates (a rule " \
 	    "needs to see inside).")                                        \

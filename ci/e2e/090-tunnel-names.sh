@@ -28,6 +28,14 @@ bench_nginx "  ssl_certificate $DIR/pki/srv.crt;
     return 200 \"allowed tenant\\n\"; }
   server { listen 198.18.0.20:443 ssl; listen 198.18.0.20:80;
     server_name evil.bench.test; access_log $DIR/ngx/evil.log;
+    return 200 \"OTHER TENANT host=\$host\\n\"; }
+  # TLS 1.3, P-256 only: a client that offers an X25519 key share first (OpenSSL,
+  # curl, python) gets a HelloRetryRequest
+  server { listen 198.18.0.20:8443 ssl default_server; ssl_ecdh_curve prime256v1; ssl_protocols TLSv1.3;
+    server_name fast.bench.test; access_log $DIR/ngx/fast.log;
+    return 200 \"allowed tenant\\n\"; }
+  server { listen 198.18.0.20:8443 ssl; ssl_ecdh_curve prime256v1; ssl_protocols TLSv1.3;
+    server_name evil.bench.test; access_log $DIR/ngx/evil.log;
     return 200 \"OTHER TENANT host=\$host\\n\"; }"
 # a server that speaks first (as SSH does), then echoes one read, and logs
 # every byte it got
@@ -60,7 +68,7 @@ wait_for 10 grep -q READY "$DIR/banner.log"
 wait_for 10 in_net bash -c 'exec 3<>/dev/tcp/198.18.0.20/443'
 
 T=$(new_client p1)
-cli allow p1 --host fast.bench.test --port 443 --port 80 --port 2222 >/dev/null
+cli allow p1 --host fast.bench.test --port 443 --port 80 --port 2222 --port 8443 >/dev/null
 cli allow p1 --host 198.18.0.20 --port 443 >/dev/null
 export T
 
@@ -170,6 +178,25 @@ elif mode == "h2c":        # HTTP/2 prior knowledge: preface and SETTINGS
     s = connect()
     s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04" + bytes(5))
     print("got:", rest(s).hex() or "nothing")
+elif mode == "hrr":        # a hello naming the CONNECT host; after the
+    # server's HelloRetryRequest, a second one naming arg (after a CCS)
+    s = connect()
+    s.sendall(spxclient.client_hello(target.rsplit(":", 1)[0]))
+    s.settimeout(10)
+    got = b""
+    while len(got) < 43:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    hrr = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+    print("retry:", "yes" if got[0:1] == b"\x16" and got[5:6] == b"\x02" and got[11:43] == hrr else "no")
+    s.sendall(b"\x14\x03\x03\x00\x01\x01" + spxclient.client_hello(arg))
+    try:
+        got = s.recv(65536)
+    except OSError:
+        got = b""
+    print("got:", got.hex() or "nothing")
 elif mode == "banner":     # read the banner first, then send arg (hex)
     s = connect()
     b = b""
@@ -281,12 +308,26 @@ check "a ClientHello cut short and left: closed after 15 s, the banner got throu
 	expect_re "^banner SSH-2.0-bench_banner closed after 1[5-9] s" tpy stall "$T" fast.bench.test:2222
 check "  nothing of it reached the upstream" expect 2 grep -c "^RECV [0-9a-f]" "$DIR/banner.log"
 check "  audited" wait_for 5 audit "^error the client's first bytes in the tunnel were not whole"
+# a HelloRetryRequest: the second ClientHello is judged as the first was
+check "HelloRetryRequest, then a second hello naming evil.bench.test: refused" \
+	expect "retry: yes
+got: 15030300020231" tpy hrr "$T" fast.bench.test:8443 evil.bench.test
+check "  audited" wait_for 5 audit \
+	"^deny after a HelloRetryRequest: TLS server name evil.bench.test is not the CONNECT host fast.bench.test"
+check "  a second hello naming the CONNECT host passes on to the server" \
+	expect_re "^retry: yes
+got: 1503030002" tpy hrr "$T" fast.bench.test:8443 fast.bench.test
+check "  a real client through the retry (curl, X25519 offered, P-256 taken)" \
+	expect "allowed tenant" pcurl "$T" https://fast.bench.test:8443/
+check "  python's ssl through the retry" \
+	expect "answer: allowed tenant" tpy tls "$T" fast.bench.test:8443 fast.bench.test "$DIR"
+check "  the other vhost saw none of it" expect 0 hits evil
 check "HTTP after the server spoke first: refused (no request came before it)" \
 	expect_re "^SSH-2.0-bench_banner ~ HTTP/1.1 403 Forbidden" tpy banner "$T" fast.bench.test:2222 \
 	"$(printf 'GET / HTTP/1.1\r\nHost: fast.bench.test:2222\r\n\r\n' | od -An -tx1 | tr -d ' \n')"
 check "  nothing of it reached the upstream" expect 2 grep -c "^RECV [0-9a-f]" "$DIR/banner.log"
 check "  audited" wait_for 5 audit "^deny the upstream spoke before the client's HTTP request"
-check "refusals counted: two more" expect 6 refused
+check "refusals counted: three more" expect 7 refused
 check "the other vhost never saw a request" expect 0 hits evil
 check "a CONNECT to the address takes any name (its rule allowed the address)" \
 	expect "answer: OTHER TENANT host=evil.bench.test" tpy tls "$T" 198.18.0.20:443 evil.bench.test "$DIR"

@@ -360,6 +360,163 @@ test_h2_preface(void **state)
 	    80, reason), FIRSTFLIGHT_PASS);
 }
 
+/* A ServerHello record: the HelloRetryRequest random, or another. */
+static size_t
+server_hello(uint8_t *out, int is_hrr)
+{
+	static const uint8_t hrr[32] = {
+		0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11,
+		0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+		0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e,
+		0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+	};
+	size_t body = 2 + 32 + 1 + 2 + 1 + 2;
+
+	out[0] = 0x16;
+	out[1] = 3;
+	out[2] = 3;
+	put16(out + 3, 4 + body);
+	out[5] = 2;
+	out[6] = 0;
+	put16(out + 7, body);
+	out[9] = 3;
+	out[10] = 3;
+	memcpy(out + 11, hrr, 32);
+	if (!is_hrr)
+		out[11 + 31] ^= 1;
+	memset(out + 43, 0, body - 34);
+	return 9 + body;
+}
+
+static void
+test_server_hello(void **state)
+{
+	uint8_t sh[128], split[160], alert[] = { 0x15, 3, 3, 0, 2, 2, 40 };
+	size_t n, i, at;
+
+	(void)state;
+	n = server_hello(sh, 1);
+	assert_int_equal(firstflight_server_hello(sh, n),
+	    FIRSTFLIGHT_SERVER_HRR);
+	for (i = 0; i < 43; i++)
+		assert_int_equal(firstflight_server_hello(sh, i),
+		    FIRSTFLIGHT_SERVER_MORE);
+	n = server_hello(sh, 0);
+	assert_int_equal(firstflight_server_hello(sh, n),
+	    FIRSTFLIGHT_SERVER_OTHER);
+	/* the message split over three records, cut anywhere: it waits */
+	n = server_hello(sh, 1);
+	memcpy(split, sh, 5 + 10);
+	put16(split + 3, 10);
+	memcpy(split + 15, (const uint8_t[]){ 0x16, 3, 3, 0, 20 }, 5);
+	memcpy(split + 20, sh + 15, 20);
+	memcpy(split + 40, (const uint8_t[]){ 0x16, 3, 3 }, 3);
+	put16(split + 43, n - 35);
+	memcpy(split + 45, sh + 35, n - 35);
+	at = 45 + n - 35;
+	assert_int_equal(firstflight_server_hello(split, at),
+	    FIRSTFLIGHT_SERVER_HRR);
+	for (i = 0; i < 48; i++)
+		assert_int_equal(firstflight_server_hello(split, i),
+		    FIRSTFLIGHT_SERVER_MORE);
+	/* an alert, another record type, another handshake message, not
+	 * TLS at all */
+	assert_int_equal(firstflight_server_hello(alert, sizeof(alert)),
+	    FIRSTFLIGHT_SERVER_OTHER);
+	assert_int_equal(firstflight_server_hello(alert, 1),
+	    FIRSTFLIGHT_SERVER_OTHER);
+	n = server_hello(sh, 1);
+	sh[5] = 11; /* certificate */
+	assert_int_equal(firstflight_server_hello(sh, 6),
+	    FIRSTFLIGHT_SERVER_OTHER);
+	assert_int_equal(firstflight_server_hello("HTTP/1.1 400", 12),
+	    FIRSTFLIGHT_SERVER_OTHER);
+	/* a record split in the middle of the random */
+	n = server_hello(sh, 1);
+	memcpy(split, sh, 5 + 20);
+	put16(split + 3, 20);
+	assert_int_equal(firstflight_server_hello(split, 25),
+	    FIRSTFLIGHT_SERVER_MORE);
+	split[25] = 0x17; /* then application data: not a ServerHello */
+	memcpy(split + 26, (const uint8_t[]){ 3, 3, 0, 1, 0 }, 5);
+	assert_int_equal(firstflight_server_hello(split, 31),
+	    FIRSTFLIGHT_SERVER_OTHER);
+	assert_int_equal(firstflight_server_hello(sh, 0),
+	    FIRSTFLIGHT_SERVER_MORE);
+}
+
+static int
+judge2(const void *buf, size_t len, int is_final, char *reason)
+{
+	return firstflight_judge_second(buf, len, is_final, HOST, 443, 0,
+	    reason, 300);
+}
+
+static void
+test_second_hello(void **state)
+{
+	static uint8_t buf[4096], big[SNI_PEEK_MAX + 64];
+	static const uint8_t ccs[] = { 0x14, 3, 3, 0, 1, 1 };
+	static const uint8_t early[] = { 0x17, 3, 3, 0, 3, 'a', 'b', 'c' };
+	static const uint8_t alert[] = { 0x15, 3, 3, 0, 2, 1, 0 };
+	uint8_t s1[300];
+	struct ext e[1];
+	char reason[300];
+	size_t n, h, i;
+
+	(void)state;
+	/* CCS, early data, then the hello naming the host: passes; every
+	 * prefix waits, and is refused when that is all */
+	n = 0;
+	memcpy(buf, ccs, sizeof(ccs));
+	n += sizeof(ccs);
+	memcpy(buf + n, early, sizeof(early));
+	n += sizeof(early);
+	e[0] = (struct ext){ 0, s1, sn(s1, HOST, 0) };
+	h = hello(buf + n, e, 1, 0);
+	n += h;
+	assert_int_equal(judge2(buf, n, 0, reason), FIRSTFLIGHT_PASS);
+	for (i = 1; i < n; i++) {
+		assert_int_equal(judge2(buf, i, 0, reason), FIRSTFLIGHT_MORE);
+		if (i == sizeof(ccs) || i == sizeof(ccs) + sizeof(early))
+			continue; /* ended between records: nothing to judge */
+		assert_int_equal(judge2(buf, i, 1, reason), FIRSTFLIGHT_REFUSE);
+	}
+	assert_int_equal(judge2(buf, sizeof(ccs), 1, reason), FIRSTFLIGHT_PASS);
+	assert_int_equal(judge2(buf, 0, 0, reason), FIRSTFLIGHT_MORE);
+	/* the second hello names another host */
+	e[0] = (struct ext){ 0, s1, sn(s1, "evil.bench.test", 0) };
+	h = hello(buf + sizeof(ccs), e, 1, 0);
+	assert_int_equal(judge2(buf, sizeof(ccs) + h, 0, reason),
+	    FIRSTFLIGHT_REFUSE);
+	assert_string_equal(reason, "TLS server name evil.bench.test is not "
+	    "the CONNECT host fast.bench.test");
+	/* directly, without CCS */
+	assert_int_equal(judge2(buf + sizeof(ccs), h, 0, reason),
+	    FIRSTFLIGHT_REFUSE);
+	/* an alert: the client gives up */
+	assert_int_equal(judge2(alert, sizeof(alert), 0, reason),
+	    FIRSTFLIGHT_PASS);
+	/* not TLS records */
+	assert_int_equal(judge2("GET / HTTP/1.1\r\n", 16, 0, reason),
+	    FIRSTFLIGHT_REFUSE);
+	assert_string_equal(reason, "the client sent no TLS records after a "
+	    "HelloRetryRequest in a tunnel to fast.bench.test");
+	/* early data past the limit, the hello never seen */
+	for (n = 0; n + 5 <= sizeof(big); n += 5 + 1000) {
+		memcpy(big + n, (const uint8_t[]){ 0x17, 3, 3 }, 3);
+		put16(big + n + 3, 1000);
+	}
+	assert_int_equal(judge2(big, SNI_PEEK_MAX - 1, 0, reason),
+	    FIRSTFLIGHT_MORE);
+	assert_int_equal(judge2(big, sizeof(big), 0, reason),
+	    FIRSTFLIGHT_REFUSE);
+	assert_string_equal(reason, "the client's second TLS ClientHello in "
+	    "a tunnel to fast.bench.test was not whole");
+	assert_int_equal(judge2(big, 32 * 1005, 1, reason),
+	    FIRSTFLIGHT_PASS);
+}
+
 int
 main(void)
 {
@@ -368,6 +525,8 @@ main(void)
 		cmocka_unit_test(test_http),
 		cmocka_unit_test(test_other),
 		cmocka_unit_test(test_h2_preface),
+		cmocka_unit_test(test_server_hello),
+		cmocka_unit_test(test_second_hello),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -710,20 +710,27 @@ daemon_hostgroup_up(struct proxy *px)
 	return 0;
 }
 
-/* Close every descriptor from low up (close_range, else one by one). */
+/* Close every descriptor from low to high (close_range, else one by one). */
 static void
-daemon_close_from(unsigned int low)
+daemon_close_range(unsigned int low, unsigned int high)
 {
 	long max;
-	int fd;
+	unsigned int fd;
 
-	if (syscall(SYS_close_range, low, ~0U, 0U) == 0)
+	if (low > high || syscall(SYS_close_range, low, high, 0U) == 0)
 		return;
 	max = sysconf(_SC_OPEN_MAX);
 	if (max < 0 || max > 65536)
 		max = 65536;
-	for (fd = (int)low; fd < max; fd++)
-		(void)close(fd);
+	for (fd = low; fd <= high && fd < (unsigned int)max; fd++)
+		(void)close((int)fd);
+}
+
+/* Close every descriptor from low up. */
+static void
+daemon_close_from(unsigned int low)
+{
+	daemon_close_range(low, ~0U);
 }
 
 /*
@@ -752,11 +759,17 @@ daemon_hostgroup_keeper(struct proxy *px)
 		signal(SIGTERM, SIG_IGN);
 		signal(SIGINT, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
-		if (pfd[0] != 3 && dup2(pfd[0], 3) == -1)
-			_exit(1);
-		daemon_close_from(4);
+		/* all but its end of the pipe, wherever that is (nothing
+		 * here can fail and leave the daemon trusting a keeper that
+		 * is gone) */
+		if (pfd[0] >= 3) {
+			daemon_close_range(3, (unsigned int)pfd[0] - 1);
+			daemon_close_from((unsigned int)pfd[0] + 1);
+		} else {
+			daemon_close_from(3); /* it took a free stdio slot */
+		}
 		(void)prctl(PR_SET_NAME, "slicer-hostgrp", 0, 0, 0);
-		while (read(3, &c, 1) == -1 && errno == EINTR)
+		while (read(pfd[0], &c, 1) == -1 && errno == EINTR)
 			;
 		if (link_dummy_delete(px->hostgroup_if) == -1)
 			log_warn("cannot remove interface %s",

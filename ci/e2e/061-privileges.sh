@@ -35,7 +35,9 @@ check "hostgroup daemon keeps no capability (CAP_NET_ADMIN neither)" bash -c \
 HG_K=$(cat /proc/$HG_PID/task/*/children 2>/dev/null | tr -s ' ' '\n' | head -1)
 check "a keeper (the daemon's child, slicer-hostgrp) holds nothing but stdio and its pipe" bash -c \
 	"echo pid=$HG_K; [ -n '$HG_K' ] && grep -qx slicer-hostgrp /proc/$HG_K/comm &&
-	 [ \"\$(ls /proc/$HG_K/fd | sort -n | tr '\n' ' ')\" = '0 1 2 3 ' ]"
+	 f=\$(ls /proc/$HG_K/fd | sort -n | tr '\n' ' ') && echo \"fds: \$f\" &&
+	 [ \$(echo \$f | wc -w) = 4 ] && set -- \$f && [ \"\$1 \$2 \$3\" = '0 1 2' ] &&
+	 readlink /proc/$HG_K/fd/\$4 | grep -q '^pipe:'"
 kill -TERM "$HG_PID"
 wait_for 10 bash -c "! kill -0 $HG_PID 2>/dev/null"
 check "SIGTERM: the daemon exits" bash -c "! kill -0 $HG_PID 2>/dev/null"

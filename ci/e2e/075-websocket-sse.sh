@@ -13,7 +13,10 @@ bench_init
 bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
 spawn "$NNS" "$PY" "$SPX_CI/tls_ws.py" --addr 198.18.0.10 --port 9460 \
 	--cert "$DIR/pki/srv.crt" --key "$DIR/pki/srv.key" --ready "$DIR/ws.ready" 2>>"$DIR/ws.log"
+spawn "$NNS" "$PY" "$SPX_CI/tls_ws.py" --addr 198.18.0.10 --port 9461 \
+	--ready "$DIR/ws-plain.ready" 2>>"$DIR/ws.log"
 check "WebSocket echo server is up" wait_for 10 test -s "$DIR/ws.ready"
+check "... and its plain twin" wait_for 10 test -s "$DIR/ws-plain.ready"
 check "daemon starts" start_proxy --https-port 3129 --upstream-ca "$CA"
 [ -n "$PROXY_PID" ] || bench_finish
 T=$(new_client vm1)
@@ -25,9 +28,11 @@ printf '%s' "$SEC" | cli secret create wsk --host api.bench.test --value-stdin >
 R_WS=$(cli allow vm1 --host api.bench.test --port 9460 --method GET --path /ws/echo --path /plain)
 cli allow vm1 --host api.bench.test --port 9460 --method GET --path /ws/auth --secret wsk >/dev/null
 cli allow vm1 --host plain.bench.test --port 9460 >/dev/null
+cli allow vm1 --host plain.bench.test --port 9461 >/dev/null
 
 # ws_py HOST PORT CAFILE PATH: python on stdin with ws = an open WebSocket
-# (upgrade done through the proxy, first server message in ws.hello)
+# (upgrade done through the proxy, first server message in ws.hello);
+# CAFILE none: plain HTTP inside the CONNECT
 ws_py() {
 	local code
 	code=$(cat)
@@ -39,7 +44,8 @@ class WS:
         self.c = spxclient.Conn(timeout=10)
         st, h, b = self.c.connect("%s:%s" % (host, port), tok)
         assert st == 200, ("CONNECT", st)
-        self.c.wrap_tls(host, ca)
+        if ca != "none":
+            self.c.wrap_tls(host, ca)
     def upgrade(self, path, extra=()):
         key = base64.b64encode(os.urandom(16)).decode()
         lines = ["GET %s HTTP/1.1" % path, "Host: %s:%s" % (host, port), "Upgrade: websocket",
@@ -175,6 +181,20 @@ check "WebSocket through a plain tunnel (the upstream's own certificate)" \
 ws.send(1, b"tunnelled")
 assert ws.recv() == (1, b"tunnelled")
 assert "spx bench" in json.dumps(ws.c.sock.getpeercert()["issuer"])
+EOF
+check "WebSocket over plain HTTP through a host-level tunnel: the upgrade judged, then relayed" \
+	ws_py plain.bench.test 9461 none /ws/echo <<'EOF'
+ws.send(1, b"plain tunnelled")
+assert ws.recv() == (1, b"plain tunnelled")
+ws.send(2, os.urandom(70000))
+assert ws.recv()[0] == 2
+EOF
+check "... its upgrade is a request record (scheme http, 101)" py_check "$AUDIT" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+r = [r for r in rows if r["event"] == "request" and r.get("port") == 9461]
+print(r[:2])
+assert r and r[0]["scheme"] == "http" and r[0]["status"] == 101 and r[0]["path"] == "/ws/echo", r[:1]
 EOF
 
 # ---- server-sent events ----

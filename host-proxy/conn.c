@@ -2448,6 +2448,8 @@ conn_tunnel_refuse(struct conn *c, int verdict, const char *reason)
 static int
 conn_tunnel_inspect(struct conn *c, int is_eof)
 {
+	int is_up_gone = c->uc.is_eof || (c->u_ready & (EPOLLHUP | EPOLLERR));
+
 	if (c->bytes_down > 0 || c->uc.inpipe > 0) {
 		conn_tunnel_refuse(c, FIRSTFLIGHT_REFUSE_HTTP, "the upstream "
 		    "spoke before the client's HTTP request in the tunnel");
@@ -2461,7 +2463,7 @@ conn_tunnel_inspect(struct conn *c, int is_eof)
 	snprintf(c->ihost, sizeof(c->ihost), "%s", c->host);
 	c->iport = c->port;
 	conn_reset_request(c);
-	if (c->uc.is_eof || (c->u_ready & (EPOLLHUP | EPOLLERR)))
+	if (is_up_gone)
 		conn_close_upstream(c); /* gone already: dial again */
 	else
 		c->is_up_reusable = 1;
@@ -3496,11 +3498,12 @@ conn_sweep(struct worker *w)
 				 * nothing of it passed */
 				char msg[128];
 
-				snprintf(msg, sizeof(msg), "the client's %s "
-				    "in the tunnel were not whole after %d s "
-				    "(nothing passed)", c->is_first_judging ?
-				    "first bytes" : "bytes after a "
-				    "HelloRetryRequest",
+				snprintf(msg, sizeof(msg),
+				    c->is_first_judging ? "the client's first "
+				    "bytes in the tunnel were not whole after "
+				    "%d s (nothing passed)" : "the client's "
+				    "second ClientHello in the tunnel was not "
+				    "whole after %d s (none of it passed)",
 				    LIMIT_TUNNEL_FIRST_MS / 1000);
 				conn_close_as(c, "error", msg);
 				break;

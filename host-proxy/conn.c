@@ -2403,6 +2403,50 @@ conn_finish_exchange(struct conn *c)
 
 /* --------------------------------------------------------- tunnels */
 
+/*
+ * One read of at most want bytes from fd into b, for bytes a tunnel judges
+ * before they pass, under the readiness epoll reported in *ready (bits
+ * consumed as the relay does).  1 at the end of stream, 0 otherwise
+ * (nothing there now included), -1 on an error.
+ */
+static int
+conn_tunnel_read(struct buf *b, int fd, uint32_t *ready, size_t want)
+{
+	ssize_t n;
+
+	if (!(*ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) || want == 0)
+		return 0;
+	n = buf_read_fd_max(b, fd, want);
+	if (n == 0)
+		return 1;
+	if (n > 0) {
+		if ((size_t)n < want) /* epoll says when there is more */
+			*ready &= ~(uint32_t)EPOLLIN;
+		return 0;
+	}
+	if (errno == EAGAIN || errno == EINTR) {
+		*ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);
+		return 0;
+	}
+	return -1;
+}
+
+/* Hand what from holds to the empty to (the buffers trade places instead
+ * of copying); from is left empty, its memory given back. */
+static void
+conn_buf_hand(struct buf *to, struct buf *from)
+{
+	struct buf t;
+
+	buf_release(to);
+	if (from->len > 0) {
+		t = *to;
+		*to = *from;
+		*from = t;
+	}
+	buf_release(from);
+}
+
 /* The most the first read of a tunnel asks for: a ClientHello fits. */
 #define CONN_FIRST_READ 4096
 
@@ -2486,27 +2530,15 @@ static int
 conn_tunnel_first(struct conn *c)
 {
 	char reason[2 * LIMIT_HOSTNAME + 160];
-	struct buf t;
-	size_t want;
-	ssize_t n;
-	int is_eof = 0, v = FIRSTFLIGHT_PASS;
+	size_t want = c->cin.len < CONN_FIRST_READ ?
+	    CONN_FIRST_READ - c->cin.len : c->cin.len < SNI_PEEK_MAX ?
+	    SNI_PEEK_MAX - c->cin.len : 0;
+	int is_eof, v = FIRSTFLIGHT_PASS;
 
-	if ((c->c_ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
-	    c->cin.len < SNI_PEEK_MAX) {
-		want = c->cin.len < CONN_FIRST_READ ?
-		    CONN_FIRST_READ - c->cin.len : SNI_PEEK_MAX - c->cin.len;
-		n = buf_read_fd_max(&c->cin, c->cfd, want);
-		if (n == 0) {
-			is_eof = 1;
-		} else if (n > 0) {
-			if ((size_t)n < want) /* epoll says when there is more */
-				c->c_ready &= ~(uint32_t)EPOLLIN;
-		} else if (errno == EAGAIN || errno == EINTR) {
-			c->c_ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);
-		} else {
-			conn_abort(c, "tunnel: client side error");
-			return -1;
-		}
+	is_eof = conn_tunnel_read(&c->cin, c->cfd, &c->c_ready, want);
+	if (is_eof == -1) {
+		conn_abort(c, "tunnel: client side error");
+		return -1;
 	}
 	if (c->cin.len == 0 && !is_eof) {
 		buf_release(&c->cin);
@@ -2535,16 +2567,9 @@ conn_tunnel_first(struct conn *c)
 	if (c->cin.len > 0 && (unsigned char)buf_ptr(&c->cin)[0] == 0x16 &&
 	    !is_eof && c->bytes_down == 0 && c->uc.inpipe == 0)
 		c->hello_watch = CONN_HELLO_SERVER;
-	if (c->cin.len > 0) {
-		/* nothing else is queued for the upstream in a tunnel: the
-		 * buffers trade places instead of copying */
-		c->bytes_up += c->cin.len;
-		buf_release(&c->uout);
-		t = c->uout;
-		c->uout = c->cin;
-		c->cin = t;
-	}
-	buf_release(&c->cin);
+	/* nothing else is queued for the upstream in a tunnel */
+	c->bytes_up += c->cin.len;
+	conn_buf_hand(&c->uout, &c->cin);
 	if (is_eof)
 		c->cu.is_eof = 1; /* passed on once uout is out */
 	return 1;
@@ -2565,24 +2590,13 @@ conn_tunnel_first(struct conn *c)
 static int
 conn_tunnel_server_first(struct conn *c)
 {
-	struct buf t;
-	ssize_t n;
-	size_t want = CONN_SERVER_FIRST_MAX - c->uin.len;
-	int is_eof = 0, v = FIRSTFLIGHT_SERVER_MORE;
+	int is_eof, v = FIRSTFLIGHT_SERVER_MORE;
 
-	if (c->u_ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		n = buf_read_fd_max(&c->uin, c->ufd, want);
-		if (n == 0) {
-			is_eof = 1;
-		} else if (n > 0) {
-			if ((size_t)n < want)
-				c->u_ready &= ~(uint32_t)EPOLLIN;
-		} else if (errno == EAGAIN || errno == EINTR) {
-			c->u_ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);
-		} else {
-			conn_abort(c, "tunnel: upstream side error");
-			return -1;
-		}
+	is_eof = conn_tunnel_read(&c->uin, c->ufd, &c->u_ready,
+	    CONN_SERVER_FIRST_MAX - c->uin.len);
+	if (is_eof == -1) {
+		conn_abort(c, "tunnel: upstream side error");
+		return -1;
 	}
 	if (c->uin.len > 0)
 		v = firstflight_server_hello(buf_ptr(&c->uin), c->uin.len);
@@ -2599,11 +2613,7 @@ conn_tunnel_server_first(struct conn *c)
 		c->hello_watch = CONN_HELLO_NONE;
 	}
 	c->bytes_down += c->uin.len;
-	buf_release(&c->cout);
-	t = c->cout;
-	c->cout = c->uin;
-	c->uin = t;
-	buf_release(&c->uin);
+	conn_buf_hand(&c->cout, &c->uin);
 	if (is_eof)
 		c->uc.is_eof = 1; /* passed on once cout is out */
 	return 1;
@@ -2619,24 +2629,13 @@ static int
 conn_tunnel_second_hello(struct conn *c)
 {
 	char reason[2 * LIMIT_HOSTNAME + 160], msg[2 * LIMIT_HOSTNAME + 200];
-	struct buf t;
-	size_t want = SNI_PEEK_MAX - c->cin.len;
-	ssize_t n;
-	int is_eof = 0, v;
+	int is_eof, v;
 
-	if ((c->c_ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) && want > 0) {
-		n = buf_read_fd_max(&c->cin, c->cfd, want);
-		if (n == 0) {
-			is_eof = 1;
-		} else if (n > 0) {
-			if ((size_t)n < want)
-				c->c_ready &= ~(uint32_t)EPOLLIN;
-		} else if (errno == EAGAIN || errno == EINTR) {
-			c->c_ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);
-		} else {
-			conn_abort(c, "tunnel: client side error");
-			return -1;
-		}
+	is_eof = conn_tunnel_read(&c->cin, c->cfd, &c->c_ready,
+	    SNI_PEEK_MAX - c->cin.len);
+	if (is_eof == -1) {
+		conn_abort(c, "tunnel: client side error");
+		return -1;
 	}
 	if (c->cin.len == 0 && !is_eof) {
 		buf_release(&c->cin);
@@ -2658,11 +2657,7 @@ conn_tunnel_second_hello(struct conn *c)
 	}
 	c->hello_watch = CONN_HELLO_NONE;
 	c->bytes_up += c->cin.len;
-	buf_release(&c->uout);
-	t = c->uout;
-	c->uout = c->cin;
-	c->cin = t;
-	buf_release(&c->cin);
+	conn_buf_hand(&c->uout, &c->cin);
 	if (is_eof)
 		c->cu.is_eof = 1;
 	return 1;

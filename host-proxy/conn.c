@@ -2669,45 +2669,32 @@ conn_tunnel_io(struct conn *c)
 	int64_t now = ev_now(c->w->ev);
 	size_t cu0 = c->cu.inpipe, uc0 = c->uc.inpipe;
 	ssize_t up = 0, down;
+	int rc = 0;
 
-	if (c->is_first_judging) {
-		int rc = conn_tunnel_first(c);
-
-		if (rc == -1)
-			return;
-		if (rc == 1) {
-			/* uout goes first: the drive flushes it, then
-			 * comes back here to splice */
-			c->is_drive_again = 1;
-			c->deadline_ms = now + LIMIT_TUNNEL_IDLE_MS;
-			return;
-		}
-		if (rc == 2) {
-			c->is_drive_again = 1; /* to the head in cin */
-			return;
-		}
-	} else if (c->hello_watch == CONN_HELLO_SERVER) {
-		/* nothing else moves while the upstream's first bytes are
-		 * read */
-		if (conn_tunnel_server_first(c) == 1) {
-			c->is_drive_again = 1;
-			c->deadline_ms = now + LIMIT_TUNNEL_IDLE_MS;
-		}
+	/* bytes judged before they pass: 1 (or 2, HTTP: see
+	 * conn_tunnel_inspect) when they did, and what they left in uout or
+	 * cout goes first (the drive flushes it, then comes back here); 0
+	 * while they wait, and the other direction flows on, except while
+	 * the upstream's first bytes are read: then nothing else moves */
+	if (c->is_first_judging)
+		rc = conn_tunnel_first(c);
+	else if (c->hello_watch == CONN_HELLO_SERVER)
+		rc = conn_tunnel_server_first(c);
+	else if (c->hello_watch == CONN_HELLO_CLIENT)
+		rc = conn_tunnel_second_hello(c);
+	if (rc == -1)
 		return;
-	} else if (c->hello_watch == CONN_HELLO_CLIENT) {
-		int rc = conn_tunnel_second_hello(c);
-
-		if (rc == -1)
-			return;
-		if (rc == 1) {
-			c->is_drive_again = 1;
+	if (rc >= 1) {
+		c->is_drive_again = 1;
+		if (rc == 1)
 			c->deadline_ms = now + LIMIT_TUNNEL_IDLE_MS;
-			return;
-		}
-	} else {
+		return;
+	}
+	if (c->hello_watch == CONN_HELLO_SERVER)
+		return;
+	if (!c->is_first_judging && c->hello_watch == CONN_HELLO_NONE)
 		up = relay_dir_splice(&c->w->pipes, &c->cu, c->cfd,
 		    &c->c_ready, c->ufd);
-	}
 	if (up == -1) {
 		conn_abort(c, "tunnel: client side error");
 		return;

@@ -47,7 +47,7 @@ struct oauth_wait;
 enum conn_hello_watch {
 	CONN_HELLO_NONE = 0,
 	CONN_HELLO_SERVER,   /* the upstream's first bytes are read into uin
-			      * (the client's wait in its socket) */
+			      * (the client's bytes wait in its socket) */
 	CONN_HELLO_CLIENT,   /* they were a HelloRetryRequest: the client's
 			      * bytes are read into cin up to its second
 			      * ClientHello and judged (uc flows) */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -49,6 +50,11 @@
 #define DAEMON_OWN_REFRESH_MS 30000
 #define DAEMON_LEAF_CACHE 1024
 #define DAEMON_FRONT_REFRESH_MS (3600 * 1000)
+/* How long a daemon waits for another owner of its --hostgroup interface
+ * (a keeper removing it after a crash) to let it go. */
+#define DAEMON_HOSTGROUP_LOCK_WAIT_MS 5000
+/* The owners' locks, one file per network namespace and interface. */
+#define DAEMON_HOSTGROUP_LOCK_DIR "/run/slicer-proxy"
 /* How long a clean shutdown waits for --hostgroup's interface to go. */
 #define DAEMON_KEEPER_WAIT_MS 3000
 
@@ -673,6 +679,80 @@ daemon_chown_state(const char *dir, uid_t uid, gid_t gid, char *err,
 	return 0;
 }
 
+/*
+ * --hostgroup, as root: become the one owner of interface ifname in this
+ * network namespace, an exclusive flock on a file in a root-only
+ * directory held for as long as the daemon uses the interface and then by
+ * its keeper until the interface is gone.  Another daemon's keeper still
+ * removing the interface after a crash is waited for (up to
+ * DAEMON_HOSTGROUP_LOCK_WAIT_MS), so that a daemon started at once does
+ * not take the interface that is about to vanish; a daemon still running
+ * with it is an error.  The descriptor, or -1 after saying why.
+ */
+static int
+daemon_hostgroup_lock(const char *ifname, char *path, size_t pathsz)
+{
+	struct stat ns, dir, held, named;
+	int64_t deadline;
+	int fd, is_said = 0;
+
+	if ((mkdir(DAEMON_HOSTGROUP_LOCK_DIR, 0700) == -1 && errno != EEXIST) ||
+	    lstat(DAEMON_HOSTGROUP_LOCK_DIR, &dir) == -1 ||
+	    !S_ISDIR(dir.st_mode) || dir.st_uid != 0 ||
+	    (dir.st_mode & 022) != 0 || stat("/proc/self/ns/net", &ns) == -1) {
+		fprintf(stderr, "slicer-proxy: %s is not a directory of root's "
+		    "that only root may write\n", DAEMON_HOSTGROUP_LOCK_DIR);
+		return -1;
+	}
+	snprintf(path, pathsz, "%s/hostgroup-%llu-%s.lock",
+	    DAEMON_HOSTGROUP_LOCK_DIR, (unsigned long long)ns.st_ino, ifname);
+	deadline = parse_mono_ms() + DAEMON_HOSTGROUP_LOCK_WAIT_MS;
+	for (;;) {
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+		if (fd == -1) {
+			fprintf(stderr, "slicer-proxy: cannot open %s: %s\n",
+			    path, strerror(errno));
+			return -1;
+		}
+		while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			if ((errno != EWOULDBLOCK && errno != EINTR) ||
+			    parse_mono_ms() >= deadline) {
+				fprintf(stderr, "slicer-proxy: interface %s is "
+				    "%s\n", ifname, errno == EWOULDBLOCK ?
+				    "another slicer-proxy's (or its keeper's, "
+				    "still removing it)" : strerror(errno));
+				close(fd);
+				return -1;
+			}
+			if (!is_said)
+				log_info("interface %s belongs to another "
+				    "slicer-proxy or its keeper: waiting up to "
+				    "%d s", ifname,
+				    DAEMON_HOSTGROUP_LOCK_WAIT_MS / 1000);
+			is_said = 1;
+			(void)usleep(20000);
+		}
+		/* the owner before removes the file as it lets go: a lock
+		 * on the file it removed is no lock */
+		if (fstat(fd, &held) == 0 && stat(path, &named) == 0 &&
+		    held.st_ino == named.st_ino && held.st_dev == named.st_dev)
+			return fd;
+		close(fd);
+	}
+}
+
+/* The last owner of a host group interface lets go: the lock's file goes
+ * first (while still held), then the lock. */
+static void
+daemon_hostgroup_unlock(int fd, const char *path)
+{
+	if (fd == -1)
+		return;
+	(void)unlink(path);
+	close(fd);
+}
+
 /* --hostgroup: a dummy interface carrying the bind address, created when it
  * does not exist (and then removed at shutdown). */
 static int
@@ -686,6 +766,12 @@ daemon_hostgroup_up(struct proxy *px)
 		fprintf(stderr, "slicer-proxy: invalid --hostgroup: '%s'\n",
 		    px->cfg.hostgroup);
 		return -1;
+	}
+	if (geteuid() == 0) {
+		px->hostgroup_lock_fd = daemon_hostgroup_lock(ifname,
+		    px->hostgroup_lock_path, sizeof(px->hostgroup_lock_path));
+		if (px->hostgroup_lock_fd == -1)
+			return -1;
 	}
 	if (link_exists(ifname) == 1) {
 		log_info("hostgroup %s: using existing interface %s",
@@ -733,15 +819,35 @@ daemon_close_from(unsigned int low)
 	daemon_close_range(low, ~0U);
 }
 
+/* Close every descriptor from 3 up but a and b (either -1: none). */
+static void
+daemon_close_except(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+	unsigned int from = 3;
+
+	if (lo >= 3) {
+		daemon_close_range(from, (unsigned int)lo - 1);
+		from = (unsigned int)lo + 1;
+	}
+	if (hi >= 3 && hi != lo) {
+		daemon_close_range(from, (unsigned int)hi - 1);
+		from = (unsigned int)hi + 1;
+	}
+	daemon_close_from(from);
+}
+
 /*
- * --hostgroup, when the daemon made the interface and then drops root: a
- * keeper, forked while still root, removes the interface once the daemon
- * is gone (its end of a pipe closes: a clean exit, a crash or SIGKILL
- * alike), so the daemon itself keeps no capability, CAP_NET_ADMIN
- * included (which would let a compromised daemon rewrite the host's
- * firewall).  The keeper holds nothing else: its descriptors are closed
- * and it ignores the signals that stop the daemon (a service manager
- * sends them to every process of the service).  0, or -1.
+ * --hostgroup, when the daemon drops root: a keeper, forked while still
+ * root, removes the interface the daemon made once the daemon is gone (its
+ * end of a pipe closes: a clean exit, a crash or SIGKILL alike), so the
+ * daemon itself keeps no capability, CAP_NET_ADMIN included (which would
+ * let a compromised daemon rewrite the host's firewall); then it lets go
+ * of the interface's lock (daemon_hostgroup_lock), which it holds from the
+ * fork on, an interface the daemon found included.  The keeper holds
+ * nothing else: its descriptors are closed and it ignores the signals that
+ * stop the daemon (a service manager sends them to every process of the
+ * service).  0, or -1.
  */
 static int
 daemon_hostgroup_keeper(struct proxy *px)
@@ -750,7 +856,7 @@ daemon_hostgroup_keeper(struct proxy *px)
 	int pfd[2];
 	pid_t pid;
 
-	if (px->hostgroup_if[0] == '\0')
+	if (px->hostgroup_if[0] == '\0' && px->hostgroup_lock_fd == -1)
 		return 0;
 	pid = proc_fork_piped(pfd, err, sizeof(err));
 	if (pid == -1)
@@ -762,23 +868,26 @@ daemon_hostgroup_keeper(struct proxy *px)
 		/* all but its end of the pipe, wherever that is (nothing
 		 * here can fail and leave the daemon trusting a keeper that
 		 * is gone) */
-		if (pfd[0] >= 3) {
-			daemon_close_range(3, (unsigned int)pfd[0] - 1);
-			daemon_close_from((unsigned int)pfd[0] + 1);
-		} else {
-			daemon_close_from(3); /* it took a free stdio slot */
-		}
+		daemon_close_except(pfd[0], px->hostgroup_lock_fd);
 		(void)prctl(PR_SET_NAME, "slicer-hostgrp", 0, 0, 0);
 		while (read(pfd[0], &c, 1) == -1 && errno == EINTR)
 			;
-		if (link_dummy_delete(px->hostgroup_if) == -1)
+		if (px->hostgroup_if[0] == '\0')
+			; /* an interface it found: left in place */
+		else if (link_dummy_delete(px->hostgroup_if) == -1)
 			log_warn("cannot remove interface %s",
 			    px->hostgroup_if);
 		else
 			log_info("removed interface %s", px->hostgroup_if);
+		daemon_hostgroup_unlock(px->hostgroup_lock_fd,
+		    px->hostgroup_lock_path);
 		_exit(0);
 	}
 	close(pfd[0]);
+	/* the lock is the keeper's now: it goes when the interface does */
+	if (px->hostgroup_lock_fd != -1)
+		close(px->hostgroup_lock_fd);
+	px->hostgroup_lock_fd = -1;
 	px->hostgroup_keeper = pid;
 	px->hostgroup_keeper_fd = pfd[1];
 	px->hostgroup_if[0] = '\0';
@@ -1015,6 +1124,7 @@ daemon_main(int argc, char **argv)
 
 	memset(&px, 0, sizeof(px));
 	px.hostgroup_keeper_fd = -1;
+	px.hostgroup_lock_fd = -1;
 	for (i = 0; i < LIMIT_WORKERS; i++)
 		http_fds[i] = https_fds[i] = -1;
 	pthread_mutexattr_init(&ma);
@@ -1312,9 +1422,8 @@ daemon_main(int argc, char **argv)
 		if (audit_chown(px.audit, uid, gid) == -1)
 			log_warn("chown %s", px.cfg.log_target);
 		if (daemon_hostgroup_keeper(&px) == -1) {
-			fprintf(stderr, "slicer-proxy: cannot start the process "
-			    "that removes interface %s: %s\n", px.hostgroup_if,
-			    strerror(errno));
+			fprintf(stderr, "slicer-proxy: cannot start the host "
+			    "group's keeper: %s\n", strerror(errno));
 			goto out;
 		}
 		if (privs_drop(uid, gid) == -1) {
@@ -1459,6 +1568,9 @@ out:
 	dnsgiven_free(px.dnsgiven);
 	mitm_ca_free(px.ca);
 	daemon_hostgroup_down(&px);
+	/* after the interface went (its file stays when root was given up:
+	 * the next owner takes it as it is) */
+	daemon_hostgroup_unlock(px.hostgroup_lock_fd, px.hostgroup_lock_path);
 	netaddr_set_free(&px.own);
 	netaddr_set_free(&px.cfg.deny);
 	netaddr_set_free(&px.cfg.allow);

@@ -95,6 +95,9 @@ struct proxy {
 	char hostgroup_if[16];     /* interface we created; "" if none */
 	pid_t hostgroup_keeper;    /* removes it when we are gone; 0: none */
 	int hostgroup_keeper_fd;   /* our end of its pipe; -1: none */
+	int hostgroup_lock_fd;     /* flock of the interface's owner (until
+				    * handed to the keeper); -1: none */
+	char hostgroup_lock_path[96]; /* its file, removed by the last owner */
 	struct ev_timer expiry;    /* next rule TTL expiry */
 	int64_t own_refreshed_ms;
 	int64_t own_warned_ms;     /* last failed refresh logged, 0: none */

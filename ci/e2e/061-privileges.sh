@@ -33,11 +33,12 @@ check "hostgroup daemon keeps no capability (CAP_NET_ADMIN neither)" bash -c \
 	"grep -E '^Cap(Eff|Prm):' /proc/$HG_PID/status | tee /dev/stderr | grep -c ':.0000000000000000$' | grep -qx 2"
 # its keeper: the child that removes the interface once the daemon is gone
 HG_K=$(cat /proc/$HG_PID/task/*/children 2>/dev/null | tr -s ' ' '\n' | head -1)
-check "a keeper (the daemon's child, slicer-hostgrp) holds nothing but stdio and its pipe" bash -c \
+check "a keeper (the daemon's child, slicer-hostgrp) holds nothing but stdio, its pipe and the interface's lock" bash -c \
 	"echo pid=$HG_K; [ -n '$HG_K' ] && grep -qx slicer-hostgrp /proc/$HG_K/comm &&
 	 f=\$(ls /proc/$HG_K/fd | sort -n | tr '\n' ' ') && echo \"fds: \$f\" &&
-	 [ \$(echo \$f | wc -w) = 4 ] && set -- \$f && [ \"\$1 \$2 \$3\" = '0 1 2' ] &&
-	 readlink /proc/$HG_K/fd/\$4 | grep -q '^pipe:'"
+	 [ \$(echo \$f | wc -w) = 5 ] && set -- \$f && [ \"\$1 \$2 \$3\" = '0 1 2' ] &&
+	 readlink /proc/$HG_K/fd/\$4 /proc/$HG_K/fd/\$5 | sort | tr '\n' ' ' | tee /dev/stderr |
+	 grep -qE '^/run/slicer-proxy/hostgroup-[0-9]+-slicer-e2e061.lock pipe:'"
 kill -TERM "$HG_PID"
 wait_for 10 bash -c "! kill -0 $HG_PID 2>/dev/null"
 check "SIGTERM: the daemon exits" bash -c "! kill -0 $HG_PID 2>/dev/null"
@@ -51,6 +52,50 @@ wait_for 10 grep -q 'listening on' "$DIR/proxy-hg5.log"
 check "SIGKILL: the interface was there" in_host ip link show slicer-e2e064
 kill -KILL "$HG5_PID"
 check "  and is gone soon after the daemon" wait_for 5 bash -c "! ip netns exec $HNS ip link show slicer-e2e064 2>/dev/null"
+# one owner per host group interface: a second daemon while the first runs
+# is refused; after a crash, a daemon started at once waits for the dead
+# one's keeper (stopped here, so that it still holds the interface) to
+# remove it, then makes its own and keeps it
+# hg7_args NAME: a daemon for host group e2e065, its socket, state and log
+# NAME's
+hg7_args() {
+	echo up --bind 192.168.229.1 --hostgroup e2e065 --http-port 3143 \
+		--api "$DIR/hg7-$1.sock" --state-dir "$DIR/state-hg7-$1"
+}
+# shellcheck disable=SC2046 # the arguments are split on purpose
+spawn "$HNS" "$P" $(hg7_args a) >>"$DIR/proxy-hg7-a.log" 2>&1
+HG7A_PID=$SPAWNED_PID
+wait_for 10 grep -q 'listening on' "$DIR/proxy-hg7-a.log"
+hg7_second() {
+	local rc
+	# shellcheck disable=SC2046
+	ip netns exec "$HNS" timeout 15 "$P" $(hg7_args b) >>"$DIR/proxy-hg7-b.log" 2>&1; rc=$?
+	tail -1 "$DIR/proxy-hg7-b.log"
+	[ $rc = 1 ] && grep -q "interface slicer-e2e065 is another slicer-proxy's" "$DIR/proxy-hg7-b.log" &&
+		ip netns exec "$HNS" ss -Hltn 'sport = :3143' | grep -q 192.168.229.1
+}
+check "a second daemon for a host group in use: refused after waiting, the first undisturbed" hg7_second
+HG7_K=$(cat /proc/$HG7A_PID/task/*/children 2>/dev/null | tr -s ' ' '\n' | head -1)
+check "the first daemon's keeper found" test -n "$HG7_K"
+[ -n "$HG7_K" ] && kill -STOP "$HG7_K"
+kill -KILL "$HG7A_PID"
+# shellcheck disable=SC2046
+spawn "$HNS" "$P" $(hg7_args c) >>"$DIR/proxy-hg7-c.log" 2>&1
+HG7C_PID=$SPAWNED_PID
+check "after a crash, a daemon started at once waits while the old keeper holds the interface" \
+	bash -c "sleep 1.5; grep -q 'belongs to another slicer-proxy or its keeper: waiting' '$DIR/proxy-hg7-c.log' &&
+		! grep -q 'listening on' '$DIR/proxy-hg7-c.log'"
+[ -n "$HG7_K" ] && kill -CONT "$HG7_K"
+hg7_serves() {
+	wait_for 8 bash -c "grep -q 'listening on' '$DIR/proxy-hg7-c.log' && ! kill -0 $HG7_K 2>/dev/null &&
+		ip netns exec $HNS ss -Hltn 'sport = :3143' | grep -q 192.168.229.1" && return 0
+	tail -5 "$DIR/proxy-hg7-c.log"
+	return 1
+}
+check "  the old keeper removed it and went; the new daemon made its own and serves" hg7_serves
+check "  and keeps it" bash -c "sleep 1; ip netns exec $HNS ip -o addr show dev slicer-e2e065 | grep -q '192.168.229.1/32'"
+kill -TERM "$HG7C_PID"
+check "  gone when that daemon stops" wait_for 10 bash -c "! ip netns exec $HNS ip link show slicer-e2e065 2>/dev/null"
 # a stop that comes during set-up, right after the interface appears: the
 # same clean shutdown (the signal waits for the loop), the interface gone
 spawn "$HNS" "$P" up --bind 192.168.226.1 --hostgroup e2e063 --http-port 3140 \
@@ -71,6 +116,8 @@ check "an existing interface is used and left in place" bash -c "
 	pid=\$!; for i in \$(seq 50); do [ -S '$DIR/hg2.sock' ] && break; sleep 0.1; done
 	kill -TERM \$pid; wait \$pid
 	ip netns exec $HNS ip link show slicer-e2e062 >/dev/null"
+check "  the host groups' lock files are gone with their owners" wait_for 5 bash -c \
+	"! ls /run/slicer-proxy/ 2>/dev/null | grep -E -- '-slicer-e2e06[1-4].lock$'"
 check "an invalid hostgroup name is refused" bash -c \
 	"! ip netns exec $HNS '$P' up --bind 192.168.225.1 --hostgroup 'bad name!' --api '$DIR/hg3.sock' --state-dir '$DIR/state-hg3' 2>&1 | tee /dev/stderr | grep -q 'listening'"
 

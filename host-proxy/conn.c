@@ -2486,7 +2486,8 @@ conn_tunnel_refuse(struct conn *c, int verdict, const char *reason)
  * request, as plain HTTP inside an intercepted CONNECT is (each judged,
  * each audited, a Host that is not the tunnel's refused with 421).  The
  * request is still in cin; the upstream dialed for the CONNECT serves it.
- * An upstream that spoke before any request did is not HTTP: refused.
+ * An upstream that spoke before any request did is not HTTP: refused; one
+ * that ended already: the tunnel ends, as it would have spliced.
  * 2 when c now reads heads, -1 when c closed.
  */
 static int
@@ -2499,6 +2500,13 @@ conn_tunnel_inspect(struct conn *c, int is_eof)
 		    "spoke before the client's HTTP request in the tunnel");
 		return -1;
 	}
+	if (is_up_gone) {
+		/* its end reached the client already, as it would direct:
+		 * nothing to answer on (no second dial) */
+		conn_close(c, "tunnel: the upstream ended before the client's "
+		    "first request");
+		return -1;
+	}
 	relay_dir_close(&c->w->pipes, &c->cu);
 	relay_dir_close(&c->w->pipes, &c->uc);
 	c->is_first_judging = 0;
@@ -2507,10 +2515,7 @@ conn_tunnel_inspect(struct conn *c, int is_eof)
 	snprintf(c->ihost, sizeof(c->ihost), "%s", c->host);
 	c->iport = c->port;
 	conn_reset_request(c);
-	if (is_up_gone)
-		conn_close_upstream(c); /* gone already: dial again */
-	else
-		c->is_up_reusable = 1;
+	c->is_up_reusable = 1;
 	/* the request first: the end of stream is read again after it */
 	if (is_eof)
 		c->c_ready &= ~(uint32_t)(EPOLLIN | EPOLLHUP | EPOLLERR);

@@ -65,10 +65,25 @@ PYEOF
 : >"$DIR/banner.log"
 spawn "$NNS" "$PY" "$DIR/banner.py" "$DIR/banner.log"
 wait_for 10 grep -q READY "$DIR/banner.log"
+# a server that closes each connection at once, and logs each accept
+spawn "$NNS" "$PY" -c '
+import socket, sys
+log = open(sys.argv[1], "a", buffering=1)
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("198.18.0.20", 2223))
+ls.listen(16)
+log.write("READY\n")
+while True:
+    c, _ = ls.accept()
+    log.write("ACCEPT\n")
+    c.close()
+' "$DIR/closer.log"
+wait_for 10 grep -q READY "$DIR/closer.log"
 wait_for 10 in_net bash -c 'exec 3<>/dev/tcp/198.18.0.20/443'
 
 T=$(new_client p1)
-cli allow p1 --host fast.bench.test --port 443 --port 80 --port 2222 --port 8443 >/dev/null
+cli allow p1 --host fast.bench.test --port 443 --port 80 --port 2222 --port 2223 --port 8443 >/dev/null
 cli allow p1 --host 198.18.0.20 --port 443 >/dev/null
 export T
 
@@ -204,6 +219,11 @@ elif mode == "banner":     # read the banner first, then send arg (hex)
         b += s.recv(1)
     s.sendall(bytes.fromhex(arg))
     print(b.decode().strip(), "~", rest(s).decode(errors="replace"))
+elif mode == "late-http":  # a request sent once the upstream has closed
+    s = connect()
+    time.sleep(0.5)
+    s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % target).encode())
+    print(rest(s).split(b"\r\n")[0].decode())
 elif mode == "stall":      # a banner read, then a ClientHello cut short
     s = connect()
     b = b""
@@ -231,9 +251,17 @@ for line in open(sys.argv[1]):
 sys.exit(1)
 EOF
 }
+# audit_close_reason TEXT: a tunnel's close record gives TEXT as its reason
+audit_close_reason() {
+	"$PY" - "$AUDIT" "$1" <<'EOF'
+import json, sys
+sys.exit(0 if any(r.get("event") == "close" and r.get("reason") == sys.argv[2]
+                  for r in map(json.loads, open(sys.argv[1]))) else 1)
+EOF
+}
 hits() { wc -l <"$DIR/ngx/$1.log" 2>/dev/null || echo 0; }
 refused() { api GET /metrics | sed -n 's/^slicer_tunnel_names_refused_total //p'; }
-export -f audit hits refused
+export -f audit audit_close_reason hits refused
 
 check "the allowed name through its tunnel (curl)" expect "allowed tenant" \
 	pcurl "$T" https://fast.bench.test/
@@ -322,6 +350,10 @@ check "  a real client through the retry (curl, X25519 offered, P-256 taken)" \
 check "  python's ssl through the retry" \
 	expect "answer: allowed tenant" tpy tls "$T" fast.bench.test:8443 fast.bench.test "$DIR"
 check "  the other vhost saw none of it" expect 0 hits evil
+check "an upstream that closed before the first HTTP request: its end reaches the client, as spliced" \
+	expect "" tpy late-http "$T" fast.bench.test:2223
+check "  and it is not dialled again for the request" expect 1 grep -c ACCEPT "$DIR/closer.log"
+check "  audited" wait_for 5 audit_close_reason "tunnel: the upstream ended before the client's first request"
 check "HTTP after the server spoke first: refused (no request came before it)" \
 	expect_re "^SSH-2.0-bench_banner ~ HTTP/1.1 403 Forbidden" tpy banner "$T" fast.bench.test:2222 \
 	"$(printf 'GET / HTTP/1.1\r\nHost: fast.bench.test:2222\r\n\r\n' | od -An -tx1 | tr -d ' \n')"

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Test-bench DNS responder for rebinding tests: each A query for any name is
 answered with the next address of a fixed list, TTL 0 (so a resolver that asks
-twice gets two different answers).  Other query types get an empty NOERROR.
+twice gets two different answers).  An entry "servfail" in that list answers
+that query with SERVFAIL instead.  Other query types get an empty NOERROR.
 UDP only.  Used only inside the bench's network namespaces.
 
 Options: --port N listens on another port than 53; --ttl N gives the A
@@ -68,7 +69,11 @@ def main():
         flags = 0x8400 | (struct.unpack("!H", msg[2:4])[0] & 0x0100) | 0x0080
         answers = b""
         an = 0
-        if qtype == 1:
+        if qtype == 1 and addrs[k % len(addrs)] == "servfail":
+            k += 1
+            flags |= 2
+            sys.stderr.write("%.3f A %s -> servfail\n" % (time.time(), name))
+        elif qtype == 1:
             a = addrs[k % len(addrs)]
             k += 1
             answers = (b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, opt.ttl, 4) +

@@ -1250,20 +1250,20 @@ conn_retry_fresh(struct conn *c)
 }
 
 /*
- * c's pinned address is not among the name's answers now: it still goes
- * when the proxy gave c's client that address for the name at
- * /slicer/dns-query lately (an answer that has moved on since: round-robin
- * DNS).
+ * c's pinned address is not among the name's answers now, or the look-up
+ * failed (why): it still goes when the proxy gave c's client that address
+ * for the name at /slicer/dns-query lately (an answer that has moved on
+ * since: round-robin DNS; a resolver that fails for a while).
  */
 static int
-conn_pin_given(const struct conn *c)
+conn_pin_given(const struct conn *c, const char *why)
 {
 	if (!dnsgiven_has(c->px->dnsgiven, c->client_serial, c->host, &c->pin,
 	    parse_mono_ms()))
 		return 0;
-	log_debug("conn %llu: %s no longer resolves to the pinned address, "
-	    "which client %s was given for it lately",
-	    (unsigned long long)c->id, c->host, c->client);
+	log_debug("conn %llu: %s %s; client %s was given the pinned address "
+	    "for it lately", (unsigned long long)c->id, c->host, why,
+	    c->client);
 	return 1;
 }
 
@@ -1279,8 +1279,14 @@ conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
 	c->rq = NULL;
 	if (status != 0) {
 		snprintf(msg, sizeof(msg), "%s: %s", c->host, reason);
-		conn_upstream_failed(c, 502, msg);
-		return;
+		if (!c->has_pin || !conn_pin_given(c, reason)) {
+			conn_upstream_failed(c, 502, msg);
+			return;
+		}
+		/* checked below like any other */
+		addrs = &c->pin;
+		n = 1;
+		reason = NULL;
 	}
 	c->naddrs = 0;
 	if (c->has_pin) {
@@ -1288,7 +1294,8 @@ conn_resolve_cb(void *arg, int status, const struct netaddr *addrs, size_t n,
 		 * the host's; it is checked below like any other */
 		for (i = 0; i < n && !netaddr_equal(&addrs[i], &c->pin); i++)
 			;
-		if (i == n && conn_pin_given(c)) {
+		if (i == n && conn_pin_given(c,
+		    "no longer resolves to the pinned address")) {
 			addrs = &c->pin;
 			n = 1;
 			i = 0;

@@ -29,6 +29,7 @@ Y=198.18.0.10 Z=198.18.0.11
 # shellcheck disable=SC2034,SC2054 # read by bench_dns; the commas are dnsmasq's
 SPX_DNS_ARGS=(
 	--server=/flip.pin.bench.test/198.18.0.54#5360
+	--server=/gone.pin.bench.test/198.18.0.54#5361
 	"--host-record=stable.pin.bench.test,$Y"
 )
 bench_up || { echo "bench setup failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -40,6 +41,11 @@ case $BUILD in /*) A=$BUILD/slicer-agent ;; *) A=$SPX_ROOT/$BUILD/slicer-agent ;
 net_extras_up() {
 	spawn "$NNS" "$PY" "$SPX_CI/dnsflip.py" --port 5360 198.18.0.54 \
 		$Y $Z $Z $Z $Z $Z $Z $Z $Z $Z $Z $Z $Z $Z $Z $Z 2>>"$DIR/flip.log"
+	# a name whose resolver fails after its first answer (each look-up
+	# is asked again on SERVFAIL: enough of them for the whole script)
+	# shellcheck disable=SC2046 # one word each
+	spawn "$NNS" "$PY" "$SPX_CI/dnsflip.py" --port 5361 198.18.0.54 \
+		$Y $(printf 'servfail %.0s' {1..200}) 2>>"$DIR/gone.log"
 	spawn "$NNS" "$PY" -c '
 import socket, sys, threading
 ready, addrs = sys.argv[1], sys.argv[2:]
@@ -70,7 +76,8 @@ open(ready, "w").write("ready\n")
 threading.Event().wait()
 ' "$DIR/pg.ready" $Y $Z 2>>"$DIR/pg.log"
 	wait_for 5 test -s "$DIR/pg.ready" &&
-		wait_for 10 in_net dig +time=1 +tries=1 -p 5360 @198.18.0.54 probe.invalid AAAA
+		wait_for 10 in_net dig +time=1 +tries=1 -p 5360 @198.18.0.54 probe.invalid AAAA &&
+		wait_for 10 in_net dig +time=1 +tries=1 -p 5361 @198.18.0.54 probe.invalid AAAA
 }
 check "rebinding resolver and port-5432 servers on Y and Z up" net_extras_up
 check "proxy starts" start_proxy
@@ -197,6 +204,23 @@ check "... never dialled: neither Y's nor Z's server saw it" expect "$y0 $z0" hi
 check "... the audit record says why" audit_has event=connect client=vm2 \
 	host=flip.pin.bench.test decision=deny status=403 \
 	"reason~does not resolve to $Y, the address the client connected to"
+
+# ---- (a') the proxy's own look-up fails after the guest's (its resolver
+# down for a while): the address the proxy gave this VM for the name
+# still goes; another VM's pin to it has nothing to stand on
+check "the stub answers gone.pin.bench.test with Y" expect $Y \
+	in_guest dig +short +tries=1 +time=3 gone.pin.bench.test
+read -r y0 z0 < <(hits)
+check "name-less client to Y while the name's look-up fails: reaches Y (given lately)" \
+	expect "PONG $Y" pg_client $Y
+check "... the proxy's look-up met SERVFAIL" bash -c \
+	"[ \$(grep -c ' A gone.pin.bench.test -> servfail' '$DIR/gone.log') -ge 1 ]; r=\$?; cat '$DIR/gone.log'; exit \$r"
+check "... Y's server saw it, Z's did not" expect "$((y0 + 1)) $z0" hits
+check "... the proxy allowed it as gone.pin.bench.test:5432" \
+	audit_has event=connect client=vm1 host=gone.pin.bench.test port=5432 decision=allow
+check "another VM pinning gone.pin.bench.test to Y, never given it: 502" \
+	expect_re '^HTTP/1.1 502 ' bash -c "TOK=\$T2 raw_connect gone.pin.bench.test:5432 'Slicer-Original-Destination: $Y'"
+check "... never dialled" expect "$((y0 + 1)) $z0" hits
 
 # ---- (c) the field sent by a plain client: it only ever narrows
 read -r y0 z0 < <(hits)

@@ -24,7 +24,10 @@
 # per bulk run, 4), BENCH_DNS_TTL (TTL of the bench's names, 60),
 # BENCH_OUT (results directory), BENCH_PROFILE=1 (perf profiles of
 # slicer-proxy and the agent under keep-alive load, to OUT/profile-*.txt),
-# BENCH_AGENT_SCHED (the agent's --sched, batch by default).
+# BENCH_AGENT_SCHED (the agent's --sched, batch by default),
+# BENCH_HALT_POLL_NS (on a VM whose kernel idles with the haltpoll
+# driver: how long an idle vCPU polls before it halts, for this run only;
+# the machine's setting is put back at the end).
 # Needs root.  Every loop and every load is bounded in time.
 
 # shellcheck disable=SC2317,SC2034 # start_X / stop_X are called by name
@@ -96,6 +99,28 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 16384 2>/dev/null
 NOFILE=$(ulimit -n)
 
 bench_init bench
+
+# ---- the machine's cross-CPU wake-ups ----
+# On a VM whose idle vCPUs halt at once, waking a thread that sleeps on
+# the other CPU costs the waker a VM exit; a proxy that sleeps between
+# events makes its clients and upstreams pay that per event.  The run
+# reports what one costs here (ci/bench/wakecost.c) and the idle settings.
+HALT_POLL=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+HALT_POLL_WAS=
+if [ -n "${BENCH_HALT_POLL_NS:-}" ]; then
+	[ -w "$HALT_POLL" ] || fail "BENCH_HALT_POLL_NS: no $HALT_POLL here (the haltpoll cpuidle driver)"
+	case $BENCH_HALT_POLL_NS in *[!0-9]* | '') fail "BENCH_HALT_POLL_NS: nanoseconds, a number" ;; esac
+	HALT_POLL_WAS=$(cat "$HALT_POLL")
+	# put back by bench_down (ci/lib.sh), on any exit
+	bench_on_exit() { echo "$HALT_POLL_WAS" >"$HALT_POLL"; }
+	echo "$BENCH_HALT_POLL_NS" >"$HALT_POLL" || fail "cannot set $HALT_POLL"
+fi
+IDLE_DESC="cpuidle $(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo none)"
+[ -r "$HALT_POLL" ] && IDLE_DESC="$IDLE_DESC, guest_halt_poll_ns=$(cat "$HALT_POLL")"
+WAKE_COST=
+if gcc -O2 -pthread -o "$DIR/wakecost" "$BENCH_DIR/wakecost.c" 2>"$DIR/wakecost.err"; then
+	WAKE_COST=$("$DIR/wakecost" "$LOAD_CPU" "$PROXY_CPU" 20000 2>>"$DIR/wakecost.err")
+fi
 # the bench's names answer with a TTL of 60 s, as a typical API endpoint's
 # do (dnsmasq's default for its own records is 0: slicer-proxy, which keeps
 # an answer no longer than its TTL, would then look the name up for every
@@ -412,8 +437,40 @@ strace_under() {
 # slicer-proxy under the keep-alive load and under new connections (one
 # request per connection), and its allocations; for spx-transparent, the
 # same of the agent under wrk's loads of both kinds (OUT/profile-*.txt)
+# perf_load_cpu NAME LOAD...: where the load CPU's time goes (every task on
+# it, kernel included) while the load runs, per request that reached nginx,
+# to OUT/profile-load-NAME.txt: with the load CPU the limit, what a proxy
+# adds there is what its rate pays for
+perf_load_cpu() {
+	local name=$1 hp n0 n1 pd=$RES/perf-load-$1.data
+	shift
+	L timeout $((SECS + 34)) "$@" >"$RES/load-$name-load.txt" 2>&1 &
+	hp=$!
+	sleep 2
+	read -r _ n0 <<<"$(nginx_counts)"
+	timeout $((SECS + 20)) perf record -q -o "$pd" -F 4999 -C "$LOAD_CPU" -- sleep "$SECS" >/dev/null 2>&1
+	read -r _ n1 <<<"$(nginx_counts)"
+	wait "$hp" 2>/dev/null
+	{
+		echo "load CPU $LOAD_CPU over $SECS s, $((n1 - n0)) requests: $(awk -v n=$((n1 - n0)) -v s="$SECS" \
+			'BEGIN {if (n > 0) printf "%.2f us of the load CPU per request", s * 1e6 / n}')"
+		echo "by task and object:"
+		perf report -i "$pd" --sort comm,dso --stdio --percent-limit 1 2>/dev/null | grep -v '^#' | grep -v '^$'
+		echo "by symbol:"
+		perf report -i "$pd" --sort comm,symbol --stdio --percent-limit 0.8 2>/dev/null | grep -v '^#' | grep -v '^$'
+	} >"$OUT/profile-load-$name.txt"
+}
+
 profile_target() {
 	local secs=$((SECS + 4)) small=https://$HOST$SMALL
+	case $TGT in direct)
+		command -v perf >/dev/null && [ "$HAVE_HEY" = 1 ] &&
+			perf_load_cpu direct-hey hey -z "${secs}s" -c "$CONNS" -t 0 "$small"
+		return 0 ;;
+	squid-tunnel | squid-bump)
+		command -v perf >/dev/null && perf_load_cpu "$TGT" hey -z "${secs}s" -c "$CONNS" -t 0 -x "$PX" "$small"
+		return 0 ;;
+	esac
 	case $TGT in spx-tunnel | spx-intercept | spx-transparent) ;; *) return 0 ;; esac
 	command -v perf >/dev/null || { echo "profile: perf is not installed" >>"$RES/notes.txt"; return 0; }
 	if [ "$TGT" = spx-transparent ]; then
@@ -425,6 +482,7 @@ profile_target() {
 		return 0
 	fi
 	say "  $TGT: perf profile under keep-alive load and under new connections"
+	perf_load_cpu "$TGT" hey -z "${secs}s" -c "$CONNS" -t 0 -x "$PX" "$small"
 	perf_under "$PROXY_PID" "$TGT" hey -z "${secs}s" -c "$CONNS" -t 0 -x "$PX" "$small"
 	perf_under "$PROXY_PID" "$TGT-newconn" hey -z "${secs}s" -c "$CONNS" -t 0 -disable-keepalive -x "$PX" "$small"
 	strace_under "$PROXY_PID" "$TGT" hey -z "${secs}s" -c "$CONNS" -t 0 -x "$PX" "$small"
@@ -617,6 +675,8 @@ META=$RES/meta.txt
 	echo "date $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "machine $(nproc) CPUs, $(awk '/^model name/ {sub(/^[^:]*: /, ""); print; exit}' /proc/cpuinfo)"
 	echo "kernel $(uname -r)"
+	echo "idle $IDLE_DESC"
+	[ -n "$WAKE_COST" ] && echo "wakecost $WAKE_COST"
 	echo "targets $TARGETS"
 	echo "lat $LAT_N requests at $LAT_RATE/s"
 	echo "tunnels $TUNNELS"

@@ -369,6 +369,7 @@ bench_down() {
 	for p in "${SPX_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	for p in "${SPX_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	bench_down_quiet
+	if declare -F bench_on_exit >/dev/null; then bench_on_exit; fi
 	if [ "${SPX_KEEP:-0}" = 1 ] || { [ "$rc" != 0 ] && [ "${SPX_KEEP_ON_FAIL:-0}" = 1 ]; }; then
 		bench_log "kept work dir $DIR"
 	else

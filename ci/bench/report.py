@@ -217,6 +217,15 @@ def main():
     L.append("%s; %s; kernel %s." % (meta.get("date", "?"), meta.get("machine", "?"),
                                      meta.get("kernel", "?")))
     L.append("Parameters: %s." % meta.get("params", "?"))
+    L.append("CPU idle: %s." % meta.get("idle", "?"))
+    wc = meta.get("wakecost", "").split()
+    if len(wc) == 4:
+        L.append("Cross-CPU wake-ups here (ci/bench/wakecost.c, load CPU to proxy CPU):"
+                 " a sender pays %s us of CPU per token when the thread it passes"
+                 " it to sleeps on the other CPU (round trip %s us), %s us when that"
+                 " thread spins (round trip %s us); the difference is what each"
+                 " wake-up of a sleeping proxy costs the load CPU."
+                 % (wc[1], wc[0], wc[3], wc[2]))
     L.append("Versions: %s." % meta.get("versions", "?"))
     L.append("")
     L.append("Every figure is the median of the runs (see params). `xdir` is the ratio to"

@@ -697,11 +697,21 @@ daemon_hostgroup_lock(const char *ifname, char *path, size_t pathsz)
 	int fd, is_said = 0;
 
 	if ((mkdir(DAEMON_HOSTGROUP_LOCK_DIR, 0700) == -1 && errno != EEXIST) ||
-	    lstat(DAEMON_HOSTGROUP_LOCK_DIR, &dir) == -1 ||
-	    !S_ISDIR(dir.st_mode) || dir.st_uid != 0 ||
-	    (dir.st_mode & 022) != 0 || stat("/proc/self/ns/net", &ns) == -1) {
+	    lstat(DAEMON_HOSTGROUP_LOCK_DIR, &dir) == -1) {
+		fprintf(stderr, "slicer-proxy: cannot make %s for the host "
+		    "group's lock: %s\n", DAEMON_HOSTGROUP_LOCK_DIR,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(dir.st_mode) || dir.st_uid != 0 ||
+	    (dir.st_mode & 022) != 0) {
 		fprintf(stderr, "slicer-proxy: %s is not a directory of root's "
 		    "that only root may write\n", DAEMON_HOSTGROUP_LOCK_DIR);
+		return -1;
+	}
+	if (stat("/proc/self/ns/net", &ns) == -1) {
+		fprintf(stderr, "slicer-proxy: cannot read the network "
+		    "namespace (/proc/self/ns/net): %s\n", strerror(errno));
 		return -1;
 	}
 	snprintf(path, pathsz, "%s/hostgroup-%llu-%s.lock",

@@ -212,6 +212,22 @@ elif mode == "hrr":        # a hello naming the CONNECT host; after the
     except OSError:
         got = b""
     print("got:", got.hex() or "nothing")
+elif mode == "hrr-stall":  # after the HelloRetryRequest, a CCS and a
+    # second hello cut short, then nothing: how long until the close
+    s = connect()
+    s.sendall(spxclient.client_hello(target.rsplit(":", 1)[0]))
+    got = b""
+    while len(got) < 43:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    hrr = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+    retry = got[0:1] == b"\x16" and got[5:6] == b"\x02" and got[11:43] == hrr
+    s.sendall(b"\x14\x03\x03\x00\x01\x01" + spxclient.client_hello(target.rsplit(":", 1)[0])[:60])
+    t0 = time.monotonic()
+    rest(s)
+    print("retry: %s closed after %d s" % ("yes" if retry else "no", time.monotonic() - t0))
 elif mode == "banner":     # read the banner first, then send arg (hex)
     s = connect()
     b = b""
@@ -332,8 +348,16 @@ check "a server that speaks first: its banner before the client says anything" \
 	"$(printf 'SSH-2.0-client\r\n' | od -An -tx1 | tr -d ' \n')"
 check "garbage first bytes pass as they are" \
 	expect "SSH-2.0-bench_banner ~ echo:$(printf '\x01\x02junk')" tpy banner "$T" fast.bench.test:2222 01026a756e6b
+# (the second hello's 15 s run meanwhile)
+tpy hrr-stall "$T" fast.bench.test:8443 >"$DIR/hrr-stall.out" 2>&1 &
+HRR_STALL_PID=$!
 check "a ClientHello cut short and left: closed after 15 s, the banner got through" \
 	expect_re "^banner SSH-2.0-bench_banner closed after 1[5-9] s" tpy stall "$T" fast.bench.test:2222
+wait "$HRR_STALL_PID"
+check "a second ClientHello cut short and left after a HelloRetryRequest: closed after 15 s" \
+	expect_re "^retry: yes closed after 1[5-9] s" cat "$DIR/hrr-stall.out"
+check "  audited" wait_for 5 audit \
+	"^error the client's second ClientHello in the tunnel was not whole after 15 s \\(none of it passed\\)"
 check "  nothing of it reached the upstream" expect 2 grep -c "^RECV [0-9a-f]" "$DIR/banner.log"
 check "  audited" wait_for 5 audit "^error the client's first bytes in the tunnel were not whole"
 # a HelloRetryRequest: the second ClientHello is judged as the first was

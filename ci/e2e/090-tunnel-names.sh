@@ -120,6 +120,19 @@ def rest(s):
         out += ("<%s>" % e.__class__.__name__).encode()
     return out
 
+def hello_retried(s):
+    # a ClientHello naming the CONNECT host; did a HelloRetryRequest come
+    # back (a ServerHello with RFC 8446's special random)?
+    s.sendall(spxclient.client_hello(target.rsplit(":", 1)[0]))
+    got = b""
+    while len(got) < 43:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    hrr = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+    return got[0:1] == b"\x16" and got[5:6] == b"\x02" and got[11:43] == hrr
+
 def with_ech(h):
     # one more extension, encrypted_client_hello (0xfe0d), at the end
     ext = struct.pack("!HH", 0xfe0d, 8) + b"\x00" * 8
@@ -196,16 +209,8 @@ elif mode == "h2c":        # HTTP/2 prior knowledge: preface and SETTINGS
 elif mode == "hrr":        # a hello naming the CONNECT host; after the
     # server's HelloRetryRequest, a second one naming arg (after a CCS)
     s = connect()
-    s.sendall(spxclient.client_hello(target.rsplit(":", 1)[0]))
     s.settimeout(10)
-    got = b""
-    while len(got) < 43:
-        d = s.recv(65536)
-        if not d:
-            break
-        got += d
-    hrr = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
-    print("retry:", "yes" if got[0:1] == b"\x16" and got[5:6] == b"\x02" and got[11:43] == hrr else "no")
+    print("retry:", "yes" if hello_retried(s) else "no")
     s.sendall(b"\x14\x03\x03\x00\x01\x01" + spxclient.client_hello(arg))
     try:
         got = s.recv(65536)
@@ -215,15 +220,7 @@ elif mode == "hrr":        # a hello naming the CONNECT host; after the
 elif mode == "hrr-stall":  # after the HelloRetryRequest, a CCS and a
     # second hello cut short, then nothing: how long until the close
     s = connect()
-    s.sendall(spxclient.client_hello(target.rsplit(":", 1)[0]))
-    got = b""
-    while len(got) < 43:
-        d = s.recv(65536)
-        if not d:
-            break
-        got += d
-    hrr = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
-    retry = got[0:1] == b"\x16" and got[5:6] == b"\x02" and got[11:43] == hrr
+    retry = hello_retried(s)
     s.sendall(b"\x14\x03\x03\x00\x01\x01" + spxclient.client_hello(target.rsplit(":", 1)[0])[:60])
     t0 = time.monotonic()
     rest(s)

@@ -2469,7 +2469,7 @@ conn_tunnel_refuse(struct conn *c, int verdict, const char *reason)
 {
 	static const unsigned char alert[] = { 0x15, 0x03, 0x03, 0x00, 0x02,
 		0x02, 0x31 };
-	int is_tls = c->hello_watch == CONN_HELLO_CLIENT ||
+	int is_tls = c->hello_watch != CONN_HELLO_NONE ||
 	    (c->cin.len > 0 && (unsigned char)buf_ptr(&c->cin)[0] == 0x16);
 
 	counter_bump(&c->w->counters.tunnel_refused);
@@ -2617,6 +2617,18 @@ conn_tunnel_server_first(struct conn *c)
 		if (c->uin.len == 0)
 			buf_release(&c->uin);
 		return 0;
+	}
+	if (v == FIRSTFLIGHT_SERVER_MORE && !is_eof) {
+		/* only empty handshake records, which RFC 8446 5.1 forbids,
+		 * keep a server's first message from showing its random in
+		 * this much: whether it asks for a second hello is unknown */
+		char msg[LIMIT_HOSTNAME + 160];
+
+		snprintf(msg, sizeof(msg), "the server's first handshake "
+		    "message in the tunnel to %s was not whole after %d bytes",
+		    c->host, CONN_SERVER_FIRST_MAX);
+		conn_tunnel_refuse(c, FIRSTFLIGHT_REFUSE, msg);
+		return -1;
 	}
 	if (v == FIRSTFLIGHT_SERVER_HRR) {
 		c->hello_watch = CONN_HELLO_CLIENT;

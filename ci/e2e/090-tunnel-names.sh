@@ -13,6 +13,10 @@
 # name, a server-speaks-first service (SSH-like banner) and garbage first
 # bytes, spliced as before.  A ClientHello begun and never finished ends
 # after 15 s with nothing passed, while the upstream's bytes still flow.
+# After a HelloRetryRequest (nginx on 8443 takes only P-256) the client's
+# second ClientHello is judged as the first was, and one never finished
+# ends after 15 s; a server whose first message never shows whether it is
+# a retry (empty handshake records) is refused.
 source "$(dirname "$(readlink -f "$0")")/../lib.sh"
 bench_init
 bench_need nginx || { echo "no nginx"; echo "0 passed, 1 failed"; exit 1; }
@@ -80,10 +84,34 @@ while True:
     c.close()
 ' "$DIR/closer.log"
 wait_for 10 grep -q READY "$DIR/closer.log"
+# a server that answers a ClientHello with empty handshake records only
+spawn "$NNS" "$PY" -c '
+import socket, sys, threading
+log = open(sys.argv[1], "a", buffering=1)
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("198.18.0.20", 2224))
+ls.listen(16)
+log.write("READY\n")
+def serve(c):
+    c.settimeout(30)
+    try:
+        if c.recv(65536):
+            c.sendall(b"\x16\x03\x03\x00\x00" * 1000)
+            c.recv(1)
+    except OSError:
+        pass
+    c.close()
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+' "$DIR/empty.log"
+wait_for 10 grep -q READY "$DIR/empty.log"
 wait_for 10 in_net bash -c 'exec 3<>/dev/tcp/198.18.0.20/443'
 
 T=$(new_client p1)
-cli allow p1 --host fast.bench.test --port 443 --port 80 --port 2222 --port 2223 --port 8443 >/dev/null
+cli allow p1 --host fast.bench.test --port 443 --port 80 --port 2222 --port 2223 --port 2224 \
+	--port 8443 >/dev/null
 cli allow p1 --host 198.18.0.20 --port 443 >/dev/null
 export T
 
@@ -350,13 +378,19 @@ tpy hrr-stall "$T" fast.bench.test:8443 >"$DIR/hrr-stall.out" 2>&1 &
 HRR_STALL_PID=$!
 check "a ClientHello cut short and left: closed after 15 s, the banner got through" \
 	expect_re "^banner SSH-2.0-bench_banner closed after 1[5-9] s" tpy stall "$T" fast.bench.test:2222
+check "  nothing of it reached the upstream" expect 2 grep -c "^RECV [0-9a-f]" "$DIR/banner.log"
+check "  audited" wait_for 5 audit "^error the client's first bytes in the tunnel were not whole"
 wait "$HRR_STALL_PID"
 check "a second ClientHello cut short and left after a HelloRetryRequest: closed after 15 s" \
 	expect_re "^retry: yes closed after 1[5-9] s" cat "$DIR/hrr-stall.out"
 check "  audited" wait_for 5 audit \
 	"^error the client's second ClientHello in the tunnel was not whole after 15 s \\(none of it passed\\)"
-check "  nothing of it reached the upstream" expect 2 grep -c "^RECV [0-9a-f]" "$DIR/banner.log"
-check "  audited" wait_for 5 audit "^error the client's first bytes in the tunnel were not whole"
+# a server whose first message never shows whether it is a retry (empty
+# handshake records, which RFC 8446 forbids): refused, none of it passed
+check "a server answering with empty handshake records: refused with an alert" \
+	expect "got: 15030300020231" tpy early "$T" fast.bench.test:2224 fast.bench.test
+check "  audited" wait_for 5 audit \
+	"^deny the server's first handshake message in the tunnel to fast.bench.test was not whole after 4096 bytes"
 # a HelloRetryRequest: the second ClientHello is judged as the first was
 check "HelloRetryRequest, then a second hello naming evil.bench.test: refused" \
 	expect "retry: yes
@@ -380,7 +414,7 @@ check "HTTP after the server spoke first: refused (no request came before it)" \
 	"$(printf 'GET / HTTP/1.1\r\nHost: fast.bench.test:2222\r\n\r\n' | od -An -tx1 | tr -d ' \n')"
 check "  nothing of it reached the upstream" expect 2 grep -c "^RECV [0-9a-f]" "$DIR/banner.log"
 check "  audited" wait_for 5 audit "^deny the upstream spoke before the client's HTTP request"
-check "refusals counted: three more" expect 7 refused
+check "refusals counted: four more" expect 8 refused
 check "the other vhost never saw a request" expect 0 hits evil
 check "a CONNECT to the address takes any name (its rule allowed the address)" \
 	expect "answer: OTHER TENANT host=evil.bench.test" tpy tls "$T" 198.18.0.20:443 evil.bench.test "$DIR"

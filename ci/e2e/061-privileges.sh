@@ -120,6 +120,21 @@ check "  the host groups' lock files are gone with their owners" wait_for 5 bash
 	"! ls /run/slicer-proxy/ 2>/dev/null | grep -E -- '-slicer-e2e06[1-4].lock$'"
 check "an invalid hostgroup name is refused" bash -c \
 	"! ip netns exec $HNS '$P' up --bind 192.168.225.1 --hostgroup 'bad name!' --api '$DIR/hg3.sock' --state-dir '$DIR/state-hg3' 2>&1 | tee /dev/stderr | grep -q 'listening'"
+# the host group lock's directory, in a private mount namespace over a
+# tmpfs /run (this machine's /run is not touched): one that others may
+# write, and one that cannot be made, refuse the start with the cause;
+# no interface is made
+lockdir_refusal() { # SET_UP_RUN EXPECTED_MESSAGE
+	timeout 20 ip netns exec "$HNS" unshare --mount --propagation private sh -c \
+		"mount -t tmpfs tmpfs /run && $1 && exec '$P' up --bind 192.168.225.1 --hostgroup e2e066 \
+		--http-port 3144 --api '$DIR/hg6.sock' --state-dir '$DIR/state-hg6'" 2>&1 |
+		tee /dev/stderr | grep -qF -- "$2" &&
+		! ip netns exec "$HNS" ip link show slicer-e2e066 2>/dev/null
+}
+check "a /run/slicer-proxy that others may write: refused" lockdir_refusal \
+	"mkdir -m 0777 /run/slicer-proxy" "/run/slicer-proxy is not a directory of root's that only root may write"
+check "a /run where it cannot be made: refused, saying why" lockdir_refusal \
+	"mount -o remount,ro /run" "cannot make /run/slicer-proxy for the host group's lock: Read-only file system"
 
 # ---- files under a root-only (0700) directory stay usable after the drop ----
 PRIV=$DIR/private

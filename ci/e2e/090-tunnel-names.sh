@@ -84,34 +84,53 @@ while True:
     c.close()
 ' "$DIR/closer.log"
 wait_for 10 grep -q READY "$DIR/closer.log"
-# a server that answers a ClientHello with empty handshake records only
+# hand-made TLS servers: on 2224 one that answers a ClientHello with empty
+# handshake records only; on 2225 one that answers with a HelloRetryRequest
+# split over three records, then logs the first bytes of what comes next
 spawn "$NNS" "$PY" -c '
-import socket, sys, threading
+import socket, struct, sys, threading
 log = open(sys.argv[1], "a", buffering=1)
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("198.18.0.20", 2224))
-ls.listen(16)
-log.write("READY\n")
-def serve(c):
+HRR = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+def split_hrr():
+    ext = struct.pack("!HHH", 0x2b, 2, 0x0304) + struct.pack("!HHH", 0x33, 2, 0x17)
+    body = b"\x03\x03" + HRR + b"\x00\x13\x01\x00" + struct.pack("!H", len(ext)) + ext
+    msg = b"\x02" + struct.pack("!I", len(body))[1:] + body
+    return b"".join(b"\x16\x03\x03" + struct.pack("!H", len(p)) + p
+                    for p in (msg[:10], msg[10:30], msg[30:]))
+def serve(c, port):
     c.settimeout(30)
     try:
-        if c.recv(65536):
+        if not c.recv(65536):
+            pass
+        elif port == 2224:
             c.sendall(b"\x16\x03\x03\x00\x00" * 1000)
             c.recv(1)
+        else:
+            c.sendall(split_hrr())
+            d = c.recv(65536)
+            log.write("SECOND %s\n" % (d[:6].hex() if d else "EOF"))
     except OSError:
         pass
     c.close()
-while True:
-    c, _ = ls.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+def loop(port):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("198.18.0.20", port))
+    ls.listen(16)
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=serve, args=(c, port), daemon=True).start()
+for port in (2224, 2225):
+    threading.Thread(target=loop, args=(port,), daemon=True).start()
+log.write("READY\n")
+threading.Event().wait()
 ' "$DIR/empty.log"
 wait_for 10 grep -q READY "$DIR/empty.log"
 wait_for 10 in_net bash -c 'exec 3<>/dev/tcp/198.18.0.20/443'
 
 T=$(new_client p1)
 cli allow p1 --host fast.bench.test --port 443 --port 80 --port 2222 --port 2223 --port 2224 \
-	--port 8443 >/dev/null
+	--port 2225 --port 8443 >/dev/null
 cli allow p1 --host 198.18.0.20 --port 443 >/dev/null
 export T
 
@@ -253,6 +272,24 @@ elif mode == "hrr-stall":  # after the HelloRetryRequest, a CCS and a
     t0 = time.monotonic()
     rest(s)
     print("retry: %s closed after %d s" % ("yes" if retry else "no", time.monotonic() - t0))
+elif mode == "split-hrr":  # the server's first message whole, however
+    # many records it came in, then a CCS and a second hello naming arg
+    s = connect()
+    s.sendall(spxclient.client_hello(target.rsplit(":", 1)[0]))
+    s.settimeout(10)
+    got, hs = b"", b""
+    while len(hs) < 4 or len(hs) < 4 + int.from_bytes(hs[1:4], "big"):
+        while len(got) < 5 or len(got) < 5 + struct.unpack("!H", got[3:5])[0]:
+            d = s.recv(65536)
+            if not d:
+                raise SystemExit("closed in the server's first message")
+            got += d
+        n = struct.unpack("!H", got[3:5])[0]
+        hs, got = hs + got[5:5 + n], got[5 + n:]
+    print("retry:", "yes" if hs[0] == 2 and hs[6:38] == bytes.fromhex(
+        "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c") else "no")
+    s.sendall(b"\x14\x03\x03\x00\x01\x01" + spxclient.client_hello(arg))
+    print("got:", rest(s).hex() or "nothing")
 elif mode == "banner":     # read the banner first, then send arg (hex)
     s = connect()
     b = b""
@@ -391,6 +428,17 @@ check "a server answering with empty handshake records: refused with an alert" \
 	expect "got: 15030300020231" tpy early "$T" fast.bench.test:2224 fast.bench.test
 check "  audited" wait_for 5 audit \
 	"^deny the server's first handshake message in the tunnel to fast.bench.test was not whole after 4096 bytes"
+# a HelloRetryRequest split over three records is followed across them
+check "a HelloRetryRequest in three records, then a second hello naming evil.bench.test: refused" \
+	expect "retry: yes
+got: 15030300020231" tpy split-hrr "$T" fast.bench.test:2225 evil.bench.test
+check "  none of it reached the server" wait_for 5 grep -qx "SECOND EOF" "$DIR/empty.log"
+check "  audited" wait_for 5 audit \
+	"^deny after a HelloRetryRequest: TLS server name evil.bench.test is not the CONNECT host"
+check "  a second hello naming the CONNECT host passes (its CCS first)" \
+	expect "retry: yes
+got: nothing" tpy split-hrr "$T" fast.bench.test:2225 fast.bench.test
+check "  the server got it" wait_for 5 grep -qx "SECOND 140303000101" "$DIR/empty.log"
 # a HelloRetryRequest: the second ClientHello is judged as the first was
 check "HelloRetryRequest, then a second hello naming evil.bench.test: refused" \
 	expect "retry: yes
@@ -414,7 +462,7 @@ check "HTTP after the server spoke first: refused (no request came before it)" \
 	"$(printf 'GET / HTTP/1.1\r\nHost: fast.bench.test:2222\r\n\r\n' | od -An -tx1 | tr -d ' \n')"
 check "  nothing of it reached the upstream" expect 2 grep -c "^RECV [0-9a-f]" "$DIR/banner.log"
 check "  audited" wait_for 5 audit "^deny the upstream spoke before the client's HTTP request"
-check "refusals counted: four more" expect 8 refused
+check "refusals counted: five more" expect 9 refused
 check "the other vhost never saw a request" expect 0 hits evil
 check "a CONNECT to the address takes any name (its rule allowed the address)" \
 	expect "answer: OTHER TENANT host=evil.bench.test" tpy tls "$T" 198.18.0.20:443 evil.bench.test "$DIR"

@@ -433,10 +433,6 @@ strace_under() {
 	} >"$OUT/profile-$name-syscalls.txt"
 }
 
-# BENCH_PROFILE=1: perf profiles and system calls per request of
-# slicer-proxy under the keep-alive load and under new connections (one
-# request per connection), and its allocations; for spx-transparent, the
-# same of the agent under wrk's loads of both kinds (OUT/profile-*.txt)
 # perf_load_cpu NAME LOAD...: where the load CPU's time goes (every task on
 # it, kernel included) while the load runs, per request that reached nginx,
 # to OUT/profile-load-NAME.txt: with the load CPU the limit, what a proxy
@@ -461,6 +457,11 @@ perf_load_cpu() {
 	} >"$OUT/profile-load-$name.txt"
 }
 
+# BENCH_PROFILE=1: perf profiles and system calls per request of
+# slicer-proxy under the keep-alive load and under new connections (one
+# request per connection), and its allocations; for spx-transparent, the
+# same of the agent under wrk's loads of both kinds (OUT/profile-*.txt);
+# for direct, the two Squids and our explicit targets, the load CPU too
 profile_target() {
 	local secs=$((SECS + 4)) small=https://$HOST$SMALL
 	case $TGT in direct)

@@ -2438,13 +2438,24 @@ conn_tunnel_read(struct buf *b, int fd, uint32_t *ready, size_t want)
 	return -1;
 }
 
-/* Hand what from holds to the empty to (the buffers trade places instead
- * of copying); from is left empty, its memory given back. */
+/*
+ * What a judged phase of a tunnel read and let pass goes on: the client's
+ * bytes (cin) to the empty uout when is_up, the upstream's (uin) to the
+ * empty cout otherwise.  The buffers trade places instead of copying (the
+ * one read is left empty, its memory given back), the bytes are counted,
+ * and an end read with them is passed on once they are out.
+ */
 static void
-conn_buf_hand(struct buf *to, struct buf *from)
+conn_tunnel_pass(struct conn *c, int is_up, int is_eof)
 {
+	struct buf *from = is_up ? &c->cin : &c->uin;
+	struct buf *to = is_up ? &c->uout : &c->cout;
 	struct buf t;
 
+	if (is_up)
+		c->bytes_up += from->len;
+	else
+		c->bytes_down += from->len;
 	buf_release(to);
 	if (from->len > 0) {
 		t = *to;
@@ -2452,6 +2463,32 @@ conn_buf_hand(struct buf *to, struct buf *from)
 		*from = t;
 	}
 	buf_release(from);
+	if (is_eof)
+		(is_up ? &c->cu : &c->uc)->is_eof = 1;
+}
+
+/*
+ * A judged phase of a tunnel reads the client's bytes into cin, up to want
+ * more: 2 at the client's end, 1 with bytes to judge, 0 when nothing came
+ * (wait), -1 when c closed.  The phase's LIMIT_TUNNEL_FIRST_MS run from
+ * its first byte.
+ */
+static int
+conn_tunnel_read_client(struct conn *c, size_t want)
+{
+	int is_eof = conn_tunnel_read(&c->cin, c->cfd, &c->c_ready, want);
+
+	if (is_eof == -1) {
+		conn_abort(c, "tunnel: client side error");
+		return -1;
+	}
+	if (c->cin.len == 0 && !is_eof) {
+		buf_release(&c->cin);
+		return 0;
+	}
+	if (c->cin.len > 0 && c->first_deadline_ms == 0)
+		c->first_deadline_ms = ev_now(c->w->ev) + LIMIT_TUNNEL_FIRST_MS;
+	return is_eof ? 2 : 1;
 }
 
 /* The most the first read of a tunnel asks for: a ClientHello fits. */
@@ -2545,21 +2582,12 @@ conn_tunnel_first(struct conn *c)
 	size_t want = c->cin.len < CONN_FIRST_READ ?
 	    CONN_FIRST_READ - c->cin.len : c->cin.len < SNI_PEEK_MAX ?
 	    SNI_PEEK_MAX - c->cin.len : 0;
-	int is_eof, v = FIRSTFLIGHT_PASS;
+	int is_eof, v = FIRSTFLIGHT_PASS, got;
 
-	is_eof = conn_tunnel_read(&c->cin, c->cfd, &c->c_ready, want);
-	if (is_eof == -1) {
-		conn_abort(c, "tunnel: client side error");
-		return -1;
-	}
-	if (c->cin.len == 0 && !is_eof) {
-		buf_release(&c->cin);
-		return 0;
-	}
+	if ((got = conn_tunnel_read_client(c, want)) <= 0)
+		return got;
+	is_eof = got == 2;
 	if (c->cin.len > 0) {
-		if (c->first_deadline_ms == 0)
-			c->first_deadline_ms = ev_now(c->w->ev) +
-			    LIMIT_TUNNEL_FIRST_MS;
 		v = firstflight_judge(buf_ptr(&c->cin), c->cin.len,
 		    is_eof || c->cin.len >= SNI_PEEK_MAX, c->host, c->port,
 		    c->px->cfg.is_tunnel_ech_allowed ? FIRSTFLIGHT_ALLOW_ECH : 0,
@@ -2580,10 +2608,7 @@ conn_tunnel_first(struct conn *c)
 	    !is_eof && c->bytes_down == 0 && c->uc.inpipe == 0)
 		c->hello_watch = CONN_HELLO_SERVER;
 	/* nothing else is queued for the upstream in a tunnel */
-	c->bytes_up += c->cin.len;
-	conn_buf_hand(&c->uout, &c->cin);
-	if (is_eof)
-		c->cu.is_eof = 1; /* passed on once uout is out */
+	conn_tunnel_pass(c, 1, is_eof);
 	return 1;
 }
 
@@ -2636,10 +2661,7 @@ conn_tunnel_server_first(struct conn *c)
 	} else {
 		c->hello_watch = CONN_HELLO_NONE;
 	}
-	c->bytes_down += c->uin.len;
-	conn_buf_hand(&c->cout, &c->uin);
-	if (is_eof)
-		c->uc.is_eof = 1; /* passed on once cout is out */
+	conn_tunnel_pass(c, 0, is_eof);
 	return 1;
 }
 
@@ -2653,20 +2675,11 @@ static int
 conn_tunnel_second_hello(struct conn *c)
 {
 	char reason[2 * LIMIT_HOSTNAME + 160], msg[2 * LIMIT_HOSTNAME + 200];
-	int is_eof, v;
+	int is_eof, v, got;
 
-	is_eof = conn_tunnel_read(&c->cin, c->cfd, &c->c_ready,
-	    SNI_PEEK_MAX - c->cin.len);
-	if (is_eof == -1) {
-		conn_abort(c, "tunnel: client side error");
-		return -1;
-	}
-	if (c->cin.len == 0 && !is_eof) {
-		buf_release(&c->cin);
-		return 0;
-	}
-	if (c->first_deadline_ms == 0)
-		c->first_deadline_ms = ev_now(c->w->ev) + LIMIT_TUNNEL_FIRST_MS;
+	if ((got = conn_tunnel_read_client(c, SNI_PEEK_MAX - c->cin.len)) <= 0)
+		return got;
+	is_eof = got == 2;
 	v = firstflight_judge_second(buf_ptr(&c->cin), c->cin.len,
 	    is_eof || c->cin.len >= SNI_PEEK_MAX, c->host, c->port,
 	    c->px->cfg.is_tunnel_ech_allowed ? FIRSTFLIGHT_ALLOW_ECH : 0,
@@ -2680,10 +2693,7 @@ conn_tunnel_second_hello(struct conn *c)
 		return -1;
 	}
 	c->hello_watch = CONN_HELLO_NONE;
-	c->bytes_up += c->cin.len;
-	conn_buf_hand(&c->uout, &c->cin);
-	if (is_eof)
-		c->cu.is_eof = 1;
+	conn_tunnel_pass(c, 1, is_eof);
 	return 1;
 }
 

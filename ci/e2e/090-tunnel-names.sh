@@ -41,91 +41,74 @@ bench_nginx "  ssl_certificate $DIR/pki/srv.crt;
   server { listen 198.18.0.20:8443 ssl; ssl_ecdh_curve prime256v1; ssl_protocols TLSv1.3;
     server_name evil.bench.test; access_log $DIR/ngx/evil.log;
     return 200 \"OTHER TENANT host=\$host\\n\"; }"
-# a server that speaks first (as SSH does), then echoes one read, and logs
-# every byte it got
-cat >"$DIR/banner.py" <<'PYEOF'
-import socket, sys, threading
-log = open(sys.argv[1], "a", buffering=1)
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("198.18.0.20", 2222))
-ls.listen(16)
-log.write("READY\n")
-def serve(s):
-    s.settimeout(40)
-    try:
-        s.sendall(b"SSH-2.0-bench_banner\r\n")
-        d = s.recv(65536)
-        log.write("RECV %s\n" % (d.hex() if d else "EOF"))
-        if d:
-            s.sendall(b"echo:" + d)
-    except OSError as e:
-        log.write("ERR %s\n" % e)
-    s.close()
-while True:
-    c, _ = ls.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-PYEOF
-: >"$DIR/banner.log"
-spawn "$NNS" "$PY" "$DIR/banner.py" "$DIR/banner.log"
-wait_for 10 grep -q READY "$DIR/banner.log"
-# a server that closes each connection at once, and logs each accept
-spawn "$NNS" "$PY" -c '
-import socket, sys
-log = open(sys.argv[1], "a", buffering=1)
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("198.18.0.20", 2223))
-ls.listen(16)
-log.write("READY\n")
-while True:
-    c, _ = ls.accept()
-    log.write("ACCEPT\n")
-    c.close()
-' "$DIR/closer.log"
-wait_for 10 grep -q READY "$DIR/closer.log"
-# hand-made TLS servers: on 2224 one that answers a ClientHello with empty
-# handshake records only; on 2225 one that answers with a HelloRetryRequest
-# split over three records, then logs the first bytes of what comes next
-spawn "$NNS" "$PY" -c '
+# hand-made servers on fast.bench.test's address, one per port, each with
+# its log: 2222 speaks first (as SSH does), then echoes one read, and logs
+# every byte it got (banner.log); 2223 closes each connection at once and
+# logs each accept (closer.log); 2224 answers a ClientHello with empty
+# handshake records only; 2225 answers one with a HelloRetryRequest split
+# over three records, then logs the first bytes of what comes next (tls.log)
+cat >"$DIR/servers.py" <<'PYEOF'
 import socket, struct, sys, threading
-log = open(sys.argv[1], "a", buffering=1)
+banner_log, closer_log, tls_log = logs = [open(p, "a", buffering=1) for p in sys.argv[1:4]]
 HRR = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+
 def split_hrr():
     ext = struct.pack("!HHH", 0x2b, 2, 0x0304) + struct.pack("!HHH", 0x33, 2, 0x17)
     body = b"\x03\x03" + HRR + b"\x00\x13\x01\x00" + struct.pack("!H", len(ext)) + ext
     msg = b"\x02" + struct.pack("!I", len(body))[1:] + body
     return b"".join(b"\x16\x03\x03" + struct.pack("!H", len(p)) + p
                     for p in (msg[:10], msg[10:30], msg[30:]))
-def serve(c, port):
+
+def banner(c):
+    c.settimeout(40)
+    c.sendall(b"SSH-2.0-bench_banner\r\n")
+    d = c.recv(65536)
+    banner_log.write("RECV %s\n" % (d.hex() if d else "EOF"))
+    if d:
+        c.sendall(b"echo:" + d)
+
+def closer(c):
+    closer_log.write("ACCEPT\n")
+
+def empty_records(c):
     c.settimeout(30)
+    if c.recv(65536):
+        c.sendall(b"\x16\x03\x03\x00\x00" * 1000)
+        c.recv(1)
+
+def retry_split(c):
+    c.settimeout(30)
+    if c.recv(65536):
+        c.sendall(split_hrr())
+        d = c.recv(65536)
+        tls_log.write("SECOND %s\n" % (d[:6].hex() if d else "EOF"))
+
+def serve(c, fn):
     try:
-        if not c.recv(65536):
-            pass
-        elif port == 2224:
-            c.sendall(b"\x16\x03\x03\x00\x00" * 1000)
-            c.recv(1)
-        else:
-            c.sendall(split_hrr())
-            d = c.recv(65536)
-            log.write("SECOND %s\n" % (d[:6].hex() if d else "EOF"))
-    except OSError:
-        pass
+        fn(c)
+    except OSError as e:
+        if fn is banner:
+            banner_log.write("ERR %s\n" % e)
     c.close()
-def loop(port):
+
+def loop(ls, fn):
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=serve, args=(c, fn), daemon=True).start()
+
+for port, fn in ((2222, banner), (2223, closer), (2224, empty_records), (2225, retry_split)):
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("198.18.0.20", port))
     ls.listen(16)
-    while True:
-        c, _ = ls.accept()
-        threading.Thread(target=serve, args=(c, port), daemon=True).start()
-for port in (2224, 2225):
-    threading.Thread(target=loop, args=(port,), daemon=True).start()
-log.write("READY\n")
+    threading.Thread(target=loop, args=(ls, fn), daemon=True).start()
+for log in logs:
+    log.write("READY\n")
 threading.Event().wait()
-' "$DIR/empty.log"
-wait_for 10 grep -q READY "$DIR/empty.log"
+PYEOF
+: >"$DIR/banner.log"
+spawn "$NNS" "$PY" "$DIR/servers.py" "$DIR/banner.log" "$DIR/closer.log" "$DIR/tls.log"
+wait_for 10 grep -q READY "$DIR/tls.log"
 wait_for 10 in_net bash -c 'exec 3<>/dev/tcp/198.18.0.20/443'
 
 T=$(new_client p1)
@@ -432,13 +415,13 @@ check "  audited" wait_for 5 audit \
 check "a HelloRetryRequest in three records, then a second hello naming evil.bench.test: refused" \
 	expect "retry: yes
 got: 15030300020231" tpy split-hrr "$T" fast.bench.test:2225 evil.bench.test
-check "  none of it reached the server" wait_for 5 grep -qx "SECOND EOF" "$DIR/empty.log"
+check "  none of it reached the server" wait_for 5 grep -qx "SECOND EOF" "$DIR/tls.log"
 check "  audited" wait_for 5 audit \
 	"^deny after a HelloRetryRequest: TLS server name evil.bench.test is not the CONNECT host"
 check "  a second hello naming the CONNECT host passes (its CCS first)" \
 	expect "retry: yes
 got: nothing" tpy split-hrr "$T" fast.bench.test:2225 fast.bench.test
-check "  the server got it" wait_for 5 grep -qx "SECOND 140303000101" "$DIR/empty.log"
+check "  the server got it" wait_for 5 grep -qx "SECOND 140303000101" "$DIR/tls.log"
 # a HelloRetryRequest: the second ClientHello is judged as the first was
 check "HelloRetryRequest, then a second hello naming evil.bench.test: refused" \
 	expect "retry: yes
